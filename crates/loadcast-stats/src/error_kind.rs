@@ -1,0 +1,141 @@
+//! The error taxonomy: every failed request is counted under exactly one kind.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a request failed. A failed request is data, never an abort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorKind {
+    /// The target refused the TCP connection.
+    ConnectRefused,
+    /// The TCP (or TLS) connection could not be set up within the connect timeout.
+    ConnectTimeout,
+    /// Any other failure to connect (no route, address in use, DNS).
+    Connect,
+    /// The TLS handshake failed (bad certificate, no common protocol).
+    Tls,
+    /// No complete response within the request timeout.
+    Timeout,
+    /// The connection was reset or closed before the response was complete.
+    Reset,
+    /// The response was not valid HTTP.
+    Protocol,
+    /// The response arrived with an error status (or one the plan's checks rejected).
+    Status(u16),
+    /// A check on the response failed (status, body or latency), counted separately from transport errors.
+    Check,
+}
+
+impl ErrorKind {
+    /// Short stable name used in result files and reports.
+    pub fn name(&self) -> String {
+        match self {
+            ErrorKind::ConnectRefused => "connect_refused".into(),
+            ErrorKind::ConnectTimeout => "connect_timeout".into(),
+            ErrorKind::Connect => "connect".into(),
+            ErrorKind::Tls => "tls".into(),
+            ErrorKind::Timeout => "timeout".into(),
+            ErrorKind::Reset => "reset".into(),
+            ErrorKind::Protocol => "protocol".into(),
+            ErrorKind::Status(code) => format!("http_{code}"),
+            ErrorKind::Check => "check".into(),
+        }
+    }
+
+    /// The family a kind belongs to: `transport`, `http_4xx`, `http_5xx`, `check`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            ErrorKind::Status(code) => match code {
+                100..=199 => "http_1xx",
+                200..=299 => "http_2xx",
+                300..=399 => "http_3xx",
+                400..=499 => "http_4xx",
+                _ => "http_5xx",
+            },
+            ErrorKind::Check => "check",
+            _ => "transport",
+        }
+    }
+
+    pub fn is_transport(&self) -> bool {
+        self.class() == "transport"
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// A string that names no error kind.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown error kind `{0}`")]
+pub struct UnknownErrorKind(String);
+
+impl FromStr for ErrorKind {
+    type Err = UnknownErrorKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "connect_refused" => ErrorKind::ConnectRefused,
+            "connect_timeout" => ErrorKind::ConnectTimeout,
+            "connect" => ErrorKind::Connect,
+            "tls" => ErrorKind::Tls,
+            "timeout" => ErrorKind::Timeout,
+            "reset" => ErrorKind::Reset,
+            "protocol" => ErrorKind::Protocol,
+            "check" => ErrorKind::Check,
+            other => match other.strip_prefix("http_").and_then(|c| c.parse().ok()) {
+                Some(code) => ErrorKind::Status(code),
+                None => return Err(UnknownErrorKind(other.to_string())),
+            },
+        })
+    }
+}
+
+impl Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for kind in [
+            ErrorKind::ConnectRefused,
+            ErrorKind::ConnectTimeout,
+            ErrorKind::Connect,
+            ErrorKind::Tls,
+            ErrorKind::Timeout,
+            ErrorKind::Reset,
+            ErrorKind::Protocol,
+            ErrorKind::Status(503),
+            ErrorKind::Check,
+        ] {
+            assert_eq!(kind.name().parse::<ErrorKind>().unwrap(), kind);
+        }
+        assert!("http_abc".parse::<ErrorKind>().is_err());
+    }
+
+    #[test]
+    fn classes() {
+        assert_eq!(ErrorKind::Status(404).class(), "http_4xx");
+        assert_eq!(ErrorKind::Status(503).class(), "http_5xx");
+        assert!(ErrorKind::Reset.is_transport());
+        assert!(!ErrorKind::Check.is_transport());
+    }
+}

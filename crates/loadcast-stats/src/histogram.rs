@@ -1,0 +1,235 @@
+//! Latency histograms: HDR histograms in microseconds that merge exactly and serialize losslessly.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use serde::{Deserialize, Serialize};
+
+/// Largest latency a histogram tracks: one hour. Longer values are clamped, not lost.
+pub const MAX_TRACKABLE_MICROS: u64 = 3_600_000_000;
+
+/// A latency distribution in microseconds (1 µs to 1 h).
+///
+/// Run-wide histograms keep 3 significant digits; per-second timeline histograms keep 2, which
+/// is plenty for a chart and keeps a one-hour soak's timeline small. Two histograms of different
+/// precision still merge: values are re-recorded at the receiver's precision.
+#[derive(Clone, PartialEq)]
+pub struct LatencyHistogram {
+    inner: Histogram<u64>,
+}
+
+impl LatencyHistogram {
+    /// A run-wide histogram (3 significant digits).
+    pub fn new() -> Self {
+        Self::with_precision(3)
+    }
+
+    /// A compact histogram for per-second timelines (2 significant digits).
+    pub fn coarse() -> Self {
+        Self::with_precision(2)
+    }
+
+    fn with_precision(sigfig: u8) -> Self {
+        let inner = Histogram::new_with_bounds(1, MAX_TRACKABLE_MICROS, sigfig)
+            .expect("static histogram bounds are valid");
+        Self { inner }
+    }
+
+    /// Records one latency. Sub-microsecond values count as 1 µs, values beyond an hour as an hour.
+    pub fn record(&mut self, latency: Duration) {
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.inner
+            .saturating_record(micros.clamp(1, MAX_TRACKABLE_MICROS));
+    }
+
+    /// Adds every value of `other` to this histogram.
+    pub fn merge(&mut self, other: &LatencyHistogram) {
+        if self.inner.sigfig() == other.inner.sigfig() {
+            // Same bounds and precision: `add` cannot fail.
+            self.inner
+                .add(&other.inner)
+                .expect("histograms with identical bounds always add");
+        } else {
+            for value in other.inner.iter_recorded() {
+                self.inner.saturating_record_n(
+                    value.value_iterated_to().clamp(1, MAX_TRACKABLE_MICROS),
+                    value.count_at_value(),
+                );
+            }
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.inner.reset();
+    }
+
+    pub fn count(&self) -> u64 {
+        self.inner.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
+    /// The value at quantile `q` (0.0 ..= 1.0); zero for an empty histogram.
+    pub fn quantile(&self, q: f64) -> Duration {
+        if self.inner.is_empty() {
+            return Duration::ZERO;
+        }
+        Duration::from_micros(self.inner.value_at_quantile(q))
+    }
+
+    pub fn min(&self) -> Duration {
+        if self.inner.is_empty() {
+            return Duration::ZERO;
+        }
+        Duration::from_micros(self.inner.min())
+    }
+
+    pub fn max(&self) -> Duration {
+        Duration::from_micros(self.inner.max())
+    }
+
+    pub fn mean(&self) -> Duration {
+        Duration::from_secs_f64(self.inner.mean() / 1e6)
+    }
+
+    pub fn stdev(&self) -> Duration {
+        Duration::from_secs_f64(self.inner.stdev() / 1e6)
+    }
+
+    /// Every distinct recorded value with its count, for percentile plots.
+    pub fn percentile_curve(&self, ticks_per_half_distance: u32) -> Vec<(f64, Duration)> {
+        self.inner
+            .iter_quantiles(ticks_per_half_distance)
+            .map(|v| {
+                (
+                    v.quantile_iterated_to(),
+                    Duration::from_micros(v.value_iterated_to()),
+                )
+            })
+            .collect()
+    }
+
+    /// HDR V2 compressed encoding in base64: readable by every HdrHistogram implementation.
+    pub fn to_base64(&self) -> String {
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&self.inner, &mut bytes)
+            .expect("serializing into memory cannot fail");
+        BASE64.encode(bytes)
+    }
+
+    pub fn from_base64(encoded: &str) -> Result<Self, HistogramDecodeError> {
+        let bytes = BASE64
+            .decode(encoded.trim())
+            .map_err(|e| HistogramDecodeError(format!("not base64: {e}")))?;
+        let inner: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| HistogramDecodeError(format!("not an HDR histogram: {e:?}")))?;
+        let mut histogram = if inner.sigfig() >= 3 {
+            Self::new()
+        } else {
+            Self::coarse()
+        };
+        // Re-home into our fixed bounds so later merges always work.
+        for value in inner.iter_recorded() {
+            histogram.inner.saturating_record_n(
+                value.value_iterated_to().clamp(1, MAX_TRACKABLE_MICROS),
+                value.count_at_value(),
+            );
+        }
+        Ok(histogram)
+    }
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for LatencyHistogram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LatencyHistogram")
+            .field("count", &self.count())
+            .field("p50", &self.quantile(0.5))
+            .field("p99", &self.quantile(0.99))
+            .field("max", &self.max())
+            .finish()
+    }
+}
+
+/// A histogram in a result file could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid histogram: {0}")]
+pub struct HistogramDecodeError(String);
+
+impl Serialize for LatencyHistogram {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_base64())
+    }
+}
+
+impl<'de> Deserialize<'de> for LatencyHistogram {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let encoded = String::deserialize(deserializer)?;
+        Self::from_base64(&encoded).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_within_precision() {
+        let mut h = LatencyHistogram::new();
+        for ms in 1..=1000 {
+            h.record(Duration::from_millis(ms));
+        }
+        let p99 = h.quantile(0.99).as_secs_f64();
+        assert!((p99 - 0.990).abs() < 0.990 * 0.001, "p99 = {p99}");
+        assert_eq!(h.count(), 1000);
+    }
+
+    #[test]
+    fn base64_round_trip_is_lossless() {
+        let mut h = LatencyHistogram::new();
+        for us in [1u64, 17, 900, 12_345, 1_000_000, 59_000_000] {
+            h.record(Duration::from_micros(us));
+        }
+        let back = LatencyHistogram::from_base64(&h.to_base64()).unwrap();
+        assert_eq!(back, h);
+    }
+
+    #[test]
+    fn extreme_values_are_clamped_not_lost() {
+        let mut h = LatencyHistogram::new();
+        h.record(Duration::ZERO);
+        h.record(Duration::from_secs(10_000));
+        assert_eq!(h.count(), 2);
+        assert!(h.max() >= Duration::from_secs(3599));
+    }
+
+    #[test]
+    fn merge_across_precisions_keeps_counts() {
+        let mut fine = LatencyHistogram::new();
+        let mut coarse = LatencyHistogram::coarse();
+        coarse.record(Duration::from_millis(5));
+        coarse.record(Duration::from_millis(50));
+        fine.merge(&coarse);
+        assert_eq!(fine.count(), 2);
+        assert!(fine.quantile(1.0) >= Duration::from_millis(49));
+    }
+
+    #[test]
+    fn garbage_is_a_clear_error() {
+        let err = LatencyHistogram::from_base64("not a histogram").unwrap_err();
+        assert!(err.to_string().contains("invalid histogram"));
+    }
+}

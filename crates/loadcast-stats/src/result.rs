@@ -1,0 +1,422 @@
+//! The result of a run: per-request statistics, a per-second timeline and the generator's own
+//! health, in a versioned file that re-renders and merges exactly.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error_kind::ErrorKind;
+use crate::histogram::LatencyHistogram;
+use crate::slo::ThresholdOutcome;
+
+/// The `format` field of every result file.
+pub const RESULT_FORMAT: &str = "loadcast-result";
+/// The version this build writes. Readers accept this version only, and say so otherwise.
+pub const RESULT_VERSION: u32 = 1;
+
+/// Everything measured about one named request (a plan step).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RequestStats {
+    pub name: String,
+    /// Requests that ended, in success or in error.
+    pub count: u64,
+    /// Requests that got a response that passed its checks.
+    pub ok: u64,
+    /// Failed requests by kind.
+    #[serde(default)]
+    pub errors: BTreeMap<ErrorKind, u64>,
+    /// Responses by status code, whether or not the status counted as an error.
+    #[serde(default)]
+    pub status: BTreeMap<u16, u64>,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Response latency measured from the *intended* start (open model): what a user would have
+    /// waited, including time spent queued behind a slow target. In the closed model, equal to
+    /// `service`.
+    pub latency: LatencyHistogram,
+    /// Response latency measured from the moment the request was actually sent.
+    pub service: LatencyHistogram,
+}
+
+impl RequestStats {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            count: 0,
+            ok: 0,
+            errors: BTreeMap::new(),
+            status: BTreeMap::new(),
+            bytes_sent: 0,
+            bytes_received: 0,
+            latency: LatencyHistogram::new(),
+            service: LatencyHistogram::new(),
+        }
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    /// Failed share of ended requests (0.0 ..= 1.0).
+    pub fn error_rate(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.error_count() as f64 / self.count as f64
+        }
+    }
+
+    pub fn merge(&mut self, other: &RequestStats) {
+        self.count += other.count;
+        self.ok += other.ok;
+        for (kind, n) in &other.errors {
+            *self.errors.entry(*kind).or_default() += n;
+        }
+        for (code, n) in &other.status {
+            *self.status.entry(*code).or_default() += n;
+        }
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+        self.latency.merge(&other.latency);
+        self.service.merge(&other.service);
+    }
+}
+
+/// One second of the run, merged over all workers.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Second {
+    /// Seconds since the start of the run (0 = the first second).
+    pub t: u32,
+    /// Requests sent during this second.
+    pub sent: u64,
+    /// Requests that ended during this second.
+    pub completed: u64,
+    #[serde(default)]
+    pub errors: BTreeMap<ErrorKind, u64>,
+    /// Arrivals due this second that started late (the generator could not keep the schedule).
+    #[serde(default)]
+    pub late: u64,
+    /// Requests in flight at the end of the second.
+    pub in_flight: u64,
+    /// Intended-time latency of requests that ended this second (coarse precision).
+    pub latency: LatencyHistogram,
+}
+
+impl Second {
+    pub fn new(t: u32) -> Self {
+        Self {
+            t,
+            sent: 0,
+            completed: 0,
+            errors: BTreeMap::new(),
+            late: 0,
+            in_flight: 0,
+            latency: LatencyHistogram::coarse(),
+        }
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    pub fn merge(&mut self, other: &Second) {
+        self.sent += other.sent;
+        self.completed += other.completed;
+        for (kind, n) in &other.errors {
+            *self.errors.entry(*kind).or_default() += n;
+        }
+        self.late += other.late;
+        self.in_flight += other.in_flight;
+        self.latency.merge(&other.latency);
+    }
+}
+
+/// How the generator itself fared: a saturated generator must never pass for a slow target.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct GeneratorStats {
+    /// Arrivals (open model) or iterations (closed model) the schedule asked for up to the end.
+    pub scheduled: u64,
+    /// Iterations that started.
+    pub started: u64,
+    /// Arrivals that started more than the lateness tolerance after their intended time.
+    pub late: u64,
+    /// Arrivals that found every allowed virtual user busy (the in-flight cap was hit).
+    pub waited_for_capacity: u64,
+    /// Arrivals due before the end that never started.
+    pub dropped: u64,
+    /// Largest number of virtual users that existed at once.
+    pub max_vus: u64,
+    /// Largest number of requests in flight at once (sum of per-worker maxima: an upper bound).
+    pub max_in_flight: u64,
+    pub connections_opened: u64,
+    /// CPU seconds the generator process used (user + system), when the platform reports it.
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
+    pub workers: u32,
+}
+
+impl GeneratorStats {
+    pub fn merge(&mut self, other: &GeneratorStats) {
+        self.scheduled += other.scheduled;
+        self.started += other.started;
+        self.late += other.late;
+        self.waited_for_capacity += other.waited_for_capacity;
+        self.dropped += other.dropped;
+        self.max_vus += other.max_vus;
+        self.max_in_flight += other.max_in_flight;
+        self.connections_opened += other.connections_opened;
+        self.cpu_seconds = match (self.cpu_seconds, other.cpu_seconds) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        self.workers += other.workers;
+    }
+
+    /// Share of scheduled arrivals that were late or dropped.
+    pub fn miss_rate(&self) -> f64 {
+        if self.scheduled == 0 {
+            return 0.0;
+        }
+        (self.late + self.dropped) as f64 / self.scheduled as f64
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// The schedule ran to its end.
+    Complete,
+    /// Stopped early by the user (Ctrl-C): a partial result.
+    Interrupted,
+}
+
+/// Where a result came from and what it was asked to do.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunMeta {
+    pub plan_name: String,
+    /// SHA-256 of the plan file's bytes (hex), so any figure can be traced to the plan that made it.
+    pub plan_hash: String,
+    pub target: String,
+    /// `open` or `closed`.
+    pub model: String,
+    /// Start time, RFC 3339 (UTC).
+    pub started_at: String,
+    /// Planned duration of the schedule in seconds.
+    pub planned_seconds: f64,
+    /// Measured wall time from start to the last response, in seconds.
+    pub elapsed_seconds: f64,
+    pub status: RunStatus,
+    pub loadcast_version: String,
+    /// How many result files were merged into this one (1 for a single run).
+    #[serde(default = "one")]
+    pub shards: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A whole run: the serialized boundary between running and reporting.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunResult {
+    pub format: String,
+    pub version: u32,
+    pub meta: RunMeta,
+    /// Per named request, sorted by name.
+    pub requests: Vec<RequestStats>,
+    pub timeline: Vec<Second>,
+    pub generator: GeneratorStats,
+    /// Threshold outcomes, when the plan had thresholds.
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdOutcome>,
+}
+
+impl RunResult {
+    pub fn new(meta: RunMeta) -> Self {
+        Self {
+            format: RESULT_FORMAT.to_string(),
+            version: RESULT_VERSION,
+            meta,
+            requests: Vec::new(),
+            timeline: Vec::new(),
+            generator: GeneratorStats::default(),
+            thresholds: Vec::new(),
+        }
+    }
+
+    /// All requests merged into one line.
+    pub fn total(&self) -> RequestStats {
+        let mut total = RequestStats::new("all");
+        for r in &self.requests {
+            total.merge(r);
+        }
+        total
+    }
+
+    pub fn request(&self, name: &str) -> Option<&RequestStats> {
+        self.requests.iter().find(|r| r.name == name)
+    }
+
+    /// Completed requests per second over the measured wall time.
+    pub fn throughput(&self) -> f64 {
+        if self.meta.elapsed_seconds <= 0.0 {
+            return 0.0;
+        }
+        self.total().count as f64 / self.meta.elapsed_seconds
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_secs_f64(self.meta.elapsed_seconds.max(0.0))
+    }
+
+    /// Merges another shard of the same plan into this one. Histograms merge exactly; the
+    /// timeline is aligned by second. Threshold outcomes are dropped: re-evaluate after merging.
+    pub fn merge(&mut self, other: &RunResult) {
+        for theirs in &other.requests {
+            match self.requests.iter_mut().find(|r| r.name == theirs.name) {
+                Some(ours) => ours.merge(theirs),
+                None => self.requests.push(theirs.clone()),
+            }
+        }
+        self.requests.sort_by(|a, b| a.name.cmp(&b.name));
+        for theirs in &other.timeline {
+            match self.timeline.iter_mut().find(|s| s.t == theirs.t) {
+                Some(ours) => ours.merge(theirs),
+                None => self.timeline.push(theirs.clone()),
+            }
+        }
+        self.timeline.sort_by_key(|s| s.t);
+        self.generator.merge(&other.generator);
+        self.meta.elapsed_seconds = self.meta.elapsed_seconds.max(other.meta.elapsed_seconds);
+        self.meta.planned_seconds = self.meta.planned_seconds.max(other.meta.planned_seconds);
+        if other.meta.status == RunStatus::Interrupted {
+            self.meta.status = RunStatus::Interrupted;
+        }
+        self.meta.shards += other.meta.shards;
+        self.thresholds.clear();
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a run result always serializes")
+    }
+
+    /// Writes the result atomically (temporary file, then rename): a reader never sees half a file.
+    pub fn save(&self, path: &Path) -> Result<(), ResultFileError> {
+        let io_err = |source| ResultFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let tmp = path.with_extension("partial");
+        let mut file = fs::File::create(&tmp).map_err(io_err)?;
+        file.write_all(self.to_json().as_bytes()).map_err(io_err)?;
+        file.write_all(b"\n").map_err(io_err)?;
+        file.sync_all().map_err(io_err)?;
+        fs::rename(&tmp, path).map_err(io_err)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ResultFileError> {
+        let text = fs::read_to_string(path).map_err(|source| ResultFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_json(&text).map_err(|e| e.with_path(path))
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, ResultFileError> {
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<String>,
+            version: Option<u32>,
+        }
+        let header: Header =
+            serde_json::from_str(text).map_err(|e| ResultFileError::Invalid {
+                path: None,
+                line: e.line(),
+                column: e.column(),
+                cause: e.to_string(),
+            })?;
+        if header.format.as_deref() != Some(RESULT_FORMAT) {
+            return Err(ResultFileError::NotAResult { path: None });
+        }
+        match header.version {
+            Some(RESULT_VERSION) => {}
+            found => {
+                return Err(ResultFileError::Version {
+                    path: None,
+                    found,
+                    supported: RESULT_VERSION,
+                });
+            }
+        }
+        serde_json::from_str(text).map_err(|e| ResultFileError::Invalid {
+            path: None,
+            line: e.line(),
+            column: e.column(),
+            cause: e.to_string(),
+        })
+    }
+}
+
+/// A result file could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultFileError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: invalid result file: {cause}", display(path))]
+    Invalid {
+        path: Option<PathBuf>,
+        line: usize,
+        column: usize,
+        cause: String,
+    },
+    #[error("{}: not a loadcast result file (expected \"format\": \"{RESULT_FORMAT}\")", display(path))]
+    NotAResult { path: Option<PathBuf> },
+    #[error("{}: result format version {} is not supported (this loadcast reads version {supported})",
+        display(path), found.map_or("missing".to_string(), |v| v.to_string()))]
+    Version {
+        path: Option<PathBuf>,
+        found: Option<u32>,
+        supported: u32,
+    },
+}
+
+fn display(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map_or_else(|| "<input>".to_string(), |p| p.display().to_string())
+}
+
+impl ResultFileError {
+    fn with_path(self, file: &Path) -> Self {
+        let file = Some(file.to_path_buf());
+        match self {
+            ResultFileError::Invalid {
+                line,
+                column,
+                cause,
+                ..
+            } => ResultFileError::Invalid {
+                path: file,
+                line,
+                column,
+                cause,
+            },
+            ResultFileError::NotAResult { .. } => ResultFileError::NotAResult { path: file },
+            ResultFileError::Version {
+                found, supported, ..
+            } => ResultFileError::Version {
+                path: file,
+                found,
+                supported,
+            },
+            io @ ResultFileError::Io { .. } => io,
+        }
+    }
+}
