@@ -333,13 +333,12 @@ impl RunResult {
             format: Option<String>,
             version: Option<u32>,
         }
-        let header: Header =
-            serde_json::from_str(text).map_err(|e| ResultFileError::Invalid {
-                path: None,
-                line: e.line(),
-                column: e.column(),
-                cause: e.to_string(),
-            })?;
+        let header: Header = serde_json::from_str(text).map_err(|e| ResultFileError::Invalid {
+            path: None,
+            line: e.line(),
+            column: e.column(),
+            cause: e.to_string(),
+        })?;
         if header.format.as_deref() != Some(RESULT_FORMAT) {
             return Err(ResultFileError::NotAResult { path: None });
         }
@@ -377,7 +376,10 @@ pub enum ResultFileError {
         column: usize,
         cause: String,
     },
-    #[error("{}: not a loadcast result file (expected \"format\": \"{RESULT_FORMAT}\")", display(path))]
+    #[error(
+        "{}: not a loadcast result file (expected \"format\": \"{RESULT_FORMAT}\")",
+        display(path)
+    )]
     NotAResult { path: Option<PathBuf> },
     #[error("{}: result format version {} is not supported (this loadcast reads version {supported})",
         display(path), found.map_or("missing".to_string(), |v| v.to_string()))]

@@ -13,7 +13,9 @@ use crate::result::{RequestStats, RunResult};
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Metric {
     /// A latency quantile (0.5 for p50, 0.999 for p99.9), from the intended start time.
-    Latency { quantile: f64 },
+    Latency {
+        quantile: f64,
+    },
     LatencyMean,
     LatencyMax,
     /// Failed share of ended requests.
@@ -112,7 +114,12 @@ impl fmt::Display for Threshold {
         if let Some(scope) = &self.scope {
             write!(f, "{scope}: ")?;
         }
-        write!(f, "{} <= {}", self.metric, format_value(&self.metric, self.limit))
+        write!(
+            f,
+            "{} <= {}",
+            self.metric,
+            format_value(&self.metric, self.limit)
+        )
     }
 }
 
@@ -156,7 +163,10 @@ mod tests {
 
     #[test]
     fn metric_names() {
-        assert_eq!(Metric::parse("p99"), Some(Metric::Latency { quantile: 0.99 }));
+        assert_eq!(
+            Metric::parse("p99"),
+            Some(Metric::Latency { quantile: 0.99 })
+        );
         assert_eq!(Metric::parse("p99.9").unwrap().to_string(), "p99.9");
         assert_eq!(Metric::parse("p50").unwrap().to_string(), "p50");
         assert_eq!(Metric::parse("errors"), Some(Metric::ErrorRate));

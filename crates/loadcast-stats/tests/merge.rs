@@ -77,13 +77,19 @@ fn file_round_trip_and_version_check() {
     result.save(&path).unwrap();
     assert_eq!(RunResult::load(&path).unwrap(), result);
 
-    let future = result.to_json().replace("\"version\": 1", "\"version\": 99");
+    let future = result
+        .to_json()
+        .replace("\"version\": 1", "\"version\": 99");
     std::fs::write(&path, future).unwrap();
     let err = RunResult::load(&path).unwrap_err().to_string();
     assert!(err.contains("version 99 is not supported"), "{err}");
     assert!(err.contains("r.json"), "{err}");
 
-    std::fs::write(&path, "{\"format\": \"loadcast-result\",\n \"version\": 1,\n \"meta\": 3}").unwrap();
+    std::fs::write(
+        &path,
+        "{\"format\": \"loadcast-result\",\n \"version\": 1,\n \"meta\": 3}",
+    )
+    .unwrap();
     let err = RunResult::load(&path).unwrap_err().to_string();
     assert!(err.contains("r.json:3:"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();

@@ -1,0 +1,217 @@
+//! The loadcast plan file: one readable TOML file that says what to test, how hard and what
+//! counts as passing.
+//!
+//! Parsing happens in two steps, as in ripgrep's low-/high-level arguments: a raw serde mirror
+//! (`deny_unknown_fields`, with spans) and then validation into a typed [`Plan`] with real units
+//! (durations, rates, percentages). Every problem becomes a [`Diagnostic`] naming line, column,
+//! key path, the value found and what was expected; all problems are reported at once.
+//!
+//! ```
+//! let plan = loadcast_plan::parse(r#"
+//! target = "http://127.0.0.1:8080"
+//! [slo]
+//! p99 = "300ms"
+//! [[scenario]]
+//! name = "home"
+//! [[scenario.step]]
+//! get = "/"
+//! [load]
+//! model = "open"
+//! stages = [{ rate = "0..100/s", over = "30s" }, { rate = "100/s", over = "1m" }]
+//! "#, "plan.toml".as_ref()).unwrap();
+//! assert_eq!(plan.load.duration().as_secs(), 90);
+//!
+//! let err = loadcast_plan::parse("target = 'http://127.0.0.1'\n[load]\nmodel = 'open'\nrate = '12OO/s'\nduration = '1m'\n[[scenario]]\n[[scenario.step]]\nget = '/'\n", "p.toml".as_ref()).unwrap_err();
+//! assert!(err.to_string().starts_with("p.toml:4:8: `load.rate`"));
+//! ```
+
+mod error;
+mod model;
+mod raw;
+pub mod units;
+mod validate;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+pub use error::{Diagnostic, PlanError};
+pub use model::*;
+pub use validate::expand_env;
+
+/// Reads and validates a plan file.
+pub fn load(path: &Path) -> Result<Plan, PlanError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Validates plan text; `path` names the file in errors and anchors relative paths.
+pub fn parse(text: &str, path: &Path) -> Result<Plan, PlanError> {
+    let invalid = |diagnostics| PlanError::Invalid {
+        path: path.to_path_buf(),
+        diagnostics,
+    };
+    let raw: raw::RawPlan = toml::from_str(text).map_err(|e| {
+        let source = error::Source::new(text);
+        let span = e.span().unwrap_or(0..0);
+        invalid(vec![source.diagnostic(
+            span,
+            key_path_of_error(text),
+            e.message().trim_end_matches('\n'),
+            None,
+        )])
+    })?;
+    let hash = hex_sha256(text.as_bytes());
+    let mut validator = validate::Validator::new(text, path);
+    let plan = validator.plan(raw, path, hash);
+    let diagnostics = validator.finish();
+    match plan {
+        Some(plan) if diagnostics.is_empty() => Ok(plan),
+        _ => Err(invalid(diagnostics)),
+    }
+}
+
+/// The key path where deserialization failed (`load.stages[2].rate`), found by a second pass that
+/// tracks the path; only used on the error path.
+fn key_path_of_error(text: &str) -> String {
+    let Ok(deserializer) = toml::Deserializer::parse(text) else {
+        return String::new();
+    };
+    match serde_path_to_error::deserialize::<_, raw::RawPlan>(deserializer) {
+        Ok(_) => String::new(),
+        Err(e) => {
+            // `toml::Spanned` shows up as a synthetic field; readers only want the plan's keys.
+            e.path()
+                .to_string()
+                .split('.')
+                .filter(|segment| !segment.starts_with("$__serde_spanned"))
+                .collect::<Vec<_>>()
+                .join(".")
+        }
+    }
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+impl Plan {
+    /// What the plan will do, in words, for `loadcast plan check`.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "plan      {}", self.name);
+        let _ = writeln!(out, "target    {}", self.target.url());
+        let version = match self.http.version {
+            HttpVersion::Auto if self.target.is_tls() => "HTTP/2 or HTTP/1.1 (ALPN)",
+            HttpVersion::Auto | HttpVersion::Http1 => "HTTP/1.1",
+            HttpVersion::Http2 if self.target.is_tls() => "HTTP/2 (ALPN)",
+            HttpVersion::Http2 => "HTTP/2 with prior knowledge (h2c)",
+        };
+        let _ = writeln!(
+            out,
+            "http      {version}; timeout {}, connect timeout {}{}",
+            humantime::format_duration(self.http.timeout),
+            humantime::format_duration(self.http.connect_timeout),
+            if self.http.insecure {
+                "; certificates NOT verified"
+            } else {
+                ""
+            }
+        );
+        let total_weight: u32 = self.scenarios.iter().map(|s| s.weight).sum();
+        let _ = writeln!(out, "scenarios");
+        for s in &self.scenarios {
+            let share = 100.0 * f64::from(s.weight) / f64::from(total_weight);
+            let _ = writeln!(out, "  {} ({share:.0}% of iterations)", s.name);
+            for step in &s.steps {
+                match step {
+                    Step::Request(r) => {
+                        let body = if r.body.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" with a {}-byte body", r.body.len())
+                        };
+                        let _ = writeln!(
+                            out,
+                            "    {} {}{body}  [{}]",
+                            r.method, r.path_and_query, r.name
+                        );
+                    }
+                    Step::Think(ThinkTime::Fixed(d)) => {
+                        let _ = writeln!(out, "    think {}", humantime::format_duration(*d));
+                    }
+                    Step::Think(ThinkTime::Uniform(a, b)) => {
+                        let _ = writeln!(
+                            out,
+                            "    think {}..{}",
+                            humantime::format_duration(*a),
+                            humantime::format_duration(*b)
+                        );
+                    }
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "load      {} model, {} in all",
+            self.load.model_name(),
+            humantime::format_duration(self.load.duration())
+        );
+        match &self.load {
+            Load::Open(open) => {
+                for s in &open.stages {
+                    let _ = writeln!(
+                        out,
+                        "  {} → {} over {}",
+                        units::format_rate(s.from),
+                        units::format_rate(s.to),
+                        humantime::format_duration(s.over)
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "  ≈ {:.0} iterations, peak {}, at most {} in flight",
+                    open.expected_arrivals(),
+                    units::format_rate(open.peak_rate()),
+                    open.max_in_flight
+                );
+            }
+            Load::Closed(closed) => {
+                for s in &closed.stages {
+                    let _ = writeln!(
+                        out,
+                        "  {} → {} users over {}",
+                        s.from,
+                        s.to,
+                        humantime::format_duration(s.over)
+                    );
+                }
+                if let Some(p) = closed.pacing {
+                    let _ = writeln!(
+                        out,
+                        "  each user starts an iteration at most every {}",
+                        humantime::format_duration(p)
+                    );
+                }
+            }
+        }
+        if self.thresholds.is_empty() {
+            let _ = writeln!(out, "slo       none (the run always passes)");
+        } else {
+            let _ = writeln!(out, "slo");
+            for t in &self.thresholds {
+                let _ = writeln!(out, "  {t}");
+            }
+        }
+        out
+    }
+}

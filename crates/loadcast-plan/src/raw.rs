@@ -1,0 +1,104 @@
+//! The raw serde mirror of the plan file: exactly what TOML says, with spans, before any meaning.
+//! Unknown keys are refused here so that a typo never silently means "default".
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPlan {
+    pub name: Option<Spanned<String>>,
+    pub target: Spanned<String>,
+    #[serde(default)]
+    pub http: RawHttp,
+    #[serde(default)]
+    pub slo: BTreeMap<String, Spanned<toml::Value>>,
+    #[serde(default, rename = "scenario")]
+    pub scenarios: Vec<Spanned<RawScenario>>,
+    pub load: Spanned<RawLoad>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttp {
+    pub version: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub connect_timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub insecure: bool,
+    pub ca: Option<Spanned<String>>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawScenario {
+    pub name: Option<Spanned<String>>,
+    pub weight: Option<Spanned<i64>>,
+    #[serde(default, rename = "step")]
+    pub steps: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStep {
+    pub name: Option<Spanned<String>>,
+    pub get: Option<Spanned<String>>,
+    pub post: Option<Spanned<String>>,
+    pub put: Option<Spanned<String>>,
+    pub patch: Option<Spanned<String>>,
+    pub delete: Option<Spanned<String>>,
+    pub head: Option<Spanned<String>>,
+    pub options: Option<Spanned<String>>,
+    pub method: Option<Spanned<String>>,
+    pub url: Option<Spanned<String>>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    pub body: Option<Spanned<String>>,
+    pub json: Option<Spanned<toml::Value>>,
+    pub body_file: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub think: Option<Spanned<String>>,
+}
+
+impl RawStep {
+    /// The shorthand method keys that are set, with their method names.
+    pub fn shorthands(&self) -> Vec<(&'static str, &Spanned<String>)> {
+        [
+            ("GET", &self.get),
+            ("POST", &self.post),
+            ("PUT", &self.put),
+            ("PATCH", &self.patch),
+            ("DELETE", &self.delete),
+            ("HEAD", &self.head),
+            ("OPTIONS", &self.options),
+        ]
+        .into_iter()
+        .filter_map(|(m, v)| v.as_ref().map(|v| (m, v)))
+        .collect()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLoad {
+    pub model: Spanned<String>,
+    pub stages: Option<Vec<Spanned<RawStage>>>,
+    pub rate: Option<Spanned<String>>,
+    pub users: Option<Spanned<toml::Value>>,
+    pub duration: Option<Spanned<String>>,
+    pub max_in_flight: Option<Spanned<i64>>,
+    pub pacing: Option<Spanned<String>>,
+    pub late_after: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStage {
+    pub rate: Option<Spanned<String>>,
+    pub users: Option<Spanned<toml::Value>>,
+    pub over: Spanned<String>,
+}
