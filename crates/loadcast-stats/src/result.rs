@@ -148,6 +148,10 @@ pub struct GeneratorStats {
     pub waited_for_capacity: u64,
     /// Arrivals due before the end that never started.
     pub dropped: u64,
+    /// Requests still in flight when the graceful stop (or an interrupt) cut the run off: sent,
+    /// never answered, and not counted as answered or failed.
+    #[serde(default)]
+    pub abandoned: u64,
     /// Largest number of virtual users that existed at once.
     pub max_vus: u64,
     /// Largest number of requests in flight at once (sum of per-worker maxima: an upper bound).
@@ -166,6 +170,7 @@ impl GeneratorStats {
         self.late += other.late;
         self.waited_for_capacity += other.waited_for_capacity;
         self.dropped += other.dropped;
+        self.abandoned += other.abandoned;
         self.max_vus += other.max_vus;
         self.max_in_flight += other.max_in_flight;
         self.connections_opened += other.connections_opened;

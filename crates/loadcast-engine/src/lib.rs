@@ -1,0 +1,320 @@
+//! loadcast's load engine: drives a [`Plan`]'s load at its target and measures it correctly.
+//!
+//! * **Executors.** The open model starts iterations on an arrival schedule that never waits for
+//!   responses; the closed model loops a (ramping) number of virtual users. One [`Pacer`]
+//!   abstraction says when work is due in both.
+//! * **Measurement.** Latency counts from the *intended* start of an arrival (no coordinated
+//!   omission) and, separately, from the actual send (service time). Each worker thread records
+//!   into its own HDR histograms; the run merges them exactly. A per-second timeline streams to an
+//!   [`Observer`] while the run goes on.
+//! * **Errors are data.** Refused connections, timeouts, resets, TLS failures and error statuses
+//!   are counted by kind; they never abort a run.
+//! * **Protocol.** HTTP/1.1 with keep-alive and HTTP/2 (hyper), TLS via rustls with ALPN; every
+//!   virtual user owns its connection.
+//!
+//! ```no_run
+//! let plan = loadcast_plan::load("plan.toml".as_ref())?;
+//! let stop = loadcast_engine::StopHandle::new();
+//! let result = loadcast_engine::run(&plan, &loadcast_engine::RunOptions::default(), &stop, &mut ())?;
+//! println!("p99 {:?}", result.total().latency.quantile(0.99));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod client;
+mod executor;
+pub mod pacer;
+mod recorder;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant, SystemTime};
+
+use loadcast_plan::{Load, Plan, Step};
+use loadcast_stats::{RunMeta, RunResult, RunStatus, Second};
+use tokio::sync::watch;
+
+pub use pacer::{ArrivalRate, Constant, Pacer, Unpaced, UserSchedule};
+
+use crate::executor::{CompiledScenario, CompiledStep, RunShape, WorkerSetup};
+
+/// A run could not start. Failures *during* a run are counted in the result instead.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("target {target} is unreachable: {cause}")]
+    Unreachable { target: String, cause: String },
+    #[error("TLS setup failed: {cause}")]
+    Tls { cause: String },
+    #[error("request {name:?} cannot be built: {cause}")]
+    InvalidRequest { name: String, cause: String },
+    #[error("cannot start the load generator: {0}")]
+    Runtime(#[from] std::io::Error),
+}
+
+/// Tuning that is not part of the plan (it describes the generator, not the test).
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Worker threads; defaults to the CPUs this process may use.
+    pub workers: Option<usize>,
+    /// Skip the connection check before the run.
+    pub skip_preflight: bool,
+}
+
+/// Stops a run early (Ctrl-C). The run then ends with a partial result marked interrupted.
+#[derive(Clone, Debug)]
+pub struct StopHandle {
+    sender: Arc<watch::Sender<bool>>,
+}
+
+impl StopHandle {
+    pub fn new() -> Self {
+        Self {
+            sender: Arc::new(watch::Sender::new(false)),
+        }
+    }
+
+    pub fn stop(&self) {
+        self.sender.send_replace(true);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.sender.borrow()
+    }
+}
+
+impl Default for StopHandle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Live view of a run, one call per finished second.
+#[derive(Debug)]
+pub struct Progress<'a> {
+    /// The second that just ended, merged over all workers.
+    pub second: &'a Second,
+    pub elapsed: Duration,
+    pub planned: Duration,
+    pub sent: u64,
+    pub completed: u64,
+    pub errors: u64,
+}
+
+/// Receives progress while a run goes on (the CLI draws a bar or prints lines).
+pub trait Observer {
+    fn on_second(&mut self, progress: &Progress<'_>);
+}
+
+/// No progress output.
+impl Observer for () {
+    fn on_second(&mut self, _: &Progress<'_>) {}
+}
+
+/// Runs the plan's load and returns everything measured. Blocks until the schedule ends (plus a
+/// graceful stop for in-flight work) or `stop` is triggered.
+pub fn run(
+    plan: &Plan,
+    options: &RunOptions,
+    stop: &StopHandle,
+    observer: &mut dyn Observer,
+) -> Result<RunResult, EngineError> {
+    let workers = options
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let setup_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Connections spawn their driver on the current thread: preflight needs a local set too.
+    let connector = tokio::task::LocalSet::new().block_on(&setup_runtime, async {
+        let connector = client::Connector::new(plan).await?;
+        if !options.skip_preflight {
+            connector.preflight(&plan.target.url()).await?;
+        }
+        Ok::<_, EngineError>(connector)
+    })?;
+    drop(setup_runtime);
+
+    let (scenarios, request_names) = compile(plan)?;
+    let started_at = SystemTime::now();
+    // A short lead so that every worker starts on the same instant.
+    let start = Instant::now() + Duration::from_millis(20);
+    let shape = Arc::new(RunShape {
+        load: plan.load.clone(),
+        scenarios,
+        request_names,
+        start,
+        workers,
+        graceful_stop: plan.http.timeout.max(Duration::from_secs(1)),
+    });
+    let cpu_before = process_cpu_seconds();
+    let (second_tx, second_rx) = mpsc::channel();
+    let mut threads = Vec::with_capacity(workers);
+    for index in 0..workers {
+        let setup = WorkerSetup {
+            shape: shape.clone(),
+            index,
+            connector: connector.clone(),
+            stop: stop.sender.subscribe(),
+            seconds: second_tx.clone(),
+        };
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("loadcast-worker-{index}"))
+                .spawn(move || executor::run_worker(setup))?,
+        );
+    }
+    drop(second_tx);
+
+    let timeline = collect_timeline(&second_rx, workers, &shape, observer);
+
+    let mut result = RunResult::new(RunMeta {
+        plan_name: plan.name.clone(),
+        plan_hash: plan.hash.clone(),
+        target: plan.target.url(),
+        model: plan.load.model_name().to_string(),
+        started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
+        planned_seconds: plan.load.duration().as_secs_f64(),
+        elapsed_seconds: 0.0,
+        status: if stop.is_stopped() {
+            RunStatus::Interrupted
+        } else {
+            RunStatus::Complete
+        },
+        loadcast_version: env!("CARGO_PKG_VERSION").to_string(),
+        shards: 1,
+    });
+    let mut by_name: BTreeMap<String, loadcast_stats::RequestStats> = BTreeMap::new();
+    for thread in threads {
+        let recorder = thread
+            .join()
+            .map_err(|_| std::io::Error::other("a worker thread panicked"))??;
+        for stats in recorder.requests {
+            match by_name.get_mut(&stats.name) {
+                Some(existing) => existing.merge(&stats),
+                None => {
+                    by_name.insert(stats.name.clone(), stats);
+                }
+            }
+        }
+        let mut generator = recorder.generator;
+        generator.abandoned += recorder.in_flight;
+        result.generator.merge(&generator);
+    }
+    result.meta.elapsed_seconds = start.elapsed().as_secs_f64();
+    if stop.is_stopped() {
+        result.meta.status = RunStatus::Interrupted;
+    }
+    result.generator.cpu_seconds = match (cpu_before, process_cpu_seconds()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    result.requests = by_name.into_values().collect();
+    result.timeline = timeline;
+    result.thresholds = loadcast_stats::slo::evaluate(&plan.thresholds, &result);
+    Ok(result)
+}
+
+/// Merges per-worker seconds into the timeline, reporting each second once every worker has.
+fn collect_timeline(
+    seconds: &mpsc::Receiver<Second>,
+    workers: usize,
+    shape: &RunShape,
+    observer: &mut dyn Observer,
+) -> Vec<Second> {
+    let mut pending: BTreeMap<u32, (Second, usize)> = BTreeMap::new();
+    let mut timeline: Vec<Second> = Vec::new();
+    let (mut sent, mut completed, mut errors) = (0u64, 0u64, 0u64);
+    let planned = shape.load.duration();
+    let mut publish = |second: Second, timeline: &mut Vec<Second>| {
+        sent += second.sent;
+        completed += second.completed;
+        errors += second.error_count();
+        observer.on_second(&Progress {
+            second: &second,
+            elapsed: Duration::from_secs(u64::from(second.t) + 1),
+            planned,
+            sent,
+            completed,
+            errors,
+        });
+        timeline.push(second);
+    };
+    for second in seconds.iter() {
+        // Worker seconds carry the index of the second that follows: `t` is the one that ended.
+        let mut second = second;
+        second.t = second.t.saturating_sub(1);
+        let entry = pending
+            .entry(second.t)
+            .or_insert_with(|| (Second::new(second.t), 0));
+        entry.0.merge(&second);
+        entry.1 += 1;
+        while let Some(entry) = pending.first_entry() {
+            if entry.get().1 < workers {
+                break;
+            }
+            let (second, _) = entry.remove();
+            publish(second, &mut timeline);
+        }
+    }
+    // Seconds some worker never reported (it ended earlier): publish what there is.
+    for (_, (second, _)) in pending {
+        publish(second, &mut timeline);
+    }
+    // A final partial second with nothing in it is noise.
+    while timeline
+        .last()
+        .is_some_and(|s| s.sent == 0 && s.completed == 0 && s.error_count() == 0)
+    {
+        timeline.pop();
+    }
+    timeline
+}
+
+fn compile(plan: &Plan) -> Result<(Vec<CompiledScenario>, Vec<String>), EngineError> {
+    let mut names: Vec<String> = Vec::new();
+    let mut scenarios = Vec::new();
+    for scenario in &plan.scenarios {
+        let mut steps = Vec::new();
+        for step in &scenario.steps {
+            steps.push(match step {
+                Step::Think(think) => CompiledStep::Think(*think),
+                Step::Request(spec) => {
+                    let name = match names.iter().position(|n| *n == spec.name) {
+                        Some(i) => i,
+                        None => {
+                            names.push(spec.name.clone());
+                            names.len() - 1
+                        }
+                    };
+                    CompiledStep::Request {
+                        request: client::PreparedRequest::new(plan, spec)?,
+                        name,
+                        timeout: spec.timeout.unwrap_or(plan.http.timeout),
+                    }
+                }
+            });
+        }
+        scenarios.push(CompiledScenario {
+            weight: scenario.weight,
+            steps,
+        });
+    }
+    Ok((scenarios, names))
+}
+
+/// User + system CPU time of this process, from `/proc/self/stat` (Linux; `None` elsewhere).
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // /proc reports in USER_HZ, which Linux fixes at 100 for user space.
+    Some((utime + stime) / 100.0)
+}
+
+/// The load model's name and planned duration, for callers that describe a run before it starts.
+pub fn describe_load(load: &Load) -> (&'static str, Duration) {
+    (load.model_name(), load.duration())
+}

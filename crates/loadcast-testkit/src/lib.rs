@@ -1,0 +1,226 @@
+//! Real servers for loadcast's tests. [`TestServer`] is an in-process HTTP server on a loopback
+//! port chosen by the OS, speaking HTTP/1.1 and HTTP/2 (h2c by prior knowledge, or h2 over TLS by
+//! ALPN with a self-signed certificate made for the test). It counts what it receives so tests can
+//! check exact numbers, and can stall on demand to show coordinated omission.
+//!
+//! Routes: `/status/{code}` answers with that status; `/slow/{ms}` answers after `ms`
+//! milliseconds; `/version` answers `HTTP/1.1` or `HTTP/2.0`; anything else answers `200 hello`.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// What the server has seen.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub http2: AtomicU64,
+    pub connections: AtomicU64,
+    by_path: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn path(&self, path: &str) -> u64 {
+        self.by_path.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    counters: Arc<Counters>,
+    /// Requests that arrive before this instant wait until it.
+    stall_until: Mutex<Option<Instant>>,
+}
+
+/// A running test server; it stops when dropped.
+#[derive(Debug)]
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub counters: Arc<Counters>,
+    /// PEM of the self-signed certificate, for TLS servers.
+    pub certificate_pem: Option<String>,
+    state: Arc<State>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// A plain-TCP server (HTTP/1.1 and h2c).
+    pub fn start() -> Self {
+        Self::spawn(None)
+    }
+
+    /// A TLS server (ALPN h2 and http/1.1) with a fresh self-signed certificate for 127.0.0.1.
+    pub fn start_tls() -> Self {
+        let key = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+            .expect("certificate generation");
+        let cert_der = key.cert.der().clone();
+        let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.key_pair.serialize_der().into());
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der], key_der)
+        .expect("server certificate");
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Self::spawn(Some((Arc::new(config), key.cert.pem())))
+    }
+
+    fn spawn(tls: Option<(Arc<rustls::ServerConfig>, String)>) -> Self {
+        let counters = Arc::new(Counters::default());
+        let state = Arc::new(State {
+            counters: counters.clone(),
+            stall_until: Mutex::new(None),
+        });
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        std_listener.set_nonblocking(true).unwrap();
+        let addr = std_listener.local_addr().unwrap();
+        let (shutdown, mut shutdown_rx) = oneshot::channel();
+        let certificate_pem = tls.as_ref().map(|(_, pem)| pem.clone());
+        let acceptor = tls.map(|(config, _)| tokio_rustls::TlsAcceptor::from(config));
+        let thread_state = state.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = TcpListener::from_std(std_listener).unwrap();
+                loop {
+                    let (stream, _) = tokio::select! {
+                        accepted = listener.accept() => match accepted {
+                            Ok(a) => a,
+                            Err(_) => continue,
+                        },
+                        _ = &mut shutdown_rx => break,
+                    };
+                    let _ = stream.set_nodelay(true);
+                    thread_state
+                        .counters
+                        .connections
+                        .fetch_add(1, Ordering::SeqCst);
+                    let state = thread_state.clone();
+                    let acceptor = acceptor.clone();
+                    tokio::spawn(async move {
+                        let service = service_fn(move |req| handle(state.clone(), req));
+                        let builder = auto::Builder::new(TokioExecutor::new());
+                        match acceptor {
+                            None => {
+                                let _ = builder
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await;
+                            }
+                            Some(acceptor) => {
+                                if let Ok(tls) = acceptor.accept(stream).await {
+                                    let _ =
+                                        builder.serve_connection(TokioIo::new(tls), service).await;
+                                }
+                            }
+                        }
+                    });
+                }
+            });
+            runtime.shutdown_timeout(Duration::from_millis(100));
+        });
+        Self {
+            addr,
+            counters,
+            certificate_pem,
+            state,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        let scheme = if self.certificate_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Every request that arrives in the next `duration` waits until it is over.
+    pub fn stall_for(&self, duration: Duration) {
+        *self.state.stall_until.lock().unwrap() = Some(Instant::now() + duration);
+    }
+
+    /// Writes the certificate PEM next to a plan, for `http.ca`.
+    pub fn write_certificate(&self, path: &Path) {
+        std::fs::write(path, self.certificate_pem.as_ref().expect("a TLS server")).unwrap();
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let counters = &state.counters;
+    counters.requests.fetch_add(1, Ordering::SeqCst);
+    if req.version() == http::Version::HTTP_2 {
+        counters.http2.fetch_add(1, Ordering::SeqCst);
+    }
+    let path = req.uri().path().to_string();
+    *counters
+        .by_path
+        .lock()
+        .unwrap()
+        .entry(path.clone())
+        .or_default() += 1;
+    let stall = *state.stall_until.lock().unwrap();
+    if let Some(until) = stall {
+        if Instant::now() < until {
+            tokio::time::sleep_until(until.into()).await;
+        }
+    }
+    let mut status = StatusCode::OK;
+    let mut body = Bytes::from_static(b"hello");
+    if let Some(code) = path.strip_prefix("/status/") {
+        status = code
+            .parse::<u16>()
+            .ok()
+            .and_then(|c| StatusCode::from_u16(c).ok())
+            .unwrap_or(StatusCode::BAD_REQUEST);
+    } else if let Some(ms) = path.strip_prefix("/slow/") {
+        tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+    } else if path == "/version" {
+        body = Bytes::from(format!("{:?}", req.version()));
+    }
+    Ok(Response::builder()
+        .status(status)
+        .body(Full::new(body))
+        .unwrap())
+}
