@@ -216,15 +216,21 @@ async fn run_open(worker: Rc<Worker>, open: &OpenLoad) {
     let mut users = 0u64;
     let end = worker.end();
     let mut k = 0u64;
+    // Arrivals due before `cut` that never started are dropped: the end, or the moment of a stop.
+    let mut cut = end;
     'arrivals: while let Some(due) = pacer.due(k * workers + me) {
         let intended = worker.shape.start + due;
         if worker.stopped() {
+            cut = Instant::now();
             break;
         }
         if intended > Instant::now() {
             tokio::select! {
                 _ = sleep_until(intended.into()) => {}
-                _ = worker.stop_requested() => break,
+                _ = worker.stop_requested() => {
+                    cut = Instant::now();
+                    break;
+                }
             }
         }
         let mut waited = false;
@@ -243,7 +249,10 @@ async fn run_open(worker: Rc<Worker>, open: &OpenLoad) {
             tokio::select! {
                 _ = returned.notified() => {}
                 _ = sleep_until(end.into()) => break 'arrivals,
-                _ = worker.stop_requested() => break 'arrivals,
+                _ = worker.stop_requested() => {
+                    cut = Instant::now();
+                    break 'arrivals;
+                }
             }
         };
         {
@@ -265,12 +274,6 @@ async fn run_open(worker: Rc<Worker>, open: &OpenLoad) {
             returned.notify_one();
         });
     }
-    // Everything due before the end (or the stop) that did not start is dropped, and said so.
-    let cut = if worker.stopped() {
-        Instant::now().min(end)
-    } else {
-        end
-    };
     let due_before_cut = pacer.hits_before(cut.saturating_duration_since(worker.shape.start));
     let mine = due_before_cut / workers + u64::from(due_before_cut % workers > me);
     let mut recorder = worker.recorder.borrow_mut();
