@@ -18,6 +18,9 @@ use crate::client::{Connection, Connector, PreparedRequest};
 use crate::pacer::{ArrivalRate, Constant, Pacer, Unpaced, UserSchedule};
 use crate::recorder::{Outcome, Recorder, ResponseSummary};
 
+/// Resolution of tokio's timer.
+const TIMER_GRAIN: Duration = Duration::from_millis(1);
+
 /// A scenario with its requests prepared.
 #[derive(Debug)]
 pub(crate) struct CompiledScenario {
@@ -28,7 +31,7 @@ pub(crate) struct CompiledScenario {
 #[derive(Debug)]
 pub(crate) enum CompiledStep {
     Request {
-        request: PreparedRequest,
+        request: Box<PreparedRequest>,
         /// Index of the name results are recorded under.
         name: usize,
         timeout: Duration,
@@ -224,9 +227,11 @@ async fn run_open(worker: Rc<Worker>, open: &OpenLoad) {
             cut = Instant::now();
             break;
         }
-        if intended > Instant::now() {
+        if intended > Instant::now() + TIMER_GRAIN {
             tokio::select! {
-                _ = sleep_until(intended.into()) => {}
+                // The timer fires on the first millisecond tick after its deadline: aim one tick
+                // early so arrivals go out on time, not up to a millisecond late.
+                _ = sleep_until((intended - TIMER_GRAIN).into()) => {}
                 _ = worker.stop_requested() => {
                     cut = Instant::now();
                     break;

@@ -240,9 +240,6 @@ fn collect_timeline(
         timeline.push(second);
     };
     for second in seconds.iter() {
-        // Worker seconds carry the index of the second that follows: `t` is the one that ended.
-        let mut second = second;
-        second.t = second.t.saturating_sub(1);
         let entry = pending
             .entry(second.t)
             .or_insert_with(|| (Second::new(second.t), 0));
@@ -287,7 +284,7 @@ fn compile(plan: &Plan) -> Result<(Vec<CompiledScenario>, Vec<String>), EngineEr
                         }
                     };
                     CompiledStep::Request {
-                        request: client::PreparedRequest::new(plan, spec)?,
+                        request: Box::new(client::PreparedRequest::new(plan, spec)?),
                         name,
                         timeout: spec.timeout.unwrap_or(plan.http.timeout),
                     }

@@ -367,3 +367,27 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn against_nginx_counts_are_exact() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let nginx = loadcast_testkit::Nginx::start();
+    let p = plan(
+        &nginx.url(),
+        &format!(
+            "[[scenario]]\n[[scenario.step]]\nget = \"/\"\n[[scenario.step]]\nget = \"/missing\"\n{OPEN_200_FOR_2S}"
+        ),
+    );
+    let result = go(&p);
+    let ok = result.request("GET /").unwrap();
+    assert_eq!(
+        (ok.count, ok.ok, ok.status.get(&200).copied()),
+        (400, 400, Some(400))
+    );
+    assert_eq!(ok.bytes_received, 400 * 3);
+    let missing = result.request("GET /missing").unwrap();
+    assert_eq!(
+        missing.errors.get(&ErrorKind::Status(404)).copied(),
+        Some(400)
+    );
+}

@@ -1,0 +1,139 @@
+//! Reports: everything that turns a [`RunResult`] into something people read. Reports render
+//! from the result file alone, so `loadcast report` can re-render any past run.
+//!
+//! ```
+//! # use loadcast_stats::*;
+//! # let result = RunResult::new(RunMeta { plan_name: "p".into(), plan_hash: "h".into(),
+//! #   target: "http://127.0.0.1:1".into(), model: "open".into(), started_at: "now".into(),
+//! #   planned_seconds: 1.0, elapsed_seconds: 1.0, status: RunStatus::Complete,
+//! #   loadcast_version: "0".into(), shards: 1 });
+//! let text = loadcast_report::terminal_summary(&result);
+//! assert!(text.contains("generator"));
+//! ```
+
+use std::fmt::Write as _;
+
+use loadcast_stats::{RequestStats, RunResult, RunStatus, format_duration};
+
+/// The end-of-run summary printed in the terminal.
+pub fn terminal_summary(result: &RunResult) -> String {
+    let mut out = String::new();
+    let meta = &result.meta;
+    let status = match meta.status {
+        RunStatus::Complete => "complete",
+        RunStatus::Interrupted => "INTERRUPTED: partial result",
+    };
+    let _ = writeln!(
+        out,
+        "{} — {} model, {:.1}s of {:.1}s planned, {status}{}",
+        meta.plan_name,
+        meta.model,
+        meta.elapsed_seconds,
+        meta.planned_seconds,
+        if meta.shards > 1 {
+            format!(", {} shards merged", meta.shards)
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(out, "target {}  started {}", meta.target, meta.started_at);
+    let _ = writeln!(out);
+
+    let width = result
+        .requests
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(8, 40);
+    let _ = writeln!(
+        out,
+        "{:<width$} {:>9} {:>9} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "request", "count", "ok", "errors", "rate/s", "p50", "p90", "p99", "p99.9", "max"
+    );
+    let total = result.total();
+    let elapsed = meta.elapsed_seconds.max(f64::MIN_POSITIVE);
+    for r in &result.requests {
+        row(&mut out, r, width, elapsed);
+    }
+    if result.requests.len() > 1 {
+        row(&mut out, &total, width, elapsed);
+    }
+    if meta.model == "open" && !total.service.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nlatency counts from each arrival's intended start (no coordinated omission); \
+             service time from the actual send: p50 {}, p99 {}, max {}",
+            format_duration(total.service.quantile(0.5)),
+            format_duration(total.service.quantile(0.99)),
+            format_duration(total.service.max()),
+        );
+    }
+    if total.error_count() > 0 {
+        let kinds: Vec<String> = total
+            .errors
+            .iter()
+            .map(|(kind, n)| format!("{kind} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nerrors: {} of {} ({:.2}%): {}",
+            total.error_count(),
+            total.count,
+            total.error_rate() * 100.0,
+            kinds.join(", ")
+        );
+    }
+    let g = &result.generator;
+    let _ = writeln!(
+        out,
+        "\ngenerator: {} scheduled, {} started, {} late, {} waited for capacity, {} dropped, \
+         {} abandoned; {} users at most, {} connections opened, {} workers{}",
+        g.scheduled,
+        g.started,
+        g.late,
+        g.waited_for_capacity,
+        g.dropped,
+        g.abandoned,
+        g.max_vus,
+        g.connections_opened,
+        g.workers,
+        g.cpu_seconds
+            .map(|c| format!(", {c:.2} CPU-seconds"))
+            .unwrap_or_default()
+    );
+    if meta.model == "open" && g.miss_rate() > 0.01 {
+        let _ = writeln!(
+            out,
+            "WARNING: the generator missed {:.1}% of its schedule (late or dropped): the target's \
+             numbers above are not trustworthy at this rate; raise load.max_in_flight or add CPUs",
+            g.miss_rate() * 100.0
+        );
+    }
+    if !result.thresholds.is_empty() {
+        let _ = writeln!(out, "\nthresholds");
+        for t in &result.thresholds {
+            let _ = writeln!(out, "  {t}");
+        }
+    }
+    out
+}
+
+fn row(out: &mut String, r: &RequestStats, width: usize, elapsed: f64) {
+    let name: String = r.name.chars().take(width).collect();
+    let h = &r.latency;
+    let _ = writeln!(
+        out,
+        "{:<width$} {:>9} {:>9} {:>7} {:>9.1} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        name,
+        r.count,
+        r.ok,
+        r.error_count(),
+        r.count as f64 / elapsed,
+        format_duration(h.quantile(0.5)),
+        format_duration(h.quantile(0.9)),
+        format_duration(h.quantile(0.99)),
+        format_duration(h.quantile(0.999)),
+        format_duration(h.max()),
+    );
+}

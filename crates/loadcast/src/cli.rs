@@ -1,0 +1,86 @@
+//! The command line, as clap types: parsed here, acted on in `commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Forecast traffic and data volume, grow a test database to tomorrow's size, and load-test
+/// it until it breaks.
+///
+/// Exit codes: 0 passed; 1 the run could not be done (unreachable target, I/O);
+/// 2 usage or plan error; 3 a threshold failed; 130 interrupted (a partial result is saved).
+#[derive(Debug, Parser)]
+#[command(
+    name = "loadcast",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a plan's load against its target; thresholds decide the exit code.
+    Run(RunArgs),
+    /// Work with plan files.
+    #[command(subcommand)]
+    Plan(PlanCommand),
+    /// Print the summary of one or more result files (several are merged, e.g. shards).
+    Report(ReportArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The plan file (TOML).
+    pub plan: PathBuf,
+    /// Where to write the result file [default: <plan name>.result.json].
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Worker threads [default: the CPUs this process may use].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// How to show progress.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+    /// Do not check that the target accepts connections before the run.
+    #[arg(long)]
+    pub skip_preflight: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// A live bar on a terminal, plain lines otherwise.
+    Auto,
+    Bar,
+    Lines,
+    Off,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Validate a plan and print what it will do.
+    Check {
+        /// The plan file (TOML).
+        plan: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Result files written by `loadcast run`.
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    /// Print the (merged) result as JSON instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,150 @@
+//! What each subcommand does: wire the stages together, report, choose the exit code.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::CommandFactory as _;
+use loadcast_engine::{RunOptions, StopHandle};
+use loadcast_stats::{RunResult, RunStatus};
+
+use crate::cli::{Cli, Command, PlanCommand, ReportArgs, RunArgs};
+use crate::exit;
+use crate::progress::Display;
+
+/// An error for the user, with the exit code it maps to.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    fn usage(message: impl ToString) -> Self {
+        Self {
+            code: exit::USAGE,
+            message: message.to_string(),
+        }
+    }
+
+    fn run(message: impl ToString) -> Self {
+        Self {
+            code: exit::FAILED_TO_RUN,
+            message: message.to_string(),
+        }
+    }
+}
+
+pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Plan(PlanCommand::Check { plan }) => {
+            let plan = loadcast_plan::load(&plan).map_err(Failure::usage)?;
+            print!("{}", plan.describe());
+            println!("ok: {} is valid", plan.path.display());
+            Ok(exit::PASSED)
+        }
+        Command::Report(args) => report(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "loadcast",
+                &mut std::io::stdout(),
+            );
+            Ok(exit::PASSED)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(Failure::run)?;
+            Ok(exit::PASSED)
+        }
+    }
+}
+
+fn run(args: RunArgs) -> Result<u8, Failure> {
+    let plan = loadcast_plan::load(&args.plan).map_err(Failure::usage)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_result_path(&args.plan));
+    let stop = StopHandle::new();
+    install_interrupt_handler(stop.clone())?;
+    let mut display = Display::new(args.progress, plan.load.duration());
+    eprintln!(
+        "loadcast: {} → {} ({} model, {}); Ctrl-C stops and saves a partial result",
+        plan.name,
+        plan.target.url(),
+        plan.load.model_name(),
+        humantime_secs(plan.load.duration().as_secs_f64()),
+    );
+    let options = RunOptions {
+        workers: args.workers,
+        skip_preflight: args.skip_preflight,
+    };
+    let result = loadcast_engine::run(&plan, &options, &stop, &mut display);
+    display.finish();
+    let result = result.map_err(Failure::run)?;
+    // Save first: whatever happens next, the measurements are on disk.
+    result.save(&out).map_err(Failure::run)?;
+    print!("{}", loadcast_report::terminal_summary(&result));
+    println!("\nresult written to {}", out.display());
+    Ok(exit_code(&result))
+}
+
+fn exit_code(result: &RunResult) -> u8 {
+    if result.meta.status == RunStatus::Interrupted {
+        exit::INTERRUPTED
+    } else if result.thresholds.iter().any(|t| !t.passed) {
+        exit::THRESHOLD_FAILED
+    } else {
+        exit::PASSED
+    }
+}
+
+fn report(args: ReportArgs) -> Result<u8, Failure> {
+    let mut merged: Option<RunResult> = None;
+    for path in &args.results {
+        let result = RunResult::load(path).map_err(Failure::usage)?;
+        match merged.as_mut() {
+            None => merged = Some(result),
+            Some(m) => m.merge(&result),
+        }
+    }
+    let result = merged.ok_or_else(|| Failure::usage("no result files given"))?;
+    if args.json {
+        println!("{}", result.to_json());
+    } else {
+        print!("{}", loadcast_report::terminal_summary(&result));
+    }
+    Ok(exit::PASSED)
+}
+
+/// The first Ctrl-C stops the load gracefully (partial result saved); a second one quits at once.
+fn install_interrupt_handler(stop: StopHandle) -> Result<(), Failure> {
+    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+    ctrlc::set_handler(move || {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            eprintln!("\nloadcast: second interrupt, quitting without saving");
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }
+        eprintln!("\nloadcast: interrupted, stopping the load and saving a partial result…");
+        stop.stop();
+    })
+    .map_err(|e| Failure::run(format!("cannot install the Ctrl-C handler: {e}")))
+}
+
+fn default_result_path(plan: &Path) -> PathBuf {
+    let stem = plan
+        .file_stem()
+        .map_or("loadcast".into(), |s| s.to_string_lossy().into_owned());
+    let stem = stem.strip_suffix(".plan").unwrap_or(&stem).to_string();
+    PathBuf::from(format!("{stem}.result.json"))
+}
+
+fn humantime_secs(seconds: f64) -> String {
+    if seconds >= 60.0 {
+        format!("{:.0}m{:02.0}s", (seconds / 60.0).floor(), seconds % 60.0)
+    } else {
+        format!("{seconds:.0}s")
+    }
+}

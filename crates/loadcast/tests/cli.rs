@@ -1,0 +1,213 @@
+//! The `loadcast` binary end to end: real processes, real servers on loopback, real files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use loadcast_stats::{RunResult, RunStatus};
+use loadcast_testkit::TestServer;
+
+fn loadcast() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_loadcast"))
+}
+
+fn workdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("loadcast-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write_plan(dir: &Path, target: &str, extra: &str) -> PathBuf {
+    let path = dir.join("smoke.toml");
+    std::fs::write(
+        &path,
+        format!("name = \"smoke\"\ntarget = \"{target}\"\n{extra}\n[[scenario]]\n[[scenario.step]]\nget = \"/\"\n"),
+    )
+    .unwrap();
+    path
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    loadcast().args(args).current_dir(dir).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_malformed_plan_names_file_line_and_column_and_exits_2() {
+    let dir = workdir("malformed");
+    let plan = write_plan(
+        &dir,
+        "http://127.0.0.1:1",
+        "[load]\nmodel = \"open\"\nrate = \"fast\"\nduration = \"1s\"",
+    );
+    let out = run_in(&dir, &["plan", "check", plan.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:5:8: `load.rate`: \"fast\" is not valid; expected a rate",
+            plan.display()
+        )),
+        "{err}"
+    );
+
+    let out = run_in(&dir, &["run", plan.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+
+    std::fs::write(&plan, "target = \"http://127.0.0.1:1\"\n[load\n").unwrap();
+    let out = run_in(&dir, &["plan", "check", plan.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(&format!("{}:2:", plan.display())),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_missing_plan_file_is_named() {
+    let out = run_in(&std::env::temp_dir(), &["run", "/nonexistent/plan.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("/nonexistent/plan.toml: cannot read plan"));
+}
+
+#[test]
+fn an_unreachable_target_exits_1_with_a_clear_message() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = workdir("unreachable");
+    let plan = write_plan(
+        &dir,
+        &format!("http://127.0.0.1:{port}"),
+        "[load]\nmodel = \"open\"\nrate = \"10/s\"\nduration = \"1s\"",
+    );
+    let out = run_in(&dir, &["run", plan.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is unreachable: connection refused"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_passing_run_writes_a_result_that_report_re_renders_and_merges() {
+    let server = TestServer::start();
+    let dir = workdir("pass");
+    let plan = write_plan(
+        &dir,
+        &server.url(),
+        "[slo]\np99 = \"2s\"\nerrors = \"1%\"\n[load]\nmodel = \"open\"\nrate = \"100/s\"\nduration = \"2s\"",
+    );
+    let out = run_in(
+        &dir,
+        &["run", plan.to_str().unwrap(), "--progress", "lines"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("pass  p99 <= 2.00s"), "{stdout}");
+    assert!(
+        text(&out.stderr).contains("[   1s/2s]"),
+        "progress lines: {}",
+        text(&out.stderr)
+    );
+    let result_path = dir.join("smoke.result.json");
+    let result = RunResult::load(&result_path).unwrap();
+    assert_eq!(result.total().count, 200);
+
+    let out = run_in(&dir, &["report", "smoke.result.json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("GET /"));
+
+    let out = run_in(
+        &dir,
+        &["report", "--json", "smoke.result.json", "smoke.result.json"],
+    );
+    let merged: RunResult = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(merged.total().count, 400);
+    assert_eq!(merged.meta.shards, 2);
+}
+
+#[test]
+fn a_failed_threshold_exits_3() {
+    let server = TestServer::start();
+    let dir = workdir("threshold");
+    let plan = dir.join("slow.toml");
+    std::fs::write(&plan, format!("target = \"{}\"\n[slo]\np99 = \"5ms\"\n[[scenario]]\n[[scenario.step]]\nget = \"/slow/20\"\n[load]\nmodel = \"open\"\nrate = \"50/s\"\nduration = \"1s\"\n", server.url())).unwrap();
+    let out = run_in(&dir, &["run", plan.to_str().unwrap(), "--progress", "off"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("FAIL  p99 <= 5.00ms"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn sigint_saves_a_valid_partial_result_and_exits_130() {
+    let server = TestServer::start();
+    let dir = workdir("sigint");
+    let plan = write_plan(
+        &dir,
+        &server.url(),
+        "[load]\nmodel = \"open\"\nrate = \"200/s\"\nduration = \"60s\"",
+    );
+    let child = loadcast()
+        .args([
+            "run",
+            plan.to_str().unwrap(),
+            "--out",
+            "partial.json",
+            "--progress",
+            "lines",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped promptly"
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("interrupted, stopping the load"));
+    assert!(text(&out.stdout).contains("INTERRUPTED: partial result"));
+    let result = RunResult::load(&dir.join("partial.json")).unwrap();
+    assert_eq!(result.meta.status, RunStatus::Interrupted);
+    let count = result.total().count;
+    assert!(
+        (300..=600).contains(&count),
+        "about 2.5 s at 200/s: {count}"
+    );
+    assert_eq!(
+        server.counters.requests(),
+        count + result.generator.abandoned
+    );
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_same_definitions() {
+    let out = run_in(&std::env::temp_dir(), &["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("loadcast"));
+    let out = run_in(&std::env::temp_dir(), &["man"]);
+    assert!(text(&out.stdout).contains(".TH loadcast"));
+    let out = run_in(&std::env::temp_dir(), &["--help"]);
+    assert!(text(&out.stdout).contains("Exit codes"));
+}
