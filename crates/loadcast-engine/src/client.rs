@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri, header};
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::TokioIo;
 use loadcast_plan::{Body, HttpVersion, Plan, RequestSpec};
 use loadcast_stats::ErrorKind;
@@ -18,6 +18,7 @@ use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 use tokio::net::TcpStream;
 
 use crate::EngineError;
+use crate::h1::{Failure, Http1};
 
 /// How to reach the target: resolved once, shared by every virtual user of a worker.
 #[derive(Clone)]
@@ -105,10 +106,8 @@ impl Connector {
             };
         let _ = tcp.set_nodelay(true);
         match &self.tls {
-            None => {
-                let h2 = self.version == HttpVersion::Http2;
-                handshake(TokioIo::new(tcp), h2).await
-            }
+            None if self.version == HttpVersion::Http2 => http2_handshake(tcp).await,
+            None => Ok(Connection::Plain(Http1::new(tcp))),
             Some((connector, name)) => {
                 let tls = tokio::time::timeout(
                     self.connect_timeout,
@@ -117,32 +116,26 @@ impl Connector {
                 .await
                 .map_err(|_| ErrorKind::ConnectTimeout)?
                 .map_err(|_| ErrorKind::Tls)?;
-                let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                handshake(TokioIo::new(tls), h2).await
+                if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    http2_handshake(tls).await
+                } else {
+                    Ok(Connection::Tls(Box::new(Http1::new(tls))))
+                }
             }
         }
     }
 }
 
-async fn handshake<T>(io: TokioIo<T>, h2: bool) -> Result<Connection, ErrorKind>
+async fn http2_handshake<T>(io: T) -> Result<Connection, ErrorKind>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
 {
-    if h2 {
-        let (sender, conn) = http2::Builder::new(LocalExec)
-            .handshake(io)
-            .await
-            .map_err(|e| classify(&e))?;
-        tokio::task::spawn_local(conn);
-        Ok(Connection::H2(sender))
-    } else {
-        let (sender, conn) = http1::Builder::new()
-            .handshake(io)
-            .await
-            .map_err(|e| classify(&e))?;
-        tokio::task::spawn_local(conn);
-        Ok(Connection::H1(sender))
-    }
+    let (sender, conn) = http2::Builder::new(LocalExec)
+        .handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| classify(&e))?;
+    tokio::task::spawn_local(conn);
+    Ok(Connection::H2(sender))
 }
 
 /// Runs hyper's background tasks on the worker's own thread.
@@ -249,64 +242,74 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
 /// An open HTTP connection owned by one virtual user.
 #[derive(Debug)]
 pub(crate) enum Connection {
-    H1(http1::SendRequest<Full<Bytes>>),
+    Plain(Http1<TcpStream>),
+    Tls(Box<Http1<tokio_rustls::client::TlsStream<TcpStream>>>),
     H2(http2::SendRequest<Full<Bytes>>),
 }
 
 impl Connection {
     pub(crate) fn is_closed(&self) -> bool {
         match self {
-            Connection::H1(s) => s.is_closed(),
+            Connection::Plain(c) => c.is_closed(),
+            Connection::Tls(c) => c.is_closed(),
             Connection::H2(s) => s.is_closed(),
         }
     }
 
-    fn is_h2(&self) -> bool {
-        matches!(self, Connection::H2(_))
+    /// Whether a failure with no answer may just mean the server closed this idle connection.
+    pub(crate) fn is_reused(&self) -> bool {
+        match self {
+            Connection::Plain(c) => c.is_reused(),
+            Connection::Tls(c) => c.is_reused(),
+            Connection::H2(_) => false,
+        }
     }
 
     /// Sends one request and reads the whole response body, counting its bytes.
     pub(crate) async fn exchange(
         &mut self,
         request: &PreparedRequest,
-    ) -> Result<Response, ErrorKind> {
-        let mut req = Request::new(Full::new(request.body.clone()));
-        *req.method_mut() = request.method.clone();
-        *req.uri_mut() = if self.is_h2() {
-            request.absolute_uri.clone()
-        } else {
-            request.origin_uri.clone()
-        };
-        *req.headers_mut() = request.headers.clone();
-        if self.is_h2() {
-            // HTTP/2 carries the authority in the URI; a Host header is not allowed there.
-            req.headers_mut().remove(header::HOST);
-        }
-        let response = match self {
-            Connection::H1(sender) => {
-                sender.ready().await.map_err(|e| classify(&e))?;
-                sender.send_request(req).await
-            }
+    ) -> Result<Response, Failure> {
+        let head_only = request.method == Method::HEAD;
+        let answer = match self {
+            Connection::Plain(c) => c.exchange(&request.h1_wire, head_only).await?,
+            Connection::Tls(c) => c.exchange(&request.h1_wire, head_only).await?,
             Connection::H2(sender) => {
-                sender.ready().await.map_err(|e| classify(&e))?;
-                sender.send_request(req).await
+                return h2_exchange(sender, request).await.map_err(Failure::Answer);
             }
-        }
-        .map_err(|e| classify(&e))?;
-        let status = response.status().as_u16();
-        let mut body = response.into_body();
-        let mut received = 0u64;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| classify(&e))?;
-            if let Some(data) = frame.data_ref() {
-                received += data.len() as u64;
-            }
-        }
+        };
         Ok(Response {
-            status,
-            body_bytes: received,
+            status: answer.status,
+            body_bytes: answer.body_bytes,
         })
     }
+}
+
+async fn h2_exchange(
+    sender: &mut http2::SendRequest<Full<Bytes>>,
+    request: &PreparedRequest,
+) -> Result<Response, ErrorKind> {
+    let mut req = Request::new(Full::new(request.body.clone()));
+    *req.method_mut() = request.method.clone();
+    *req.uri_mut() = request.absolute_uri.clone();
+    *req.headers_mut() = request.headers.clone();
+    // HTTP/2 carries the authority in the URI; a Host header is not allowed there.
+    req.headers_mut().remove(header::HOST);
+    sender.ready().await.map_err(|e| classify(&e))?;
+    let response = sender.send_request(req).await.map_err(|e| classify(&e))?;
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    let mut received = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| classify(&e))?;
+        if let Some(data) = frame.data_ref() {
+            received += data.len() as u64;
+        }
+    }
+    Ok(Response {
+        status,
+        body_bytes: received,
+    })
 }
 
 /// What the engine keeps of a response.
@@ -320,8 +323,8 @@ pub(crate) struct Response {
 #[derive(Clone, Debug)]
 pub(crate) struct PreparedRequest {
     pub method: Method,
-    /// `/path?query` for HTTP/1.1.
-    pub origin_uri: Uri,
+    /// The whole HTTP/1.1 request, head and body, ready to write.
+    pub h1_wire: Bytes,
     /// `scheme://authority/path?query` for HTTP/2.
     pub absolute_uri: Uri,
     pub headers: HeaderMap,
@@ -336,10 +339,6 @@ impl PreparedRequest {
             name: spec.name.clone(),
             cause: what,
         };
-        let origin_uri: Uri = spec
-            .path_and_query
-            .parse()
-            .map_err(|e| invalid(format!("bad path {}: {e}", spec.path_and_query)))?;
         let absolute_uri: Uri = format!(
             "{}://{}{}",
             plan.target.scheme,
@@ -379,22 +378,38 @@ impl PreparedRequest {
         for (name, value) in plan.http.headers.iter().chain(&spec.headers) {
             headers.insert(name.clone(), value.clone());
         }
-        let head: usize = headers
-            .iter()
-            .map(|(k, v)| k.as_str().len() + v.len() + 4)
-            .sum::<usize>()
-            + spec.method.as_str().len()
-            + spec.path_and_query.len()
-            + 12;
+        let h1_wire = serialize_http1(&spec.method, &spec.path_and_query, &headers, &body);
         Ok(Self {
             method: spec.method.clone(),
-            origin_uri,
+            wire_size: h1_wire.len() as u64,
+            h1_wire,
             absolute_uri,
             headers,
-            wire_size: (head + body.len()) as u64,
             body,
         })
     }
+}
+
+fn serialize_http1(method: &Method, path: &str, headers: &HeaderMap, body: &Bytes) -> Bytes {
+    let mut wire = Vec::with_capacity(256 + body.len());
+    wire.extend_from_slice(method.as_str().as_bytes());
+    wire.push(b' ');
+    wire.extend_from_slice(path.as_bytes());
+    wire.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in headers {
+        wire.extend_from_slice(name.as_str().as_bytes());
+        wire.extend_from_slice(b": ");
+        wire.extend_from_slice(value.as_bytes());
+        wire.extend_from_slice(b"\r\n");
+    }
+    let needs_length =
+        !body.is_empty() || matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+    if needs_length && !headers.contains_key(header::CONTENT_LENGTH) {
+        wire.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+    }
+    wire.extend_from_slice(b"\r\n");
+    wire.extend_from_slice(body);
+    Bytes::from(wire)
 }
 
 /// Maps hyper's error to the taxonomy, looking at the underlying I/O error where there is one.
@@ -418,4 +433,14 @@ pub(crate) fn classify(error: &hyper::Error) -> ErrorKind {
     }
     // Closed, canceled or incomplete: the connection went away under the request.
     ErrorKind::Reset
+}
+
+impl PreparedRequest {
+    /// Safe to repeat when a kept-alive connection was found closed before any answer.
+    pub(crate) fn is_idempotent(&self) -> bool {
+        matches!(
+            self.method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        )
+    }
 }

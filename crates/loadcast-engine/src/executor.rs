@@ -15,6 +15,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::sleep_until;
 
 use crate::client::{Connection, Connector, PreparedRequest};
+use crate::h1::Failure;
 use crate::pacer::{ArrivalRate, Constant, Pacer, Unpaced, UserSchedule};
 use crate::recorder::{Outcome, Recorder, ResponseSummary};
 
@@ -162,14 +163,25 @@ impl Worker {
         timeout: Duration,
     ) -> Result<ResponseSummary, ErrorKind> {
         let attempt = async {
-            if user.connection.as_ref().is_none_or(Connection::is_closed) {
-                user.connection = None;
-                let connection = self.connector.connect().await?;
-                self.recorder.borrow_mut().generator.connections_opened += 1;
-                user.connection = Some(connection);
+            loop {
+                if user.connection.as_ref().is_none_or(Connection::is_closed) {
+                    user.connection = None;
+                    let connection = self.connector.connect().await?;
+                    self.recorder.borrow_mut().generator.connections_opened += 1;
+                    user.connection = Some(connection);
+                }
+                let connection = user.connection.as_mut().expect("connected above");
+                let reused = connection.is_reused();
+                match connection.exchange(request).await {
+                    Ok(response) => return Ok(response),
+                    // The server closed a kept-alive connection as we reused it: not the target
+                    // failing. Repeat an idempotent request once on a fresh connection.
+                    Err(Failure::NoAnswer(_)) if reused && request.is_idempotent() => {
+                        user.connection = None;
+                    }
+                    Err(failure) => return Err(failure.kind()),
+                }
             }
-            let connection = user.connection.as_mut().expect("connected above");
-            connection.exchange(request).await
         };
         match tokio::time::timeout(timeout, attempt).await {
             Ok(Ok(response)) => Ok(ResponseSummary {

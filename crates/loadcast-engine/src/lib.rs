@@ -22,6 +22,7 @@
 
 mod client;
 mod executor;
+mod h1;
 pub mod pacer;
 mod recorder;
 
