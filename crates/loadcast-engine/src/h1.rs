@@ -92,10 +92,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
                 head.framing
             };
             self.consume(head.length);
-            let body_bytes = self
-                .read_body(framing)
-                .await
-                .map_err(Failure::during_answer)?;
+            let body_bytes = self.read_body(framing).await.map_err(Failure::Answer)?;
             if head.close || framing == Framing::UntilClose {
                 self.closed = true;
             }
@@ -130,7 +127,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
             }
             let n = self.fill().await.map_err(|e| {
                 if started {
-                    Failure::during_answer(e)
+                    Failure::Answer(io_kind(&e))
                 } else {
                     Failure::before_answer(e)
                 }
@@ -277,34 +274,10 @@ impl Failure {
         Failure::NoAnswer(io_kind(&e))
     }
 
-    fn during_answer(e: impl Into<FailureCause>) -> Self {
-        match e.into() {
-            FailureCause::Io(e) => Failure::Answer(io_kind(&e)),
-            FailureCause::Kind(kind) => Failure::Answer(kind),
-        }
-    }
-
     pub(crate) fn kind(self) -> ErrorKind {
         match self {
             Failure::NoAnswer(kind) | Failure::Answer(kind) => kind,
         }
-    }
-}
-
-enum FailureCause {
-    Io(io::Error),
-    Kind(ErrorKind),
-}
-
-impl From<io::Error> for FailureCause {
-    fn from(e: io::Error) -> Self {
-        FailureCause::Io(e)
-    }
-}
-
-impl From<ErrorKind> for FailureCause {
-    fn from(kind: ErrorKind) -> Self {
-        FailureCause::Kind(kind)
     }
 }
 

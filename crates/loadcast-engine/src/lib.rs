@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
-use loadcast_plan::{Load, Plan, Step};
+use loadcast_plan::{Plan, Step};
 use loadcast_stats::{RunMeta, RunResult, RunStatus, Second};
 use tokio::sync::watch;
 
@@ -310,9 +310,4 @@ pub fn process_cpu_seconds() -> Option<f64> {
     let stime: f64 = fields.get(12)?.parse().ok()?;
     // /proc reports in USER_HZ, which Linux fixes at 100 for user space.
     Some((utime + stime) / 100.0)
-}
-
-/// The load model's name and planned duration, for callers that describe a run before it starts.
-pub fn describe_load(load: &Load) -> (&'static str, Duration) {
-    (load.model_name(), load.duration())
 }
