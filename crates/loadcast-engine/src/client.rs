@@ -8,17 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, Uri, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, header};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2;
 use hyper_util::rt::TokioIo;
+use loadcast_plan::template::{Scope, Template};
 use loadcast_plan::{Body, HttpVersion, Plan, RequestSpec};
 use loadcast_stats::ErrorKind;
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 use tokio::net::TcpStream;
 
 use crate::EngineError;
-use crate::h1::{Failure, Http1};
+use crate::h1::{Answer, Failure, Http1, MAX_KEPT_BODY, Want};
 
 /// How to reach the target: resolved once, shared by every virtual user of a worker.
 #[derive(Clone)]
@@ -265,72 +266,109 @@ impl Connection {
         }
     }
 
-    /// Sends one request and reads the whole response body, counting its bytes.
+    pub(crate) fn is_h2(&self) -> bool {
+        matches!(self, Connection::H2(_))
+    }
+
+    /// Sends one request and reads the whole response, counting its body's bytes and keeping
+    /// what `want` asks for.
     pub(crate) async fn exchange(
         &mut self,
-        request: &PreparedRequest,
-    ) -> Result<Response, Failure> {
-        let head_only = request.method == Method::HEAD;
-        let answer = match self {
-            Connection::Plain(c) => c.exchange(&request.h1_wire, head_only).await?,
-            Connection::Tls(c) => c.exchange(&request.h1_wire, head_only).await?,
-            Connection::H2(sender) => {
-                return h2_exchange(sender, request).await.map_err(Failure::Answer);
-            }
-        };
-        Ok(Response {
-            status: answer.status,
-            body_bytes: answer.body_bytes,
-        })
+        message: Message<'_>,
+        head_only: bool,
+        want: &Want,
+    ) -> Result<Answer, Failure> {
+        match (self, message) {
+            (Connection::Plain(c), Message::H1(wire)) => c.exchange(wire, head_only, want).await,
+            (Connection::Tls(c), Message::H1(wire)) => c.exchange(wire, head_only, want).await,
+            (Connection::H2(sender), Message::H2(request)) => h2_exchange(sender, *request, want)
+                .await
+                .map_err(Failure::Answer),
+            // The caller renders for the connection it holds; a mismatch is a bug, reported as a
+            // protocol error rather than a panic in the middle of a run.
+            _ => Err(Failure::Answer(ErrorKind::Protocol)),
+        }
     }
+}
+
+/// A request rendered for the connection that will carry it.
+#[derive(Debug)]
+pub(crate) enum Message<'a> {
+    /// The serialized HTTP/1.1 request.
+    H1(&'a [u8]),
+    H2(Box<Request<Full<Bytes>>>),
 }
 
 async fn h2_exchange(
     sender: &mut http2::SendRequest<Full<Bytes>>,
-    request: &PreparedRequest,
-) -> Result<Response, ErrorKind> {
-    let mut req = Request::new(Full::new(request.body.clone()));
-    *req.method_mut() = request.method.clone();
-    *req.uri_mut() = request.absolute_uri.clone();
-    *req.headers_mut() = request.headers.clone();
-    // HTTP/2 carries the authority in the URI; a Host header is not allowed there.
-    req.headers_mut().remove(header::HOST);
+    request: Request<Full<Bytes>>,
+    want: &Want,
+) -> Result<Answer, ErrorKind> {
     sender.ready().await.map_err(|e| classify(&e))?;
-    let response = sender.send_request(req).await.map_err(|e| classify(&e))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| classify(&e))?;
     let status = response.status().as_u16();
+    let headers = want
+        .headers
+        .iter()
+        .flat_map(|name| {
+            response
+                .headers()
+                .get_all(name.as_str())
+                .iter()
+                .map(move |v| {
+                    (
+                        name.clone(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+        })
+        .collect();
     let mut body = response.into_body();
     let mut received = 0u64;
+    let mut kept = want.body.then(Vec::new);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| classify(&e))?;
         if let Some(data) = frame.data_ref() {
             received += data.len() as u64;
+            if let Some(kept) = kept.as_mut() {
+                let room = MAX_KEPT_BODY.saturating_sub(kept.len()).min(data.len());
+                kept.extend_from_slice(&data[..room]);
+            }
         }
     }
-    Ok(Response {
+    Ok(Answer {
         status,
         body_bytes: received,
+        body: kept,
+        headers,
     })
 }
 
-/// What the engine keeps of a response.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Response {
-    pub status: u16,
-    pub body_bytes: u64,
-}
-
-/// A plan request turned into ready-to-send parts once, before the run.
+/// A plan request made ready before the run: serialized once when nothing in it varies, and
+/// otherwise split into fixed bytes and templates rendered per user.
 #[derive(Clone, Debug)]
 pub(crate) struct PreparedRequest {
     pub method: Method,
-    /// The whole HTTP/1.1 request, head and body, ready to write.
-    pub h1_wire: Bytes,
-    /// `scheme://authority/path?query` for HTTP/2.
-    pub absolute_uri: Uri,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    /// Approximate bytes on the wire for the request head and body.
-    pub wire_size: u64,
+    /// The whole HTTP/1.1 request when nothing varies: written as is.
+    fixed_wire: Option<Bytes>,
+    path: Template,
+    /// `name: value\r\n` lines of every fixed header (host, user agent, content type, plan).
+    fixed_head: Vec<u8>,
+    /// Fixed headers again, for HTTP/2.
+    fixed_headers: HeaderMap,
+    templated_headers: Vec<(HeaderName, Template)>,
+    body: PreparedBody,
+    /// `scheme://authority`, for HTTP/2 URIs.
+    origin: String,
+}
+
+#[derive(Clone, Debug)]
+enum PreparedBody {
+    Fixed(Bytes),
+    Template(Template),
 }
 
 impl PreparedRequest {
@@ -339,15 +377,7 @@ impl PreparedRequest {
             name: spec.name.clone(),
             cause: what,
         };
-        let absolute_uri: Uri = format!(
-            "{}://{}{}",
-            plan.target.scheme,
-            plan.target.authority(),
-            spec.path_and_query
-        )
-        .parse()
-        .map_err(|e| invalid(format!("bad URL: {e}")))?;
-        let mut headers = HeaderMap::new();
+        let mut fixed_headers = HeaderMap::new();
         let host = if (plan.target.is_tls() && plan.target.port == 443)
             || (!plan.target.is_tls() && plan.target.port == 80)
         {
@@ -355,61 +385,176 @@ impl PreparedRequest {
         } else {
             plan.target.authority()
         };
-        headers.insert(
+        fixed_headers.insert(
             header::HOST,
             HeaderValue::from_str(&host).map_err(|e| invalid(format!("bad host: {e}")))?,
         );
-        headers.insert(
+        fixed_headers.insert(
             header::USER_AGENT,
             HeaderValue::from_static(concat!("loadcast/", env!("CARGO_PKG_VERSION"))),
         );
-        let body = match &spec.body {
-            Body::Empty => Bytes::new(),
-            Body::Bytes {
-                content,
-                content_type,
-            } => {
-                if let Some(ct) = content_type {
-                    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-                }
-                Bytes::from(content.clone())
-            }
-        };
-        for (name, value) in plan.http.headers.iter().chain(&spec.headers) {
-            headers.insert(name.clone(), value.clone());
+        if let Some(ct) = spec.body.content_type() {
+            fixed_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
         }
-        let h1_wire = serialize_http1(&spec.method, &spec.path_and_query, &headers, &body);
-        Ok(Self {
+        let mut templated_headers: Vec<(HeaderName, Template)> = Vec::new();
+        for (name, value) in plan.http.headers.iter().chain(&spec.headers) {
+            // A step's header replaces the plan-wide one of the same name.
+            fixed_headers.remove(name);
+            templated_headers.retain(|(n, _)| n != name);
+            match value.as_static() {
+                Some(text) => {
+                    let value = HeaderValue::from_str(&text)
+                        .map_err(|e| invalid(format!("bad header {name}: {e}")))?;
+                    fixed_headers.insert(name.clone(), value);
+                }
+                None => templated_headers.push((name.clone(), value.clone())),
+            }
+        }
+        let mut fixed_head = Vec::with_capacity(256);
+        for (name, value) in &fixed_headers {
+            fixed_head.extend_from_slice(name.as_str().as_bytes());
+            fixed_head.extend_from_slice(b": ");
+            fixed_head.extend_from_slice(value.as_bytes());
+            fixed_head.extend_from_slice(b"\r\n");
+        }
+        let body = match &spec.body {
+            Body::Empty => PreparedBody::Fixed(Bytes::new()),
+            Body::Bytes { content, .. } => PreparedBody::Fixed(Bytes::from(content.clone())),
+            Body::Template { template, .. } => PreparedBody::Template(template.clone()),
+        };
+        let mut prepared = Self {
             method: spec.method.clone(),
-            wire_size: h1_wire.len() as u64,
-            h1_wire,
-            absolute_uri,
-            headers,
+            fixed_wire: None,
+            path: spec.path.clone(),
+            fixed_head,
+            fixed_headers,
+            templated_headers,
             body,
-        })
+            origin: format!("{}://{}", plan.target.scheme, plan.target.authority()),
+        };
+        if let (Some(path), PreparedBody::Fixed(body), true) = (
+            spec.path.as_static(),
+            &prepared.body,
+            prepared.templated_headers.is_empty(),
+        ) {
+            let _: http::uri::PathAndQuery = path
+                .parse()
+                .map_err(|e| invalid(format!("bad path {path:?}: {e}")))?;
+            let mut wire = Vec::with_capacity(256 + body.len());
+            prepared.write_h1_head(path.as_bytes(), &[], None, body.len(), &mut wire);
+            wire.extend_from_slice(body);
+            prepared.fixed_wire = Some(Bytes::from(wire));
+        }
+        Ok(prepared)
     }
-}
 
-fn serialize_http1(method: &Method, path: &str, headers: &HeaderMap, body: &Bytes) -> Bytes {
-    let mut wire = Vec::with_capacity(256 + body.len());
-    wire.extend_from_slice(method.as_str().as_bytes());
-    wire.push(b' ');
-    wire.extend_from_slice(path.as_bytes());
-    wire.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in headers {
-        wire.extend_from_slice(name.as_str().as_bytes());
-        wire.extend_from_slice(b": ");
-        wire.extend_from_slice(value.as_bytes());
+    /// Size of the fixed request on the wire, when it is fixed.
+    pub(crate) fn fixed_size(&self) -> Option<u64> {
+        self.fixed_wire.as_ref().map(|w| w.len() as u64)
+    }
+
+    /// The HTTP/1.1 bytes to send: the fixed request when nothing varies and no cookie is due,
+    /// otherwise rendered for this user into `scratch`.
+    pub(crate) fn h1_wire<'a>(
+        &'a self,
+        scope: &mut dyn Scope,
+        cookie: Option<&str>,
+        scratch: &'a mut Vec<u8>,
+    ) -> &'a [u8] {
+        if let (Some(wire), None) = (&self.fixed_wire, cookie) {
+            return wire;
+        }
+        let mut path = Vec::with_capacity(64);
+        self.path.render(scope, &mut path);
+        let mut headers = Vec::new();
+        for (name, template) in &self.templated_headers {
+            headers.push((name, template.render_string(scope)));
+        }
+        let body = self.render_body(scope);
+        scratch.clear();
+        self.write_h1_head(&path, &headers, cookie, body.len(), scratch);
+        scratch.extend_from_slice(&body);
+        scratch
+    }
+
+    fn render_body(&self, scope: &mut dyn Scope) -> Bytes {
+        match &self.body {
+            PreparedBody::Fixed(bytes) => bytes.clone(),
+            PreparedBody::Template(t) => {
+                let mut out = Vec::with_capacity(128);
+                t.render(scope, &mut out);
+                Bytes::from(out)
+            }
+        }
+    }
+
+    fn write_h1_head(
+        &self,
+        path: &[u8],
+        templated: &[(&HeaderName, String)],
+        cookie: Option<&str>,
+        body_len: usize,
+        wire: &mut Vec<u8>,
+    ) {
+        wire.extend_from_slice(self.method.as_str().as_bytes());
+        wire.push(b' ');
+        wire.extend_from_slice(path);
+        wire.extend_from_slice(b" HTTP/1.1\r\n");
+        wire.extend_from_slice(&self.fixed_head);
+        for (name, value) in templated {
+            wire.extend_from_slice(name.as_str().as_bytes());
+            wire.extend_from_slice(b": ");
+            wire.extend_from_slice(value.as_bytes());
+            wire.extend_from_slice(b"\r\n");
+        }
+        if let Some(cookie) = cookie {
+            wire.extend_from_slice(b"cookie: ");
+            wire.extend_from_slice(cookie.as_bytes());
+            wire.extend_from_slice(b"\r\n");
+        }
+        let needs_length =
+            body_len > 0 || matches!(self.method, Method::POST | Method::PUT | Method::PATCH);
+        if needs_length && !self.fixed_headers.contains_key(header::CONTENT_LENGTH) {
+            wire.extend_from_slice(format!("content-length: {body_len}\r\n").as_bytes());
+        }
         wire.extend_from_slice(b"\r\n");
     }
-    let needs_length =
-        !body.is_empty() || matches!(*method, Method::POST | Method::PUT | Method::PATCH);
-    if needs_length && !headers.contains_key(header::CONTENT_LENGTH) {
-        wire.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+
+    /// The request for an HTTP/2 connection, rendered for this user.
+    pub(crate) fn h2_request(
+        &self,
+        scope: &mut dyn Scope,
+        cookie: Option<&str>,
+    ) -> Result<Request<Full<Bytes>>, ErrorKind> {
+        let mut path = Vec::with_capacity(64);
+        self.path.render(scope, &mut path);
+        let uri = format!("{}{}", self.origin, String::from_utf8_lossy(&path));
+        let mut request = Request::new(Full::new(self.render_body(scope)));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = uri.parse().map_err(|_| ErrorKind::Protocol)?;
+        let headers = request.headers_mut();
+        *headers = self.fixed_headers.clone();
+        // HTTP/2 carries the authority in the URI; a Host header is not allowed there.
+        headers.remove(header::HOST);
+        for (name, template) in &self.templated_headers {
+            let value = HeaderValue::from_str(&template.render_string(scope))
+                .map_err(|_| ErrorKind::Protocol)?;
+            headers.insert(name.clone(), value);
+        }
+        if let Some(cookie) = cookie {
+            let value = HeaderValue::from_str(cookie).map_err(|_| ErrorKind::Protocol)?;
+            headers.insert(header::COOKIE, value);
+        }
+        Ok(request)
     }
-    wire.extend_from_slice(b"\r\n");
-    wire.extend_from_slice(body);
-    Bytes::from(wire)
+
+    /// The request's path for cookie matching (rendered only when it varies).
+    pub(crate) fn path_for_cookies(&self, scope: &mut dyn Scope) -> String {
+        match self.path.as_static() {
+            Some(p) => p,
+            None => self.path.render_string(scope),
+        }
+    }
 }
 
 /// Maps hyper's error to the taxonomy, looking at the underlying I/O error where there is one.

@@ -6,18 +6,20 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use loadcast_plan::{ClosedLoad, Load, OpenLoad, ThinkTime};
+use loadcast_plan::{Capture, Checks, ClosedLoad, ConnectionMode, Load, OpenLoad, ThinkTime};
 use loadcast_stats::{ErrorKind, Second};
 use tokio::sync::{Notify, watch};
 use tokio::time::sleep_until;
 
-use crate::client::{Connection, Connector, PreparedRequest};
-use crate::h1::Failure;
+use crate::client::{Connection, Connector, Message, PreparedRequest};
+use crate::h1::{Answer, Failure, Want};
 use crate::pacer::{ArrivalRate, Constant, Pacer, Unpaced, UserSchedule};
 use crate::recorder::{Outcome, Recorder, ResponseSummary};
+use crate::session::{Feeders, UserData, verdict};
 
 /// Resolution of tokio's timer.
 const TIMER_GRAIN: Duration = Duration::from_millis(1);
@@ -27,29 +29,54 @@ const TIMER_GRAIN: Duration = Duration::from_millis(1);
 pub(crate) struct CompiledScenario {
     pub weight: u32,
     pub steps: Vec<CompiledStep>,
+    /// Feeders whose row changes every iteration (not `unique`) that this scenario reads.
+    pub iteration_feeders: Vec<usize>,
 }
 
 #[derive(Debug)]
 pub(crate) enum CompiledStep {
-    Request {
-        request: Box<PreparedRequest>,
-        /// Index of the name results are recorded under.
-        name: usize,
-        timeout: Duration,
-    },
+    Request(Box<CompiledRequest>),
     Think(ThinkTime),
 }
 
-/// What every worker shares (read-only) about the run.
+#[derive(Debug)]
+pub(crate) struct CompiledRequest {
+    pub request: PreparedRequest,
+    /// Index of the name results are recorded under.
+    pub name: usize,
+    pub timeout: Duration,
+    pub captures: Vec<Capture>,
+    pub checks: Checks,
+    /// What of the response the captures, checks and cookie jar read.
+    pub want: Want,
+}
+
+/// Scenarios that share one load model.
+#[derive(Debug)]
+pub(crate) struct GroupShape {
+    pub load: Load,
+    /// Indices into [`RunShape::scenarios`].
+    pub scenarios: Vec<usize>,
+    pub total_weight: u32,
+}
+
+/// What every worker shares (read-only, but for the run-wide counters) about the run.
 #[derive(Debug)]
 pub(crate) struct RunShape {
-    pub load: Load,
+    pub groups: Vec<GroupShape>,
     pub scenarios: Vec<CompiledScenario>,
     pub request_names: Vec<String>,
     pub start: Instant,
     pub workers: usize,
     /// How long in-flight work may finish after the schedule ends.
     pub graceful_stop: Duration,
+    pub feeders: Feeders,
+    /// Number of captured variables a user keeps.
+    pub variables: usize,
+    pub cookies: bool,
+    pub connections: ConnectionMode,
+    /// Run-wide virtual user numbers, so that `unique` rows are unique across workers and groups.
+    pub next_user: AtomicU64,
 }
 
 /// One worker's view of the run.
@@ -59,16 +86,27 @@ struct Worker {
     connector: Connector,
     recorder: RefCell<Recorder>,
     stop: watch::Receiver<bool>,
-    total_weight: u32,
     /// Iterations running now, and a signal when one ends.
     running: Cell<u64>,
     iteration_ended: Notify,
+    /// Idle connections, when users share them (`http.connections = "shared"`).
+    pool: RefCell<Vec<Connection>>,
 }
 
-/// A virtual user: its own connection and its own random stream.
+/// A virtual user: its own session state, connection and request buffer.
 struct VirtualUser {
+    data: UserData,
     connection: Option<Connection>,
-    rng: fastrand::Rng,
+    /// Where requests that vary are rendered; kept to reuse its capacity.
+    scratch: Vec<u8>,
+}
+
+/// How an iteration ended, for the loop that runs the next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum IterationEnd {
+    Done,
+    /// A `sequential` feeder has no row left: this user has nothing more to do.
+    FeederExhausted,
 }
 
 impl Worker {
@@ -84,24 +122,58 @@ impl Worker {
         }
     }
 
-    fn end(&self) -> Instant {
-        self.shape.start + self.shape.load.duration()
+    fn end(&self, group: usize) -> Instant {
+        self.shape.start + self.shape.groups[group].load.duration()
     }
 
-    fn new_user(&self, seed: u64) -> VirtualUser {
+    fn new_user(&self) -> VirtualUser {
+        let id = self.shape.next_user.fetch_add(1, Ordering::Relaxed);
         VirtualUser {
+            data: UserData::new(
+                id,
+                // Distinct, reproducible streams per user.
+                (id + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                &self.shape.feeders,
+                self.shape.variables,
+            ),
             connection: None,
-            rng: fastrand::Rng::with_seed(seed),
+            scratch: Vec::new(),
         }
     }
 
-    /// Runs one iteration: a scenario picked by weight, step by step. Only the first request is
-    /// measured from `intended`; later steps follow the previous answer, as a user does.
+    /// Runs one iteration: a scenario of the group picked by weight, step by step. Only the
+    /// first request is measured from `intended`; later steps follow the previous answer, as a
+    /// user does.
     ///
     /// The caller counts the iteration as running (synchronously, before it can be scheduled) so
     /// that draining never misses one that has not been polled yet.
-    async fn iteration(&self, user: &mut VirtualUser, intended: Instant) {
-        let scenario = self.pick(&mut user.rng);
+    async fn iteration(
+        &self,
+        user: &mut VirtualUser,
+        group: usize,
+        intended: Instant,
+    ) -> IterationEnd {
+        let end = self.run_steps(user, group, intended).await;
+        user.data.iteration += 1;
+        self.running.set(self.running.get() - 1);
+        self.iteration_ended.notify_waiters();
+        end
+    }
+
+    async fn run_steps(
+        &self,
+        user: &mut VirtualUser,
+        group: usize,
+        intended: Instant,
+    ) -> IterationEnd {
+        let scenario = self.pick(group, &mut user.data.rng);
+        if !user
+            .data
+            .next_rows(&self.shape.feeders, &scenario.iteration_feeders)
+        {
+            self.recorder.borrow_mut().generator.feeder_exhausted += 1;
+            return IterationEnd::FeederExhausted;
+        }
         let mut intended = Some(intended);
         for step in &scenario.steps {
             if self.stopped() {
@@ -109,95 +181,187 @@ impl Worker {
             }
             match step {
                 CompiledStep::Think(think) => {
-                    let pause = match *think {
-                        ThinkTime::Fixed(d) => d,
-                        ThinkTime::Uniform(low, high) => low + (high - low).mul_f64(user.rng.f64()),
-                    };
+                    let pause = think.sample(&mut user.data.rng);
                     tokio::select! {
                         _ = tokio::time::sleep(pause) => {}
                         _ = self.stop_requested() => break,
                     }
                 }
-                CompiledStep::Request {
-                    request,
-                    name,
-                    timeout,
-                } => {
-                    let sent = Instant::now();
-                    self.recorder.borrow_mut().sent();
-                    let result = self.exchange(user, request, *timeout).await;
-                    let outcome = Outcome {
-                        intended: intended.take().unwrap_or(sent),
-                        sent,
-                        ended: Instant::now(),
-                        bytes_sent: request.wire_size,
-                        result,
-                    };
-                    self.recorder.borrow_mut().record(*name, &outcome);
+                CompiledStep::Request(step) => {
+                    let proceed = self.request(user, step, intended.take()).await;
+                    if !proceed {
+                        break;
+                    }
                 }
             }
         }
-        self.running.set(self.running.get() - 1);
-        self.iteration_ended.notify_waiters();
+        IterationEnd::Done
     }
 
-    fn pick<'a>(&'a self, rng: &mut fastrand::Rng) -> &'a CompiledScenario {
+    fn pick(&self, group: usize, rng: &mut fastrand::Rng) -> &CompiledScenario {
+        let group = &self.shape.groups[group];
         let scenarios = &self.shape.scenarios;
-        if scenarios.len() == 1 {
-            return &scenarios[0];
+        if group.scenarios.len() == 1 {
+            return &scenarios[group.scenarios[0]];
         }
-        let mut ticket = rng.u32(0..self.total_weight);
-        for s in scenarios {
+        let mut ticket = rng.u32(0..group.total_weight);
+        for &i in &group.scenarios {
+            let s = &scenarios[i];
             if ticket < s.weight {
                 return s;
             }
             ticket -= s.weight;
         }
-        &scenarios[scenarios.len() - 1]
+        &scenarios[group.scenarios[group.scenarios.len() - 1]]
     }
 
+    /// Sends one request for the user, applies its cookies, checks and captures, and records
+    /// it. Returns whether the iteration goes on: not after a capture that found nothing, since
+    /// the steps after it would send an empty token.
+    async fn request(
+        &self,
+        user: &mut VirtualUser,
+        step: &CompiledRequest,
+        intended: Option<Instant>,
+    ) -> bool {
+        let sent = Instant::now();
+        self.recorder.borrow_mut().sent();
+        let result = self.exchange(user, step).await;
+        let ended = Instant::now();
+        let intended = intended.unwrap_or(sent);
+        let (result, bytes_sent, proceed) = match result {
+            Ok((answer, bytes_sent)) => {
+                let (summary, proceed) =
+                    self.apply(user, step, &answer, ended - intended.min(sent));
+                (Ok(summary), bytes_sent, proceed)
+            }
+            Err(kind) => (
+                Err(kind),
+                step.request.fixed_size().unwrap_or(0),
+                step.captures.is_empty(),
+            ),
+        };
+        let outcome = Outcome {
+            intended,
+            sent,
+            ended,
+            bytes_sent,
+            result,
+        };
+        self.recorder.borrow_mut().record(step.name, &outcome);
+        proceed
+    }
+
+    /// Cookies, then the verdict of status and checks, then captures.
+    fn apply(
+        &self,
+        user: &mut VirtualUser,
+        step: &CompiledRequest,
+        answer: &Answer,
+        latency: Duration,
+    ) -> (ResponseSummary, bool) {
+        let feeders = &self.shape.feeders;
+        if self.shape.cookies {
+            let mut path = None;
+            for (name, value) in &answer.headers {
+                if name == "set-cookie" {
+                    let path = path.get_or_insert_with(|| {
+                        step.request.path_for_cookies(&mut user.data.scope(feeders))
+                    });
+                    user.data.cookies.store(value, path);
+                }
+            }
+        }
+        let body = answer.body.as_deref();
+        let mut error = verdict(
+            &step.checks,
+            &mut user.data.scope(feeders),
+            answer.status,
+            body,
+            latency,
+        );
+        let mut proceed = true;
+        if !step.captures.is_empty()
+            && user
+                .data
+                .capture(&step.captures, body, &answer.headers)
+                .is_err()
+        {
+            error = error.or(Some(ErrorKind::Check));
+            proceed = false;
+        }
+        let summary = ResponseSummary {
+            status: answer.status,
+            bytes_received: answer.body_bytes,
+            error,
+        };
+        (summary, proceed)
+    }
+
+    /// One request on the user's connection (or one from the shared pool), with a fresh
+    /// connection when there is none. A connection goes back only after a complete answer: one
+    /// cut off by the timeout is dropped with the attempt, never reused.
     async fn exchange(
         &self,
         user: &mut VirtualUser,
-        request: &PreparedRequest,
-        timeout: Duration,
-    ) -> Result<ResponseSummary, ErrorKind> {
+        step: &CompiledRequest,
+    ) -> Result<(Answer, u64), ErrorKind> {
+        let request = &step.request;
+        let head_only = request.method == http::Method::HEAD;
+        let feeders = &self.shape.feeders;
         let attempt = async {
             loop {
-                if user.connection.as_ref().is_none_or(Connection::is_closed) {
-                    user.connection = None;
-                    let connection = self.connector.connect().await?;
-                    self.recorder.borrow_mut().generator.connections_opened += 1;
-                    user.connection = Some(connection);
-                }
-                let connection = user.connection.as_mut().expect("connected above");
+                let taken = match self.shape.connections {
+                    ConnectionMode::PerUser => user.connection.take(),
+                    ConnectionMode::Shared => self.pool.borrow_mut().pop(),
+                };
+                let mut connection = match taken {
+                    Some(c) if !c.is_closed() => c,
+                    _ => {
+                        let c = self.connector.connect().await?;
+                        self.recorder.borrow_mut().generator.connections_opened += 1;
+                        c
+                    }
+                };
                 let reused = connection.is_reused();
-                match connection.exchange(request).await {
-                    Ok(response) => return Ok(response),
+                let cookie = if self.shape.cookies && !user.data.cookies.is_empty() {
+                    let path = request.path_for_cookies(&mut user.data.scope(feeders));
+                    user.data.cookies.header_for(&path)
+                } else {
+                    None
+                };
+                let mut scope = user.data.scope(feeders);
+                let (message, size) = if connection.is_h2() {
+                    let message = request.h2_request(&mut scope, cookie.as_deref())?;
+                    (
+                        Message::H2(Box::new(message)),
+                        request.fixed_size().unwrap_or(0),
+                    )
+                } else {
+                    let wire = request.h1_wire(&mut scope, cookie.as_deref(), &mut user.scratch);
+                    let size = wire.len() as u64;
+                    (Message::H1(wire), size)
+                };
+                match connection.exchange(message, head_only, &step.want).await {
+                    Ok(answer) => {
+                        if !connection.is_closed() {
+                            match self.shape.connections {
+                                ConnectionMode::PerUser => user.connection = Some(connection),
+                                ConnectionMode::Shared => self.pool.borrow_mut().push(connection),
+                            }
+                        }
+                        return Ok((answer, size));
+                    }
                     // The server closed a kept-alive connection as we reused it: not the target
                     // failing. Repeat an idempotent request once on a fresh connection.
-                    Err(Failure::NoAnswer(_)) if reused && request.is_idempotent() => {
-                        user.connection = None;
-                    }
+                    Err(Failure::NoAnswer(_)) if reused && request.is_idempotent() => {}
                     Err(failure) => return Err(failure.kind()),
                 }
             }
         };
-        match tokio::time::timeout(timeout, attempt).await {
-            Ok(Ok(response)) => Ok(ResponseSummary {
-                status: response.status,
-                bytes_received: response.body_bytes,
-                error: (response.status >= 400).then_some(ErrorKind::Status(response.status)),
-            }),
-            Ok(Err(kind)) => {
-                user.connection = None;
-                Err(kind)
-            }
-            Err(_) => {
-                // A late answer would arrive on this connection: it cannot be reused.
-                user.connection = None;
-                Err(ErrorKind::Timeout)
-            }
+        match tokio::time::timeout(step.timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(ErrorKind::Timeout),
         }
     }
 
@@ -221,15 +385,18 @@ impl Worker {
 /// The open model: arrivals on the schedule, each served by an idle virtual user from a pool that
 /// grows up to the in-flight cap. An arrival that finds the cap reached waits (counted) and is
 /// still measured from its intended time; one still waiting at the end is dropped (counted).
-async fn run_open(worker: Rc<Worker>, open: &OpenLoad) {
+async fn run_open(worker: Rc<Worker>, group: usize, open: &OpenLoad) {
     let pacer = ArrivalRate::new(&open.stages);
     let workers = worker.shape.workers as u64;
     let me = worker.index as u64;
     let max_users = u64::from(open.max_in_flight).div_ceil(workers).max(1);
     let idle: Rc<RefCell<Vec<VirtualUser>>> = Rc::default();
     let returned = Rc::new(Notify::new());
-    let mut users = 0u64;
-    let end = worker.end();
+    let preallocate = u64::from(open.preallocate).div_ceil(workers).min(max_users);
+    idle.borrow_mut()
+        .extend((0..preallocate).map(|_| worker.new_user()));
+    let mut users = preallocate;
+    let end = worker.end(group);
     let mut k = 0u64;
     // Arrivals due before `cut` that never started are dropped: the end, or the moment of a stop.
     let mut cut = end;
@@ -257,7 +424,7 @@ async fn run_open(worker: Rc<Worker>, open: &OpenLoad) {
             }
             if users < max_users {
                 users += 1;
-                break worker.new_user(users * workers + me);
+                break worker.new_user();
             }
             if !waited {
                 waited = true;
@@ -286,21 +453,23 @@ async fn run_open(worker: Rc<Worker>, open: &OpenLoad) {
         let idle = idle.clone();
         let returned = returned.clone();
         tokio::task::spawn_local(async move {
-            worker.iteration(&mut user, intended).await;
-            idle.borrow_mut().push(user);
+            // A user whose sequential feeder ran dry has nothing left to do: it leaves the pool.
+            if worker.iteration(&mut user, group, intended).await == IterationEnd::Done {
+                idle.borrow_mut().push(user);
+            }
             returned.notify_one();
         });
     }
     let due_before_cut = pacer.hits_before(cut.saturating_duration_since(worker.shape.start));
     let mine = due_before_cut / workers + u64::from(due_before_cut % workers > me);
     let mut recorder = worker.recorder.borrow_mut();
-    recorder.generator.scheduled = mine.max(k);
-    recorder.generator.dropped = mine.saturating_sub(k);
-    recorder.generator.max_vus = users;
+    recorder.generator.scheduled += mine.max(k);
+    recorder.generator.dropped += mine.saturating_sub(k);
+    recorder.generator.max_vus += users;
 }
 
 /// The closed model: each of this worker's users loops while the schedule wants it active.
-async fn run_closed(worker: Rc<Worker>, closed: &ClosedLoad) {
+async fn run_closed(worker: Rc<Worker>, group: usize, closed: &ClosedLoad) {
     let schedule = Rc::new(UserSchedule::new(&closed.stages));
     let workers = worker.shape.workers as u32;
     let mut users = 0u64;
@@ -313,25 +482,31 @@ async fn run_closed(worker: Rc<Worker>, closed: &ClosedLoad) {
         tokio::task::spawn_local(async move {
             match pacing {
                 Some(interval) => {
-                    user_loop(&worker, index, &schedule, &Constant { interval }).await
+                    user_loop(&worker, group, index, &schedule, &Constant { interval }).await
                 }
-                None => user_loop(&worker, index, &schedule, &Unpaced).await,
+                None => user_loop(&worker, group, index, &schedule, &Unpaced).await,
             }
         });
         index += workers;
     }
-    worker.recorder.borrow_mut().generator.max_vus = users;
+    worker.recorder.borrow_mut().generator.max_vus += users;
     // Users stop starting iterations at the end; the caller drains the ones still running.
     tokio::select! {
-        _ = sleep_until(worker.end().into()) => {}
+        _ = sleep_until(worker.end(group).into()) => {}
         _ = worker.stop_requested() => {}
     }
 }
 
-async fn user_loop(worker: &Worker, index: u32, schedule: &UserSchedule, pacer: &dyn Pacer) {
+async fn user_loop(
+    worker: &Worker,
+    group: usize,
+    index: u32,
+    schedule: &UserSchedule,
+    pacer: &dyn Pacer,
+) {
     let start = worker.shape.start;
-    let end = worker.end();
-    let mut user = worker.new_user(u64::from(index) + 1);
+    let end = worker.end(group);
+    let mut user = worker.new_user();
     let mut active_since: Option<Instant> = None;
     let mut iterations = 0u64;
     loop {
@@ -372,7 +547,12 @@ async fn user_loop(worker: &Worker, index: u32, schedule: &UserSchedule, pacer: 
             recorder.generator.started += 1;
         }
         worker.running.set(worker.running.get() + 1);
-        worker.iteration(&mut user, Instant::now()).await;
+        // Boxed: a thinking user's task then holds a pointer, not the whole request machinery,
+        // which keeps tens of thousands of idle users cheap.
+        let end = Box::pin(worker.iteration(&mut user, group, Instant::now())).await;
+        if end == IterationEnd::FeederExhausted {
+            return;
+        }
         iterations += 1;
     }
 }
@@ -394,7 +574,6 @@ pub(crate) fn run_worker(setup: WorkerSetup) -> std::io::Result<Recorder> {
     let local = tokio::task::LocalSet::new();
     let shape = setup.shape.clone();
     let worker = Rc::new(Worker {
-        total_weight: shape.scenarios.iter().map(|s| s.weight).sum::<u32>().max(1),
         recorder: RefCell::new(Recorder::new(&shape.request_names)),
         shape: setup.shape,
         index: setup.index,
@@ -402,6 +581,7 @@ pub(crate) fn run_worker(setup: WorkerSetup) -> std::io::Result<Recorder> {
         stop: setup.stop,
         running: Cell::new(0),
         iteration_ended: Notify::new(),
+        pool: RefCell::new(Vec::new()),
     });
     let seconds = setup.seconds;
     let ticker = {
@@ -422,9 +602,20 @@ pub(crate) fn run_worker(setup: WorkerSetup) -> std::io::Result<Recorder> {
     local.block_on(&runtime, async {
         sleep_until(shape.start.into()).await;
         let ticker = tokio::task::spawn_local(ticker);
-        match &shape.load {
-            Load::Open(open) => run_open(worker.clone(), open).await,
-            Load::Closed(closed) => run_closed(worker.clone(), closed).await,
+        let groups: Vec<_> = (0..shape.groups.len())
+            .map(|g| {
+                let worker = worker.clone();
+                tokio::task::spawn_local(async move {
+                    let shape = worker.shape.clone();
+                    match &shape.groups[g].load {
+                        Load::Open(open) => run_open(worker, g, open).await,
+                        Load::Closed(closed) => run_closed(worker, g, closed).await,
+                    }
+                })
+            })
+            .collect();
+        for group in groups {
+            let _ = group.await;
         }
         let deadline = Instant::now() + shape.graceful_stop;
         worker.drain(deadline).await;

@@ -17,12 +17,27 @@ const INITIAL_BUFFER: usize = 1024;
 /// A response head larger than this is refused as a protocol error.
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 64;
+/// Most body bytes kept for captures and checks; the rest is counted, not kept.
+pub(crate) const MAX_KEPT_BODY: usize = 4 << 20;
+
+/// What of a response the step needs beyond its status: nothing, on the fast path.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Want {
+    /// Keep the body (captures and checks read it).
+    pub body: bool,
+    /// Keep these headers (lower-case names); `set-cookie` when the user keeps cookies.
+    pub headers: Vec<String>,
+}
 
 /// What a response said, as far as the engine needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Answer {
     pub status: u16,
     pub body_bytes: u64,
+    /// The body, when wanted (up to [`MAX_KEPT_BODY`]).
+    pub body: Option<Vec<u8>>,
+    /// Wanted headers as (lower-case name, value), in arrival order.
+    pub headers: Vec<(String, String)>,
 }
 
 /// An HTTP/1.1 connection owned by one virtual user.
@@ -73,6 +88,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
         &mut self,
         wire: &[u8],
         head_only: bool,
+        want: &Want,
     ) -> Result<Answer, Failure> {
         self.io
             .write_all(wire)
@@ -80,7 +96,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
             .map_err(Failure::before_answer)?;
         self.io.flush().await.map_err(Failure::before_answer)?;
         loop {
-            let head = self.read_head().await?;
+            let head = self.read_head(want).await?;
             if (100..200).contains(&head.status) && head.status != 101 {
                 // An interim answer (100 Continue, 103 Early Hints): the real one follows.
                 self.consume(head.length);
@@ -92,7 +108,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
                 head.framing
             };
             self.consume(head.length);
-            let body_bytes = self.read_body(framing).await.map_err(Failure::Answer)?;
+            let mut body = want.body.then(Vec::new);
+            let body_bytes = self
+                .read_body(framing, body.as_mut())
+                .await
+                .map_err(Failure::Answer)?;
             if head.close || framing == Framing::UntilClose {
                 self.closed = true;
             }
@@ -100,11 +120,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
             return Ok(Answer {
                 status: head.status,
                 body_bytes,
+                body,
+                headers: head.kept,
             });
         }
     }
 
-    async fn read_head(&mut self) -> Result<Head, Failure> {
+    async fn read_head(&mut self, want: &Want) -> Result<Head, Failure> {
         let mut started = self.filled > 0;
         loop {
             if self.filled > 0 {
@@ -112,7 +134,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
                 let mut response = httparse::Response::new(&mut headers);
                 match response.parse(&self.buf[..self.filled]) {
                     Ok(httparse::Status::Complete(length)) => {
-                        return Head::from_response(&response, length)
+                        return Head::from_response(&response, length, want)
                             .ok_or(Failure::Answer(ErrorKind::Protocol));
                     }
                     Ok(httparse::Status::Partial) => {}
@@ -160,33 +182,49 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
         self.filled -= n;
     }
 
-    async fn read_body(&mut self, framing: Framing) -> Result<u64, ErrorKind> {
+    async fn read_body(
+        &mut self,
+        framing: Framing,
+        mut keep: Option<&mut Vec<u8>>,
+    ) -> Result<u64, ErrorKind> {
         match framing {
             Framing::None => Ok(0),
             Framing::Length(length) => {
-                self.skip(length).await?;
+                self.skip(length, keep).await?;
                 Ok(length)
             }
             Framing::UntilClose => {
-                let mut total = self.filled as u64;
-                self.filled = 0;
+                let mut total = 0u64;
                 loop {
-                    let n = self.fill().await.map_err(|e| io_kind(&e))?;
-                    if n == 0 {
+                    total += self.filled as u64;
+                    self.keep(self.filled, keep.as_deref_mut());
+                    self.filled = 0;
+                    if self.fill().await.map_err(|e| io_kind(&e))? == 0 {
                         return Ok(total);
                     }
-                    total += n as u64;
-                    self.filled = 0;
                 }
             }
-            Framing::Chunked => self.read_chunked().await,
+            Framing::Chunked => self.read_chunked(keep).await,
+        }
+    }
+
+    /// Copies the first `n` buffered bytes into `keep`, up to the kept-body limit.
+    fn keep(&self, n: usize, keep: Option<&mut Vec<u8>>) {
+        if let Some(keep) = keep {
+            let room = MAX_KEPT_BODY.saturating_sub(keep.len()).min(n);
+            keep.extend_from_slice(&self.buf[..room]);
         }
     }
 
     /// Skips exactly `length` body bytes, from the buffer first, then from the stream.
-    async fn skip(&mut self, mut length: u64) -> Result<(), ErrorKind> {
+    async fn skip(
+        &mut self,
+        mut length: u64,
+        mut keep: Option<&mut Vec<u8>>,
+    ) -> Result<(), ErrorKind> {
         loop {
             let take = (self.filled as u64).min(length) as usize;
+            self.keep(take, keep.as_deref_mut());
             self.consume(take);
             length -= take as u64;
             if length == 0 {
@@ -198,7 +236,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
         }
     }
 
-    async fn read_chunked(&mut self) -> Result<u64, ErrorKind> {
+    async fn read_chunked(&mut self, mut keep: Option<&mut Vec<u8>>) -> Result<u64, ErrorKind> {
         let mut total = 0u64;
         loop {
             let (consumed, size) = loop {
@@ -217,7 +255,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
                 self.skip_trailers().await?;
                 return Ok(total);
             }
-            self.skip(size).await?;
+            self.skip(size, keep.as_deref_mut()).await?;
             total += size;
             self.expect_crlf().await?;
         }
@@ -295,14 +333,31 @@ struct Head {
     length: usize,
     framing: Framing,
     close: bool,
+    kept: Vec<(String, String)>,
 }
 
 impl Head {
-    fn from_response(response: &httparse::Response<'_, '_>, length: usize) -> Option<Self> {
+    fn from_response(
+        response: &httparse::Response<'_, '_>,
+        length: usize,
+        want: &Want,
+    ) -> Option<Self> {
         let status = response.code?;
         let mut framing = Framing::UntilClose;
         let mut close = response.version == Some(0);
+        let mut kept = Vec::new();
         for header in response.headers.iter() {
+            if !want.headers.is_empty()
+                && want
+                    .headers
+                    .iter()
+                    .any(|w| header.name.eq_ignore_ascii_case(w))
+            {
+                kept.push((
+                    header.name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(header.value).into_owned(),
+                ));
+            }
             if header.name.eq_ignore_ascii_case("content-length") {
                 if framing != Framing::Chunked {
                     let text = std::str::from_utf8(header.value).ok()?;
@@ -327,6 +382,7 @@ impl Head {
             length,
             framing,
             close,
+            kept,
         })
     }
 }
@@ -350,7 +406,9 @@ mod tests {
             // Dropping the server end closes the stream: a truncated answer ends in EOF.
         });
         let mut conn = Http1::new(client);
-        let answer = conn.exchange(b"GET / HTTP/1.1\r\n\r\n", head_only).await;
+        let answer = conn
+            .exchange(b"GET / HTTP/1.1\r\n\r\n", head_only, &Want::default())
+            .await;
         writer.await.unwrap();
         (answer, conn)
     }
@@ -372,7 +430,8 @@ mod tests {
                 a.unwrap(),
                 Answer {
                     status: 200,
-                    body_bytes: 5
+                    body_bytes: 5,
+                    ..Answer::default()
                 }
             );
             assert!(!conn.is_closed());
@@ -392,7 +451,8 @@ mod tests {
                 a.unwrap(),
                 Answer {
                     status: 200,
-                    body_bytes: 31
+                    body_bytes: 31,
+                    ..Answer::default()
                 }
             );
             assert_eq!(conn.filled, 0);
@@ -411,7 +471,8 @@ mod tests {
                 a.unwrap(),
                 Answer {
                     status: 503,
-                    body_bytes: 2
+                    body_bytes: 2,
+                    ..Answer::default()
                 }
             );
             assert!(conn.is_closed());
@@ -426,7 +487,8 @@ mod tests {
                 a.unwrap(),
                 Answer {
                     status: 200,
-                    body_bytes: 0
+                    body_bytes: 0,
+                    ..Answer::default()
                 }
             );
             let (a, _) = answer_to(b"HTTP/1.1 204 No Content\r\n\r\n", false).await;
@@ -434,7 +496,8 @@ mod tests {
                 a.unwrap(),
                 Answer {
                     status: 204,
-                    body_bytes: 0
+                    body_bytes: 0,
+                    ..Answer::default()
                 }
             );
         });
@@ -455,7 +518,7 @@ mod tests {
             });
             let mut conn = Http1::new(client);
             let a = conn
-                .exchange(b"GET / HTTP/1.1\r\n\r\n", false)
+                .exchange(b"GET / HTTP/1.1\r\n\r\n", false, &Want::default())
                 .await
                 .unwrap();
             writer.await.unwrap();
@@ -463,7 +526,8 @@ mod tests {
                 a,
                 Answer {
                     status: 200,
-                    body_bytes: 10
+                    body_bytes: 10,
+                    ..Answer::default()
                 }
             );
             assert!(conn.is_closed());
@@ -484,6 +548,38 @@ mod tests {
     }
 
     #[test]
+    fn wanted_body_and_headers_are_kept() {
+        block_on(async {
+            let (client, mut server) = tokio::io::duplex(64);
+            let writer = tokio::spawn(async move {
+                let mut request = [0u8; 8];
+                let _ = server.read(&mut request).await;
+                server
+                    .write_all(b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nX-Id: 7\r\nSet-Cookie: b=2\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n2\r\n\":\r\n2\r\n1}\r\n0\r\n\r\n")
+                    .await
+                    .unwrap();
+            });
+            let mut conn = Http1::new(client);
+            let want = Want {
+                body: true,
+                headers: vec!["set-cookie".into(), "x-id".into()],
+            };
+            let a = conn
+                .exchange(b"GET / HTTP/1.1\r\n\r\n", false, &want)
+                .await
+                .unwrap();
+            writer.await.unwrap();
+            assert_eq!(a.body.as_deref(), Some(&b"{\"a\":1}"[..]));
+            assert_eq!(a.body_bytes, 7);
+            assert_eq!(
+                a.headers,
+                [("set-cookie", "a=1"), ("x-id", "7"), ("set-cookie", "b=2")]
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+            );
+        });
+    }
+
+    #[test]
     fn large_heads_grow_the_buffer() {
         block_on(async {
             let mut response = b"HTTP/1.1 200 OK\r\nX-Big: ".to_vec();
@@ -495,7 +591,8 @@ mod tests {
                 a.unwrap(),
                 Answer {
                     status: 200,
-                    body_bytes: 1
+                    body_bytes: 1,
+                    ..Answer::default()
                 }
             );
         });

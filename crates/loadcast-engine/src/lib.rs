@@ -25,18 +25,24 @@ mod executor;
 mod h1;
 pub mod pacer;
 mod recorder;
+mod session;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
-use loadcast_plan::{Plan, Step};
+use loadcast_plan::template::Template;
+use loadcast_plan::{CaptureSource, Plan, Step};
 use loadcast_stats::{RunMeta, RunResult, RunStatus, Second};
 use tokio::sync::watch;
 
 pub use pacer::{ArrivalRate, Constant, Pacer, Unpaced, UserSchedule};
 
-use crate::executor::{CompiledScenario, CompiledStep, RunShape, WorkerSetup};
+use crate::executor::{
+    CompiledRequest, CompiledScenario, CompiledStep, GroupShape, RunShape, WorkerSetup,
+};
+use crate::h1::Want;
+use crate::session::FeederRun;
 
 /// A run could not start. Failures *during* a run are counted in the result instead.
 #[derive(Debug, thiserror::Error)]
@@ -139,13 +145,32 @@ pub fn run(
     let started_at = SystemTime::now();
     // A short lead so that every worker starts on the same instant.
     let start = Instant::now() + Duration::from_millis(20);
+    let groups = plan
+        .groups()
+        .into_iter()
+        .map(|g| GroupShape {
+            load: g.load.clone(),
+            total_weight: g
+                .scenarios
+                .iter()
+                .map(|i| plan.scenarios[*i].weight)
+                .sum::<u32>()
+                .max(1),
+            scenarios: g.scenarios,
+        })
+        .collect();
     let shape = Arc::new(RunShape {
-        load: plan.load.clone(),
+        groups,
         scenarios,
         request_names,
         start,
         workers,
         graceful_stop: plan.http.timeout.max(Duration::from_secs(1)),
+        feeders: plan.feeders.iter().map(FeederRun::new).collect(),
+        variables: plan.variables.len(),
+        cookies: plan.http.cookies,
+        connections: plan.http.connections,
+        next_user: std::sync::atomic::AtomicU64::new(0),
     });
     let cpu_before = process_cpu_seconds();
     let (second_tx, second_rx) = mpsc::channel();
@@ -172,9 +197,9 @@ pub fn run(
         plan_name: plan.name.clone(),
         plan_hash: plan.hash.clone(),
         target: plan.target.url(),
-        model: plan.load.model_name().to_string(),
+        model: plan.model_name().to_string(),
         started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
-        planned_seconds: plan.load.duration().as_secs_f64(),
+        planned_seconds: plan.duration().as_secs_f64(),
         elapsed_seconds: 0.0,
         status: if stop.is_stopped() {
             RunStatus::Interrupted
@@ -225,7 +250,12 @@ fn collect_timeline(
     let mut pending: BTreeMap<u32, (Second, usize)> = BTreeMap::new();
     let mut timeline: Vec<Second> = Vec::new();
     let (mut sent, mut completed, mut errors) = (0u64, 0u64, 0u64);
-    let planned = shape.load.duration();
+    let planned = shape
+        .groups
+        .iter()
+        .map(|g| g.load.duration())
+        .max()
+        .unwrap_or_default();
     let mut publish = |second: Second, timeline: &mut Vec<Second>| {
         sent += second.sent;
         completed += second.completed;
@@ -273,6 +303,7 @@ fn compile(plan: &Plan) -> Result<(Vec<CompiledScenario>, Vec<String>), EngineEr
     let mut scenarios = Vec::new();
     for scenario in &plan.scenarios {
         let mut steps = Vec::new();
+        let mut feeders_read: Vec<usize> = Vec::new();
         for step in &scenario.steps {
             steps.push(match step {
                 Step::Think(think) => CompiledStep::Think(*think),
@@ -284,16 +315,47 @@ fn compile(plan: &Plan) -> Result<(Vec<CompiledScenario>, Vec<String>), EngineEr
                             names.len() - 1
                         }
                     };
-                    CompiledStep::Request {
-                        request: Box::new(client::PreparedRequest::new(plan, spec)?),
+                    let templates = std::iter::once(&spec.path)
+                        .chain(spec.headers.iter().map(|(_, t)| t))
+                        .chain(plan.http.headers.iter().map(|(_, t)| t))
+                        .chain(spec.body.template())
+                        .chain(spec.checks.body_contains.as_ref());
+                    feeders_read.extend(templates.flat_map(Template::feeders));
+                    let mut headers: Vec<String> = spec
+                        .captures
+                        .iter()
+                        .filter_map(|c| match &c.source {
+                            CaptureSource::Header(h) => Some(h.as_str().to_string()),
+                            _ => None,
+                        })
+                        .collect();
+                    if plan.http.cookies {
+                        headers.push("set-cookie".into());
+                    }
+                    let want = Want {
+                        body: spec.checks.needs_body()
+                            || spec.captures.iter().any(|c| c.source.needs_body()),
+                        headers,
+                    };
+                    CompiledStep::Request(Box::new(CompiledRequest {
+                        request: client::PreparedRequest::new(plan, spec)?,
                         name,
                         timeout: spec.timeout.unwrap_or(plan.http.timeout),
-                    }
+                        captures: spec.captures.clone(),
+                        checks: spec.checks.clone(),
+                        want,
+                    }))
                 }
             });
         }
+        feeders_read.sort_unstable();
+        feeders_read.dedup();
         scenarios.push(CompiledScenario {
             weight: scenario.weight,
+            iteration_feeders: feeders_read
+                .into_iter()
+                .filter(|f| !plan.feeders[*f].strategy.is_per_user())
+                .collect(),
             steps,
         });
     }

@@ -19,15 +19,18 @@
 //! model = "open"
 //! stages = [{ rate = "0..100/s", over = "30s" }, { rate = "100/s", over = "1m" }]
 //! "#, "plan.toml".as_ref()).unwrap();
-//! assert_eq!(plan.load.duration().as_secs(), 90);
+//! assert_eq!(plan.duration().as_secs(), 90);
 //!
 //! let err = loadcast_plan::parse("target = 'http://127.0.0.1'\n[load]\nmodel = 'open'\nrate = '12OO/s'\nduration = '1m'\n[[scenario]]\n[[scenario.step]]\nget = '/'\n", "p.toml".as_ref()).unwrap_err();
 //! assert!(err.to_string().starts_with("p.toml:4:8: `load.rate`"));
 //! ```
 
 mod error;
+pub mod feeder;
+mod lint;
 mod model;
 mod raw;
+pub mod template;
 pub mod units;
 mod validate;
 
@@ -37,6 +40,8 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 pub use error::{Diagnostic, PlanError};
+pub use feeder::{Feeder, FeederData, FeederStrategy};
+pub use lint::Lint;
 pub use model::*;
 pub use validate::expand_env;
 
@@ -127,82 +132,50 @@ impl Plan {
                 ""
             }
         );
-        let total_weight: u32 = self.scenarios.iter().map(|s| s.weight).sum();
-        let _ = writeln!(out, "scenarios");
-        for s in &self.scenarios {
-            let share = 100.0 * f64::from(s.weight) / f64::from(total_weight);
-            let _ = writeln!(out, "  {} ({share:.0}% of iterations)", s.name);
-            for step in &s.steps {
-                match step {
-                    Step::Request(r) => {
-                        let body = if r.body.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" with a {}-byte body", r.body.len())
-                        };
-                        let _ = writeln!(
-                            out,
-                            "    {} {}{body}  [{}]",
-                            r.method, r.path_and_query, r.name
-                        );
-                    }
-                    Step::Think(ThinkTime::Fixed(d)) => {
-                        let _ = writeln!(out, "    think {}", humantime::format_duration(*d));
-                    }
-                    Step::Think(ThinkTime::Uniform(a, b)) => {
-                        let _ = writeln!(
-                            out,
-                            "    think {}..{}",
-                            humantime::format_duration(*a),
-                            humantime::format_duration(*b)
-                        );
-                    }
-                }
+        if !self.feeders.is_empty() {
+            let _ = writeln!(out, "feeders");
+            for f in &self.feeders {
+                let _ = writeln!(
+                    out,
+                    "  {} ← {} ({} rows; columns {}; {})",
+                    f.name,
+                    f.path.display(),
+                    f.data.rows(),
+                    f.data.columns().join(", "),
+                    f.strategy.name()
+                );
             }
         }
         let _ = writeln!(
             out,
-            "load      {} model, {} in all",
-            self.load.model_name(),
-            humantime::format_duration(self.load.duration())
+            "users     {} cookies, {} connections",
+            if self.http.cookies { "own" } else { "no" },
+            match self.http.connections {
+                ConnectionMode::PerUser => "own",
+                ConnectionMode::Shared => "shared",
+            }
         );
-        match &self.load {
-            Load::Open(open) => {
-                for s in &open.stages {
-                    let _ = writeln!(
-                        out,
-                        "  {} → {} over {}",
-                        units::format_rate(s.from),
-                        units::format_rate(s.to),
-                        humantime::format_duration(s.over)
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "  ≈ {:.0} iterations, peak {}, at most {} in flight",
-                    open.expected_arrivals(),
-                    units::format_rate(open.peak_rate()),
-                    open.max_in_flight
-                );
-            }
-            Load::Closed(closed) => {
-                for s in &closed.stages {
-                    let _ = writeln!(
-                        out,
-                        "  {} → {} users over {}",
-                        s.from,
-                        s.to,
-                        humantime::format_duration(s.over)
-                    );
-                }
-                if let Some(p) = closed.pacing {
-                    let _ = writeln!(
-                        out,
-                        "  each user starts an iteration at most every {}",
-                        humantime::format_duration(p)
-                    );
+        let _ = writeln!(
+            out,
+            "load      {} model, {} in all",
+            self.model_name(),
+            humantime::format_duration(self.duration())
+        );
+        for group in self.groups() {
+            let total_weight: u32 = group
+                .scenarios
+                .iter()
+                .map(|i| self.scenarios[*i].weight)
+                .sum();
+            for &i in &group.scenarios {
+                let s = &self.scenarios[i];
+                let share = 100.0 * f64::from(s.weight) / f64::from(total_weight.max(1));
+                let _ = writeln!(out, "  scenario {} ({share:.0}% of iterations)", s.name);
+                for step in &s.steps {
+                    let _ = writeln!(out, "    {}", describe_step(step));
                 }
             }
+            describe_load(group.load, &mut out);
         }
         if self.thresholds.is_empty() {
             let _ = writeln!(out, "slo       none (the run always passes)");
@@ -213,5 +186,91 @@ impl Plan {
             }
         }
         out
+    }
+}
+
+fn describe_step(step: &Step) -> String {
+    let d = humantime::format_duration;
+    match step {
+        Step::Request(r) => {
+            let body = match &r.body {
+                Body::Empty => String::new(),
+                Body::Bytes { content, .. } => format!(" with a {}-byte body", content.len()),
+                Body::Template { .. } => " with a templated body".to_string(),
+            };
+            let mut extras = Vec::new();
+            if !r.captures.is_empty() {
+                extras.push(format!("captures {}", r.captures.len()));
+            }
+            if !r.checks.is_empty() {
+                extras.push("checked".to_string());
+            }
+            let extras = if extras.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", extras.join(", "))
+            };
+            format!(
+                "{} {}{body}{extras}  [{}]",
+                r.method,
+                describe_template(&r.path),
+                r.name
+            )
+        }
+        Step::Think(ThinkTime::Fixed(t)) => format!("think {}", d(*t)),
+        Step::Think(ThinkTime::Uniform(a, b)) => format!("think {}..{}", d(*a), d(*b)),
+        Step::Think(ThinkTime::Exponential(m)) => format!("think exp(mean {})", d(*m)),
+    }
+}
+
+/// A template as the plan wrote it, for people.
+fn describe_template(t: &template::Template) -> String {
+    t.parts
+        .iter()
+        .map(|p| match p {
+            template::Part::Text(text) => text.clone(),
+            template::Part::Expr(..) => "{{…}}".to_string(),
+        })
+        .collect()
+}
+
+fn describe_load(load: &Load, out: &mut String) {
+    match load {
+        Load::Open(open) => {
+            for s in &open.stages {
+                let _ = writeln!(
+                    out,
+                    "  {} → {} over {}",
+                    units::format_rate(s.from),
+                    units::format_rate(s.to),
+                    humantime::format_duration(s.over)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "  ≈ {:.0} iterations, peak {}, at most {} in flight",
+                open.expected_arrivals(),
+                units::format_rate(open.peak_rate()),
+                open.max_in_flight
+            );
+        }
+        Load::Closed(closed) => {
+            for s in &closed.stages {
+                let _ = writeln!(
+                    out,
+                    "  {} → {} users over {}",
+                    s.from,
+                    s.to,
+                    humantime::format_duration(s.over)
+                );
+            }
+            if let Some(p) = closed.pacing {
+                let _ = writeln!(
+                    out,
+                    "  each user starts an iteration at most every {}",
+                    humantime::format_duration(p)
+                );
+            }
+        }
     }
 }

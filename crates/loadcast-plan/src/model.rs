@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use loadcast_stats::Threshold;
 
+use crate::feeder::Feeder;
+use crate::template::Template;
+
 /// A validated load-test plan.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -15,9 +18,74 @@ pub struct Plan {
     pub hash: String,
     pub target: Target,
     pub http: HttpSettings,
+    /// Per-user data files, indexed by template field expressions.
+    pub feeders: Vec<Feeder>,
+    /// Names of the values steps capture, indexed by template variable expressions.
+    pub variables: Vec<String>,
     pub scenarios: Vec<Scenario>,
-    pub load: Load,
+    /// The plan-wide load, shared by weight among the scenarios without a load of their own.
+    pub load: Option<Load>,
     pub thresholds: Vec<Threshold>,
+}
+
+/// Scenarios that run under one load model: the plan-wide load shared by weight, or one
+/// scenario's own load.
+#[derive(Clone, Debug)]
+pub struct LoadGroup<'a> {
+    pub load: &'a Load,
+    /// Indices into [`Plan::scenarios`].
+    pub scenarios: Vec<usize>,
+}
+
+impl Plan {
+    /// The load groups that run side by side.
+    pub fn groups(&self) -> Vec<LoadGroup<'_>> {
+        let mut groups = Vec::new();
+        let shared: Vec<usize> = (0..self.scenarios.len())
+            .filter(|i| self.scenarios[*i].load.is_none())
+            .collect();
+        if let (Some(load), false) = (&self.load, shared.is_empty()) {
+            groups.push(LoadGroup {
+                load,
+                scenarios: shared,
+            });
+        }
+        for (i, s) in self.scenarios.iter().enumerate() {
+            if let Some(load) = &s.load {
+                groups.push(LoadGroup {
+                    load,
+                    scenarios: vec![i],
+                });
+            }
+        }
+        groups
+    }
+
+    /// How long the whole run is scheduled to last: the longest group.
+    pub fn duration(&self) -> Duration {
+        self.groups()
+            .iter()
+            .map(|g| g.load.duration())
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The most virtual users that may exist at once over all groups (open model: each group's
+    /// in-flight cap; closed model: its peak users).
+    pub fn peak_users(&self) -> u64 {
+        self.groups().iter().map(|g| g.load.peak_users()).sum()
+    }
+
+    /// `open`, `closed` or `mixed`.
+    pub fn model_name(&self) -> &'static str {
+        let groups = self.groups();
+        let first = groups.first().map_or("open", |g| g.load.model_name());
+        if groups.iter().all(|g| g.load.model_name() == first) {
+            first
+        } else {
+            "mixed"
+        }
+    }
 }
 
 /// The one origin every request goes to.
@@ -70,7 +138,19 @@ pub struct HttpSettings {
     /// Extra trusted CA certificates (PEM).
     pub ca_file: Option<PathBuf>,
     /// Headers sent with every request.
-    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    pub headers: Vec<(http::HeaderName, Template)>,
+    /// Each virtual user keeps a cookie jar and sends its cookies back.
+    pub cookies: bool,
+    pub connections: ConnectionMode,
+}
+
+/// Who owns connections to the target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionMode {
+    /// Each virtual user opens and keeps its own connection, as a browser does.
+    PerUser,
+    /// Virtual users of a worker share a pool of connections, as a backend client does.
+    Shared,
 }
 
 /// A named, weighted sequence of steps that one virtual user runs per iteration.
@@ -79,11 +159,13 @@ pub struct Scenario {
     pub name: String,
     pub weight: u32,
     pub steps: Vec<Step>,
+    /// A load model of the scenario's own; `None` shares the plan-wide `[load]`.
+    pub load: Option<Load>,
 }
 
 #[derive(Clone, Debug)]
 pub enum Step {
-    Request(RequestSpec),
+    Request(Box<RequestSpec>),
     Think(ThinkTime),
 }
 
@@ -94,14 +176,26 @@ pub struct RequestSpec {
     pub name: String,
     pub method: http::Method,
     /// Path and query, already joined with the target's base path.
-    pub path_and_query: String,
-    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    pub path: Template,
+    pub headers: Vec<(http::HeaderName, Template)>,
     pub body: Body,
     /// Overrides the plan-wide timeout.
     pub timeout: Option<Duration>,
+    /// Values taken from the response for later steps.
+    pub captures: Vec<Capture>,
+    pub checks: Checks,
 }
 
-/// A request body, fully prepared at plan load.
+impl RequestSpec {
+    /// Whether every part of the request is the same for every user and iteration.
+    pub fn is_static(&self) -> bool {
+        self.path.is_static()
+            && self.headers.iter().all(|(_, t)| t.is_static())
+            && self.body.template().is_none_or(Template::is_static)
+    }
+}
+
+/// A request body, prepared at plan load.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Body {
     Empty,
@@ -110,19 +204,99 @@ pub enum Body {
         content: Vec<u8>,
         content_type: Option<&'static str>,
     },
+    /// Rendered per request.
+    Template {
+        template: Template,
+        content_type: Option<&'static str>,
+    },
 }
 
 impl Body {
+    /// Size in bytes, for a fixed body.
     pub fn len(&self) -> usize {
         match self {
-            Body::Empty => 0,
+            Body::Empty | Body::Template { .. } => 0,
             Body::Bytes { content, .. } => content.len(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        matches!(self, Body::Empty)
     }
+
+    pub fn template(&self) -> Option<&Template> {
+        match self {
+            Body::Template { template, .. } => Some(template),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(&self) -> Option<&'static str> {
+        match self {
+            Body::Empty => None,
+            Body::Bytes { content_type, .. } | Body::Template { content_type, .. } => *content_type,
+        }
+    }
+}
+
+/// `capture = { token = "json:/token" }`: a value from a response kept by the virtual user.
+#[derive(Clone, Debug)]
+pub struct Capture {
+    /// Index into [`Plan::variables`].
+    pub var: usize,
+    pub source: CaptureSource,
+}
+
+#[derive(Clone, Debug)]
+pub enum CaptureSource {
+    /// A JSON pointer into the response body (`/data/token`); `$.data.token` is accepted and
+    /// converted.
+    Json(String),
+    /// A response header, by name.
+    Header(http::HeaderName),
+    /// The first capture group (or the whole match) of a regular expression over the body.
+    Regex(regex::Regex),
+}
+
+impl CaptureSource {
+    pub fn needs_body(&self) -> bool {
+        !matches!(self, CaptureSource::Header(_))
+    }
+}
+
+/// `check = { … }`: conditions a response must meet. A failed check is counted as `check`,
+/// apart from transport errors.
+#[derive(Clone, Debug, Default)]
+pub struct Checks {
+    /// Accepted statuses; when set, they count as success even if 4xx/5xx.
+    pub status: Option<Vec<u16>>,
+    /// Text the body must contain.
+    pub body_contains: Option<Template>,
+    /// JSON pointer → the value expected there.
+    pub json: Vec<(String, JsonExpectation)>,
+    /// Slowest acceptable response.
+    pub max_latency: Option<Duration>,
+}
+
+impl Checks {
+    pub fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.body_contains.is_none()
+            && self.json.is_empty()
+            && self.max_latency.is_none()
+    }
+
+    pub fn needs_body(&self) -> bool {
+        self.body_contains.is_some() || !self.json.is_empty()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum JsonExpectation {
+    /// A string (templated) compared with the value's text (a number compares as its digits).
+    Text(Template),
+    /// An exact JSON value (number, boolean, array, object).
+    Value(serde_json::Value),
 }
 
 /// A pause between steps, as a user reading a page.
@@ -131,6 +305,20 @@ pub enum ThinkTime {
     Fixed(Duration),
     /// Uniformly random between the two bounds.
     Uniform(Duration, Duration),
+    /// Exponentially distributed with this mean (the gaps of a Poisson process).
+    Exponential(Duration),
+}
+
+impl ThinkTime {
+    /// One pause drawn from the distribution.
+    pub fn sample(&self, rng: &mut fastrand::Rng) -> Duration {
+        match *self {
+            ThinkTime::Fixed(d) => d,
+            ThinkTime::Uniform(low, high) => low + (high - low).mul_f64(rng.f64()),
+            // Inverse transform; capped at 20 means so one draw cannot stall a user for ever.
+            ThinkTime::Exponential(mean) => mean.mul_f64((-(1.0 - rng.f64()).ln()).min(20.0)),
+        }
+    }
 }
 
 /// How load is applied.
@@ -156,6 +344,14 @@ impl Load {
             Load::Closed(_) => "closed",
         }
     }
+
+    /// The most virtual users this load may have at once.
+    pub fn peak_users(&self) -> u64 {
+        match self {
+            Load::Open(open) => u64::from(open.max_in_flight),
+            Load::Closed(closed) => u64::from(closed.peak_users()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -165,6 +361,8 @@ pub struct OpenLoad {
     pub max_in_flight: u32,
     /// An arrival that starts later than this after its intended time counts as late.
     pub late_after: Duration,
+    /// Virtual users created before the first arrival (the pool grows past them on demand).
+    pub preallocate: u32,
 }
 
 impl OpenLoad {

@@ -15,9 +15,21 @@ pub(crate) struct RawPlan {
     pub http: RawHttp,
     #[serde(default)]
     pub slo: BTreeMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    pub feeders: BTreeMap<String, Spanned<RawFeeder>>,
     #[serde(default, rename = "scenario")]
     pub scenarios: Vec<Spanned<RawScenario>>,
-    pub load: Spanned<RawLoad>,
+    pub load: Option<Spanned<RawLoad>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFeeder {
+    pub csv: Option<Spanned<String>>,
+    pub jsonl: Option<Spanned<String>>,
+    pub strategy: Option<Spanned<String>>,
+    #[serde(default)]
+    pub reuse: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -31,6 +43,8 @@ pub(crate) struct RawHttp {
     pub ca: Option<Spanned<String>>,
     #[serde(default)]
     pub headers: BTreeMap<String, Spanned<String>>,
+    pub cookies: Option<bool>,
+    pub connections: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +54,7 @@ pub(crate) struct RawScenario {
     pub weight: Option<Spanned<i64>>,
     #[serde(default, rename = "step")]
     pub steps: Vec<Spanned<RawStep>>,
+    pub load: Option<Spanned<RawLoad>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,6 +77,19 @@ pub(crate) struct RawStep {
     pub body_file: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
     pub think: Option<Spanned<String>>,
+    #[serde(default)]
+    pub capture: BTreeMap<String, Spanned<String>>,
+    pub check: Option<Spanned<RawCheck>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCheck {
+    pub status: Option<Spanned<toml::Value>>,
+    pub body: Option<Spanned<String>>,
+    #[serde(default)]
+    pub json: BTreeMap<String, Spanned<toml::Value>>,
+    pub latency: Option<Spanned<String>>,
 }
 
 impl RawStep {
@@ -93,6 +121,7 @@ pub(crate) struct RawLoad {
     pub max_in_flight: Option<Spanned<i64>>,
     pub pacing: Option<Spanned<String>>,
     pub late_after: Option<Spanned<String>>,
+    pub preallocate: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

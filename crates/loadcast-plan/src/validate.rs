@@ -4,13 +4,18 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use http::{HeaderName, HeaderValue, Method, Uri};
 use loadcast_stats::{Metric, Threshold};
 use toml::Spanned;
 
 use crate::error::{Diagnostic, Source};
+use crate::feeder::{Feeder, FeederData, FeederStrategy};
 use crate::model::*;
 use crate::raw::*;
+use crate::template::{self, Escape, Template};
 use crate::units;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -22,6 +27,51 @@ pub(crate) struct Validator<'a> {
     source: Source<'a>,
     base_dir: PathBuf,
     diagnostics: Vec<Diagnostic>,
+    /// What templates may name: feeders (with their columns) and captured variables.
+    names: Names,
+}
+
+#[derive(Default)]
+struct Names {
+    feeders: Vec<Feeder>,
+    variables: Vec<String>,
+}
+
+impl template::Names for Names {
+    fn field(&self, feeder: &str, column: &str) -> Result<(usize, usize), String> {
+        let Some(index) = self.feeders.iter().position(|f| f.name == feeder) else {
+            let known: Vec<&str> = self.feeders.iter().map(|f| f.name.as_str()).collect();
+            return Err(if known.is_empty() {
+                format!(
+                    "no feeder is named {feeder:?}; declare one with [feeders.{feeder}] csv = \"file.csv\""
+                )
+            } else {
+                format!(
+                    "no feeder is named {feeder:?}; feeders: {}",
+                    known.join(", ")
+                )
+            });
+        };
+        let data = &self.feeders[index].data;
+        data.column(column).map(|c| (index, c)).ok_or_else(|| {
+            format!(
+                "feeder {feeder:?} has no column {column:?}; columns: {}",
+                data.columns().join(", ")
+            )
+        })
+    }
+
+    fn var(&self, name: &str) -> Result<usize, String> {
+        self.variables
+            .iter()
+            .position(|v| v == name)
+            .ok_or_else(|| {
+                format!(
+                    "{name:?} is not captured by any step (capture = {{ {name} = \"json:/…\" }}) \
+                 and is not vu, iteration or uuid"
+                )
+            })
+    }
 }
 
 impl<'a> Validator<'a> {
@@ -30,6 +80,7 @@ impl<'a> Validator<'a> {
             source: Source::new(text),
             base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
             diagnostics: Vec::new(),
+            names: Names::default(),
         }
     }
 
@@ -71,6 +122,18 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// `${env:…}` expanded, then `{{…}}` parsed against the plan's feeders and captures.
+    fn template(&mut self, value: &Spanned<String>, key: &str, escape: Escape) -> Option<Template> {
+        let text = self.env(value, key)?;
+        match Template::parse(&text, escape, &self.names) {
+            Ok(t) => Some(t),
+            Err(message) => {
+                self.error(value, key, message, None);
+                None
+            }
+        }
+    }
+
     fn env(&mut self, value: &Spanned<String>, key: &str) -> Option<String> {
         match expand_env(value.get_ref()) {
             Ok(v) => Some(v),
@@ -83,9 +146,25 @@ impl<'a> Validator<'a> {
 
     pub(crate) fn plan(&mut self, raw: RawPlan, path: &Path, hash: String) -> Option<Plan> {
         let target = self.target(&raw.target);
+        self.names.feeders = self.feeders(&raw.feeders);
+        self.names.variables = capture_names(&raw.scenarios);
         let http = self.http(&raw.http);
         let scenarios = self.scenarios(&raw.scenarios, target.as_ref());
-        let load = self.load(&raw.load);
+        let load = raw.load.as_ref().map(|load| self.load(load, "load"));
+        if let (None, Some(scenarios)) = (&raw.load, &scenarios) {
+            if let Some(s) = scenarios.iter().find(|s| s.load.is_none()) {
+                let d = self.source.diagnostic(
+                    0..0,
+                    "load",
+                    format!(
+                        "the plan has no [load] and scenario {:?} has no load of its own",
+                        s.name
+                    ),
+                    Some("a [load] table, or [scenario.load] in every scenario"),
+                );
+                self.diagnostics.push(d);
+            }
+        }
         let request_names: Vec<String> = scenarios
             .iter()
             .flatten()
@@ -103,16 +182,120 @@ impl<'a> Validator<'a> {
             },
             Spanned::into_inner,
         );
-        Some(Plan {
+        let load = match load {
+            Some(None) => return None,
+            Some(Some(load)) => Some(load),
+            None => None,
+        };
+        let plan = Plan {
             name,
             path: path.to_path_buf(),
             hash,
             target: target?,
             http: http?,
+            feeders: std::mem::take(&mut self.names.feeders),
+            variables: std::mem::take(&mut self.names.variables),
             scenarios: scenarios?,
-            load: load?,
+            load,
             thresholds,
-        })
+        };
+        self.unique_feeders_cover_users(&plan, &raw.feeders);
+        Some(plan)
+    }
+
+    fn feeders(&mut self, raw: &BTreeMap<String, Spanned<RawFeeder>>) -> Vec<Feeder> {
+        const RESERVED: [&str; 6] = ["vu", "iteration", "uuid", "rand", "choice", "env"];
+        let mut feeders = Vec::new();
+        for (name, spanned) in raw {
+            let key = format!("feeders.{name}");
+            let f = spanned.get_ref();
+            if RESERVED.contains(&name.as_str()) || name.contains('.') {
+                self.error(
+                    spanned,
+                    &key,
+                    format!("{name:?} cannot name a feeder"),
+                    Some("a name that is not vu, iteration, uuid, rand, choice or env"),
+                );
+                continue;
+            }
+            let file = match (&f.csv, &f.jsonl) {
+                (Some(file), None) | (None, Some(file)) => file,
+                _ => {
+                    self.error(
+                        spanned,
+                        &key,
+                        "a feeder reads exactly one file",
+                        Some("csv = \"users.csv\" or jsonl = \"users.jsonl\""),
+                    );
+                    continue;
+                }
+            };
+            let strategy = match &f.strategy {
+                None => FeederStrategy::Unique,
+                Some(s) => match FeederStrategy::parse(s.get_ref()) {
+                    Some(strategy) => strategy,
+                    None => {
+                        self.error(
+                            s,
+                            format!("{key}.strategy"),
+                            format!("{:?} is not a feeder strategy", s.get_ref()),
+                            Some("\"unique\", \"sequential\", \"random\" or \"circular\""),
+                        );
+                        continue;
+                    }
+                },
+            };
+            let path = self.base_dir.join(file.get_ref());
+            let data = match FeederData::load(&path) {
+                Ok(data) => data,
+                Err(e) => {
+                    self.error(
+                        file,
+                        format!("{key}.{}", if f.csv.is_some() { "csv" } else { "jsonl" }),
+                        e.to_string(),
+                        Some("a readable CSV file with a header row, or JSON lines"),
+                    );
+                    continue;
+                }
+            };
+            feeders.push(Feeder {
+                name: name.clone(),
+                path,
+                strategy,
+                reuse: f.reuse,
+                data: Arc::new(data),
+            });
+        }
+        feeders
+    }
+
+    /// A `unique` feeder needs a row for every virtual user that may exist at once: fewer rows
+    /// is an error before the run, unless the plan allows reuse.
+    fn unique_feeders_cover_users(
+        &mut self,
+        plan: &Plan,
+        raw: &BTreeMap<String, Spanned<RawFeeder>>,
+    ) {
+        let peak = plan.peak_users();
+        for feeder in &plan.feeders {
+            let rows = feeder.data.rows() as u64;
+            if feeder.strategy == FeederStrategy::Unique && !feeder.reuse && rows < peak {
+                if let Some(spanned) = raw.get(&feeder.name) {
+                    self.error(
+                        spanned,
+                        format!("feeders.{}", feeder.name),
+                        format!(
+                            "{} has {rows} rows but the load may have {peak} virtual users at once",
+                            feeder.path.display()
+                        ),
+                        Some(
+                            "a row per virtual user: more rows, fewer users (load.users or \
+                             load.max_in_flight), or reuse = true to share rows",
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     fn target(&mut self, raw: &Spanned<String>) -> Option<Target> {
@@ -207,6 +390,23 @@ impl<'a> Validator<'a> {
             }
         };
         let headers = self.headers(&raw.headers, "http.headers");
+        let connections = match raw.connections.as_ref() {
+            None => ConnectionMode::PerUser,
+            Some(c) => match c.get_ref().as_str() {
+                "per_user" | "per-user" => ConnectionMode::PerUser,
+                "shared" => ConnectionMode::Shared,
+                other => {
+                    self.error(
+                        c,
+                        "http.connections",
+                        format!("{other:?} is not a connection mode"),
+                        Some("\"per_user\" (each virtual user its own) or \"shared\" (a pool)"),
+                    );
+                    ok = false;
+                    ConnectionMode::PerUser
+                }
+            },
+        };
         if !ok {
             return None;
         }
@@ -217,6 +417,8 @@ impl<'a> Validator<'a> {
             insecure: raw.insecure,
             ca_file,
             headers: headers?,
+            cookies: raw.cookies.unwrap_or(true),
+            connections,
         })
     }
 
@@ -224,7 +426,7 @@ impl<'a> Validator<'a> {
         &mut self,
         raw: &std::collections::BTreeMap<String, Spanned<String>>,
         key: &str,
-    ) -> Option<Vec<(HeaderName, HeaderValue)>> {
+    ) -> Option<Vec<(HeaderName, Template)>> {
         let mut headers = Vec::new();
         let mut ok = true;
         for (name, value) in raw {
@@ -239,12 +441,20 @@ impl<'a> Validator<'a> {
                 ok = false;
                 continue;
             };
-            let Some(text) = self.env(value, &key) else {
+            let Some(template) = self.template(value, &key, Escape::Header) else {
                 ok = false;
                 continue;
             };
-            match HeaderValue::from_str(&text) {
-                Ok(v) => headers.push((header_name, v)),
+            let fixed_parts = template
+                .parts
+                .iter()
+                .filter_map(|p| match p {
+                    template::Part::Text(t) => Some(t.as_str()),
+                    template::Part::Expr(..) => None,
+                })
+                .collect::<String>();
+            match HeaderValue::from_str(&fixed_parts) {
+                Ok(_) => headers.push((header_name, template)),
                 Err(_) => {
                     self.error(
                         value,
@@ -333,10 +543,21 @@ impl<'a> Validator<'a> {
                 );
                 ok = false;
             }
+            let load = match &s.load {
+                None => None,
+                Some(load) => match self.load(load, &format!("{key}.load")) {
+                    Some(load) => Some(load),
+                    None => {
+                        ok = false;
+                        None
+                    }
+                },
+            };
             scenarios.push(Scenario {
                 name,
                 weight,
                 steps,
+                load,
             });
         }
         ok.then_some(scenarios)
@@ -353,7 +574,7 @@ impl<'a> Validator<'a> {
         let request_keys =
             shorthands.len() + usize::from(step.method.is_some() || step.url.is_some());
         if let Some(think) = &step.think {
-            if request_keys > 0 {
+            if request_keys > 0 || !step.capture.is_empty() || step.check.is_some() {
                 self.error(
                     think,
                     format!("{key}.think"),
@@ -395,37 +616,58 @@ impl<'a> Validator<'a> {
             }
         };
         let url_key = format!("{key}.url");
-        let path_and_query = self.step_url(url, &url_key, target)?;
+        let path = self.step_url(url, &url_key, target);
         let name = step.name.as_ref().map_or_else(
+            // The name keeps the template text, so a templated step is one line in the report,
+            // not one line per user.
             || format!("{method} {}", url.get_ref()),
             |n| n.get_ref().clone(),
         );
-        let headers = self.headers(&step.headers, &format!("{key}.headers"))?;
-        let body = self.body(step, key)?;
+        let headers = self.headers(&step.headers, &format!("{key}.headers"));
+        let body = self.body(step, key);
         let timeout = match &step.timeout {
-            None => None,
-            Some(t) => Some(self.unit(t, &format!("{key}.timeout"), units::parse_duration)?),
+            None => Some(None),
+            Some(t) => self
+                .unit(t, &format!("{key}.timeout"), units::parse_duration)
+                .map(Some),
         };
-        Some(Step::Request(RequestSpec {
+        let captures = self.captures(&step.capture, &format!("{key}.capture"));
+        let checks = match &step.check {
+            None => Some(Checks::default()),
+            Some(check) => self.checks(check, &format!("{key}.check")),
+        };
+        Some(Step::Request(Box::new(RequestSpec {
             name,
             method,
-            path_and_query,
-            headers,
-            body,
-            timeout,
-        }))
+            path: path?,
+            headers: headers?,
+            body: body?,
+            timeout: timeout?,
+            captures: captures?,
+            checks: checks?,
+        })))
     }
 
-    /// A step's URL: a path joined to the target, or an absolute URL on the target's own origin.
+    /// A step's URL: a path joined to the target, or an absolute URL on the target's own origin;
+    /// either may hold templates, which are checked with a stand-in value.
     fn step_url(
         &mut self,
         url: &Spanned<String>,
         key: &str,
         target: Option<&Target>,
-    ) -> Option<String> {
+    ) -> Option<Template> {
         let text = url.get_ref();
-        if text.starts_with('/') {
-            if text.parse::<http::uri::PathAndQuery>().is_err() {
+        let template = self.template(url, key, Escape::Url)?;
+        let probe: String = template
+            .parts
+            .iter()
+            .map(|p| match p {
+                template::Part::Text(t) => t.as_str(),
+                template::Part::Expr(..) => "x",
+            })
+            .collect();
+        if probe.starts_with('/') {
+            if probe.parse::<http::uri::PathAndQuery>().is_err() {
                 self.error(
                     url,
                     key,
@@ -434,13 +676,14 @@ impl<'a> Validator<'a> {
                 );
                 return None;
             }
-            return Some(format!(
-                "{}{}",
-                target.map_or("", |t| t.base_path.as_str()),
-                text
-            ));
+            let mut parts = template.parts;
+            let base = target.map_or("", |t| t.base_path.as_str());
+            if !base.is_empty() {
+                parts.insert(0, template::Part::Text(base.to_string()));
+            }
+            return Some(Template { parts });
         }
-        let Ok(uri) = text.parse::<Uri>() else {
+        let Ok(uri) = probe.parse::<Uri>() else {
             self.error(
                 url,
                 key,
@@ -471,10 +714,16 @@ impl<'a> Validator<'a> {
             );
             return None;
         }
-        Some(
-            uri.path_and_query()
-                .map_or("/".to_string(), |pq| pq.as_str().to_string()),
-        )
+        // Keep what follows the origin (the origin itself had no template: it matched).
+        let mut parts = template.parts;
+        if let Some(template::Part::Text(first)) = parts.first_mut() {
+            let after_scheme = first.find("://").map_or(0, |i| i + 3);
+            match first[after_scheme..].find(['/', '?']) {
+                Some(i) => *first = first[after_scheme + i..].to_string(),
+                None => *first = "/".to_string(),
+            }
+        }
+        Some(Template { parts })
     }
 
     fn body(&mut self, step: &RawStep, key: &str) -> Option<Body> {
@@ -503,19 +752,17 @@ impl<'a> Validator<'a> {
             return None;
         }
         if let Some(text) = &step.body {
-            let content = self.env(text, &format!("{key}.body"))?.into_bytes();
-            return Some(Body::Bytes {
-                content,
-                content_type: None,
-            });
+            let template = self.template(text, &format!("{key}.body"), Escape::None)?;
+            return Some(fixed_or_template(template, None));
         }
         if let Some(json) = &step.json {
-            let value =
-                serde_json::to_vec(json.get_ref()).expect("a TOML value always converts to JSON");
-            return Some(Body::Bytes {
-                content: value,
-                content_type: Some("application/json"),
-            });
+            return match template::json_template(json.get_ref(), &self.names) {
+                Ok(template) => Some(fixed_or_template(template, Some("application/json"))),
+                Err(message) => {
+                    self.error(json, format!("{key}.json"), message, None);
+                    None
+                }
+            };
         }
         if let Some(file) = &step.body_file {
             let path = self.base_dir.join(file.get_ref());
@@ -538,15 +785,144 @@ impl<'a> Validator<'a> {
         Some(Body::Empty)
     }
 
-    fn load(&mut self, raw: &Spanned<RawLoad>) -> Option<Load> {
+    fn captures(
+        &mut self,
+        raw: &BTreeMap<String, Spanned<String>>,
+        key: &str,
+    ) -> Option<Vec<Capture>> {
+        const EXPECTED: &str = "\"json:/token\" (JSON pointer), \"json:$.data.token\", \
+                                \"header:x-request-id\" or \"regex:id=(\\\\d+)\"";
+        let mut captures = Vec::new();
+        let mut ok = true;
+        for (name, spec) in raw {
+            let key = format!("{key}.{name}");
+            let var = self.names.variables.iter().position(|v| v == name)?;
+            let source = match spec.get_ref().split_once(':') {
+                Some(("json", path)) => json_pointer(path.trim()).map(CaptureSource::Json),
+                Some(("header", header)) => HeaderName::from_bytes(header.trim().as_bytes())
+                    .ok()
+                    .map(CaptureSource::Header),
+                Some(("regex", pattern)) => match regex::Regex::new(pattern) {
+                    Ok(re) => Some(CaptureSource::Regex(re)),
+                    Err(e) => {
+                        self.error(spec, &key, format!("bad regular expression: {e}"), None);
+                        ok = false;
+                        continue;
+                    }
+                },
+                _ => None,
+            };
+            match source {
+                Some(source) => captures.push(Capture { var, source }),
+                None => {
+                    self.error(
+                        spec,
+                        &key,
+                        format!("{:?} is not a capture", spec.get_ref()),
+                        Some(EXPECTED),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(captures)
+    }
+
+    fn checks(&mut self, raw: &Spanned<RawCheck>, key: &str) -> Option<Checks> {
+        let check = raw.get_ref();
+        let mut ok = true;
+        let status = match &check.status {
+            None => None,
+            Some(value) => {
+                let codes: Option<Vec<u16>> = match value.get_ref() {
+                    toml::Value::Integer(n) => u16::try_from(*n).ok().map(|c| vec![c]),
+                    toml::Value::Array(items) => items
+                        .iter()
+                        .map(|v| v.as_integer().and_then(|n| u16::try_from(n).ok()))
+                        .collect(),
+                    _ => None,
+                };
+                match codes.filter(|c| !c.is_empty() && c.iter().all(|c| (100..600).contains(c))) {
+                    Some(codes) => Some(codes),
+                    None => {
+                        self.error(
+                            value,
+                            format!("{key}.status"),
+                            format!("{} is not a status or list of statuses", value.get_ref()),
+                            Some("a status such as 200 or a list such as [200, 201]"),
+                        );
+                        ok = false;
+                        None
+                    }
+                }
+            }
+        };
+        let body_contains = match &check.body {
+            None => None,
+            Some(text) => {
+                let t = self.template(text, &format!("{key}.body"), Escape::None);
+                ok &= t.is_some();
+                t
+            }
+        };
+        let mut json = Vec::new();
+        for (path, expected) in &check.json {
+            let key = format!("{key}.json.{path}");
+            let Some(pointer) = json_pointer(path) else {
+                self.error(
+                    expected,
+                    &key,
+                    format!("{path:?} is not a JSON pointer or path"),
+                    Some("\"/user/email\" or \"$.user.email\""),
+                );
+                ok = false;
+                continue;
+            };
+            let expectation = match expected.get_ref() {
+                toml::Value::String(s) => match Template::parse(s, Escape::None, &self.names) {
+                    Ok(t) => JsonExpectation::Text(t),
+                    Err(message) => {
+                        self.error(expected, &key, message, None);
+                        ok = false;
+                        continue;
+                    }
+                },
+                other => match serde_json::to_value(other) {
+                    Ok(v) => JsonExpectation::Value(v),
+                    Err(e) => {
+                        self.error(expected, &key, e.to_string(), None);
+                        ok = false;
+                        continue;
+                    }
+                },
+            };
+            json.push((pointer, expectation));
+        }
+        let max_latency = match &check.latency {
+            None => None,
+            Some(l) => {
+                let d = self.unit(l, &format!("{key}.latency"), units::parse_duration);
+                ok &= d.is_some();
+                d
+            }
+        };
+        ok.then_some(Checks {
+            status,
+            body_contains,
+            json,
+            max_latency,
+        })
+    }
+
+    fn load(&mut self, raw: &Spanned<RawLoad>, prefix: &str) -> Option<Load> {
         let load = raw.get_ref();
         match load.model.get_ref().as_str() {
-            "open" => self.open_load(raw),
-            "closed" => self.closed_load(raw),
+            "open" => self.open_load(raw, prefix),
+            "closed" => self.closed_load(raw, prefix),
             other => {
                 self.error(
                     &load.model,
-                    "load.model",
+                    format!("{prefix}.model"),
                     format!("{other:?} is not a load model"),
                     Some("\"open\" (arrival rate) or \"closed\" (looping virtual users)"),
                 );
@@ -561,6 +937,7 @@ impl<'a> Validator<'a> {
         raw: &Spanned<RawLoad>,
         shorthand: Option<&Spanned<T>>,
         shorthand_key: &str,
+        prefix: &str,
     ) -> Option<Vec<(Spanned<String>, Option<usize>)>> {
         let load = raw.get_ref();
         match (&load.stages, shorthand, &load.duration) {
@@ -575,7 +952,7 @@ impl<'a> Validator<'a> {
             _ => {
                 self.error(
                     raw,
-                    "load",
+                    prefix,
                     format!("the load needs either `stages` or `{shorthand_key}` with `duration`"),
                     Some(&format!(
                         "stages = [{{ {shorthand_key} = …, over = \"1m\" }}] or {shorthand_key} = … with duration = \"1m\""
@@ -586,12 +963,12 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn open_load(&mut self, raw: &Spanned<RawLoad>) -> Option<Load> {
+    fn open_load(&mut self, raw: &Spanned<RawLoad>, prefix: &str) -> Option<Load> {
         let load = raw.get_ref();
         if let Some(users) = &load.users {
             self.error(
                 users,
-                "load.users",
+                format!("{prefix}.users"),
                 "`users` belongs to the closed model",
                 Some("`rate` in an open-model load"),
             );
@@ -599,12 +976,12 @@ impl<'a> Validator<'a> {
         if let Some(pacing) = &load.pacing {
             self.error(
                 pacing,
-                "load.pacing",
+                format!("{prefix}.pacing"),
                 "`pacing` belongs to the closed model",
                 Some("the arrival rate sets the pace in an open model"),
             );
         }
-        let list = self.stage_list(raw, load.rate.as_ref(), "rate")?;
+        let list = self.stage_list(raw, load.rate.as_ref(), "rate", prefix)?;
         let mut stages = Vec::new();
         let mut ok = true;
         for (over, index) in list {
@@ -615,22 +992,22 @@ impl<'a> Validator<'a> {
                         let s = &load.stages.as_ref()?[i];
                         self.error(
                             s,
-                            format!("load.stages[{i}]"),
+                            format!("{prefix}.stages[{i}]"),
                             "an open-model stage needs `rate`",
                             Some("{ rate = \"100/s\", over = \"1m\" }"),
                         );
                         ok = false;
                         continue;
                     };
-                    (rate.clone(), format!("load.stages[{i}]"))
+                    (rate.clone(), format!("{prefix}.stages[{i}]"))
                 }
-                None => (load.rate.clone()?, "load".to_string()),
+                None => (load.rate.clone()?, prefix.to_string()),
             };
             let range = self.unit(&rate, &format!("{key}.rate"), units::parse_rate_range);
             let over_key = if index.is_some() {
                 format!("{key}.over")
             } else {
-                "load.duration".into()
+                format!("{prefix}.duration")
             };
             let over = self.unit(&over, &over_key, units::parse_duration);
             match (range, over) {
@@ -644,7 +1021,7 @@ impl<'a> Validator<'a> {
             Some(m) => {
                 self.error(
                     m,
-                    "load.max_in_flight",
+                    format!("{prefix}.max_in_flight"),
                     format!("{} is out of range", m.get_ref()),
                     Some("a whole number from 1 to 1000000"),
                 );
@@ -653,17 +1030,33 @@ impl<'a> Validator<'a> {
         };
         let late_after = match &load.late_after {
             None => DEFAULT_LATE_AFTER,
-            Some(l) => self.unit(l, "load.late_after", units::parse_duration)?,
+            Some(l) => self.unit(l, &format!("{prefix}.late_after"), units::parse_duration)?,
+        };
+        let preallocate = match &load.preallocate {
+            None => 0,
+            Some(p) if (0..=i64::from(max_in_flight)).contains(p.get_ref()) => *p.get_ref() as u32,
+            Some(p) => {
+                self.error(
+                    p,
+                    format!("{prefix}.preallocate"),
+                    format!("{} is out of range", p.get_ref()),
+                    Some(&format!(
+                        "a whole number from 0 to max_in_flight ({max_in_flight})"
+                    )),
+                );
+                return None;
+            }
         };
         let open = OpenLoad {
             stages,
             max_in_flight,
             late_after,
+            preallocate,
         };
         if ok && open.expected_arrivals() < 1.0 {
             self.error(
                 raw,
-                "load",
+                prefix,
                 "the schedule asks for no arrival at all",
                 Some("a rate above zero for some time"),
             );
@@ -672,12 +1065,12 @@ impl<'a> Validator<'a> {
         (ok && load.users.is_none() && load.pacing.is_none()).then_some(Load::Open(open))
     }
 
-    fn closed_load(&mut self, raw: &Spanned<RawLoad>) -> Option<Load> {
+    fn closed_load(&mut self, raw: &Spanned<RawLoad>, prefix: &str) -> Option<Load> {
         let load = raw.get_ref();
         if let Some(rate) = &load.rate {
             self.error(
                 rate,
-                "load.rate",
+                format!("{prefix}.rate"),
                 "`rate` belongs to the open model",
                 Some("`users` in a closed-model load"),
             );
@@ -685,12 +1078,12 @@ impl<'a> Validator<'a> {
         if let Some(m) = &load.max_in_flight {
             self.error(
                 m,
-                "load.max_in_flight",
+                format!("{prefix}.max_in_flight"),
                 "`max_in_flight` belongs to the open model",
                 Some("the number of users bounds a closed model"),
             );
         }
-        let list = self.stage_list(raw, load.users.as_ref(), "users")?;
+        let list = self.stage_list(raw, load.users.as_ref(), "users", prefix)?;
         let mut stages = Vec::new();
         let mut ok = true;
         for (over, index) in list {
@@ -700,22 +1093,22 @@ impl<'a> Validator<'a> {
                     let Some(users) = s.get_ref().users.as_ref() else {
                         self.error(
                             s,
-                            format!("load.stages[{i}]"),
+                            format!("{prefix}.stages[{i}]"),
                             "a closed-model stage needs `users`",
                             Some("{ users = 50, over = \"1m\" }"),
                         );
                         ok = false;
                         continue;
                     };
-                    (users.clone(), format!("load.stages[{i}]"))
+                    (users.clone(), format!("{prefix}.stages[{i}]"))
                 }
-                None => (load.users.clone()?, "load".to_string()),
+                None => (load.users.clone()?, prefix.to_string()),
             };
             let users = self.users(&users, &format!("{key}.users"));
             let over_key = if index.is_some() {
                 format!("{key}.over")
             } else {
-                "load.duration".into()
+                format!("{prefix}.duration")
             };
             let over = self.unit(&over, &over_key, units::parse_duration);
             match (users, over) {
@@ -725,13 +1118,13 @@ impl<'a> Validator<'a> {
         }
         let pacing = match &load.pacing {
             None => None,
-            Some(p) => Some(self.unit(p, "load.pacing", units::parse_duration)?),
+            Some(p) => Some(self.unit(p, &format!("{prefix}.pacing"), units::parse_duration)?),
         };
         let closed = ClosedLoad { stages, pacing };
         if ok && closed.peak_users() == 0 {
             self.error(
                 raw,
-                "load",
+                prefix,
                 "the schedule never has a user",
                 Some("at least one virtual user"),
             );
@@ -833,8 +1226,93 @@ impl<'a> Validator<'a> {
     }
 }
 
+/// Every name a step captures, in plan order: templates anywhere may read them, since a
+/// virtual user keeps its captures from one iteration to the next.
+fn capture_names(scenarios: &[Spanned<RawScenario>]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for scenario in scenarios {
+        for step in &scenario.get_ref().steps {
+            for name in step.get_ref().capture.keys() {
+                if !names.contains(name) {
+                    names.push(name.clone());
+                }
+            }
+        }
+    }
+    names
+}
+
+fn fixed_or_template(template: Template, content_type: Option<&'static str>) -> Body {
+    match template.as_static() {
+        Some(text) => Body::Bytes {
+            content: text.into_bytes(),
+            content_type,
+        },
+        None => Body::Template {
+            template,
+            content_type,
+        },
+    }
+}
+
+/// A JSON pointer (`/a/0/b`), or a simple JSONPath (`$.a[0].b`, `$['a']`) turned into one.
+pub(crate) fn json_pointer(path: &str) -> Option<String> {
+    if path.is_empty() || path.starts_with('/') {
+        return Some(path.to_string());
+    }
+    let rest = path.strip_prefix('$')?;
+    let mut pointer = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '.' => {
+                let mut key = String::new();
+                while let Some(&c) = chars.peek() {
+                    if c == '.' || c == '[' {
+                        break;
+                    }
+                    key.push(c);
+                    chars.next();
+                }
+                if key.is_empty() {
+                    return None;
+                }
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            '[' => {
+                let mut inner = String::new();
+                for c in chars.by_ref() {
+                    if c == ']' {
+                        break;
+                    }
+                    inner.push(c);
+                }
+                let key = inner.trim().trim_matches(['\'', '"']);
+                if key.is_empty() {
+                    return None;
+                }
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            _ => return None,
+        }
+    }
+    Some(pointer)
+}
+
 fn parse_think(text: &str) -> Result<ThinkTime, &'static str> {
-    const EXPECTED: &str = "a think time such as \"2s\" or a range such as \"1s..4s\"";
+    const EXPECTED: &str =
+        "a think time such as \"2s\", a range such as \"1s..4s\" or a mean such as \"exp(2s)\"";
+    if let Some(mean) = text
+        .trim()
+        .strip_prefix("exp(")
+        .and_then(|m| m.strip_suffix(')'))
+    {
+        return units::parse_duration(mean)
+            .map(ThinkTime::Exponential)
+            .map_err(|_| EXPECTED);
+    }
     match text.split_once("..") {
         None => units::parse_duration(text)
             .map(ThinkTime::Fixed)

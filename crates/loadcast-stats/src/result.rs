@@ -148,6 +148,9 @@ pub struct GeneratorStats {
     pub waited_for_capacity: u64,
     /// Arrivals due before the end that never started.
     pub dropped: u64,
+    /// Iterations not run because a `sequential` feeder had no row left.
+    #[serde(default)]
+    pub feeder_exhausted: u64,
     /// Requests still in flight when the graceful stop (or an interrupt) cut the run off: sent,
     /// never answered, and not counted as answered or failed.
     #[serde(default)]
@@ -170,6 +173,7 @@ impl GeneratorStats {
         self.late += other.late;
         self.waited_for_capacity += other.waited_for_capacity;
         self.dropped += other.dropped;
+        self.feeder_exhausted += other.feeder_exhausted;
         self.abandoned += other.abandoned;
         self.max_vus += other.max_vus;
         self.max_in_flight += other.max_in_flight;

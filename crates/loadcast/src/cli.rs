@@ -68,10 +68,14 @@ pub enum ProgressMode {
 
 #[derive(Debug, Subcommand)]
 pub enum PlanCommand {
-    /// Validate a plan and print what it will do.
+    /// Validate a plan, print what it will do, and warn about what it will not measure
+    /// (every user the same identity, fewer distinct users than concurrent ones, no checks).
     Check {
         /// The plan file (TOML).
         plan: PathBuf,
+        /// Exit with code 2 when there is any warning.
+        #[arg(long)]
+        deny_warnings: bool,
     },
 }
 

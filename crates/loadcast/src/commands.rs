@@ -36,10 +36,28 @@ impl Failure {
 pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Run(args) => run(args),
-        Command::Plan(PlanCommand::Check { plan }) => {
+        Command::Plan(PlanCommand::Check {
+            plan,
+            deny_warnings,
+        }) => {
             let plan = loadcast_plan::load(&plan).map_err(Failure::usage)?;
             print!("{}", plan.describe());
-            println!("ok: {} is valid", plan.path.display());
+            let lints = plan.lints();
+            for lint in &lints {
+                eprintln!("{lint}");
+            }
+            if deny_warnings && !lints.is_empty() {
+                return Err(Failure::usage(format!(
+                    "{}: {} warning(s) and --deny-warnings",
+                    plan.path.display(),
+                    lints.len()
+                )));
+            }
+            let warnings = match lints.len() {
+                0 => String::new(),
+                n => format!(" ({n} warning{})", if n == 1 { "" } else { "s" }),
+            };
+            println!("ok: {} is valid{warnings}", plan.path.display());
             Ok(exit::PASSED)
         }
         Command::Report(args) => report(args),
@@ -69,13 +87,13 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
         .unwrap_or_else(|| default_result_path(&args.plan));
     let stop = StopHandle::new();
     install_interrupt_handler(stop.clone())?;
-    let mut display = Display::new(args.progress, plan.load.duration());
+    let mut display = Display::new(args.progress, plan.duration());
     eprintln!(
         "loadcast: {} → {} ({} model, {}); Ctrl-C stops and saves a partial result",
         plan.name,
         plan.target.url(),
-        plan.load.model_name(),
-        humantime_secs(plan.load.duration().as_secs_f64()),
+        plan.model_name(),
+        humantime_secs(plan.duration().as_secs_f64()),
     );
     let options = RunOptions {
         workers: args.workers,
