@@ -78,13 +78,7 @@ get = "/status/503"
     );
     assert_eq!(ok.latency.count(), 400);
     // Each user reuses its connection: far fewer connections than requests.
-    assert!(
-        server
-            .counters
-            .connections
-            .load(std::sync::atomic::Ordering::SeqCst)
-            < 100
-    );
+    assert!(server.connections() < 100);
 }
 
 #[test]
@@ -306,13 +300,7 @@ fn closed_model_with_pacing_runs_each_user_on_its_pace() {
     );
     assert_eq!(result.generator.max_vus, 5);
     // One connection per user, plus the preflight check's.
-    assert_eq!(
-        server
-            .counters
-            .connections
-            .load(std::sync::atomic::Ordering::SeqCst),
-        6
-    );
+    assert_eq!(server.connections(), 6);
 }
 
 #[test]

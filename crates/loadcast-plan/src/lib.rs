@@ -27,6 +27,7 @@
 
 mod error;
 pub mod feeder;
+pub mod har;
 mod lint;
 mod model;
 mod raw;

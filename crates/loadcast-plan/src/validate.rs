@@ -534,7 +534,12 @@ impl<'a> Validator<'a> {
                     None => ok = false,
                 }
             }
-            if !steps.iter().any(|s| matches!(s, Step::Request(_))) && !s.steps.is_empty() {
+            // Only when every step was valid: a step that failed already has its own error.
+            let all_valid = steps.len() == s.steps.len();
+            if all_valid
+                && !s.steps.is_empty()
+                && !steps.iter().any(|s| matches!(s, Step::Request(_)))
+            {
                 self.error(
                     spanned,
                     &key,

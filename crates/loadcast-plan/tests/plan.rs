@@ -227,3 +227,59 @@ fn missing_file_is_an_io_error_naming_it() {
         "{e}"
     );
 }
+
+#[test]
+fn templates_and_feeders_are_checked_with_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("loadcast-plan-feeders-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("users.jsonl"),
+        "{\"email\":\"a@x.io\",\"token\":\"t1\"}\n{\"email\":\"b@x.io\",\"token\":\"t2\"}\n",
+    )
+    .unwrap();
+    let path = dir.join("p.toml");
+    let text = r#"target = "http://127.0.0.1:8080"
+[feeders.user]
+jsonl = "users.jsonl"
+strategy = "circular"
+[[scenario]]
+[[scenario.step]]
+get = "/u/{{user.emial}}"
+[[scenario.step]]
+get = "/x"
+headers = { authorization = "Bearer {{tokn}}" }
+[[scenario.step]]
+think = "exp(2s)"
+[load]
+model = "closed"
+users = 10
+duration = "1m"
+"#;
+    let err = loadcast_plan::parse(text, &path).unwrap_err().to_string();
+    assert!(
+        err.contains(":7:7: `scenario[0].step[0].url`: `{{user.emial}}`: feeder \"user\" has no column \"emial\"; columns: email, token"),
+        "{err}"
+    );
+    assert!(
+        err.contains(":10:29: `scenario[0].step[1].headers.authorization`: `{{tokn}}`: \"tokn\" is not captured by any step"),
+        "{err}"
+    );
+    let fixed = text
+        .replace("user.emial", "user.email")
+        .replace("{{tokn}}", "{{user.token}}");
+    let plan = loadcast_plan::parse(&fixed, &path).unwrap();
+    assert_eq!(plan.feeders[0].data.rows(), 2);
+    assert!(matches!(
+        plan.scenarios[0].steps[2],
+        loadcast_plan::Step::Think(loadcast_plan::ThinkTime::Exponential(_))
+    ));
+    // A circular feeder with fewer rows than users is allowed, and linted.
+    assert!(plan.lints().iter().any(|l| l.code == "few-users"));
+
+    let missing = fixed.replace("users.jsonl", "nope.csv");
+    let err = loadcast_plan::parse(&missing, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(":3:9: `feeders.user.jsonl`"), "{err}");
+    assert!(err.contains("nope.csv: No such file"), "{err}");
+}

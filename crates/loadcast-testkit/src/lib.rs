@@ -6,6 +6,10 @@
 //! Routes: `/status/{code}` answers with that status; `/slow/{ms}` answers after `ms`
 //! milliseconds; `/version` answers `HTTP/1.1` or `HTTP/2.0`; anything else answers `200 hello`.
 
+mod app;
+
+pub use app::{AppState, SessionApp};
+
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -29,7 +33,6 @@ use tokio::sync::oneshot;
 pub struct Counters {
     pub requests: AtomicU64,
     pub http2: AtomicU64,
-    pub connections: AtomicU64,
     by_path: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -58,8 +61,7 @@ pub struct TestServer {
     /// PEM of the self-signed certificate, for TLS servers.
     pub certificate_pem: Option<String>,
     state: Arc<State>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: Serving,
 }
 
 impl TestServer {
@@ -92,65 +94,22 @@ impl TestServer {
             counters: counters.clone(),
             stall_until: Mutex::new(None),
         });
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        std_listener.set_nonblocking(true).unwrap();
-        let addr = std_listener.local_addr().unwrap();
-        let (shutdown, mut shutdown_rx) = oneshot::channel();
         let certificate_pem = tls.as_ref().map(|(_, pem)| pem.clone());
         let acceptor = tls.map(|(config, _)| tokio_rustls::TlsAcceptor::from(config));
-        let thread_state = state.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = TcpListener::from_std(std_listener).unwrap();
-                loop {
-                    let (stream, _) = tokio::select! {
-                        accepted = listener.accept() => match accepted {
-                            Ok(a) => a,
-                            Err(_) => continue,
-                        },
-                        _ = &mut shutdown_rx => break,
-                    };
-                    let _ = stream.set_nodelay(true);
-                    thread_state
-                        .counters
-                        .connections
-                        .fetch_add(1, Ordering::SeqCst);
-                    let state = thread_state.clone();
-                    let acceptor = acceptor.clone();
-                    tokio::spawn(async move {
-                        let service = service_fn(move |req| handle(state.clone(), req));
-                        let builder = auto::Builder::new(TokioExecutor::new());
-                        match acceptor {
-                            None => {
-                                let _ = builder
-                                    .serve_connection(TokioIo::new(stream), service)
-                                    .await;
-                            }
-                            Some(acceptor) => {
-                                if let Ok(tls) = acceptor.accept(stream).await {
-                                    let _ =
-                                        builder.serve_connection(TokioIo::new(tls), service).await;
-                                }
-                            }
-                        }
-                    });
-                }
-            });
-            runtime.shutdown_timeout(Duration::from_millis(100));
-        });
+        let handler_state = state.clone();
+        let server = serve(acceptor, move |req| handle(handler_state.clone(), req));
         Self {
-            addr,
+            addr: server.addr,
             counters,
             certificate_pem,
             state,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
+            server,
         }
+    }
+
+    /// Connections the server has accepted.
+    pub fn connections(&self) -> u64 {
+        self.server.connections.load(Ordering::SeqCst)
     }
 
     pub fn url(&self) -> String {
@@ -173,7 +132,80 @@ impl TestServer {
     }
 }
 
-impl Drop for TestServer {
+/// A hyper server on a loopback port chosen by the OS, on its own runtime thread; stopped when
+/// dropped. Every test server of this crate is one of these with its own handler.
+#[derive(Debug)]
+pub struct Serving {
+    pub addr: SocketAddr,
+    /// Connections accepted so far.
+    pub connections: Arc<AtomicU64>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+type Reply = Result<Response<Full<Bytes>>, Infallible>;
+
+/// Serves `handler` (HTTP/1.1 and HTTP/2, over TLS when `acceptor` is given).
+pub fn serve<H, F>(acceptor: Option<tokio_rustls::TlsAcceptor>, handler: H) -> Serving
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Reply> + Send + 'static,
+{
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let (shutdown, mut shutdown_rx) = oneshot::channel();
+    let connections = Arc::new(AtomicU64::new(0));
+    let accepted_count = connections.clone();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = TcpListener::from_std(std_listener).unwrap();
+            loop {
+                let (stream, _) = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok(a) => a,
+                        Err(_) => continue,
+                    },
+                    _ = &mut shutdown_rx => break,
+                };
+                let _ = stream.set_nodelay(true);
+                accepted_count.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
+                let handler = handler.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(handler);
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    match acceptor {
+                        None => {
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        }
+                        Some(acceptor) => {
+                            if let Ok(tls) = acceptor.accept(stream).await {
+                                let _ = builder.serve_connection(TokioIo::new(tls), service).await;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        runtime.shutdown_timeout(Duration::from_millis(100));
+    });
+    Serving {
+        addr,
+        connections,
+        shutdown: Some(shutdown),
+        thread: Some(thread),
+    }
+}
+
+impl Drop for Serving {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -184,10 +216,7 @@ impl Drop for TestServer {
     }
 }
 
-async fn handle(
-    state: Arc<State>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     let counters = &state.counters;
     counters.requests.fetch_add(1, Ordering::SeqCst);
     if req.version() == http::Version::HTTP_2 {

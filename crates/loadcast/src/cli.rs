@@ -77,6 +77,24 @@ pub enum PlanCommand {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Turn a browser recording (a HAR file from the developer tools) into a plan: static
+    /// assets skipped, server-issued tokens captured and replayed per user, pauses kept.
+    ImportHar(ImportHarArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportHarArgs {
+    /// The recording (HAR 1.2 JSON).
+    pub har: PathBuf,
+    /// Where to write the plan [default: standard output].
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The plan's target [default: the recording's origin].
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Keep stylesheets, scripts, images and fonts.
+    #[arg(long)]
+    pub include_static: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,7 +7,7 @@ use clap::CommandFactory as _;
 use loadcast_engine::{RunOptions, StopHandle};
 use loadcast_stats::{RunResult, RunStatus};
 
-use crate::cli::{Cli, Command, PlanCommand, ReportArgs, RunArgs};
+use crate::cli::{Cli, Command, ImportHarArgs, PlanCommand, ReportArgs, RunArgs};
 use crate::exit;
 use crate::progress::Display;
 
@@ -60,6 +60,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
             println!("ok: {} is valid{warnings}", plan.path.display());
             Ok(exit::PASSED)
         }
+        Command::Plan(PlanCommand::ImportHar(args)) => import_har(args),
         Command::Report(args) => report(args),
         Command::Completions { shell } => {
             clap_complete::generate(
@@ -107,6 +108,43 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     print!("{}", loadcast_report::terminal_summary(&result));
     println!("\nresult written to {}", out.display());
     Ok(exit_code(&result))
+}
+
+fn import_har(args: ImportHarArgs) -> Result<u8, Failure> {
+    let text = std::fs::read_to_string(&args.har)
+        .map_err(|e| Failure::usage(format!("{}: {e}", args.har.display())))?;
+    let options = loadcast_plan::har::HarOptions {
+        target: args.target,
+        include_static: args.include_static,
+        name: args
+            .har
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned()),
+    };
+    let plan_text = loadcast_plan::har::import(&text, &options)
+        .map_err(|e| Failure::usage(format!("{}: {e}", args.har.display())))?;
+    // Validate what was written, as `plan check` would, and say what deserves a look.
+    let anchor = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("imported.toml"));
+    let plan = loadcast_plan::parse(&plan_text, &anchor).map_err(Failure::run)?;
+    match &args.out {
+        Some(out) => {
+            std::fs::write(out, &plan_text)
+                .map_err(|e| Failure::run(format!("{}: {e}", out.display())))?;
+            eprintln!(
+                "wrote {} ({} steps)",
+                out.display(),
+                plan.scenarios.iter().map(|s| s.steps.len()).sum::<usize>()
+            );
+        }
+        None => print!("{plan_text}"),
+    }
+    for lint in plan.lints() {
+        eprintln!("{lint}");
+    }
+    Ok(exit::PASSED)
 }
 
 fn exit_code(result: &RunResult) -> u8 {
