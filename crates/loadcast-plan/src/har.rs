@@ -293,7 +293,7 @@ fn correlate(drafts: &mut [Draft]) {
             collect_strings(json, String::new(), &mut found);
         }
         // Longest first, so a value is never replaced inside a longer one.
-        found.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
+        found.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
         for (pointer, value) in found {
             let sends = |d: &Draft| {
                 d.path.contains(&value)
