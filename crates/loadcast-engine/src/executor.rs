@@ -226,7 +226,9 @@ impl Worker {
     ) -> bool {
         let sent = Instant::now();
         self.recorder.borrow_mut().sent();
-        let result = self.exchange(user, step).await;
+        // Boxed: the exchange (connect, TLS handshake, HTTP) is the largest state a user ever
+        // holds, and exists only while a request is in flight; a thinking user does not carry it.
+        let result = Box::pin(self.exchange(user, step)).await;
         let ended = Instant::now();
         let intended = intended.unwrap_or(sent);
         let (result, bytes_sent, proceed) = match result {

@@ -2,7 +2,12 @@
 //! (`scripts/record-har.mjs`): `cargo run -p loadcast-testkit --example session_app`.
 
 fn main() {
-    let app = loadcast_testkit::SessionApp::start(1000);
+    // SESSION_APP_USERS: how many users the app knows (user{i}@example.com / pw-{i}).
+    let users = std::env::var("SESSION_APP_USERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    let app = loadcast_testkit::SessionApp::start(users);
     println!("{}", app.url());
     loop {
         std::thread::park();
