@@ -11,7 +11,11 @@
 //! assert!(text.contains("generator"));
 //! ```
 
+mod forecast;
+
 use std::fmt::Write as _;
+
+pub use forecast::{backtest_table, chart, forecast_summary, si};
 
 use loadcast_stats::{RequestStats, RunResult, RunStatus, format_duration};
 

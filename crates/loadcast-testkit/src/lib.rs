@@ -7,8 +7,10 @@
 //! milliseconds; `/version` answers `HTTP/1.1` or `HTTP/2.0`; anything else answers `200 hello`.
 
 mod app;
+pub mod prometheus;
 
 pub use app::{AppState, SessionApp};
+pub use prometheus::Prometheus;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

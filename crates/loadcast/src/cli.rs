@@ -28,6 +28,9 @@ pub enum Command {
     /// Work with plan files.
     #[command(subcommand)]
     Plan(PlanCommand),
+    /// Forecast traffic and data volume from history: the value at the horizon, the seasonal
+    /// peak within it and its date, with 80% and 95% intervals; `--backtest` measures accuracy.
+    Forecast(ForecastArgs),
     /// Print the summary of one or more result files (several are merged, e.g. shards).
     Report(ReportArgs),
     /// Print a shell completion script.
@@ -55,6 +58,58 @@ pub struct RunArgs {
     /// Do not check that the target accepts connections before the run.
     #[arg(long)]
     pub skip_preflight: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ForecastArgs {
+    /// History as CSV: a timestamp column and one column per series.
+    #[arg(required_unless_present = "prometheus")]
+    pub history: Option<PathBuf>,
+    /// Read history from Prometheus' HTTP API instead (`http://127.0.0.1:9090`).
+    #[arg(long, value_name = "URL", conflicts_with = "history")]
+    pub prometheus: Option<String>,
+    /// A traffic series: a CSV column (`requests`, or `rps=requests` to rename it), or with
+    /// --prometheus `name=PROMQL`. Repeatable.
+    #[arg(long, value_name = "SERIES")]
+    pub traffic: Vec<String>,
+    /// A data-volume series (rows or bytes), as for --traffic. Repeatable.
+    #[arg(long, value_name = "SERIES")]
+    pub data: Vec<String>,
+    /// The CSV's timestamp column [default: the first].
+    #[arg(long, value_name = "COLUMN")]
+    pub timestamp: Option<String>,
+    /// How far ahead to forecast (`6months`, `90d`, `2w`).
+    #[arg(long, default_value = "6months", value_parser = humantime::parse_duration)]
+    pub horizon: std::time::Duration,
+    /// Seasons to model: `auto` (what the history supports) or a list such as `weekly,yearly`
+    /// (an error when the history is too short for one).
+    #[arg(long, default_value = "auto")]
+    pub seasonality: String,
+    /// Where to write the projection (JSON) [default: projection.json].
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Measure accuracy instead: rolling holdouts of --holdout, each model chosen on its own
+    /// training data; prints MASE, sMAPE, MAPE and interval coverage.
+    #[arg(long)]
+    pub backtest: bool,
+    /// Print the backtest as JSON (for scripts and benchmarks).
+    #[arg(long, requires = "backtest")]
+    pub json: bool,
+    /// Length of each backtest holdout.
+    #[arg(long, default_value = "14d", value_parser = humantime::parse_duration)]
+    pub holdout: std::time::Duration,
+    /// Backtest: samples of training before the first holdout [default: four seasonal cycles].
+    #[arg(long, value_name = "SAMPLES")]
+    pub min_train: Option<usize>,
+    /// Prometheus: how much history to read, ending now.
+    #[arg(long, default_value = "365d", value_parser = humantime::parse_duration)]
+    pub since: std::time::Duration,
+    /// Prometheus: the resolution of the history.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub step: std::time::Duration,
+    /// Prometheus: the end of the history (RFC 3339 or Unix seconds) [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

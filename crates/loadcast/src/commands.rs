@@ -7,7 +7,7 @@ use clap::CommandFactory as _;
 use loadcast_engine::{RunOptions, StopHandle};
 use loadcast_stats::{RunResult, RunStatus};
 
-use crate::cli::{Cli, Command, ImportHarArgs, PlanCommand, ReportArgs, RunArgs};
+use crate::cli::{Cli, Command, ForecastArgs, ImportHarArgs, PlanCommand, ReportArgs, RunArgs};
 use crate::exit;
 use crate::progress::Display;
 
@@ -61,6 +61,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
             Ok(exit::PASSED)
         }
         Command::Plan(PlanCommand::ImportHar(args)) => import_har(args),
+        Command::Forecast(args) => forecast(args),
         Command::Report(args) => report(args),
         Command::Completions { shell } => {
             clap_complete::generate(
@@ -144,6 +145,104 @@ fn import_har(args: ImportHarArgs) -> Result<u8, Failure> {
     for lint in plan.lints() {
         eprintln!("{lint}");
     }
+    Ok(exit::PASSED)
+}
+
+fn forecast(args: ForecastArgs) -> Result<u8, Failure> {
+    use loadcast_forecast::history::{self, CsvSpec, SeriesKind};
+    let seasons = match args.seasonality.as_str() {
+        "auto" => None,
+        "none" => Some(Vec::new()),
+        list => Some(
+            list.split(',')
+                .map(|s| {
+                    loadcast_forecast::Season::parse(s).ok_or_else(|| {
+                        Failure::usage(format!(
+                            "--seasonality: {s:?} is not daily, weekly or yearly"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    // `name=source` or just `source` (the name is the source then).
+    let declared: Vec<(String, String, SeriesKind)> = args
+        .traffic
+        .iter()
+        .map(|s| (s, SeriesKind::Traffic))
+        .chain(args.data.iter().map(|s| (s, SeriesKind::Data)))
+        .map(|(s, kind)| match s.split_once('=') {
+            Some((name, source)) => (name.trim().to_string(), source.trim().to_string(), kind),
+            None => (s.trim().to_string(), s.trim().to_string(), kind),
+        })
+        .collect();
+    if declared.is_empty() {
+        return Err(Failure::usage(
+            "declare at least one series with --traffic COLUMN or --data COLUMN",
+        ));
+    }
+    let history = match (&args.history, &args.prometheus) {
+        (Some(path), _) => history::read_csv(
+            path,
+            &CsvSpec {
+                timestamp: args.timestamp.clone(),
+                series: declared,
+            },
+        )
+        .map_err(Failure::usage)?,
+        (None, Some(url)) => {
+            let end = match &args.until {
+                Some(t) => history::parse_time(t)
+                    .ok_or_else(|| Failure::usage(format!("--until: {t:?} is not a time")))?,
+                None => history::now(),
+            };
+            let step = args.step.as_secs().max(1) as i64;
+            let end = end - end % step;
+            let queries: Vec<_> = declared
+                .into_iter()
+                .map(
+                    |(name, query, kind)| loadcast_forecast::prometheus::PromSeries {
+                        name,
+                        kind,
+                        query,
+                    },
+                )
+                .collect();
+            loadcast_forecast::prometheus::query_range(
+                url,
+                &queries,
+                end - args.since.as_secs() as i64,
+                end,
+                args.step,
+                std::time::Duration::from_secs(30),
+            )
+            .map_err(Failure::run)?
+        }
+        (None, None) => return Err(Failure::usage("give a history CSV or --prometheus URL")),
+    };
+    if args.backtest {
+        let results =
+            loadcast_forecast::backtest(&history, args.holdout, args.min_train, seasons.as_deref())
+                .map_err(Failure::usage)?;
+        if args.json {
+            let json = serde_json::to_string_pretty(&results).map_err(Failure::run)?;
+            println!("{json}");
+        } else {
+            print!("{}", loadcast_report::backtest_table(&results));
+        }
+        return Ok(exit::PASSED);
+    }
+    let options = loadcast_forecast::Options {
+        horizon: args.horizon,
+        seasons,
+        path_points: 400,
+    };
+    let projection = loadcast_forecast::project(&history, &options).map_err(Failure::usage)?;
+    let out = args.out.unwrap_or_else(|| PathBuf::from("projection.json"));
+    std::fs::write(&out, projection.to_json() + "\n")
+        .map_err(|e| Failure::run(format!("{}: {e}", out.display())))?;
+    print!("{}", loadcast_report::forecast_summary(&projection));
+    println!("projection written to {}", out.display());
     Ok(exit::PASSED)
 }
 

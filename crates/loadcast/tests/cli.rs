@@ -393,3 +393,90 @@ duration = "1m"
             .contains("warning[few-users]: feeder \"user\" has 100 rows for up to 150")
     );
 }
+
+#[test]
+fn forecast_reads_history_writes_a_projection_and_names_bad_lines() {
+    let dir = workdir("forecast");
+    let mut csv = String::from("date,requests,orders_rows\n");
+    for d in 0..400i64 {
+        let weekday = [1.0, 1.1, 1.15, 1.1, 1.05, 0.7, 0.6][(d % 7) as usize];
+        let requests = (200.0 + 0.5 * d as f64) * weekday;
+        let rows = 50_000.0 * 1.004f64.powi(d as i32);
+        // 2025-01-01 plus d days.
+        let date = loadcast_forecast::history::format_date(1_735_689_600 + d * 86_400);
+        csv.push_str(&format!("{date},{requests:.1},{rows:.0}\n"));
+    }
+    std::fs::write(dir.join("history.csv"), &csv).unwrap();
+    let out = run_in(
+        &dir,
+        &[
+            "forecast",
+            "history.csv",
+            "--traffic",
+            "rps=requests",
+            "--data",
+            "orders=orders_rows",
+            "--horizon",
+            "90d",
+            "-o",
+            "p.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("rps ") && stdout.contains("orders "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("growth to the horizon: rps +"), "{stdout}");
+    let projection: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("p.json")).unwrap()).unwrap();
+    assert_eq!(projection["format"], "loadcast-projection");
+    let orders = &projection["series"][1];
+    assert_eq!(orders["name"], "orders");
+    let expected = 50_000.0 * 1.004f64.powi(399 + 90);
+    let at = orders["at_horizon"]["point"].as_f64().unwrap();
+    assert!((at / expected - 1.0).abs() < 0.05, "{at} vs {expected}");
+
+    let out = run_in(
+        &dir,
+        &[
+            "forecast",
+            "history.csv",
+            "--traffic",
+            "requests",
+            "--backtest",
+            "--holdout",
+            "28d",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("MASE"), "{}", text(&out.stdout));
+
+    let broken = csv.replacen(",200.0,", ",lots,", 1);
+    std::fs::write(dir.join("broken.csv"), broken).unwrap();
+    let out = run_in(&dir, &["forecast", "broken.csv", "--traffic", "requests"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("broken.csv:2: series requests: \"lots\" is not a number"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run_in(
+        &dir,
+        &[
+            "forecast",
+            "history.csv",
+            "--traffic",
+            "requests",
+            "--seasonality",
+            "yearly",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("yearly seasonality needs 548 samples"),
+        "{}",
+        text(&out.stderr)
+    );
+}

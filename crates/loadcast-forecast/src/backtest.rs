@@ -1,0 +1,371 @@
+//! Rolling-origin backtests: how each candidate would have done on the last stretches of the
+//! history, used three ways — to choose the model per series (lowest MASE, so a fancy model
+//! never wins by default), to calibrate the chosen model's prediction intervals (empirical
+//! quantiles of its backtest errors by horizon), and to report accuracy (`--backtest`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::history::SeriesKind;
+use crate::model::{Model, Seasons, candidates};
+
+/// Accuracy over holdouts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Accuracy {
+    /// Mean absolute error scaled by the in-sample seasonal-naive error of each fold's
+    /// training data (naive lag-1 without a season): below 1 beats that baseline.
+    pub mase: f64,
+    /// Symmetric mean absolute percentage error, percent.
+    pub smape: f64,
+    /// Mean absolute percentage error, percent (undefined at zeros, which are skipped).
+    pub mape: f64,
+    /// Share of holdout values inside the 80% and 95% intervals.
+    pub cover80: f64,
+    pub cover95: f64,
+    pub folds: usize,
+}
+
+/// The chosen model and the error quantiles its intervals come from.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    pub model: Model,
+    /// Every candidate's backtest MASE (`None`: it could not be fitted on some fold).
+    pub scores: Vec<(Model, Option<f64>)>,
+    pub calibration: Calibration,
+    /// The chosen model's accuracy on the selection folds.
+    pub accuracy: Accuracy,
+}
+
+/// Error quantiles by horizon bucket: `[q2.5, q10, q90, q97.5]` of the error, as a log ratio
+/// (actual / forecast) when the series is positive, else in the series' units.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Calibration {
+    pub log: bool,
+    /// Horizon steps per bucket.
+    pub bucket: usize,
+    pub quantiles: Vec<[f64; 4]>,
+}
+
+/// One holdout's `(forecast, actual)` pairs, by horizon step.
+type FoldPairs = Vec<(f64, f64)>;
+
+/// A band around a point forecast.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    pub point: f64,
+    pub lo80: f64,
+    pub hi80: f64,
+    pub lo95: f64,
+    pub hi95: f64,
+}
+
+impl Calibration {
+    /// The interval for a point forecast `h` steps ahead (from 0).
+    pub fn band(&self, point: f64, h: usize, kind: SeriesKind) -> Band {
+        let last = self.quantiles.len() - 1;
+        let b = (h / self.bucket.max(1)).min(last);
+        let mut q = self.quantiles[b];
+        // Past the backtested horizon, uncertainty keeps growing like a random walk.
+        let covered = self.bucket * self.quantiles.len();
+        if h >= covered && covered > 0 {
+            let widen = ((h + 1) as f64 / covered as f64).sqrt();
+            for v in &mut q {
+                *v *= widen;
+            }
+        }
+        let apply = |e: f64| {
+            if self.log { point * e.exp() } else { point + e }
+        };
+        let floor = |v: f64| {
+            if kind == SeriesKind::Data || point >= 0.0 {
+                v.max(0.0)
+            } else {
+                v
+            }
+        };
+        Band {
+            point: floor(point),
+            lo95: floor(apply(q[0])),
+            lo80: floor(apply(q[1])),
+            hi80: floor(apply(q[2])),
+            hi95: floor(apply(q[3])),
+        }
+    }
+}
+
+/// Fold origins for holdouts of `horizon` steps: `n − horizon`, then every `spacing` steps
+/// earlier, while the training part keeps `min_train` samples; oldest first, at most `max`.
+pub fn origins(
+    n: usize,
+    horizon: usize,
+    spacing: usize,
+    min_train: usize,
+    max: usize,
+) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut origin = n.checked_sub(horizon);
+    while let Some(o) = origin {
+        if o < min_train || out.len() >= max {
+            break;
+        }
+        out.push(o);
+        origin = o.checked_sub(spacing.max(1));
+    }
+    out.reverse();
+    out
+}
+
+/// The error scale of MASE: the in-sample seasonal-naive (or naive) mean absolute error.
+pub fn mase_scale(train: &[f64], season: Option<usize>) -> f64 {
+    let lag = season.filter(|p| *p < train.len()).unwrap_or(1);
+    if train.len() <= lag {
+        return f64::NAN;
+    }
+    let sum: f64 = train[lag..]
+        .iter()
+        .zip(train)
+        .map(|(a, b)| (a - b).abs())
+        .sum();
+    sum / (train.len() - lag) as f64
+}
+
+/// Samples of training the backtest keeps before its first origin.
+pub fn min_train(seasons: &Seasons, len: usize) -> usize {
+    let cycle = seasons.main().unwrap_or(1);
+    let year = seasons.year.map_or(0, |y| (1.2 * y) as usize);
+    (4 * cycle).max(year).max(12).min(len * 2 / 3)
+}
+
+/// Chooses a model for `y` by rolling backtests with holdouts of up to `horizon` steps, and
+/// calibrates its intervals from the same folds.
+pub fn select(
+    y: &[f64],
+    kind: SeriesKind,
+    seasons: &Seasons,
+    horizon: usize,
+) -> Result<Selection, String> {
+    let n = y.len();
+    let min_train = min_train(seasons, n);
+    // Hold out as much of the horizon as the history allows while keeping training data.
+    let held = horizon.min(n.saturating_sub(min_train)).max(1);
+    let spacing = (held / 2).max(1);
+    let folds = origins(n, held, spacing, min_train, 12);
+    if folds.is_empty() {
+        return Err(format!(
+            "{n} samples leave nothing to hold out after {min_train} for training"
+        ));
+    }
+    let season = seasons.main();
+    let mut scores = Vec::new();
+    // (score, model, per-fold pairs) of every candidate that fitted.
+    let mut fitted: Vec<(f64, Model, Vec<FoldPairs>)> = Vec::new();
+    for model in candidates(kind, seasons, folds[0], n) {
+        let mut fold_pairs = Vec::with_capacity(folds.len());
+        let mut ok = true;
+        for &o in &folds {
+            let h = held.min(n - o);
+            match model.forecast(&y[..o], h) {
+                Ok(forecast) if forecast.iter().all(|v| v.is_finite()) => fold_pairs.push(
+                    forecast
+                        .into_iter()
+                        .zip(y[o..o + h].iter().copied())
+                        .collect(),
+                ),
+                _ => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        let score = ok.then(|| mean_mase(&fold_pairs, &folds, y, season));
+        scores.push((model.clone(), score));
+        if let Some(s) = score {
+            fitted.push((s, model, fold_pairs));
+        }
+    }
+    fitted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut ranked = fitted.into_iter();
+    let Some((best_score, best, best_pairs)) = ranked.next() else {
+        return Err("no model could be fitted".into());
+    };
+    // A runner-up within 20% of the winner is not a worse model, just a different draw of the
+    // same noise: their mean is steadier than betting on either.
+    let (model, pairs) = match ranked.next() {
+        Some((score, second, second_pairs)) if score <= 1.2 * best_score => {
+            let mean_pairs: Vec<FoldPairs> = best_pairs
+                .iter()
+                .zip(&second_pairs)
+                .map(|(a, b)| {
+                    a.iter()
+                        .zip(b)
+                        .map(|((fa, actual), (fb, _))| ((fa + fb) / 2.0, *actual))
+                        .collect()
+                })
+                .collect();
+            (Model::Mean(Box::new(best), Box::new(second)), mean_pairs)
+        }
+        _ => (best, best_pairs),
+    };
+    let calibration = calibrate(&pairs, held);
+    let accuracy = score_folds(&pairs, &folds, y, season, &calibration, kind);
+    Ok(Selection {
+        model,
+        scores,
+        calibration,
+        accuracy,
+    })
+}
+
+/// Mean MASE over folds of `(forecast, actual)` pairs.
+fn mean_mase(
+    folds: &[Vec<(f64, f64)>],
+    origins: &[usize],
+    y: &[f64],
+    season: Option<usize>,
+) -> f64 {
+    let total: f64 = folds
+        .iter()
+        .zip(origins)
+        .map(|(pairs, &o)| {
+            let scale = mase_scale(&y[..o], season);
+            let mae = pairs.iter().map(|(f, a)| (f - a).abs()).sum::<f64>() / pairs.len() as f64;
+            if scale > 0.0 { mae / scale } else { mae }
+        })
+        .sum();
+    total / folds.len() as f64
+}
+
+/// Empirical error quantiles by horizon bucket, with enough errors per bucket (≥ 60) for a
+/// 2.5% quantile to mean something; widths never shrink with the horizon.
+fn calibrate(folds: &[Vec<(f64, f64)>], held: usize) -> Calibration {
+    let log = folds.iter().flatten().all(|(f, a)| *f > 0.0 && *a > 0.0);
+    let error = |(f, a): &(f64, f64)| if log { (a / f).ln() } else { a - f };
+    let total: usize = folds.iter().map(Vec::len).sum();
+    let buckets = (total / 60).clamp(1, 8).min(held);
+    let bucket = held.div_ceil(buckets);
+    let mut quantiles: Vec<[f64; 4]> = Vec::with_capacity(buckets);
+    for b in 0..buckets {
+        let range = b * bucket..((b + 1) * bucket).min(held);
+        let mut errors: Vec<f64> = folds
+            .iter()
+            .flat_map(|pairs| pairs.get(range.clone()).unwrap_or(&[]).iter().map(error))
+            .collect();
+        if errors.is_empty() {
+            break;
+        }
+        errors.sort_by(f64::total_cmp);
+        let q = |p: f64| quantile_sorted(&errors, p);
+        // A tail quantile from a few dozen correlated errors of the model that won the
+        // backtest runs narrow; the errors' own bias and spread give a Gaussian bound, and the
+        // wider of the two is kept on each side.
+        let count = errors.len() as f64;
+        let bias = errors.iter().sum::<f64>() / count;
+        let sd = (errors.iter().map(|e| (e - bias).powi(2)).sum::<f64>() / (count - 1.0).max(1.0))
+            .sqrt();
+        let mut row = [
+            q(0.025).min(bias - 1.96 * sd),
+            q(0.10).min(bias - 1.2816 * sd),
+            q(0.90).max(bias + 1.2816 * sd),
+            q(0.975).max(bias + 1.96 * sd),
+        ];
+        if let Some(prev) = quantiles.last() {
+            row[0] = row[0].min(prev[0]);
+            row[1] = row[1].min(prev[1]);
+            row[2] = row[2].max(prev[2]);
+            row[3] = row[3].max(prev[3]);
+        }
+        quantiles.push(row);
+    }
+    if quantiles.is_empty() {
+        quantiles.push([0.0; 4]);
+    }
+    Calibration {
+        log,
+        bucket,
+        quantiles,
+    }
+}
+
+/// Linear interpolation between order statistics.
+pub fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = p * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+fn score_folds(
+    folds: &[Vec<(f64, f64)>],
+    origins: &[usize],
+    y: &[f64],
+    season: Option<usize>,
+    calibration: &Calibration,
+    kind: SeriesKind,
+) -> Accuracy {
+    let mut acc = Accuracy {
+        folds: folds.len(),
+        ..Accuracy::default()
+    };
+    for (pairs, &o) in folds.iter().zip(origins) {
+        let fold = score(pairs, &y[..o], season, |h, f| calibration.band(f, h, kind));
+        acc.mase += fold.mase;
+        acc.smape += fold.smape;
+        acc.mape += fold.mape;
+        acc.cover80 += fold.cover80;
+        acc.cover95 += fold.cover95;
+    }
+    let n = folds.len().max(1) as f64;
+    acc.mase /= n;
+    acc.smape /= n;
+    acc.mape /= n;
+    acc.cover80 /= n;
+    acc.cover95 /= n;
+    acc
+}
+
+/// Accuracy of one holdout: `(forecast, actual)` pairs, the training data before it (for the
+/// MASE scale), and the band each forecast carried.
+pub fn score(
+    pairs: &[(f64, f64)],
+    train: &[f64],
+    season: Option<usize>,
+    band: impl Fn(usize, f64) -> Band,
+) -> Accuracy {
+    let n = pairs.len().max(1) as f64;
+    let scale = mase_scale(train, season);
+    let mut acc = Accuracy {
+        folds: 1,
+        ..Accuracy::default()
+    };
+    let mut mape_n = 0usize;
+    for (h, &(f, a)) in pairs.iter().enumerate() {
+        let e = (a - f).abs();
+        acc.mase += e;
+        let denominator = a.abs() + f.abs();
+        if denominator > 0.0 {
+            acc.smape += 2.0 * e / denominator;
+        }
+        if a != 0.0 {
+            acc.mape += e / a.abs();
+            mape_n += 1;
+        }
+        let b = band(h, f);
+        acc.cover80 += f64::from(u8::from(b.lo80 <= a && a <= b.hi80));
+        acc.cover95 += f64::from(u8::from(b.lo95 <= a && a <= b.hi95));
+    }
+    acc.mase = if scale > 0.0 {
+        acc.mase / n / scale
+    } else {
+        f64::NAN
+    };
+    acc.smape *= 100.0 / n;
+    acc.mape = if mape_n > 0 {
+        acc.mape * 100.0 / mape_n as f64
+    } else {
+        f64::NAN
+    };
+    acc.cover80 /= n;
+    acc.cover95 /= n;
+    acc
+}

@@ -1,0 +1,507 @@
+//! History: time series sampled on a regular step, each declared as traffic or data.
+//!
+//! Reading is strict where a silent guess would mislead a capacity plan: duplicated timestamps,
+//! cells that are not numbers and spacing that is not a multiple of the step are errors naming
+//! the file, line and series. Short gaps (a missed scrape, an empty cell) are filled by linear
+//! interpolation and reported, never hidden.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ForecastError;
+
+/// What a series measures, which decides how it is modelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeriesKind {
+    /// A rate (requests per second, orders per hour): seasonal, can fall.
+    Traffic,
+    /// A volume (rows or bytes of a table, a database's size): cumulative, mostly monotone,
+    /// never negative.
+    Data,
+}
+
+impl SeriesKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SeriesKind::Traffic => "traffic",
+            SeriesKind::Data => "data",
+        }
+    }
+}
+
+/// One series: values on the history's regular time grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub name: String,
+    pub kind: SeriesKind,
+    pub values: Vec<f64>,
+}
+
+/// A series' name, kind and `(unix seconds, value)` points, before they are put on a grid.
+pub type NamedPoints = (String, SeriesKind, Vec<(i64, f64)>);
+
+/// Series that share a regular time grid: `start + i × step`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct History {
+    /// Unix seconds of the first sample.
+    pub start: i64,
+    pub step: Duration,
+    pub series: Vec<Series>,
+    /// What was repaired on the way in (filled gaps), for the user to see.
+    pub notes: Vec<String>,
+}
+
+impl History {
+    pub fn len(&self) -> usize {
+        self.series.first().map_or(0, |s| s.values.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Unix seconds of sample `i`.
+    pub fn time_of(&self, i: usize) -> i64 {
+        self.start + (i as f64 * self.step.as_secs_f64()).round() as i64
+    }
+
+    /// Unix seconds of the last sample.
+    pub fn end(&self) -> i64 {
+        self.time_of(self.len().saturating_sub(1))
+    }
+
+    /// Builds a history from irregular `(unix seconds, value)` points per series, which must
+    /// share one step; `origin` names where the points came from in errors.
+    pub fn from_points(
+        origin: &str,
+        step: Option<Duration>,
+        series: Vec<NamedPoints>,
+    ) -> Result<Self, ForecastError> {
+        let mut all_times: Vec<i64> = series
+            .iter()
+            .flat_map(|(_, _, points)| points.iter().map(|(t, _)| *t))
+            .collect();
+        all_times.sort_unstable();
+        all_times.dedup();
+        let step = match step {
+            Some(s) => s.as_secs() as i64,
+            None => infer_step(&all_times).ok_or_else(|| ForecastError::TooShort {
+                series: series.first().map_or_else(String::new, |s| s.0.clone()),
+                points: all_times.len(),
+                needed: 3,
+                why: format!("{origin}: cannot tell the sampling step from fewer than 3 samples"),
+            })?,
+        };
+        if step <= 0 {
+            return Err(ForecastError::Input {
+                origin: origin.to_string(),
+                line: None,
+                series: None,
+                cause: "the sampling step must be at least one second".into(),
+            });
+        }
+        let start = *all_times.first().unwrap_or(&0);
+        let end = *all_times.last().unwrap_or(&0);
+        let len = ((end - start) / step + 1) as usize;
+        let mut notes = Vec::new();
+        let mut out = Vec::new();
+        for (name, kind, points) in series {
+            let mut values = vec![f64::NAN; len];
+            for (t, v) in points {
+                let offset = t - start;
+                if offset % step != 0 {
+                    return Err(ForecastError::Input {
+                        origin: origin.to_string(),
+                        line: None,
+                        series: Some(name),
+                        cause: format!(
+                            "a sample at {} is not on the {}-second grid that starts at {}",
+                            format_time(t),
+                            step,
+                            format_time(start)
+                        ),
+                    });
+                }
+                values[(offset / step) as usize] = v;
+            }
+            let filled = fill_gaps(&mut values);
+            if filled.missing > 0 {
+                if filled.missing * 5 > len || filled.leading_or_trailing {
+                    return Err(ForecastError::Input {
+                        origin: origin.to_string(),
+                        line: None,
+                        series: Some(name),
+                        cause: format!(
+                            "{} of {len} samples are missing{}: too many to fill in",
+                            filled.missing,
+                            if filled.leading_or_trailing {
+                                " (at the start or end of the history)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    });
+                }
+                let longest = filled.longest as i64 * step;
+                let longest = if longest >= 86_400 {
+                    format!("{} days", longest / 86_400)
+                } else {
+                    humantime::format_duration(Duration::from_secs(longest as u64)).to_string()
+                };
+                notes.push(format!(
+                    "{name}: {} missing samples filled by linear interpolation (longest gap {longest})",
+                    filled.missing,
+                ));
+            }
+            out.push(Series { name, kind, values });
+        }
+        Ok(Self {
+            start,
+            step: Duration::from_secs(step as u64),
+            series: out,
+            notes,
+        })
+    }
+}
+
+struct Filled {
+    missing: usize,
+    longest: usize,
+    leading_or_trailing: bool,
+}
+
+/// Linear interpolation over NaN runs inside the series.
+fn fill_gaps(values: &mut [f64]) -> Filled {
+    let mut filled = Filled {
+        missing: 0,
+        longest: 0,
+        leading_or_trailing: false,
+    };
+    let n = values.len();
+    let mut i = 0;
+    while i < n {
+        if !values[i].is_nan() {
+            i += 1;
+            continue;
+        }
+        let run_start = i;
+        while i < n && values[i].is_nan() {
+            i += 1;
+        }
+        let run = i - run_start;
+        filled.missing += run;
+        filled.longest = filled.longest.max(run);
+        if run_start == 0 || i == n {
+            filled.leading_or_trailing = true;
+            continue;
+        }
+        let (a, b) = (values[run_start - 1], values[i]);
+        for k in 0..run {
+            values[run_start + k] = a + (b - a) * (k + 1) as f64 / (run + 1) as f64;
+        }
+    }
+    filled
+}
+
+/// The most common spacing between consecutive samples.
+fn infer_step(times: &[i64]) -> Option<i64> {
+    if times.len() < 3 {
+        return None;
+    }
+    let mut diffs: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    diffs.sort_unstable();
+    Some(diffs[diffs.len() / 2])
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day number (the inverse of [`days_from_civil`]).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `2026-11-24T10:00:00Z`.
+pub fn format_time(unix: i64) -> String {
+    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
+    let s = unix.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
+}
+
+/// `2026-11-24`.
+pub fn format_date(unix: i64) -> String {
+    format_time(unix)[..10].to_string()
+}
+
+/// Unix seconds from `2026-11-24`, `2026-11-24 10:00[:00[.123]]`, RFC 3339 with `Z` or an
+/// offset, or digits (already Unix seconds). Any year, 1958 included.
+pub fn parse_time(text: &str) -> Option<i64> {
+    let text = text.trim().trim_matches('"');
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && text.len() != 8 {
+        return text.parse().ok();
+    }
+    let number = |s: &str| -> Option<i64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (date, rest) = text.split_at(text.find(['T', ' ']).unwrap_or(text.len()));
+    let mut parts = date.splitn(3, '-');
+    let (y, m, d) = (
+        number(parts.next()?)?,
+        number(parts.next()?)?,
+        number(parts.next()?)?,
+    );
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let mut seconds = days_from_civil(y, m as u32, d as u32) * 86_400;
+    let rest = rest.trim_start_matches(['T', ' ']);
+    if rest.is_empty() {
+        return Some(seconds);
+    }
+    // The clock, then an optional zone: Z, +HH:MM or -HH:MM.
+    let zone_at = rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len());
+    let (clock, zone) = rest.split_at(zone_at);
+    let mut hms = clock.split(':');
+    let h = number(hms.next()?)?;
+    let min = number(hms.next().unwrap_or("0"))?;
+    let sec = hms
+        .next()
+        .map_or(Some(0), |s| number(s.split('.').next().unwrap_or("0")))?;
+    if h > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    seconds += h * 3600 + min * 60 + sec;
+    match zone.chars().next() {
+        None | Some('Z' | 'z') => {}
+        Some(sign) => {
+            let (zh, zm) = zone[1..].split_once(':').unwrap_or((&zone[1..], "0"));
+            let offset = number(zh)? * 3600 + number(zm)? * 60;
+            seconds += if sign == '+' { -offset } else { offset };
+        }
+    }
+    Some(seconds)
+}
+
+/// Now, in Unix seconds.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Which CSV columns to read, and as what.
+#[derive(Clone, Debug, Default)]
+pub struct CsvSpec {
+    /// The timestamp column; the first column when `None`.
+    pub timestamp: Option<String>,
+    /// `(series name, column, kind)`.
+    pub series: Vec<(String, String, SeriesKind)>,
+}
+
+/// Reads a CSV history: a timestamp column and one column per declared series.
+pub fn read_csv(path: &Path, spec: &CsvSpec) -> Result<History, ForecastError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ForecastError::Io {
+        path: path.to_path_buf(),
+        cause: e.to_string(),
+    })?;
+    parse_csv(&text, &path.display().to_string(), spec)
+}
+
+/// Parses CSV text; `origin` names it in errors.
+pub fn parse_csv(text: &str, origin: &str, spec: &CsvSpec) -> Result<History, ForecastError> {
+    let input_error =
+        |line: Option<usize>, series: Option<&str>, cause: String| ForecastError::Input {
+            origin: origin.to_string(),
+            line,
+            series: series.map(str::to_string),
+            cause,
+        };
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let Some((_, header)) = lines.next() else {
+        return Err(input_error(None, None, "the file is empty".into()));
+    };
+    let columns: Vec<&str> = header
+        .split(',')
+        .map(|c| c.trim().trim_matches('"'))
+        .collect();
+    let ts_col = match &spec.timestamp {
+        None => 0,
+        Some(name) => columns.iter().position(|c| c == name).ok_or_else(|| {
+            input_error(
+                Some(1),
+                None,
+                format!(
+                    "no timestamp column {name:?}; columns: {}",
+                    columns.join(", ")
+                ),
+            )
+        })?,
+    };
+    if spec.series.is_empty() {
+        return Err(input_error(
+            None,
+            None,
+            format!(
+                "no series declared; declare columns as traffic or data (columns: {})",
+                columns[1..].join(", ")
+            ),
+        ));
+    }
+    let mut wanted = Vec::new();
+    for (name, column, kind) in &spec.series {
+        let index = columns.iter().position(|c| c == column).ok_or_else(|| {
+            input_error(
+                Some(1),
+                Some(name),
+                format!("no column {column:?}; columns: {}", columns.join(", ")),
+            )
+        })?;
+        wanted.push((name.clone(), *kind, index, Vec::new()));
+    }
+    let mut seen: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    for (i, line) in lines {
+        let line_no = i + 1;
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        let stamp = cells.get(ts_col).copied().unwrap_or("");
+        let t = parse_time(stamp).ok_or_else(|| {
+            input_error(
+                Some(line_no),
+                None,
+                format!("{stamp:?} is not a timestamp (expected 2026-11-24, 2026-11-24 10:00:00, RFC 3339 or Unix seconds)"),
+            )
+        })?;
+        if let Some(first) = seen.insert(t, line_no) {
+            return Err(input_error(
+                Some(line_no),
+                None,
+                format!("timestamp {stamp} repeats the one on line {first}"),
+            ));
+        }
+        for (name, _, index, points) in &mut wanted {
+            let cell = cells.get(*index).copied().unwrap_or("").trim_matches('"');
+            if cell.is_empty() || cell.eq_ignore_ascii_case("nan") {
+                continue; // a gap: filled and reported later
+            }
+            let value: f64 = cell.replace('_', "").parse().map_err(|_| {
+                input_error(
+                    Some(line_no),
+                    Some(name),
+                    format!("{cell:?} is not a number"),
+                )
+            })?;
+            if !value.is_finite() {
+                return Err(input_error(
+                    Some(line_no),
+                    Some(name),
+                    format!("{cell:?} is not a finite number"),
+                ));
+            }
+            points.push((t, value));
+        }
+    }
+    History::from_points(
+        origin,
+        None,
+        wanted
+            .into_iter()
+            .map(|(name, kind, _, mut points)| {
+                points.sort_by_key(|p| p.0);
+                (name, kind, points)
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> CsvSpec {
+        CsvSpec {
+            timestamp: None,
+            series: vec![
+                ("rps".into(), "requests".into(), SeriesKind::Traffic),
+                ("orders".into(), "orders_rows".into(), SeriesKind::Data),
+            ],
+        }
+    }
+
+    #[test]
+    fn reads_a_daily_history_and_fills_a_short_gap() {
+        let csv = "date,requests,orders_rows\n2026-01-01,10,100\n2026-01-02,12,110\n2026-01-03,,120\n2026-01-04,14,130\n2026-01-05,15,140\n";
+        let h = parse_csv(csv, "h.csv", &spec()).unwrap();
+        assert_eq!(h.step, Duration::from_secs(86_400));
+        assert_eq!(h.series[0].values, [10.0, 12.0, 13.0, 14.0, 15.0]);
+        assert_eq!(h.series[1].kind, SeriesKind::Data);
+        assert_eq!(format_date(h.end()), "2026-01-05");
+        assert!(h.notes[0].starts_with("rps: 1 missing samples filled"));
+    }
+
+    #[test]
+    fn times_parse_and_format_in_any_year() {
+        assert_eq!(parse_time("1970-01-01"), Some(0));
+        assert_eq!(parse_time("1958-03-29"), Some(-371_174_400));
+        assert_eq!(format_date(-371_174_400), "1958-03-29");
+        assert_eq!(parse_time("2026-11-24 10:30:00"), Some(1_795_516_200));
+        assert_eq!(parse_time("2026-11-24T12:30:00+02:00"), Some(1_795_516_200));
+        assert_eq!(parse_time("2026-11-24T10:30:00.250Z"), Some(1_795_516_200));
+        assert_eq!(format_time(1_795_516_200), "2026-11-24T10:30:00Z");
+        assert_eq!(parse_time("1795516200"), Some(1_795_516_200));
+        assert_eq!(parse_time("2026-13-01"), None);
+        assert_eq!(parse_time("yesterday"), None);
+        for day in [-600_000i64, -1, 0, 59, 11_016, 20_416, 2_932_896] {
+            assert_eq!(parse_time(&format_time(day * 86_400)), Some(day * 86_400));
+        }
+    }
+
+    #[test]
+    fn bad_input_names_the_line_and_series() {
+        let err = |csv: &str| parse_csv(csv, "h.csv", &spec()).unwrap_err().to_string();
+        assert_eq!(
+            err("date,requests,orders_rows\n2026-01-01,10,100\n2026-01-02,ten,110\n"),
+            "h.csv:3: series rps: \"ten\" is not a number"
+        );
+        assert_eq!(
+            err("date,requests,orders_rows\n2026-01-01,10,100\n2026-01-01,11,110\n"),
+            "h.csv:3: timestamp 2026-01-01 repeats the one on line 2"
+        );
+        assert!(err("date,requests\n2026-01-01,1\n").contains("no column \"orders_rows\""));
+        assert!(
+            err("date,requests,orders_rows\n2026-01-01,1,1\n2026-01-02,1,1\n2026-01-03 06:00:00,1,1\n2026-01-04,1,1\n")
+                .contains("is not on the 86400-second grid")
+        );
+        assert!(
+            err("date,requests,orders_rows\n2026-01-01,1,1\n2026-01-02,,1\n2026-01-03,,1\n2026-01-04,1,1\n")
+                .contains("2 of 4 samples are missing")
+        );
+    }
+}

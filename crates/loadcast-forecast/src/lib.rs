@@ -1,0 +1,554 @@
+//! loadcast's forecast stage: history in, a [`Projection`] of traffic **and** data volume at the
+//! horizon out, with honest uncertainty.
+//!
+//! * [`history`]: CSV (timestamp plus declared series) and Prometheus `query_range`, on a
+//!   regular grid; gaps filled and reported; duplicates, non-numbers and off-grid samples are
+//!   errors naming the line and series.
+//! * [`model`]: seasonal baselines, seasonal medians, profile × trend, yearly harmonics,
+//!   augurs' MSTL+AutoETS on short series; drift/linear/exponential trends for data volumes.
+//! * [`backtest`]: every candidate is scored on rolling holdouts; the lowest MASE wins, and its
+//!   backtest errors calibrate the 80% and 95% intervals.
+//!
+//! ```
+//! use std::time::Duration;
+//! use loadcast_forecast::{history::{History, SeriesKind}, Options, project};
+//!
+//! // Two years of a table growing 3% a month, sampled daily.
+//! let points = (0..730).map(|d| (d * 86_400, 1e6 * 1.03f64.powf(d as f64 / 30.4))).collect();
+//! let history = History::from_points("example", None, vec![("orders".into(), SeriesKind::Data, points)]).unwrap();
+//! let projection = project(&history, &Options::horizon(Duration::from_secs(180 * 86_400))).unwrap();
+//! let orders = &projection.series[0];
+//! assert!((orders.at_horizon.point / (1e6 * 1.03f64.powf(909.0 / 30.4)) - 1.0).abs() < 0.02);
+//! ```
+
+pub mod backtest;
+pub mod history;
+pub mod model;
+pub mod prometheus;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use backtest::{Accuracy, Band};
+use history::{History, Series, SeriesKind, format_time};
+use model::Seasons;
+
+/// Why a forecast could not be made. Every variant names the series or the input it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ForecastError {
+    #[error("{}: {cause}", path.display())]
+    Io { path: PathBuf, cause: String },
+    #[error("{origin}{}: {}{cause}", line.map_or(String::new(), |l| format!(":{l}")), series.as_ref().map_or(String::new(), |s| format!("series {s}: ")))]
+    Input {
+        origin: String,
+        line: Option<usize>,
+        series: Option<String>,
+        cause: String,
+    },
+    #[error("series {series}: {points} samples are too few ({needed} needed): {why}")]
+    TooShort {
+        series: String,
+        points: usize,
+        needed: usize,
+        why: String,
+    },
+    #[error("series {series}: {cause}")]
+    Model { series: String, cause: String },
+    #[error("Prometheus at {url}: {cause}")]
+    Prometheus { url: String, cause: String },
+    #[error("{0}")]
+    Options(String),
+}
+
+/// A seasonal cycle the user can ask for explicitly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Season {
+    Daily,
+    Weekly,
+    Yearly,
+}
+
+impl Season {
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text.trim() {
+            "daily" | "day" => Season::Daily,
+            "weekly" | "week" => Season::Weekly,
+            "yearly" | "year" => Season::Yearly,
+            _ => return None,
+        })
+    }
+}
+
+/// What to forecast.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub horizon: Duration,
+    /// `None`: every season the history supports. `Some`: exactly these, and an error when the
+    /// history is too short for one of them.
+    pub seasons: Option<Vec<Season>>,
+    /// Most points kept in the projection's paths (charts).
+    pub path_points: usize,
+}
+
+impl Options {
+    pub fn horizon(horizon: Duration) -> Self {
+        Self {
+            horizon,
+            seasons: None,
+            path_points: 400,
+        }
+    }
+}
+
+/// The format name and version of a projection file.
+pub const PROJECTION_FORMAT: &str = "loadcast-projection";
+pub const PROJECTION_VERSION: u32 = 1;
+
+/// Traffic and data volume at the horizon: what the rest of loadcast plans for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Projection {
+    pub format: String,
+    pub version: u32,
+    /// Last sample of the history (RFC 3339): the "now" of the projection.
+    pub as_of: String,
+    pub as_of_unix: i64,
+    pub history_start: String,
+    pub step_seconds: u64,
+    pub horizon_end: String,
+    pub horizon_end_unix: i64,
+    pub series: Vec<SeriesProjection>,
+    /// What was repaired or assumed on the way (filled gaps, seasons not supported).
+    pub notes: Vec<String>,
+}
+
+/// One series projected to the horizon.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesProjection {
+    pub name: String,
+    pub kind: SeriesKind,
+    /// The model chosen by backtest, and every candidate's backtest MASE.
+    pub model: String,
+    pub candidates: Vec<CandidateScore>,
+    /// Last observed value.
+    pub last: f64,
+    /// Today's peak: the largest value of the last seasonal cycle (traffic), or the last value
+    /// (data).
+    pub current_peak: f64,
+    pub at_horizon: Band,
+    /// The largest point forecast within the horizon (the seasonal peak is what breaks
+    /// systems), with its band, and when it is.
+    pub peak: Band,
+    pub peak_at: String,
+    pub peak_at_unix: i64,
+    /// `peak / current_peak − 1` for traffic, `at_horizon / last − 1` for data.
+    pub growth: f64,
+    /// The chosen model's accuracy on the selection backtest.
+    pub backtest: Accuracy,
+    /// The forecast, downsampled for charts (traffic keeps each bucket's peak).
+    pub path: Vec<PathPoint>,
+    /// The end of the history, downsampled the same way.
+    pub history: Vec<(i64, f64)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CandidateScore {
+    pub model: String,
+    /// `None`: it could not be fitted on every fold.
+    pub mase: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PathPoint {
+    pub t: i64,
+    #[serde(flatten)]
+    pub band: Band,
+}
+
+impl Projection {
+    pub fn series(&self, name: &str) -> Option<&SeriesProjection> {
+        self.series.iter().find(|s| s.name == name)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a projection always serializes")
+    }
+
+    pub fn from_json(text: &str, origin: &str) -> Result<Self, ForecastError> {
+        let projection: Projection =
+            serde_json::from_str(text).map_err(|e| ForecastError::Input {
+                origin: origin.to_string(),
+                line: Some(e.line()),
+                series: None,
+                cause: format!("not a projection file: {e}"),
+            })?;
+        if projection.format != PROJECTION_FORMAT || projection.version != PROJECTION_VERSION {
+            return Err(ForecastError::Input {
+                origin: origin.to_string(),
+                line: None,
+                series: None,
+                cause: format!(
+                    "format {} version {} is not {PROJECTION_FORMAT} version {PROJECTION_VERSION}",
+                    projection.format, projection.version
+                ),
+            });
+        }
+        Ok(projection)
+    }
+
+    /// "traffic +35% by the peak on 2027-03-14, orders +140%".
+    pub fn growth_summary(&self) -> String {
+        self.series
+            .iter()
+            .map(|s| format!("{} {:+.0}%", s.name, s.growth * 100.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn seasons_for(
+    series: &Series,
+    step: Duration,
+    requested: Option<&[Season]>,
+) -> Result<Seasons, ForecastError> {
+    let n = series.values.len();
+    let detected = Seasons::detect(step.as_secs_f64(), n);
+    let Some(requested) = requested else {
+        return Ok(detected);
+    };
+    let per = |seconds: f64| seconds / step.as_secs_f64();
+    let mut seasons = Seasons {
+        day: None,
+        week: None,
+        year: None,
+    };
+    for season in requested {
+        let (cycle, name, found) = match season {
+            Season::Daily => (per(86_400.0), "daily", detected.day.map(|d| d as f64)),
+            Season::Weekly => (
+                per(7.0 * 86_400.0),
+                "weekly",
+                detected.week.map(|w| w as f64),
+            ),
+            Season::Yearly => (per(365.25 * 86_400.0), "yearly", detected.year),
+        };
+        let needed = if *season == Season::Yearly {
+            (1.5 * cycle).ceil() as usize
+        } else {
+            (3.0 * cycle).ceil() as usize
+        };
+        if found.is_none() {
+            return Err(ForecastError::TooShort {
+                series: series.name.clone(),
+                points: n,
+                needed,
+                why: if cycle < 2.0 {
+                    format!("{name} seasonality needs samples finer than the cycle itself")
+                } else {
+                    format!(
+                        "{name} seasonality needs {needed} samples ({} cycles) of history",
+                        if *season == Season::Yearly {
+                            "1.5"
+                        } else {
+                            "3"
+                        }
+                    )
+                },
+            });
+        }
+        match season {
+            Season::Daily => seasons.day = detected.day,
+            Season::Weekly => seasons.week = detected.week,
+            Season::Yearly => seasons.year = detected.year,
+        }
+    }
+    Ok(seasons)
+}
+
+/// Fewest samples any series needs.
+const MIN_SAMPLES: usize = 8;
+
+/// Projects every series of the history to the horizon.
+pub fn project(history: &History, options: &Options) -> Result<Projection, ForecastError> {
+    let step = history.step.as_secs_f64();
+    if options.horizon.as_secs_f64() < step {
+        return Err(ForecastError::Options(format!(
+            "the horizon ({}) is shorter than the history's step ({})",
+            humantime::format_duration(options.horizon),
+            humantime::format_duration(history.step)
+        )));
+    }
+    let steps = (options.horizon.as_secs_f64() / step).ceil() as usize;
+    let results = parallel_map(&history.series, |series| {
+        project_series(history, series, steps, options)
+    });
+    let mut out = Vec::with_capacity(results.len());
+    for r in results {
+        out.push(r?);
+    }
+    let end = history.end();
+    let horizon_end = end + (steps as f64 * step).round() as i64;
+    Ok(Projection {
+        format: PROJECTION_FORMAT.into(),
+        version: PROJECTION_VERSION,
+        as_of: format_time(end),
+        as_of_unix: end,
+        history_start: format_time(history.start),
+        step_seconds: history.step.as_secs(),
+        horizon_end: format_time(horizon_end),
+        horizon_end_unix: horizon_end,
+        series: out,
+        notes: history.notes.clone(),
+    })
+}
+
+fn project_series(
+    history: &History,
+    series: &Series,
+    steps: usize,
+    options: &Options,
+) -> Result<SeriesProjection, ForecastError> {
+    let y = &series.values;
+    let n = y.len();
+    if n < MIN_SAMPLES {
+        return Err(ForecastError::TooShort {
+            series: series.name.clone(),
+            points: n,
+            needed: MIN_SAMPLES,
+            why: "a trend needs a few samples to hold out and test".into(),
+        });
+    }
+    let seasons = seasons_for(series, history.step, options.seasons.as_deref())?;
+    let selection = backtest::select(y, series.kind, &seasons, steps).map_err(|cause| {
+        ForecastError::Model {
+            series: series.name.clone(),
+            cause,
+        }
+    })?;
+    let point = selection
+        .model
+        .forecast(y, steps)
+        .map_err(|e| ForecastError::Model {
+            series: series.name.clone(),
+            cause: e.0,
+        })?;
+    let bands: Vec<Band> = point
+        .iter()
+        .enumerate()
+        .map(|(h, p)| selection.calibration.band(*p, h, series.kind))
+        .collect();
+    let time_of = |h: usize| history.time_of(n + h);
+    let (peak_index, _) = bands
+        .iter()
+        .enumerate()
+        .fold((0, f64::MIN), |(bi, bv), (i, b)| {
+            if b.point > bv { (i, b.point) } else { (bi, bv) }
+        });
+    let last = y[n - 1];
+    let cycle = seasons.main().unwrap_or(1).min(n);
+    let current_peak = match series.kind {
+        SeriesKind::Traffic => y[n - cycle..].iter().copied().fold(f64::MIN, f64::max),
+        SeriesKind::Data => last,
+    };
+    let at_horizon = bands[steps - 1];
+    let peak = bands[peak_index];
+    let growth = match series.kind {
+        SeriesKind::Traffic => ratio(peak.point, current_peak),
+        SeriesKind::Data => ratio(at_horizon.point, last),
+    };
+    let path = downsample(&bands, options.path_points, series.kind, |b| b.point)
+        .into_iter()
+        .map(|i| PathPoint {
+            t: time_of(i),
+            band: bands[i],
+        })
+        .collect();
+    let tail_len = n.min(steps.max(4 * cycle));
+    let tail = &y[n - tail_len..];
+    let history_points = downsample(tail, options.path_points, series.kind, |v| *v)
+        .into_iter()
+        .map(|i| (history.time_of(n - tail_len + i), tail[i]))
+        .collect();
+    Ok(SeriesProjection {
+        name: series.name.clone(),
+        kind: series.kind,
+        model: selection.model.to_string(),
+        candidates: selection
+            .scores
+            .iter()
+            .map(|(m, s)| CandidateScore {
+                model: m.to_string(),
+                mase: *s,
+            })
+            .collect(),
+        last,
+        current_peak,
+        at_horizon,
+        peak,
+        peak_at: format_time(time_of(peak_index)),
+        peak_at_unix: time_of(peak_index),
+        growth,
+        backtest: selection.accuracy,
+        path,
+        history: history_points,
+    })
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b - 1.0 } else { f64::NAN }
+}
+
+/// Indices that keep at most `max` points: each bucket's largest value for traffic (the peaks
+/// must survive), its last for data.
+fn downsample<T>(
+    items: &[T],
+    max: usize,
+    kind: SeriesKind,
+    value: impl Fn(&T) -> f64,
+) -> Vec<usize> {
+    let per = items.len().div_ceil(max.max(1)).max(1);
+    (0..items.len())
+        .step_by(per)
+        .map(|start| {
+            let end = (start + per).min(items.len());
+            match kind {
+                SeriesKind::Data => end - 1,
+                SeriesKind::Traffic => (start..end)
+                    .max_by(|a, b| value(&items[*a]).total_cmp(&value(&items[*b])))
+                    .unwrap_or(start),
+            }
+        })
+        .collect()
+}
+
+/// Maps `f` over `items` on every CPU this process may use; results in order.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len().max(1));
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= items.len() {
+                            return mine;
+                        }
+                        mine.push((i, f(&items[i])));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Accuracy of the whole forecasting procedure (selection included) on rolling holdouts of
+/// `holdout` steps: origins at `n − holdout`, `n − 2·holdout`, … while `min_train` samples
+/// remain for training. Each fold chooses its model on its own training data only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesBacktest {
+    pub name: String,
+    pub kind: SeriesKind,
+    pub accuracy: Accuracy,
+    /// The model each fold chose.
+    pub models: Vec<String>,
+}
+
+/// Runs the rolling-holdout backtest of every series.
+pub fn backtest(
+    history: &History,
+    holdout: Duration,
+    min_train: Option<usize>,
+    seasons: Option<&[Season]>,
+) -> Result<Vec<SeriesBacktest>, ForecastError> {
+    let h = (holdout.as_secs_f64() / history.step.as_secs_f64()).round() as usize;
+    if h == 0 {
+        return Err(ForecastError::Options(
+            "the holdout is shorter than one step of the history".into(),
+        ));
+    }
+    let results = parallel_map(&history.series, |series| {
+        let y = &series.values;
+        let full = seasons_for(series, history.step, seasons)?;
+        let min = min_train.unwrap_or_else(|| 4 * full.main().unwrap_or(3));
+        let folds = backtest::origins(y.len(), h, h, min, usize::MAX);
+        if folds.is_empty() {
+            return Err(ForecastError::TooShort {
+                series: series.name.clone(),
+                points: y.len(),
+                needed: min + h,
+                why: format!("a backtest holds out {h} samples after {min} of training"),
+            });
+        }
+        let mut total = Accuracy::default();
+        let mut models = Vec::new();
+        for &o in &folds {
+            let train = History {
+                start: history.start,
+                step: history.step,
+                series: vec![Series {
+                    name: series.name.clone(),
+                    kind: series.kind,
+                    values: y[..o].to_vec(),
+                }],
+                notes: Vec::new(),
+            };
+            let s = seasons_for(&train.series[0], history.step, seasons)?;
+            let selection = backtest::select(&y[..o], series.kind, &s, h).map_err(|cause| {
+                ForecastError::Model {
+                    series: series.name.clone(),
+                    cause,
+                }
+            })?;
+            let forecast =
+                selection
+                    .model
+                    .forecast(&y[..o], h)
+                    .map_err(|e| ForecastError::Model {
+                        series: series.name.clone(),
+                        cause: e.0,
+                    })?;
+            let pairs: Vec<(f64, f64)> = forecast
+                .into_iter()
+                .zip(y[o..o + h].iter().copied())
+                .collect();
+            let fold = backtest::score(&pairs, &y[..o], full.main(), |i, f| {
+                selection.calibration.band(f, i, series.kind)
+            });
+            total.mase += fold.mase;
+            total.smape += fold.smape;
+            total.mape += fold.mape;
+            total.cover80 += fold.cover80;
+            total.cover95 += fold.cover95;
+            models.push(selection.model.to_string());
+        }
+        let n = folds.len() as f64;
+        Ok(SeriesBacktest {
+            name: series.name.clone(),
+            kind: series.kind,
+            accuracy: Accuracy {
+                mase: total.mase / n,
+                smape: total.smape / n,
+                mape: total.mape / n,
+                cover80: total.cover80 / n,
+                cover95: total.cover95 / n,
+                folds: folds.len(),
+            },
+            models,
+        })
+    });
+    results.into_iter().collect()
+}

@@ -1,0 +1,147 @@
+//! History from Prometheus: one `query_range` per series (`/api/v1/query_range`), on the grid
+//! of the requested step. A query must return exactly one series: several are ambiguous (sum
+//! them in PromQL), none is an error — never a silent flat line.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::ForecastError;
+use crate::history::{History, SeriesKind, format_time};
+
+/// A series to read: its name in the projection, whether it is traffic or data, and the PromQL.
+#[derive(Clone, Debug)]
+pub struct PromSeries {
+    pub name: String,
+    pub kind: SeriesKind,
+    pub query: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Answer {
+    status: String,
+    #[serde(default)]
+    data: Option<Data>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Data {
+    result_type: String,
+    result: Vec<Matrix>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Matrix {
+    #[serde(default)]
+    metric: serde_json::Map<String, serde_json::Value>,
+    values: Vec<(f64, String)>,
+}
+
+/// Reads every series from the Prometheus server at `url` between `start` and `end` (Unix
+/// seconds) at `step`.
+pub fn query_range(
+    url: &str,
+    series: &[PromSeries],
+    start: i64,
+    end: i64,
+    step: Duration,
+    timeout: Duration,
+) -> Result<History, ForecastError> {
+    let base = url.trim_end_matches('/');
+    let error = |cause: String| ForecastError::Prometheus {
+        url: base.to_string(),
+        cause,
+    };
+    if step.as_secs() == 0 {
+        return Err(error("the step must be at least one second".into()));
+    }
+    if end <= start {
+        return Err(error(format!(
+            "the range {} .. {} is empty",
+            format_time(start),
+            format_time(end)
+        )));
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut read = Vec::new();
+    for s in series {
+        let mut response = agent
+            .get(format!("{base}/api/v1/query_range"))
+            .query("query", &s.query)
+            .query("start", start.to_string())
+            .query("end", end.to_string())
+            .query("step", step.as_secs().to_string())
+            .call()
+            .map_err(|e| error(format!("unreachable ({e})")))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| error(format!("reading the answer for series {}: {e}", s.name)))?;
+        let answer: Answer = serde_json::from_str(&body).map_err(|e| {
+            error(format!(
+                "answered {status} with something that is not the Prometheus API ({e}) for series {}",
+                s.name
+            ))
+        })?;
+        if answer.status != "success" {
+            return Err(error(format!(
+                "query for series {} failed ({status}): {}",
+                s.name,
+                answer.error.unwrap_or_else(|| "no reason given".into())
+            )));
+        }
+        let data = answer
+            .data
+            .ok_or_else(|| error(format!("no data in the answer for series {}", s.name)))?;
+        if data.result_type != "matrix" {
+            return Err(error(format!(
+                "query for series {} returned a {}, not a range (matrix)",
+                s.name, data.result_type
+            )));
+        }
+        let matrix = match data.result.len() {
+            0 => {
+                return Err(error(format!(
+                    "query for series {} ({}) returned no data between {} and {}",
+                    s.name,
+                    s.query,
+                    format_time(start),
+                    format_time(end)
+                )));
+            }
+            1 => &data.result[0],
+            n => {
+                let labels: Vec<String> = data
+                    .result
+                    .iter()
+                    .take(3)
+                    .map(|m| serde_json::Value::Object(m.metric.clone()).to_string())
+                    .collect();
+                return Err(error(format!(
+                    "query for series {} returned {n} series ({}…); aggregate them to one, e.g. sum(…)",
+                    s.name,
+                    labels.join(", ")
+                )));
+            }
+        };
+        let mut points = Vec::with_capacity(matrix.values.len());
+        for (t, v) in &matrix.values {
+            let value: f64 = v
+                .parse()
+                .map_err(|_| error(format!("series {}: {v:?} at {t} is not a number", s.name)))?;
+            if value.is_finite() {
+                points.push((*t as i64, value));
+            }
+        }
+        read.push((s.name.clone(), s.kind, points));
+    }
+    History::from_points(&format!("Prometheus at {base}"), Some(step), read)
+}

@@ -1,0 +1,199 @@
+//! The forecast on series whose truth is known: interval coverage over many seeds, growth of a
+//! data series, the date of a yearly peak; and bad input.
+
+use std::time::Duration;
+
+use loadcast_forecast::history::{History, SeriesKind, format_date};
+use loadcast_forecast::{ForecastError, Options, Season, project};
+
+const DAY: i64 = 86_400;
+
+/// A standard normal draw (Box–Muller).
+fn normal(rng: &mut fastrand::Rng) -> f64 {
+    let u1 = rng.f64().max(1e-12);
+    let u2 = rng.f64();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+fn daily(name: &str, kind: SeriesKind, values: impl Iterator<Item = f64>) -> History {
+    let points = values
+        .enumerate()
+        .map(|(d, v)| (d as i64 * DAY, v))
+        .collect();
+    History::from_points("test", None, vec![(name.into(), kind, points)]).unwrap()
+}
+
+const WEEKLY: [f64; 7] = [0.0, 40.0, 60.0, 55.0, 45.0, -80.0, -120.0];
+
+/// Linear trend, weekly pattern, Gaussian noise of `sd`.
+fn truth(day: usize) -> f64 {
+    1000.0 + 1.5 * day as f64 + WEEKLY[day % 7]
+}
+
+#[test]
+fn intervals_cover_the_truth_at_their_nominal_rate_over_many_seeds() {
+    let (n, horizon, sd) = (364usize, 28usize, 30.0);
+    let (mut inside80, mut inside95, mut total) = (0usize, 0usize, 0usize);
+    let mut abs_error = 0.0;
+    let seeds = 120;
+    for seed in 0..seeds {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let all: Vec<f64> = (0..n + horizon)
+            .map(|d| truth(d) + sd * normal(&mut rng))
+            .collect();
+        let history = daily("rps", SeriesKind::Traffic, all[..n].iter().copied());
+        let p = project(
+            &history,
+            &Options {
+                path_points: 10_000,
+                ..Options::horizon(Duration::from_secs(horizon as u64 * DAY as u64))
+            },
+        )
+        .unwrap();
+        let s = &p.series[0];
+        assert_eq!(s.path.len(), horizon);
+        for (h, point) in s.path.iter().enumerate() {
+            let actual = all[n + h];
+            let b = point.band;
+            inside80 += usize::from(b.lo80 <= actual && actual <= b.hi80);
+            inside95 += usize::from(b.lo95 <= actual && actual <= b.hi95);
+            abs_error += (b.point - truth(n + h)).abs();
+            total += 1;
+        }
+    }
+    let (c80, c95) = (
+        inside80 as f64 / total as f64,
+        inside95 as f64 / total as f64,
+    );
+    let mae = abs_error / total as f64;
+    eprintln!(
+        "coverage 80% {c80:.3}, 95% {c95:.3}; mean distance to the truth {mae:.1} (noise sd {sd})"
+    );
+    // 120 seeds × 28 days: coverage within a few points of nominal.
+    assert!(
+        (0.73..=0.89).contains(&c80),
+        "80% interval covered {c80:.3}"
+    );
+    assert!(
+        (0.91..=0.99).contains(&c95),
+        "95% interval covered {c95:.3}"
+    );
+    // The point forecast's distance from the noise-free truth, against the noise itself.
+    assert!(
+        mae < 1.0 * sd,
+        "mean distance to the truth {mae:.1} (noise sd {sd})"
+    );
+}
+
+#[test]
+fn a_table_growing_twelve_percent_a_month_is_projected_within_ten_percent_at_six_months() {
+    let mut rng = fastrand::Rng::with_seed(7);
+    let rows = |day: f64| 2.0e6 * 1.12f64.powf(day / 30.4375);
+    let n = 730;
+    let history = daily(
+        "orders",
+        SeriesKind::Data,
+        (0..n).map(|d| rows(d as f64) * (1.0 + 0.01 * normal(&mut rng))),
+    );
+    let p = project(
+        &history,
+        &Options::horizon(Duration::from_secs(182 * DAY as u64)),
+    )
+    .unwrap();
+    let s = &p.series[0];
+    let expected = rows((n - 1 + 182) as f64);
+    let error = s.at_horizon.point / expected - 1.0;
+    eprintln!(
+        "orders at six months: {:.0} vs {expected:.0} ({error:+.3}), model {}",
+        s.at_horizon.point, s.model
+    );
+    assert!(
+        error.abs() < 0.10,
+        "{} vs {expected}: {error:+.3}",
+        s.at_horizon.point
+    );
+    assert!(s.at_horizon.lo95 <= expected && expected <= s.at_horizon.hi95);
+    assert!(s.path.iter().all(|p| p.band.lo95 >= 0.0));
+    // Six months at 12% a month: close to doubling.
+    assert!(
+        (s.growth - (1.12f64.powf(182.0 / 30.4375) - 1.0)).abs() < 0.2,
+        "{}",
+        s.growth
+    );
+    assert!(s.model.contains("exponential"), "{}", s.model);
+}
+
+#[test]
+fn the_next_yearly_peak_is_dated_within_a_week() {
+    // Three years of daily traffic: growth, a weekly shape and a yearly season peaking late
+    // in November (day 330 of the year), with 4% noise; the history ends in early February.
+    let expected = |d: usize| {
+        let year = (std::f64::consts::TAU * (d as f64 - 330.0 + 91.3125) / 365.25).sin();
+        (5000.0 + 2.0 * d as f64) * (1.0 + 0.35 * year) * (1.0 + WEEKLY[d % 7] / 600.0)
+    };
+    let n = 3 * 365 + 40;
+    for seed in 1..=6 {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let history = daily(
+            "rps",
+            SeriesKind::Traffic,
+            (0..n).map(|d| expected(d) * (1.0 + 0.04 * normal(&mut rng))),
+        );
+        let p = project(
+            &history,
+            &Options::horizon(Duration::from_secs(365 * DAY as u64)),
+        )
+        .unwrap();
+        let s = &p.series[0];
+        let true_peak = (n..n + 365)
+            .max_by(|a, b| expected(*a).total_cmp(&expected(*b)))
+            .unwrap();
+        let predicted = s.peak_at_unix / DAY;
+        eprintln!(
+            "seed {seed}: peak predicted {} vs true {}; model {}",
+            format_date(s.peak_at_unix),
+            format_date(true_peak as i64 * DAY),
+            s.model
+        );
+        assert!(
+            (predicted - true_peak as i64).abs() <= 7,
+            "seed {seed}: predicted peak {} (day {predicted}), true {} (day {true_peak})",
+            format_date(s.peak_at_unix),
+            format_date(true_peak as i64 * DAY),
+        );
+        let error = s.peak.point / expected(true_peak) - 1.0;
+        assert!(
+            error.abs() < 0.10,
+            "seed {seed}: peak level off by {error:+.3}"
+        );
+    }
+}
+
+#[test]
+fn too_short_for_the_requested_season_is_an_error_naming_the_series() {
+    let history = daily("rps", SeriesKind::Traffic, (0..200).map(truth));
+    let err = project(
+        &history,
+        &Options {
+            seasons: Some(vec![Season::Yearly]),
+            ..Options::horizon(Duration::from_secs(30 * DAY as u64))
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, ForecastError::TooShort { .. }));
+    assert_eq!(
+        err.to_string(),
+        "series rps: 200 samples are too few (548 needed): yearly seasonality needs 548 samples (1.5 cycles) of history"
+    );
+    let tiny = daily("orders", SeriesKind::Data, (0..5).map(|d| d as f64));
+    let err = project(
+        &tiny,
+        &Options::horizon(Duration::from_secs(30 * DAY as u64)),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("series orders: 5 samples are too few"),
+        "{err}"
+    );
+}

@@ -1,0 +1,227 @@
+//! The forecast in the terminal: a table of what each series reaches by the horizon, and a
+//! small chart per series (history, forecast, 95% band, the peak marked).
+
+use std::fmt::Write as _;
+
+use loadcast_forecast::history::{SeriesKind, format_date};
+use loadcast_forecast::{Projection, SeriesBacktest, SeriesProjection};
+
+/// `1.23k`, `45.6M`: figures for a table.
+pub fn si(v: f64) -> String {
+    let a = v.abs();
+    let (x, unit) = if a >= 1e12 {
+        (v / 1e12, "T")
+    } else if a >= 1e9 {
+        (v / 1e9, "G")
+    } else if a >= 1e6 {
+        (v / 1e6, "M")
+    } else if a >= 1e3 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    if x.abs() >= 100.0 || unit.is_empty() && x.fract() == 0.0 {
+        format!("{x:.0}{unit}")
+    } else if x.abs() >= 10.0 {
+        format!("{x:.1}{unit}")
+    } else {
+        format!("{x:.2}{unit}")
+    }
+}
+
+/// The projection as a table, a chart per series and the notes.
+pub fn forecast_summary(p: &Projection) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "history {} → {} (step {}), horizon {}",
+        p.history_start.get(..10).unwrap_or(&p.history_start),
+        format_date(p.as_of_unix),
+        humanize_seconds(p.step_seconds),
+        format_date(p.horizon_end_unix)
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<16} {:<7} {:>10} {:>24} {:>26} {:>8}  {:>5}  model",
+        "series", "kind", "now", "at horizon [80%]", "peak [95% high] on", "growth", "MASE"
+    );
+    for s in &p.series {
+        let now = match s.kind {
+            SeriesKind::Traffic => s.current_peak,
+            SeriesKind::Data => s.last,
+        };
+        let _ = writeln!(
+            out,
+            "{:<16} {:<7} {:>10} {:>24} {:>26} {:>+7.0}%  {:>5.2}  {}",
+            truncate(&s.name, 16),
+            s.kind.name(),
+            si(now),
+            format!(
+                "{} [{}–{}]",
+                si(s.at_horizon.point),
+                si(s.at_horizon.lo80),
+                si(s.at_horizon.hi80)
+            ),
+            format!(
+                "{} [{}] {}",
+                si(s.peak.point),
+                si(s.peak.hi95),
+                format_date(s.peak_at_unix)
+            ),
+            s.growth * 100.0,
+            s.backtest.mase,
+            s.model
+        );
+    }
+    for s in &p.series {
+        let _ = writeln!(out);
+        out.push_str(&chart(s, 64, 8));
+    }
+    if !p.notes.is_empty() {
+        let _ = writeln!(out);
+        for note in &p.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
+    }
+    let _ = writeln!(out, "\ngrowth to the horizon: {}", p.growth_summary());
+    out
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).chain(std::iter::once('…')).collect()
+    }
+}
+
+fn humanize_seconds(s: u64) -> String {
+    match s {
+        86_400 => "1 day".into(),
+        3_600 => "1 hour".into(),
+        s if s % 86_400 == 0 => format!("{} days", s / 86_400),
+        s if s % 3_600 == 0 => format!("{} hours", s / 3_600),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// A small chart: `·` history, `━` forecast, `░` the 95% band, `▲` the peak.
+pub fn chart(s: &SeriesProjection, width: usize, height: usize) -> String {
+    let history: Vec<(i64, f64)> = s.history.clone();
+    let t0 = history.first().map_or(0, |h| h.0);
+    let t1 = s.path.last().map_or(t0 + 1, |p| p.t).max(t0 + 1);
+    let mut lo = f64::MAX;
+    let mut hi = f64::MIN;
+    for (_, v) in &history {
+        lo = lo.min(*v);
+        hi = hi.max(*v);
+    }
+    for p in &s.path {
+        lo = lo.min(p.band.lo95);
+        hi = hi.max(p.band.hi95);
+    }
+    if hi <= lo || hi.is_nan() {
+        hi = lo + 1.0;
+    }
+    let col = |t: i64| (((t - t0) as f64 / (t1 - t0) as f64) * (width - 1) as f64).round() as usize;
+    let row = |v: f64| {
+        let r = ((v - lo) / (hi - lo) * (height - 1) as f64).round() as usize;
+        height - 1 - r.min(height - 1)
+    };
+    let mut grid = vec![vec![' '; width]; height];
+    for p in &s.path {
+        let c = col(p.t).min(width - 1);
+        let (top, bottom) = (row(p.band.hi95), row(p.band.lo95));
+        for line in &mut grid[top..=bottom] {
+            line[c] = '░';
+        }
+    }
+    for p in &s.path {
+        grid[row(p.band.point)][col(p.t).min(width - 1)] = '━';
+    }
+    for (t, v) in &history {
+        grid[row(*v)][col(*t).min(width - 1)] = '·';
+    }
+    let peak_col = col(s.peak_at_unix).min(width - 1);
+    grid[row(s.peak.point)][peak_col] = '▲';
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} ({}) — {}",
+        s.name,
+        s.kind.name(),
+        if s.kind == SeriesKind::Traffic {
+            format!(
+                "peak {} on {}",
+                si(s.peak.point),
+                format_date(s.peak_at_unix)
+            )
+        } else {
+            format!("{} at the horizon", si(s.at_horizon.point))
+        }
+    );
+    for (i, line) in grid.iter().enumerate() {
+        let label = if i == 0 {
+            si(hi)
+        } else if i == height - 1 {
+            si(lo)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{label:>7} ┤{}",
+            line.iter().collect::<String>().trim_end()
+        );
+    }
+    let _ = writeln!(out, "{:>7} └{}", "", "─".repeat(width));
+    let _ = writeln!(
+        out,
+        "{:>8} {:<w$}{}",
+        "",
+        format_date(t0),
+        format_date(t1),
+        w = width.saturating_sub(10)
+    );
+    out
+}
+
+/// Backtest accuracy per series.
+pub fn backtest_table(results: &[SeriesBacktest]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<16} {:<7} {:>5} {:>7} {:>8} {:>8} {:>8} {:>8}  models chosen",
+        "series", "kind", "folds", "MASE", "sMAPE", "MAPE", "cover80", "cover95"
+    );
+    for r in results {
+        let a = &r.accuracy;
+        let mut models: Vec<(String, usize)> = Vec::new();
+        for m in &r.models {
+            match models.iter_mut().find(|(n, _)| n == m) {
+                Some((_, c)) => *c += 1,
+                None => models.push((m.clone(), 1)),
+            }
+        }
+        let _ = writeln!(
+            out,
+            "{:<16} {:<7} {:>5} {:>7.3} {:>7.2}% {:>7.2}% {:>7.1}% {:>7.1}%  {}",
+            truncate(&r.name, 16),
+            r.kind.name(),
+            a.folds,
+            a.mase,
+            a.smape,
+            a.mape,
+            a.cover80 * 100.0,
+            a.cover95 * 100.0,
+            models
+                .iter()
+                .map(|(m, c)| format!("{m} ×{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    out
+}
