@@ -344,9 +344,12 @@ fn stopping_ends_with_a_partial_interrupted_result() {
     assert_eq!(result.meta.status, RunStatus::Interrupted);
     let count = result.total().count;
     assert!((130..=170).contains(&count), "{count}");
-    assert_eq!(
-        result.generator.dropped, 0,
-        "arrivals after the stop are not dropped, just not due"
+    // Arrivals after the stop are not dropped, just not due. One may fall due in the instant
+    // between the stop and the arrival loop noticing it on a busy machine; it was not sent.
+    assert!(
+        result.generator.dropped <= 1,
+        "dropped {}",
+        result.generator.dropped
     );
 }
 

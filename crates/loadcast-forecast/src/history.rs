@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::ForecastError;
+pub use loadcast_stats::time::{format_date, format_time, parse_time};
 
 /// What a series measures, which decides how it is modelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,98 +217,6 @@ fn infer_step(times: &[i64]) -> Option<i64> {
     Some(diffs[diffs.len() / 2])
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day number (the inverse of [`days_from_civil`]).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// `2026-11-24T10:00:00Z`.
-pub fn format_time(unix: i64) -> String {
-    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
-    let s = unix.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    )
-}
-
-/// `2026-11-24`.
-pub fn format_date(unix: i64) -> String {
-    format_time(unix)[..10].to_string()
-}
-
-/// Unix seconds from `2026-11-24`, `2026-11-24 10:00[:00[.123]]`, RFC 3339 with `Z` or an
-/// offset, or digits (already Unix seconds). Any year, 1958 included.
-pub fn parse_time(text: &str) -> Option<i64> {
-    let text = text.trim().trim_matches('"');
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && text.len() != 8 {
-        return text.parse().ok();
-    }
-    let number = |s: &str| -> Option<i64> {
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse().ok())
-            .flatten()
-    };
-    let (date, rest) = text.split_at(text.find(['T', ' ']).unwrap_or(text.len()));
-    let mut parts = date.splitn(3, '-');
-    let (y, m, d) = (
-        number(parts.next()?)?,
-        number(parts.next()?)?,
-        number(parts.next()?)?,
-    );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let mut seconds = days_from_civil(y, m as u32, d as u32) * 86_400;
-    let rest = rest.trim_start_matches(['T', ' ']);
-    if rest.is_empty() {
-        return Some(seconds);
-    }
-    // The clock, then an optional zone: Z, +HH:MM or -HH:MM.
-    let zone_at = rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len());
-    let (clock, zone) = rest.split_at(zone_at);
-    let mut hms = clock.split(':');
-    let h = number(hms.next()?)?;
-    let min = number(hms.next().unwrap_or("0"))?;
-    let sec = hms
-        .next()
-        .map_or(Some(0), |s| number(s.split('.').next().unwrap_or("0")))?;
-    if h > 23 || min > 59 || sec > 60 {
-        return None;
-    }
-    seconds += h * 3600 + min * 60 + sec;
-    match zone.chars().next() {
-        None | Some('Z' | 'z') => {}
-        Some(sign) => {
-            let (zh, zm) = zone[1..].split_once(':').unwrap_or((&zone[1..], "0"));
-            let offset = number(zh)? * 3600 + number(zm)? * 60;
-            seconds += if sign == '+' { -offset } else { offset };
-        }
-    }
-    Some(seconds)
-}
-
 /// Now, in Unix seconds.
 pub fn now() -> i64 {
     SystemTime::now()
@@ -464,23 +373,6 @@ mod tests {
         assert_eq!(h.series[1].kind, SeriesKind::Data);
         assert_eq!(format_date(h.end()), "2026-01-05");
         assert!(h.notes[0].starts_with("rps: 1 missing samples filled"));
-    }
-
-    #[test]
-    fn times_parse_and_format_in_any_year() {
-        assert_eq!(parse_time("1970-01-01"), Some(0));
-        assert_eq!(parse_time("1958-03-29"), Some(-371_174_400));
-        assert_eq!(format_date(-371_174_400), "1958-03-29");
-        assert_eq!(parse_time("2026-11-24 10:30:00"), Some(1_795_516_200));
-        assert_eq!(parse_time("2026-11-24T12:30:00+02:00"), Some(1_795_516_200));
-        assert_eq!(parse_time("2026-11-24T10:30:00.250Z"), Some(1_795_516_200));
-        assert_eq!(format_time(1_795_516_200), "2026-11-24T10:30:00Z");
-        assert_eq!(parse_time("1795516200"), Some(1_795_516_200));
-        assert_eq!(parse_time("2026-13-01"), None);
-        assert_eq!(parse_time("yesterday"), None);
-        for day in [-600_000i64, -1, 0, 59, 11_016, 20_416, 2_932_896] {
-            assert_eq!(parse_time(&format_time(day * 86_400)), Some(day * 86_400));
-        }
     }
 
     #[test]

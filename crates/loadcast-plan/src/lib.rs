@@ -25,6 +25,7 @@
 //! assert!(err.to_string().starts_with("p.toml:4:8: `load.rate`"));
 //! ```
 
+pub mod database;
 mod error;
 pub mod feeder;
 pub mod har;
@@ -40,6 +41,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+pub use database::{ColumnSpec, DatabaseSpec, Generator, RowsTarget, TableSpec, redact_url};
 pub use error::{Diagnostic, PlanError};
 pub use feeder::{Feeder, FeederData, FeederStrategy};
 pub use lint::Lint;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use loadcast_stats::Threshold;
 
+use crate::database::DatabaseSpec;
 use crate::feeder::Feeder;
 use crate::template::Template;
 
@@ -26,6 +27,52 @@ pub struct Plan {
     /// The plan-wide load, shared by weight among the scenarios without a load of their own.
     pub load: Option<Load>,
     pub thresholds: Vec<Threshold>,
+    /// Where traffic and data history come from (`loadcast forecast`).
+    pub history: Option<HistorySpec>,
+    /// The date to test for, and which bound of the forecast to test at.
+    pub horizon: Option<HorizonSpec>,
+    /// The test database `loadcast grow` may write to.
+    pub database: Option<DatabaseSpec>,
+}
+
+/// `[history]`: a CSV with a timestamp column and declared series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistorySpec {
+    pub csv: PathBuf,
+    pub timestamp: Option<String>,
+    /// Traffic series: (name, column); the name is the column.
+    pub traffic: Vec<String>,
+    /// Data series: (name, column), e.g. `orders = "orders_rows"`.
+    pub data: Vec<(String, String)>,
+}
+
+/// `[horizon]`: how far ahead, and which bound of the forecast the plan tests.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HorizonSpec {
+    pub until: Duration,
+    /// Traffic at the horizon: the seasonal peak's point forecast or an upper bound.
+    pub traffic: Bound,
+    pub data: Bound,
+}
+
+/// Which value of a forecast band to plan for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    Point,
+    Upper80,
+    Upper95,
+}
+
+impl Bound {
+    /// `point`/`peak`/`expected`, `p80`, `p95`.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "point" | "peak" | "expected" => Bound::Point,
+            "p80" => Bound::Upper80,
+            "p95" => Bound::Upper95,
+            _ => return None,
+        })
+    }
 }
 
 /// Scenarios that run under one load model: the plan-wide load shared by weight, or one

@@ -20,6 +20,45 @@ pub(crate) struct RawPlan {
     #[serde(default, rename = "scenario")]
     pub scenarios: Vec<Spanned<RawScenario>>,
     pub load: Option<Spanned<RawLoad>>,
+    pub history: Option<Spanned<RawHistory>>,
+    pub horizon: Option<Spanned<RawHorizon>>,
+    pub database: Option<Spanned<RawDatabase>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHistory {
+    pub csv: Spanned<String>,
+    pub timestamp: Option<Spanned<String>>,
+    #[serde(default)]
+    pub traffic: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub data: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHorizon {
+    pub until: Spanned<String>,
+    pub traffic: Option<Spanned<String>>,
+    pub data: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDatabase {
+    pub url: Spanned<String>,
+    pub require_marker: Option<bool>,
+    #[serde(default)]
+    pub tables: BTreeMap<String, Spanned<RawTable>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTable {
+    pub rows: Spanned<toml::Value>,
+    #[serde(default)]
+    pub columns: BTreeMap<String, Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]

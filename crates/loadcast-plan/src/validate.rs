@@ -11,6 +11,7 @@ use http::{HeaderName, HeaderValue, Method, Uri};
 use loadcast_stats::{Metric, Threshold};
 use toml::Spanned;
 
+use crate::database::{DatabaseSpec, Generator, RowsTarget, TableSpec, redact_url};
 use crate::error::{Diagnostic, Source};
 use crate::feeder::{Feeder, FeederData, FeederStrategy};
 use crate::model::*;
@@ -187,6 +188,9 @@ impl<'a> Validator<'a> {
             Some(Some(load)) => Some(load),
             None => None,
         };
+        let history = raw.history.as_ref().map(|h| self.history(h));
+        let horizon = raw.horizon.as_ref().map(|h| self.horizon(h));
+        let database = raw.database.as_ref().map(|d| self.database(d));
         let plan = Plan {
             name,
             path: path.to_path_buf(),
@@ -198,9 +202,142 @@ impl<'a> Validator<'a> {
             scenarios: scenarios?,
             load,
             thresholds,
+            history: history.map(|h| h.ok_or(())).transpose().ok()?,
+            horizon: horizon.map(|h| h.ok_or(())).transpose().ok()?,
+            database: database.map(|d| d.ok_or(())).transpose().ok()?,
         };
         self.unique_feeders_cover_users(&plan, &raw.feeders);
         Some(plan)
+    }
+
+    fn history(&mut self, raw: &Spanned<RawHistory>) -> Option<HistorySpec> {
+        let h = raw.get_ref();
+        if h.traffic.is_empty() && h.data.is_empty() {
+            self.error(
+                raw,
+                "history",
+                "no series declared",
+                Some("traffic = [\"requests_per_s\"] and/or data = { orders = \"orders_rows\" }"),
+            );
+            return None;
+        }
+        let csv = self.base_dir.join(h.csv.get_ref());
+        if !csv.is_file() {
+            self.error(
+                &h.csv,
+                "history.csv",
+                format!("no such file: {}", csv.display()),
+                Some("a CSV file of history, relative to the plan"),
+            );
+            return None;
+        }
+        Some(HistorySpec {
+            csv,
+            timestamp: h.timestamp.as_ref().map(|t| t.get_ref().clone()),
+            traffic: h.traffic.iter().map(|t| t.get_ref().clone()).collect(),
+            data: h
+                .data
+                .iter()
+                .map(|(name, column)| (name.clone(), column.get_ref().clone()))
+                .collect(),
+        })
+    }
+
+    fn horizon(&mut self, raw: &Spanned<RawHorizon>) -> Option<HorizonSpec> {
+        let h = raw.get_ref();
+        let until = self.unit(&h.until, "horizon.until", units::parse_duration);
+        let mut bound = |value: &Option<Spanned<String>>, key: &str, default: Bound| match value {
+            None => Some(default),
+            Some(v) => {
+                let parsed = Bound::parse(v.get_ref());
+                if parsed.is_none() {
+                    self.error(
+                        v,
+                        key,
+                        format!("{:?} is not a forecast bound", v.get_ref()),
+                        Some("\"peak\" (the point forecast), \"p80\" or \"p95\" (upper bounds)"),
+                    );
+                }
+                parsed
+            }
+        };
+        let traffic = bound(&h.traffic, "horizon.traffic", Bound::Point);
+        let data = bound(&h.data, "horizon.data", Bound::Point);
+        Some(HorizonSpec {
+            until: until?,
+            traffic: traffic?,
+            data: data?,
+        })
+    }
+
+    fn database(&mut self, raw: &Spanned<RawDatabase>) -> Option<DatabaseSpec> {
+        let d = raw.get_ref();
+        let url = self.env(&d.url, "database.url")?;
+        let known = [
+            "postgres://",
+            "postgresql://",
+            "mysql://",
+            "mariadb://",
+            "sqlite://",
+        ];
+        if !known.iter().any(|k| url.starts_with(k)) {
+            self.error(
+                &d.url,
+                "database.url",
+                format!(
+                    "{:?} is not a database URL loadcast can grow",
+                    redact_url(&url)
+                ),
+                Some("postgres://user@host/db, mysql://user@host/db or sqlite://path/to.db"),
+            );
+            return None;
+        }
+        let mut tables = Vec::new();
+        let mut ok = true;
+        for (name, spanned) in &d.tables {
+            let key = format!("database.tables.{name}");
+            let t = spanned.get_ref();
+            let rows = match RowsTarget::parse(t.rows.get_ref()) {
+                Ok(rows) => Some(rows),
+                Err(expected) => {
+                    self.error(
+                        &t.rows,
+                        format!("{key}.rows"),
+                        format!("{} is not valid", t.rows.get_ref()),
+                        Some(expected),
+                    );
+                    None
+                }
+            };
+            let mut columns = Vec::new();
+            for (column, value) in &t.columns {
+                let key = format!("{key}.columns.{column}");
+                let parsed = match value.get_ref() {
+                    toml::Value::Table(table) => Generator::parse_column(table),
+                    _ => Err("a table such as { fake = \"email\" }".to_string()),
+                };
+                match parsed {
+                    Ok(spec) => columns.push((column.clone(), spec)),
+                    Err(message) => {
+                        self.error(value, &key, message, None);
+                        ok = false;
+                    }
+                }
+            }
+            match rows {
+                Some(rows) => tables.push(TableSpec {
+                    name: name.clone(),
+                    rows,
+                    columns,
+                }),
+                None => ok = false,
+            }
+        }
+        ok.then(|| DatabaseSpec {
+            url,
+            require_marker: d.require_marker.unwrap_or(true),
+            tables,
+        })
     }
 
     fn feeders(&mut self, raw: &BTreeMap<String, Spanned<RawFeeder>>) -> Vec<Feeder> {

@@ -26,6 +26,7 @@ mod error_kind;
 mod histogram;
 mod result;
 pub mod slo;
+pub mod time;
 
 use std::time::Duration;
 

@@ -7,6 +7,7 @@
 //! milliseconds; `/version` answers `HTTP/1.1` or `HTTP/2.0`; anything else answers `200 hello`.
 
 mod app;
+pub mod db;
 pub mod prometheus;
 
 pub use app::{AppState, SessionApp};

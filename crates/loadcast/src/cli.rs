@@ -31,6 +31,9 @@ pub enum Command {
     /// Forecast traffic and data volume from history: the value at the horizon, the seasonal
     /// peak within it and its date, with 80% and 95% intervals; `--backtest` measures accuracy.
     Forecast(ForecastArgs),
+    /// Grow a test database to the projected data volume (the plan's [database], or --db);
+    /// refuses a database that is not marked as a test target.
+    Grow(GrowArgs),
     /// Print the summary of one or more result files (several are merged, e.g. shards).
     Report(ReportArgs),
     /// Print a shell completion script.
@@ -110,6 +113,53 @@ pub struct ForecastArgs {
     /// Prometheus: the end of the history (RFC 3339 or Unix seconds) [default: now].
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GrowArgs {
+    /// A plan whose [database] section says where and how much.
+    pub plan: Option<PathBuf>,
+    /// The database URL (overrides the plan's): postgres://…, mysql://…, sqlite://file.db.
+    /// Better given through an environment variable than on a shared command line.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "LOADCAST_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub db: Option<String>,
+    /// A table and its target: `orders=2000000`, `orders=2x`, `orders=horizon`. Repeatable;
+    /// adds to or overrides the plan's tables.
+    #[arg(long = "rows", value_name = "TABLE=TARGET")]
+    pub rows: Vec<String>,
+    /// The projection (from `loadcast forecast`) for tables that grow to the horizon.
+    #[arg(long, value_name = "FILE")]
+    pub projection: Option<PathBuf>,
+    /// Which bound of the projection: `point`, `p80` or `p95` [default: the plan's
+    /// horizon.data, else point].
+    #[arg(long)]
+    pub bound: Option<String>,
+    /// Mark the database as a test target (creates the loadcast_target table) and exit.
+    #[arg(long)]
+    pub init_marker: bool,
+    /// Write to this database without a marker (its exact name, as a second key).
+    #[arg(long, value_name = "NAME")]
+    pub allow_database: Option<String>,
+    /// Rows per batch; each batch is one transaction, so an interrupted run resumes exactly.
+    #[arg(long, default_value_t = 20_000)]
+    pub batch: usize,
+    /// Connections writing at once (PostgreSQL; a server backend per connection).
+    #[arg(long, default_value_t = 2)]
+    pub writers: usize,
+    /// Skip ANALYZE after growth.
+    #[arg(long)]
+    pub no_analyze: bool,
+    /// Seed of the value generators.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// How to show progress.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

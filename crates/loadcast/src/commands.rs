@@ -18,14 +18,14 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn usage(message: impl ToString) -> Self {
+    pub fn usage(message: impl ToString) -> Self {
         Self {
             code: exit::USAGE,
             message: message.to_string(),
         }
     }
 
-    fn run(message: impl ToString) -> Self {
+    pub fn run(message: impl ToString) -> Self {
         Self {
             code: exit::FAILED_TO_RUN,
             message: message.to_string(),
@@ -62,6 +62,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Plan(PlanCommand::ImportHar(args)) => import_har(args),
         Command::Forecast(args) => forecast(args),
+        Command::Grow(args) => crate::grow::grow(args),
         Command::Report(args) => report(args),
         Command::Completions { shell } => {
             clap_complete::generate(
@@ -88,7 +89,10 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
         .clone()
         .unwrap_or_else(|| default_result_path(&args.plan));
     let stop = StopHandle::new();
-    install_interrupt_handler(stop.clone())?;
+    let handle = stop.clone();
+    install_interrupt_handler("stopping the load and saving a partial result", move || {
+        handle.stop()
+    })?;
     let mut display = Display::new(args.progress, plan.duration());
     eprintln!(
         "loadcast: {} → {} ({} model, {}); Ctrl-C stops and saves a partial result",
@@ -274,16 +278,19 @@ fn report(args: ReportArgs) -> Result<u8, Failure> {
     Ok(exit::PASSED)
 }
 
-/// The first Ctrl-C stops the load gracefully (partial result saved); a second one quits at once.
-fn install_interrupt_handler(stop: StopHandle) -> Result<(), Failure> {
+/// The first Ctrl-C stops the work gracefully (`on_interrupt`); a second one quits at once.
+pub fn install_interrupt_handler(
+    what: &'static str,
+    on_interrupt: impl Fn() + Send + 'static,
+) -> Result<(), Failure> {
     static INTERRUPTED: AtomicBool = AtomicBool::new(false);
     ctrlc::set_handler(move || {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
-            eprintln!("\nloadcast: second interrupt, quitting without saving");
+            eprintln!("\nloadcast: second interrupt, quitting at once");
             std::process::exit(i32::from(exit::INTERRUPTED));
         }
-        eprintln!("\nloadcast: interrupted, stopping the load and saving a partial result…");
-        stop.stop();
+        eprintln!("\nloadcast: interrupted, {what}…");
+        on_interrupt();
     })
     .map_err(|e| Failure::run(format!("cannot install the Ctrl-C handler: {e}")))
 }

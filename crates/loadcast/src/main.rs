@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod grow;
 mod progress;
 
 use std::process::ExitCode;

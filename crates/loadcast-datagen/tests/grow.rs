@@ -1,0 +1,338 @@
+//! Growth against the real PostgreSQL, MariaDB and SQLite: exact counts, no orphan foreign
+//! keys, no unique violations, the plan's distributions, incremental growth and the guard.
+
+use loadcast_datagen::{Goal, GrowError, GrowOptions, grow};
+use loadcast_plan::{ColumnSpec, Generator, RowsTarget};
+use loadcast_testkit::db::{Engine, TestDb};
+
+fn schema(engine: Engine) -> String {
+    let (serial, bigserial, json, uuid, ts) = match engine {
+        Engine::Postgres => (
+            "SERIAL PRIMARY KEY",
+            "BIGSERIAL PRIMARY KEY",
+            "JSONB",
+            "UUID",
+            "TIMESTAMP",
+        ),
+        Engine::MariaDb => (
+            "INT AUTO_INCREMENT PRIMARY KEY",
+            "BIGINT AUTO_INCREMENT PRIMARY KEY",
+            "JSON",
+            "CHAR(36)",
+            "DATETIME(6)",
+        ),
+        Engine::Sqlite => (
+            "INTEGER PRIMARY KEY",
+            "INTEGER PRIMARY KEY",
+            "JSON",
+            "TEXT",
+            "TIMESTAMP",
+        ),
+    };
+    format!(
+        "CREATE TABLE customers (id {bigserial}, email VARCHAR(120) NOT NULL UNIQUE, name VARCHAR(80) NOT NULL, \
+           city VARCHAR(80), tier VARCHAR(12) NOT NULL CHECK (tier IN ('free', 'pro', 'enterprise')));\n\
+         CREATE TABLE products (id {serial}, sku VARCHAR(20) NOT NULL UNIQUE, title VARCHAR(200) NOT NULL, \
+           price NUMERIC(10,2) NOT NULL CHECK (price > 0), stock INT NOT NULL CHECK (stock >= 0 AND stock <= 10000));\n\
+         CREATE TABLE orders (id {bigserial}, customer_id BIGINT NOT NULL REFERENCES customers(id), \
+           product_id INT NOT NULL REFERENCES products(id), quantity INT NOT NULL CHECK (quantity BETWEEN 1 AND 20), \
+           total NUMERIC(12,2) NOT NULL CHECK (total >= 0), status VARCHAR(12) NOT NULL \
+           CHECK (status IN ('new', 'paid', 'shipped', 'returned')), created_at {ts} NOT NULL, meta {json}, \
+           ref {uuid} NOT NULL UNIQUE);\n"
+    )
+}
+
+fn column(name: &str, generator: Generator) -> (String, ColumnSpec) {
+    (
+        name.to_string(),
+        ColumnSpec {
+            generator,
+            null: 0.0,
+        },
+    )
+}
+
+fn goals(orders: RowsTarget) -> Vec<Goal> {
+    vec![
+        // Children first on purpose: growth must order them.
+        Goal {
+            table: "orders".into(),
+            rows: orders,
+            columns: vec![
+                column(
+                    "total",
+                    Generator::LogNormal {
+                        median: 38.0,
+                        sigma: 0.6,
+                    },
+                ),
+                column(
+                    "customer_id",
+                    Generator::Ref {
+                        table: "customers".into(),
+                        column: "id".into(),
+                        zipf: Some(1.1),
+                    },
+                ),
+                column(
+                    "status",
+                    Generator::Choice {
+                        values: ["new", "paid", "shipped", "returned"]
+                            .map(|s| toml::Value::String(s.into()))
+                            .to_vec(),
+                        weights: vec![1.0, 6.0, 2.0, 1.0],
+                    },
+                ),
+            ],
+        },
+        Goal {
+            table: "customers".into(),
+            rows: RowsTarget::Absolute(3000),
+            columns: vec![],
+        },
+        Goal {
+            table: "products".into(),
+            rows: RowsTarget::Absolute(200),
+            columns: vec![],
+        },
+    ]
+}
+
+fn median_total(db: &TestDb) -> f64 {
+    match db.engine {
+        Engine::Postgres => db.number("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY total) FROM orders"),
+        Engine::MariaDb => db.number("SELECT MEDIAN(total) OVER () FROM orders LIMIT 1"),
+        Engine::Sqlite => db.number(
+            "SELECT total FROM orders ORDER BY total LIMIT 1 OFFSET (SELECT count(*) / 2 FROM orders)",
+        ),
+    }
+}
+
+fn grows_exactly_with_the_plans_values(engine: Engine) {
+    let db = TestDb::create(engine, &schema(engine));
+    db.mark();
+    let report = grow(
+        &db.url,
+        &goals(RowsTarget::Absolute(30_000)),
+        &GrowOptions {
+            batch_rows: 7_000,
+            ..GrowOptions::default()
+        },
+        &mut (),
+        &Default::default(),
+    )
+    .unwrap_or_else(|e| panic!("{engine:?}: {e}"));
+    let order: Vec<&str> = report.tables.iter().map(|t| t.table.as_str()).collect();
+    assert_eq!(order, ["customers", "products", "orders"], "parents first");
+    assert!(report.size_bytes > 0);
+    assert_eq!(db.number("SELECT count(*) FROM customers"), 3000.0);
+    assert_eq!(db.number("SELECT count(*) FROM products"), 200.0);
+    assert_eq!(db.number("SELECT count(*) FROM orders"), 30_000.0);
+    // No orphans, no duplicates.
+    assert_eq!(
+        db.number("SELECT count(*) FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE c.id IS NULL"),
+        0.0
+    );
+    assert_eq!(
+        db.number("SELECT count(*) FROM orders o LEFT JOIN products p ON p.id = o.product_id WHERE p.id IS NULL"),
+        0.0
+    );
+    assert_eq!(
+        db.number("SELECT count(DISTINCT email) FROM customers"),
+        3000.0
+    );
+    assert_eq!(
+        db.number("SELECT count(DISTINCT ref) FROM orders"),
+        30_000.0
+    );
+    assert_eq!(db.number("SELECT count(DISTINCT sku) FROM products"), 200.0);
+    // Check constraints were read, not just enforced: every tier is one of the three.
+    assert_eq!(db.number("SELECT count(DISTINCT tier) FROM customers"), 3.0);
+    assert!(db.number("SELECT min(quantity) FROM orders") >= 1.0);
+    assert!(db.number("SELECT max(stock) FROM products") <= 10_000.0);
+    // Distributions: the median of a lognormal is its median; weights are shares.
+    let median = median_total(&db);
+    assert!(
+        (median / 38.0 - 1.0).abs() < 0.06,
+        "{engine:?}: median total {median}"
+    );
+    let paid = db.number("SELECT count(*) FROM orders WHERE status = 'paid'") / 30_000.0;
+    assert!((paid - 0.6).abs() < 0.02, "{engine:?}: paid share {paid}");
+    // Zipf(1.1) over 3,000 customers: the top 1% place about half of the orders (uniform: 1%).
+    let top = db.number(
+        "SELECT sum(c) FROM (SELECT count(*) AS c FROM orders GROUP BY customer_id ORDER BY c DESC LIMIT 30) t",
+    ) / 30_000.0;
+    assert!(
+        (0.35..0.75).contains(&top),
+        "{engine:?}: top 1% of customers hold {top}"
+    );
+    // Realistic values, not placeholders.
+    let email = db.scalar("SELECT email FROM customers ORDER BY id LIMIT 1");
+    assert!(email.contains('@') && email.contains('.'), "{email}");
+
+    // Incremental: double the orders; the first 30,000 stay as they were.
+    let before = db.number("SELECT sum(total) FROM orders");
+    let report = grow(
+        &db.url,
+        &goals(RowsTarget::Multiple(2.0)),
+        &GrowOptions::default(),
+        &mut (),
+        &Default::default(),
+    )
+    .unwrap();
+    let orders = report.tables.iter().find(|t| t.table == "orders").unwrap();
+    assert_eq!((orders.before, orders.after), (30_000, 60_000));
+    assert_eq!(db.number("SELECT count(*) FROM orders"), 60_000.0);
+    assert_eq!(
+        db.number("SELECT count(*) FROM customers"),
+        3000.0,
+        "already at target"
+    );
+    let first_half =
+        db.number("SELECT sum(total) FROM (SELECT total FROM orders ORDER BY id LIMIT 30000) t");
+    assert!(
+        (first_half - before).abs() < 0.01,
+        "existing rows unchanged"
+    );
+    assert_eq!(
+        db.number("SELECT count(DISTINCT ref) FROM orders"),
+        60_000.0
+    );
+    if engine == Engine::Postgres {
+        // ANALYZE ran: the planner's estimate is the new size.
+        let estimate = db.number("SELECT reltuples FROM pg_class WHERE relname = 'orders'");
+        assert!(
+            (estimate / 60_000.0 - 1.0).abs() < 0.05,
+            "reltuples {estimate}"
+        );
+    }
+    if engine == Engine::Sqlite {
+        assert!(db.number("SELECT count(*) FROM sqlite_stat1") > 0.0);
+    }
+}
+
+#[test]
+fn postgres_grows_exactly_with_the_plans_values() {
+    grows_exactly_with_the_plans_values(Engine::Postgres);
+}
+
+#[test]
+fn mariadb_grows_exactly_with_the_plans_values() {
+    grows_exactly_with_the_plans_values(Engine::MariaDb);
+}
+
+#[test]
+fn sqlite_grows_exactly_with_the_plans_values() {
+    grows_exactly_with_the_plans_values(Engine::Sqlite);
+}
+
+#[test]
+fn an_unmarked_database_is_refused() {
+    for engine in [Engine::Postgres, Engine::MariaDb, Engine::Sqlite] {
+        let db = TestDb::create(engine, &schema(engine));
+        let err = grow(
+            &db.url,
+            &goals(RowsTarget::Absolute(10)),
+            &GrowOptions::default(),
+            &mut (),
+            &Default::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, GrowError::Refused { .. }),
+            "{engine:?}: {err}"
+        );
+        assert!(
+            err.to_string().contains("has no loadcast_target table"),
+            "{engine:?}: {err}"
+        );
+        assert_eq!(db.number("SELECT count(*) FROM customers"), 0.0);
+        // Naming another database does not help; naming this one does.
+        let wrong = GrowOptions {
+            allow_database: Some("production".into()),
+            ..GrowOptions::default()
+        };
+        let err = grow(
+            &db.url,
+            &goals(RowsTarget::Absolute(10)),
+            &wrong,
+            &mut (),
+            &Default::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("names \"production\", not this database"),
+            "{err}"
+        );
+        let right = GrowOptions {
+            allow_database: Some(db.name.clone()),
+            ..GrowOptions::default()
+        };
+        grow(
+            &db.url,
+            &goals(RowsTarget::Absolute(10)),
+            &right,
+            &mut (),
+            &Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("{engine:?}: {e}"));
+        assert_eq!(db.number("SELECT count(*) FROM orders"), 10.0);
+    }
+}
+
+#[test]
+fn mistakes_in_the_plan_name_the_table_and_column() {
+    let db = TestDb::create(Engine::Sqlite, &schema(Engine::Sqlite));
+    db.mark();
+    let mut bad = goals(RowsTarget::Absolute(10));
+    bad[0].columns.push(column("totl", Generator::Json));
+    let err = grow(
+        &db.url,
+        &bad,
+        &GrowOptions::default(),
+        &mut (),
+        &Default::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("table orders: no column \"totl\""),
+        "{err}"
+    );
+    let horizon = vec![Goal {
+        table: "customers".into(),
+        rows: RowsTarget::Horizon { series: None },
+        columns: vec![],
+    }];
+    let err = grow(
+        &db.url,
+        &horizon,
+        &GrowOptions::default(),
+        &mut (),
+        &Default::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the projection has no data series \"customers\""),
+        "{err}"
+    );
+    let missing = vec![Goal {
+        table: "invoices".into(),
+        rows: RowsTarget::Absolute(1),
+        columns: vec![],
+    }];
+    let err = grow(
+        &db.url,
+        &missing,
+        &GrowOptions::default(),
+        &mut (),
+        &Default::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("has no table \"invoices\""),
+        "{err}"
+    );
+}

@@ -1,0 +1,244 @@
+//! `loadcast grow`: the plan's [database] (or --db and --rows) to datagen, with progress.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use loadcast_datagen::{Goal, GrowError, GrowObserver, GrowOptions, TableReport};
+use loadcast_plan::{Bound, RowsTarget, redact_url};
+
+use crate::cli::{GrowArgs, ProgressMode};
+use crate::commands::{Failure, install_interrupt_handler};
+use crate::exit;
+
+pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
+    let plan = match &args.plan {
+        Some(path) => Some(loadcast_plan::load(path).map_err(Failure::usage)?),
+        None => None,
+    };
+    let database = plan.as_ref().and_then(|p| p.database.clone());
+    let url = args
+        .db
+        .clone()
+        .or_else(|| database.as_ref().map(|d| d.url.clone()))
+        .ok_or_else(|| {
+            Failure::usage("no database: give a plan with [database] url, or --db URL")
+        })?;
+    if args.init_marker {
+        let name = loadcast_datagen::init_marker(&url).map_err(grow_failure)?;
+        println!(
+            "marked database {name} ({}) as a test target: loadcast grow may write to it",
+            redact_url(&url)
+        );
+        return Ok(exit::PASSED);
+    }
+    let mut goals: Vec<Goal> = database
+        .as_ref()
+        .map(|d| {
+            d.tables
+                .iter()
+                .map(|t| Goal {
+                    table: t.name.clone(),
+                    rows: t.rows.clone(),
+                    columns: t.columns.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for spec in &args.rows {
+        let (table, target) = spec
+            .split_once('=')
+            .ok_or_else(|| Failure::usage(format!("--rows {spec:?}: expected TABLE=TARGET")))?;
+        let value = match target.trim().replace('_', "").parse::<i64>() {
+            Ok(n) => toml::Value::Integer(n),
+            Err(_) => toml::Value::String(target.trim().to_string()),
+        };
+        let rows = RowsTarget::parse(&value)
+            .map_err(|expected| Failure::usage(format!("--rows {spec:?}: expected {expected}")))?;
+        match goals.iter_mut().find(|g| g.table == table.trim()) {
+            Some(goal) => goal.rows = rows,
+            None => goals.push(Goal {
+                table: table.trim().to_string(),
+                rows,
+                columns: Vec::new(),
+            }),
+        }
+    }
+    if goals.is_empty() {
+        return Err(Failure::usage(
+            "nothing to grow: [database.tables.NAME] rows = … in the plan, or --rows TABLE=TARGET",
+        ));
+    }
+    let bound = match &args.bound {
+        Some(b) => Bound::parse(b)
+            .ok_or_else(|| Failure::usage(format!("--bound {b:?}: expected point, p80 or p95")))?,
+        None => plan
+            .as_ref()
+            .and_then(|p| p.horizon)
+            .map_or(Bound::Point, |h| h.data),
+    };
+    let mut horizon = BTreeMap::new();
+    if let Some(path) = &args.projection {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+        let projection =
+            loadcast_forecast::Projection::from_json(&text, &path.display().to_string())
+                .map_err(Failure::usage)?;
+        for s in &projection.series {
+            let b = &s.at_horizon;
+            let value = match bound {
+                Bound::Point => b.point,
+                Bound::Upper80 => b.hi80,
+                Bound::Upper95 => b.hi95,
+            };
+            horizon.insert(s.name.clone(), value);
+        }
+    }
+    let options = GrowOptions {
+        allow_database: args.allow_database.clone(),
+        require_marker: database.as_ref().is_none_or(|d| d.require_marker),
+        batch_rows: args.batch,
+        seed: args.seed,
+        horizon,
+        analyze: !args.no_analyze,
+        writers: args.writers,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    install_interrupt_handler(
+        "finishing the current batch; committed rows stay",
+        move || flag.store(true, Ordering::SeqCst),
+    )?;
+    eprintln!("loadcast: growing {}", redact_url(&url));
+    let mut display = GrowDisplay::new(args.progress);
+    let outcome = loadcast_datagen::grow(&url, &goals, &options, &mut display, &stop);
+    display.clear();
+    let report = outcome.map_err(grow_failure)?;
+    println!(
+        "{:<20} {:>12} {:>12} {:>12} {:>12} {:>9}",
+        "table", "before", "after", "inserted", "rows/s", "MB/s"
+    );
+    for t in &report.tables {
+        println!(
+            "{:<20} {:>12} {:>12} {:>12} {:>12.0} {:>9.1}",
+            t.table,
+            t.before,
+            t.after,
+            t.inserted(),
+            t.rows_per_second(),
+            t.bytes as f64 / 1e6 / t.seconds.max(1e-9)
+        );
+    }
+    println!(
+        "{} {}: {:.1} MB on disk after growth ({:.1} s{})",
+        report.kind,
+        report.database,
+        report.size_bytes as f64 / 1e6,
+        report.seconds,
+        if options.analyze {
+            ", statistics refreshed with ANALYZE"
+        } else {
+            ""
+        }
+    );
+    Ok(exit::PASSED)
+}
+
+fn grow_failure(e: GrowError) -> Failure {
+    match e {
+        GrowError::Refused { .. } | GrowError::Plan(_) => Failure::usage(e),
+        GrowError::Interrupted(_) => Failure {
+            code: exit::INTERRUPTED,
+            message: e.to_string(),
+        },
+        _ => Failure::run(e),
+    }
+}
+
+/// A bar per table on a terminal; a line every second otherwise.
+struct GrowDisplay {
+    bar: Option<ProgressBar>,
+    lines: bool,
+    started: Instant,
+    last_line: Instant,
+    from: u64,
+}
+
+impl GrowDisplay {
+    fn new(mode: ProgressMode) -> Self {
+        let terminal = std::io::stderr().is_terminal();
+        let bar = match mode {
+            ProgressMode::Bar => true,
+            ProgressMode::Auto => terminal,
+            _ => false,
+        };
+        Self {
+            bar: bar.then(|| {
+                let b = ProgressBar::new(1);
+                b.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix:>12} {bar:30} {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}",
+                    )
+                    .expect("static template"),
+                );
+                b
+            }),
+            lines: !bar && mode != ProgressMode::Off,
+            started: Instant::now(),
+            last_line: Instant::now(),
+            from: 0,
+        }
+    }
+
+    fn clear(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl GrowObserver for GrowDisplay {
+    fn table_started(&mut self, table: &str, before: u64, target: u64) {
+        self.started = Instant::now();
+        self.from = before;
+        if let Some(b) = &self.bar {
+            b.reset();
+            b.set_prefix(table.to_string());
+            b.set_length(target.max(before));
+            b.set_position(before);
+        } else if self.lines {
+            eprintln!("{table}: {before} rows → {target}");
+        }
+    }
+
+    fn progress(&mut self, table: &str, rows: u64, target: u64, bytes: u64) {
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
+        let mb_s = bytes as f64 / 1e6 / seconds;
+        if let Some(b) = &self.bar {
+            b.set_position(rows);
+            b.set_message(format!("{mb_s:.1} MB/s"));
+        } else if self.lines && self.last_line.elapsed().as_secs_f64() >= 1.0 {
+            self.last_line = Instant::now();
+            let rate = (rows - self.from) as f64 / seconds;
+            let eta = (target - rows) as f64 / rate.max(1e-9);
+            eprintln!(
+                "{table}: {rows}/{target} rows, {rate:.0} rows/s, {mb_s:.1} MB/s, ETA {eta:.0} s"
+            );
+        }
+    }
+
+    fn table_finished(&mut self, r: &TableReport) {
+        if self.lines {
+            eprintln!(
+                "{}: {} rows (+{}) in {:.1} s",
+                r.table,
+                r.after,
+                r.inserted(),
+                r.seconds
+            );
+        }
+    }
+}
