@@ -287,6 +287,22 @@ pub fn init_marker(url: &str) -> Result<String, GrowError> {
     Ok(name)
 }
 
+/// The database's own data cache in bytes (PostgreSQL `shared_buffers`, InnoDB's buffer pool,
+/// SQLite's page cache): where a working set stops fitting and latency jumps.
+pub fn cache_bytes(url: &str) -> Result<Option<u64>, GrowError> {
+    let mut db = Db::connect(url)?;
+    match &mut db {
+        Db::Pg(d) => d.setting_bytes(),
+        Db::My(d) => d.buffer_pool_bytes(),
+        Db::Lite(d) => d.cache_bytes(),
+    }
+}
+
+/// The database's size on disk.
+pub fn size_bytes(url: &str) -> Result<u64, GrowError> {
+    Db::connect(url)?.size()
+}
+
 /// The schema and row counts of a database (read only; no guard needed).
 pub fn inspect(url: &str) -> Result<(Schema, BTreeMap<String, u64>), GrowError> {
     let mut db = Db::connect(url)?;

@@ -289,6 +289,12 @@ impl My {
             .map(|_| ())
     }
 
+    pub(crate) fn buffer_pool_bytes(&mut self) -> Result<Option<u64>, GrowError> {
+        Ok(self
+            .single_i64("SELECT CAST(@@innodb_buffer_pool_size AS SIGNED)")?
+            .map(|b| b as u64))
+    }
+
     pub(crate) fn size(&mut self) -> Result<u64, GrowError> {
         Ok(self
             .single_i64(

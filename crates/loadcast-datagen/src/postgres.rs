@@ -256,6 +256,15 @@ impl Pg {
         self.execute(&format!("ANALYZE {}", quote(table)))
     }
 
+    /// `shared_buffers` in bytes.
+    pub(crate) fn setting_bytes(&self) -> Result<Option<u64>, GrowError> {
+        let rows = self.query(
+            "SELECT (setting::bigint * CASE unit WHEN '8kB' THEN 8192 WHEN 'kB' THEN 1024 ELSE 1 END)::bigint \
+             FROM pg_settings WHERE name = 'shared_buffers'",
+        )?;
+        Ok(rows.first().map(|r| r.get::<_, i64>(0) as u64))
+    }
+
     pub(crate) fn size(&self) -> Result<u64, GrowError> {
         Ok(self.query("SELECT pg_database_size(current_database())")?[0].get::<_, i64>(0) as u64)
     }

@@ -251,6 +251,23 @@ impl Lite {
         self.execute("ANALYZE")
     }
 
+    /// The page cache: `cache_size` is pages when positive, KiB when negative.
+    pub(crate) fn cache_bytes(&self) -> Result<Option<u64>, GrowError> {
+        let (cache, page): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT cache_size, page_size FROM pragma_cache_size(), pragma_page_size()",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| db_error(None, e))?;
+        Ok(Some(if cache < 0 {
+            (-cache * 1024) as u64
+        } else {
+            (cache * page) as u64
+        }))
+    }
+
     pub(crate) fn size(&self) -> Result<u64, GrowError> {
         self.conn
             .query_row(

@@ -6,12 +6,12 @@
 //! interpolation and reported, never hidden.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ForecastError;
-pub use loadcast_stats::time::{format_date, format_time, parse_time};
+pub use loadcast_stats::time::{format_date, format_time, now, parse_time};
 
 /// What a series measures, which decides how it is modelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,13 +215,6 @@ fn infer_step(times: &[i64]) -> Option<i64> {
     let mut diffs: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
     diffs.sort_unstable();
     Some(diffs[diffs.len() / 2])
-}
-
-/// Now, in Unix seconds.
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Which CSV columns to read, and as what.

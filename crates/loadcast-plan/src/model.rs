@@ -33,6 +33,45 @@ pub struct Plan {
     pub horizon: Option<HorizonSpec>,
     /// The test database `loadcast grow` may write to.
     pub database: Option<DatabaseSpec>,
+    /// How `loadcast capacity` searches.
+    pub capacity: Option<CapacitySpec>,
+}
+
+/// `[capacity]`: the breaking-point search, the data scales and the concurrency sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CapacitySpec {
+    pub from: Option<f64>,
+    pub factor: Option<f64>,
+    pub hold: Option<Duration>,
+    pub warmup: Option<Duration>,
+    /// `1x`, `2x`, … or `horizon`.
+    pub data_scales: Vec<DataScale>,
+    /// The table whose rows measure the data volume.
+    pub table: Option<String>,
+    /// Concurrency levels for the USL sweep.
+    pub users: Vec<u32>,
+}
+
+/// A data scale of the capacity study.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DataScale {
+    Times(f64),
+    Horizon,
+}
+
+impl DataScale {
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.trim();
+        if t == "horizon" {
+            return Some(DataScale::Horizon);
+        }
+        t.strip_suffix('x')?
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|m| *m >= 1.0 && m.is_finite())
+            .map(DataScale::Times)
+    }
 }
 
 /// `[history]`: a CSV with a timestamp column and declared series.

@@ -23,6 +23,21 @@ pub(crate) struct RawPlan {
     pub history: Option<Spanned<RawHistory>>,
     pub horizon: Option<Spanned<RawHorizon>>,
     pub database: Option<Spanned<RawDatabase>>,
+    pub capacity: Option<Spanned<RawCapacity>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCapacity {
+    pub from: Option<Spanned<String>>,
+    pub factor: Option<Spanned<f64>>,
+    pub hold: Option<Spanned<String>>,
+    pub warmup: Option<Spanned<String>>,
+    #[serde(default)]
+    pub data_scales: Vec<Spanned<String>>,
+    pub table: Option<Spanned<String>>,
+    #[serde(default)]
+    pub users: Vec<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -191,6 +191,7 @@ impl<'a> Validator<'a> {
         let history = raw.history.as_ref().map(|h| self.history(h));
         let horizon = raw.horizon.as_ref().map(|h| self.horizon(h));
         let database = raw.database.as_ref().map(|d| self.database(d));
+        let capacity = raw.capacity.as_ref().map(|c| self.capacity(c));
         let plan = Plan {
             name,
             path: path.to_path_buf(),
@@ -205,6 +206,7 @@ impl<'a> Validator<'a> {
             history: history.map(|h| h.ok_or(())).transpose().ok()?,
             horizon: horizon.map(|h| h.ok_or(())).transpose().ok()?,
             database: database.map(|d| d.ok_or(())).transpose().ok()?,
+            capacity: capacity.map(|c| c.ok_or(())).transpose().ok()?,
         };
         self.unique_feeders_cover_users(&plan, &raw.feeders);
         Some(plan)
@@ -267,6 +269,79 @@ impl<'a> Validator<'a> {
             until: until?,
             traffic: traffic?,
             data: data?,
+        })
+    }
+
+    fn capacity(&mut self, raw: &Spanned<RawCapacity>) -> Option<CapacitySpec> {
+        let c = raw.get_ref();
+        let mut ok = true;
+        let from = match &c.from {
+            None => None,
+            Some(r) => {
+                let v = self.unit(r, "capacity.from", units::parse_rate);
+                ok &= v.is_some();
+                v
+            }
+        };
+        let factor = match &c.factor {
+            Some(f) if *f.get_ref() <= 1.0 => {
+                self.error(
+                    f,
+                    "capacity.factor",
+                    format!("{} does not grow", f.get_ref()),
+                    Some("a factor above 1, such as 1.5"),
+                );
+                ok = false;
+                None
+            }
+            Some(f) => Some(*f.get_ref()),
+            None => None,
+        };
+        let mut duration = |v: &Option<Spanned<String>>, key: &str| match v {
+            None => Some(None),
+            Some(v) => self.unit(v, key, units::parse_duration).map(Some),
+        };
+        let hold = duration(&c.hold, "capacity.hold");
+        let warmup = duration(&c.warmup, "capacity.warmup");
+        let mut data_scales = Vec::new();
+        for (i, s) in c.data_scales.iter().enumerate() {
+            match DataScale::parse(s.get_ref()) {
+                Some(scale) => data_scales.push(scale),
+                None => {
+                    self.error(
+                        s,
+                        format!("capacity.data_scales[{i}]"),
+                        format!("{:?} is not a data scale", s.get_ref()),
+                        Some("a multiple of today's data such as \"2x\", or \"horizon\""),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let mut users = Vec::new();
+        for (i, u) in c.users.iter().enumerate() {
+            match u32::try_from(*u.get_ref()) {
+                Ok(n) if n >= 1 => users.push(n),
+                _ => {
+                    self.error(
+                        u,
+                        format!("capacity.users[{i}]"),
+                        format!("{} is not a number of users", u.get_ref()),
+                        Some("a whole number of at least 1"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let (hold, warmup) = (hold?, warmup?);
+        ok.then(|| CapacitySpec {
+            from,
+            factor,
+            hold,
+            warmup,
+            data_scales,
+            table: c.table.as_ref().map(|t| t.get_ref().clone()),
+            users,
         })
     }
 

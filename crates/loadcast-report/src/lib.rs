@@ -11,10 +11,12 @@
 //! assert!(text.contains("generator"));
 //! ```
 
+mod capacity;
 mod forecast;
 
 use std::fmt::Write as _;
 
+pub use capacity::capacity_summary;
 pub use forecast::{backtest_table, chart, forecast_summary, si};
 
 use loadcast_stats::{RequestStats, RunResult, RunStatus, format_duration};

@@ -93,6 +93,13 @@ pub fn parse_time(text: &str) -> Option<i64> {
     Some(seconds)
 }
 
+/// Now, in Unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

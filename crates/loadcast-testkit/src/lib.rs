@@ -7,10 +7,12 @@
 //! milliseconds; `/version` answers `HTTP/1.1` or `HTTP/2.0`; anything else answers `200 hello`.
 
 mod app;
+pub mod capacity;
 pub mod db;
 pub mod prometheus;
 
 pub use app::{AppState, SessionApp};
+pub use capacity::CapacityServer;
 pub use prometheus::Prometheus;
 
 use std::collections::BTreeMap;

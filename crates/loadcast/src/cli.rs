@@ -34,6 +34,9 @@ pub enum Command {
     /// Grow a test database to the projected data volume (the plan's [database], or --db);
     /// refuses a database that is not marked as a test target.
     Grow(GrowArgs),
+    /// Find the breaking point (at each data scale), fit capacity against data volume and the
+    /// USL, and compute headroom and runway against a projection, beside the traffic-only view.
+    Capacity(CapacityArgs),
     /// Print the summary of one or more result files (several are merged, e.g. shards).
     Report(ReportArgs),
     /// Print a shell completion script.
@@ -160,6 +163,54 @@ pub struct GrowArgs {
     /// How to show progress.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
+}
+
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// The plan: its scenarios, [slo] (what "broken" means), [database] and [capacity].
+    pub plan: PathBuf,
+    /// First rate of the search (`50/s`) [default: capacity.from, else 50/s].
+    #[arg(long, value_name = "RATE")]
+    pub from: Option<String>,
+    /// Geometric factor between steps [default: capacity.factor, else 1.5].
+    #[arg(long)]
+    pub factor: Option<f64>,
+    /// How long each step holds its rate [default: capacity.hold, else 10s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub hold: Option<std::time::Duration>,
+    /// Warm-up before the first step [default: capacity.warmup, else 3s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub warmup: Option<std::time::Duration>,
+    /// Bisection stops when the bracket is narrower than this share.
+    #[arg(long, default_value_t = 0.05)]
+    pub precision: f64,
+    /// Most search steps per scale.
+    #[arg(long, default_value_t = 20)]
+    pub max_steps: usize,
+    /// Data scales, e.g. `2x,4x,horizon` (today's is always first) [default: capacity.data_scales].
+    #[arg(long, value_name = "LIST")]
+    pub scales: Option<String>,
+    /// The projection (`loadcast forecast`) for the runway and the horizon scale.
+    #[arg(long, value_name = "FILE")]
+    pub projection: Option<PathBuf>,
+    /// The projection's traffic series [default: the first traffic series].
+    #[arg(long, value_name = "NAME")]
+    pub traffic_series: Option<String>,
+    /// The projection's data series for the volume [default: the capacity table's name].
+    #[arg(long, value_name = "NAME")]
+    pub data_series: Option<String>,
+    /// Also sweep closed-model concurrency (capacity.users, else 1..32) and fit the USL.
+    #[arg(long)]
+    pub usl: bool,
+    /// Grow a database that has no marker, named exactly.
+    #[arg(long, value_name = "NAME")]
+    pub allow_database: Option<String>,
+    /// Where to write the study (JSON) [default: capacity.json].
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// No line per step.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -63,6 +63,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Plan(PlanCommand::ImportHar(args)) => import_har(args),
         Command::Forecast(args) => forecast(args),
         Command::Grow(args) => crate::grow::grow(args),
+        Command::Capacity(args) => crate::capacity::capacity(args),
         Command::Report(args) => report(args),
         Command::Completions { shell } => {
             clap_complete::generate(

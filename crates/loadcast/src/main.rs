@@ -1,5 +1,6 @@
 //! The `loadcast` binary: parses the command line and hands each command to its stage.
 
+mod capacity;
 mod cli;
 mod commands;
 mod grow;

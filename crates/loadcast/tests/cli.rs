@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use loadcast_stats::{RunResult, RunStatus};
 use loadcast_testkit::db::{Engine, TestDb};
-use loadcast_testkit::{SessionApp, TestServer};
+use loadcast_testkit::{CapacityServer, SessionApp, TestServer};
 
 fn loadcast() -> Command {
     Command::new(env!("CARGO_BIN_EXE_loadcast"))
@@ -559,4 +559,118 @@ fn grow_refuses_unmarked_databases_and_resumes_exactly_after_sigkill() {
         db.number("SELECT count(DISTINCT id) FROM events") as u64,
         target
     );
+}
+
+fn capacity_plan(dir: &Path, target: &str, extra_load: &str) -> PathBuf {
+    let path = dir.join("capacity.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"known\"\ntarget = \"{target}\"\n[http]\ntimeout = \"5s\"\n[slo]\np99 = \"100ms\"\nerrors = \"1%\"\n\
+             [[scenario]]\n[[scenario.step]]\nget = \"/\"\ncheck = {{ status = 200 }}\n\
+             [load]\nmodel = \"open\"\nrate = \"10/s\"\nduration = \"1s\"\n{extra_load}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn capacity_search_finds_a_known_capacity_and_stops_at_the_break() {
+    // 4 workers × 10 ms: 400 requests per second by construction.
+    let server = CapacityServer::start(4, Duration::from_millis(10), Duration::ZERO, 0);
+    let truth = server.capacity(0);
+    let dir = workdir("capacity");
+    let plan = capacity_plan(&dir, &server.url(), "");
+    let started = std::time::Instant::now();
+    let out = run_in(
+        &dir,
+        &[
+            "capacity",
+            plan.to_str().unwrap(),
+            "--from",
+            "100/s",
+            "--factor",
+            "1.5",
+            "--hold",
+            "3s",
+            "--warmup",
+            "1s",
+            "-o",
+            "study.json",
+        ],
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(elapsed < Duration::from_secs(120), "took {elapsed:?}");
+    let study: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("study.json")).unwrap()).unwrap();
+    let point = &study["scales"][0]["breaking_point"];
+    let (good, bad) = (
+        point["max_rate"].as_f64().unwrap(),
+        point["broke_at"].as_f64().unwrap(),
+    );
+    let capacity = (good + bad) / 2.0;
+    eprintln!("found {good:.0}..{bad:.0}/s (truth {truth:.0}/s) in {elapsed:?}");
+    assert!(
+        (capacity / truth - 1.0).abs() < 0.10,
+        "capacity {capacity:.0} vs {truth:.0}\n{}",
+        text(&out.stdout)
+    );
+    assert_eq!(point["generator_limited"], false);
+    // The failing step and its confirmation; after that the search only goes down.
+    assert!(point["steps_after_break"].as_u64().unwrap() <= 2, "{point}");
+    assert!(
+        point["first_broken"].as_str().unwrap().contains("p99"),
+        "{point}"
+    );
+    assert!(
+        text(&out.stdout).contains("max sustainable"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_saturated_generator_is_never_reported_as_the_targets_capacity() {
+    let server = CapacityServer::start(4, Duration::from_millis(10), Duration::ZERO, 0);
+    let dir = workdir("capacity-saturated");
+    // Two requests in flight at most: the generator tops out near 200/s, the target at 400/s.
+    let plan = capacity_plan(&dir, &server.url(), "max_in_flight = 2");
+    let out = run_in(
+        &dir,
+        &[
+            "capacity",
+            plan.to_str().unwrap(),
+            "--from",
+            "100/s",
+            "--factor",
+            "1.5",
+            "--hold",
+            "2s",
+            "--warmup",
+            "0s",
+            "-o",
+            "study.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("GENERATOR-LIMITED"), "{stdout}");
+    assert!(stdout.contains("INVALID (generator)"), "{stdout}");
+    assert!(
+        stdout.contains("lower bounds, not the target's limit"),
+        "{stdout}"
+    );
+    let study: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("study.json")).unwrap()).unwrap();
+    let point = &study["scales"][0]["breaking_point"];
+    assert_eq!(point["generator_limited"], true);
+    assert!(point["max_rate"].as_f64().unwrap() < 300.0, "{point}");
 }

@@ -1,0 +1,303 @@
+//! Runway: when the projected peak traffic first exceeds the capacity the projected data volume
+//! leaves — and, beside it, the traffic-only answer (capacity frozen at today's data), which is
+//! the answer that fooled the team in the post-mortem.
+//!
+//! The interval comes from simulation: each draw moves the traffic forecast, the data forecast
+//! and the capacity fit within their own uncertainty (each as one whole-path deviation: a
+//! forecast that is high is high throughout), and records the first crossing.
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{DataModel, Prediction};
+
+/// One point of a forecast path: time (Unix seconds), the point value, and its 95% band.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PathPoint {
+    pub t: i64,
+    pub point: f64,
+    pub lo95: f64,
+    pub hi95: f64,
+}
+
+/// Capacity (per second) as a function of data volume, with a 95% interval.
+pub trait CapacityCurve {
+    fn at(&self, volume: f64) -> Prediction;
+}
+
+impl CapacityCurve for DataModel {
+    fn at(&self, volume: f64) -> Prediction {
+        self.predict(volume)
+    }
+}
+
+/// A capacity that does not depend on data volume (the traffic-only view).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Flat(pub Prediction);
+
+impl CapacityCurve for Flat {
+    fn at(&self, _: f64) -> Prediction {
+        self.0
+    }
+}
+
+/// Headroom and the date it runs out, for one view (data-aware or traffic-only).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunwayView {
+    /// Capacity / demand now (above 1: headroom; below: already over).
+    pub headroom_now: f64,
+    /// At the forecast's traffic peak.
+    pub headroom_at_peak: f64,
+    /// At the horizon.
+    pub headroom_at_horizon: f64,
+    /// The first time (Unix seconds) the point forecast of traffic exceeds the point capacity;
+    /// `None`: not within the horizon.
+    pub runs_out: Option<i64>,
+    /// 10% and 90% of the simulated first crossings; `None` where at least that share of draws
+    /// never crosses within the horizon.
+    pub runs_out_p10: Option<i64>,
+    pub runs_out_p90: Option<i64>,
+    /// Share of draws that cross within the horizon.
+    pub chance_within_horizon: f64,
+}
+
+/// Both views, side by side.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Runway {
+    pub now: i64,
+    pub horizon: i64,
+    pub data_aware: RunwayView,
+    pub traffic_only: RunwayView,
+    /// How many days earlier the data-aware runway ends (horizon when one never ends).
+    pub days_earlier: Option<f64>,
+}
+
+fn ratio(capacity: f64, demand: f64) -> f64 {
+    if demand > 0.0 {
+        capacity / demand
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// The lognormal spread (σ of ln) a 95% band implies around a point.
+fn spread(point: f64, lo: f64, hi: f64) -> f64 {
+    if point <= 0.0 {
+        return 0.0;
+    }
+    let up = if hi > point { (hi / point).ln() } else { 0.0 };
+    let down = if lo > 0.0 && lo < point {
+        (point / lo).ln()
+    } else {
+        up
+    };
+    ((up + down) / 2.0 / 1.96).max(0.0)
+}
+
+/// Draws for the interval.
+const DRAWS: usize = 2000;
+
+fn view(
+    traffic: &[PathPoint],
+    data: &[PathPoint],
+    capacity: &dyn CapacityCurve,
+    seed: u64,
+) -> RunwayView {
+    let volume_at = |t: i64, pick: &dyn Fn(&PathPoint) -> f64| -> f64 {
+        // The data path at time t (step-wise: the latest point at or before t).
+        let mut value = data.first().map_or(0.0, pick);
+        for p in data {
+            if p.t <= t {
+                value = pick(p);
+            } else {
+                break;
+            }
+        }
+        value
+    };
+    let first = traffic.first().copied();
+    let last = traffic.last().copied();
+    let peak = traffic
+        .iter()
+        .copied()
+        .max_by(|a, b| a.point.total_cmp(&b.point));
+    let headroom = |p: Option<PathPoint>| {
+        p.map_or(f64::INFINITY, |p| {
+            ratio(capacity.at(volume_at(p.t, &|d| d.point)).capacity, p.point)
+        })
+    };
+    let runs_out = traffic
+        .iter()
+        .find(|p| p.point > capacity.at(volume_at(p.t, &|d| d.point)).capacity)
+        .map(|p| p.t);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let normal = |rng: &mut fastrand::Rng| {
+        let (u1, u2) = (rng.f64().max(1e-12), rng.f64());
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    };
+    let mut crossings: Vec<Option<i64>> = Vec::with_capacity(DRAWS);
+    for _ in 0..DRAWS {
+        let (zt, zd, zc) = (normal(&mut rng), normal(&mut rng), normal(&mut rng));
+        let crossing = traffic.iter().find_map(|p| {
+            let demand = p.point * (zt * spread(p.point, p.lo95, p.hi95)).exp();
+            let volume = volume_at(p.t, &|d| {
+                d.point * (zd * spread(d.point, d.lo95, d.hi95)).exp()
+            });
+            let c = capacity.at(volume);
+            let cap =
+                c.capacity * (zc * spread(c.capacity, c.low, c.high.min(c.capacity * 100.0))).exp();
+            (demand > cap).then_some(p.t)
+        });
+        crossings.push(crossing);
+    }
+    let within = crossings.iter().filter(|c| c.is_some()).count();
+    let mut times: Vec<i64> = crossings.iter().flatten().copied().collect();
+    times.sort_unstable();
+    // Draws that never cross sort after the horizon: quantiles past them are "beyond".
+    let quantile = |q: f64| {
+        let rank = (q * DRAWS as f64).ceil() as usize;
+        (rank >= 1 && rank <= times.len()).then(|| times[rank - 1])
+    };
+    RunwayView {
+        headroom_now: headroom(first),
+        headroom_at_peak: headroom(peak),
+        headroom_at_horizon: headroom(last),
+        runs_out,
+        runs_out_p10: quantile(0.10),
+        runs_out_p90: quantile(0.90),
+        chance_within_horizon: within as f64 / DRAWS as f64,
+    }
+}
+
+/// The data-aware runway (capacity follows the data forecast) beside the traffic-only one
+/// (capacity as measured at today's volume).
+pub fn runway(
+    traffic: &[PathPoint],
+    data: &[PathPoint],
+    capacity: &dyn CapacityCurve,
+    today: Prediction,
+) -> Runway {
+    let data_aware = view(traffic, data, capacity, 1);
+    let traffic_only = view(traffic, data, &Flat(today), 1);
+    let horizon = traffic.last().map_or(0, |p| p.t);
+    let days_earlier = match (data_aware.runs_out, traffic_only.runs_out) {
+        (Some(a), Some(b)) => Some((b - a) as f64 / 86_400.0),
+        (Some(a), None) => Some((horizon - a) as f64 / 86_400.0),
+        _ => None,
+    };
+    Runway {
+        now: traffic.first().map_or(0, |p| p.t),
+        horizon,
+        data_aware,
+        traffic_only,
+        days_earlier,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400;
+
+    fn exact(points: &[(i64, f64)]) -> Vec<PathPoint> {
+        points
+            .iter()
+            .map(|&(d, v)| PathPoint {
+                t: d * DAY,
+                point: v,
+                lo95: v,
+                hi95: v,
+            })
+            .collect()
+    }
+
+    fn fixed(c: f64) -> Prediction {
+        Prediction {
+            capacity: c,
+            low: c,
+            high: c,
+        }
+    }
+
+    /// Capacity 1000/s at 1M rows, falling as 1/C = 0.001 · V/1M (a scan).
+    struct Scan;
+
+    impl CapacityCurve for Scan {
+        fn at(&self, volume: f64) -> Prediction {
+            fixed(1000.0 / (volume / 1e6))
+        }
+    }
+
+    #[test]
+    fn hand_computed_runway_data_aware_and_traffic_only() {
+        // Traffic 400 → 800/s over 40 days (10/s a day); data 1M → 3M rows (50k a day).
+        let traffic: Vec<(i64, f64)> = (0..=40).map(|d| (d, 400.0 + 10.0 * d as f64)).collect();
+        let data: Vec<(i64, f64)> = (0..=40).map(|d| (d, 1e6 + 5e4 * d as f64)).collect();
+        let r = runway(&exact(&traffic), &exact(&data), &Scan, fixed(1000.0));
+        // Data-aware: 400 + 10d > 1000 / (1 + 0.05d)  ⇔  0.5d² + 30d − 600 > 0 ⇔ d > 15.68: day 16.
+        assert_eq!(r.data_aware.runs_out, Some(16 * DAY));
+        // Headroom now: 1000 / 400; at the horizon: (1000/3) / 800.
+        assert!((r.data_aware.headroom_now - 2.5).abs() < 1e-9);
+        assert!((r.data_aware.headroom_at_horizon - 1000.0 / 3.0 / 800.0).abs() < 1e-9);
+        // Traffic-only: capacity stays 1000: 400 + 10d > 1000 ⇔ d > 60: not within 40 days.
+        assert_eq!(r.traffic_only.runs_out, None);
+        assert_eq!(r.traffic_only.chance_within_horizon, 0.0);
+        assert!((r.traffic_only.headroom_at_peak - 1000.0 / 800.0).abs() < 1e-9);
+        assert_eq!(r.days_earlier, Some(24.0));
+        // Exact inputs: every draw agrees.
+        assert_eq!(r.data_aware.runs_out_p10, Some(16 * DAY));
+        assert_eq!(r.data_aware.runs_out_p90, Some(16 * DAY));
+    }
+
+    #[test]
+    fn already_over_capacity_and_never_running_out() {
+        let traffic = exact(&[(0, 1200.0), (10, 1300.0)]);
+        let data = exact(&[(0, 1e6), (10, 1e6)]);
+        let over = runway(&traffic, &data, &Flat(fixed(1000.0)), fixed(1000.0));
+        assert_eq!(
+            over.data_aware.runs_out,
+            Some(0),
+            "already over: runs out now"
+        );
+        assert!(over.data_aware.headroom_now < 1.0);
+        let calm = runway(
+            &exact(&[(0, 10.0), (10, 20.0)]),
+            &data,
+            &Flat(fixed(1000.0)),
+            fixed(1000.0),
+        );
+        assert_eq!(calm.data_aware.runs_out, None);
+        assert_eq!(calm.data_aware.runs_out_p90, None);
+        assert_eq!(calm.days_earlier, None);
+        assert!((calm.data_aware.headroom_at_horizon - 50.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn uncertainty_widens_the_date_into_an_interval() {
+        // Traffic crosses a flat 1000/s on day 30 at the point forecast, ±20% at 95%.
+        let traffic: Vec<PathPoint> = (0..=60)
+            .map(|d| {
+                let v = 700.0 + 10.0 * d as f64;
+                PathPoint {
+                    t: d * DAY,
+                    point: v,
+                    lo95: v / 1.2,
+                    hi95: v * 1.2,
+                }
+            })
+            .collect();
+        let data = exact(&[(0, 1e6)]);
+        let r = runway(&traffic, &data, &Flat(fixed(1000.0)), fixed(1000.0));
+        assert_eq!(r.data_aware.runs_out, Some(31 * DAY));
+        let (p10, p90) = (
+            r.data_aware.runs_out_p10.unwrap(),
+            r.data_aware.runs_out_p90.unwrap(),
+        );
+        assert!(
+            p10 < 31 * DAY && p90 > 31 * DAY,
+            "{} .. {}",
+            p10 / DAY,
+            p90 / DAY
+        );
+    }
+}

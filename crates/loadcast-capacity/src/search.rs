@@ -1,0 +1,258 @@
+//! The breaking-point search (open model): warm up, step the arrival rate up geometrically
+//! until the SLO breaks (confirmed once, so one noisy step is not a break), then bisect between
+//! the last good and the first bad rate. It stops as soon as a break is confirmed: a broken
+//! target is never pushed further.
+//!
+//! A step the generator could not deliver (late or dropped arrivals, its CPU saturated) is
+//! *invalid*: it says nothing about the target, and the search stops there rather than report
+//! the generator's limit as the target's capacity.
+
+use std::time::Duration;
+
+use loadcast_stats::{RunResult, Threshold, ThresholdOutcome};
+use serde::{Deserialize, Serialize};
+
+/// Measures the target at one arrival rate. The CLI implements it with the engine; tests with
+/// a synthetic target.
+pub trait Probe {
+    /// Runs `rate` arrivals per second for `hold` and returns everything measured.
+    fn measure(&mut self, rate: f64, hold: Duration) -> Result<RunResult, String>;
+}
+
+/// How the search steps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchOptions {
+    /// First rate (per second).
+    pub from: f64,
+    /// Geometric factor between steps (1.5 = +50%).
+    pub factor: f64,
+    /// How long each step holds its rate.
+    pub hold: Duration,
+    /// A warm-up at `from` before the first measured step.
+    pub warmup: Duration,
+    /// Bisection stops when the bracket is narrower than this share of its lower end.
+    pub precision: f64,
+    /// Most steps in all (warm-up excluded).
+    pub max_steps: usize,
+    /// Largest rate tried.
+    pub max_rate: f64,
+    /// A step is invalid when more than this share of arrivals were late or dropped.
+    pub max_generator_miss: f64,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        Self {
+            from: 50.0,
+            factor: 1.5,
+            hold: Duration::from_secs(10),
+            warmup: Duration::from_secs(5),
+            precision: 0.05,
+            max_steps: 20,
+            max_rate: 1e6,
+            max_generator_miss: 0.01,
+        }
+    }
+}
+
+/// One measured step of the search: a point of the latency curve.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Arrival rate asked for (per second).
+    pub rate: f64,
+    /// Responses per second actually completed.
+    pub throughput: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub error_rate: f64,
+    /// Every SLO held.
+    pub passed: bool,
+    /// The generator kept its schedule (when false the step says nothing about the target).
+    pub valid: bool,
+    /// Why the step failed or was invalid.
+    pub note: Option<String>,
+    /// `geometric`, `confirm` or `bisect`.
+    pub phase: String,
+}
+
+/// The result of a search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BreakingPoint {
+    /// The highest rate that held every SLO (per second).
+    pub max_rate: f64,
+    /// The lowest rate that broke one (none found: `None`).
+    pub broke_at: Option<f64>,
+    /// The SLO that broke first.
+    pub first_broken: Option<String>,
+    /// The generator could not keep its schedule: `max_rate` is a lower bound of the target's
+    /// capacity, not its capacity.
+    pub generator_limited: bool,
+    /// Every step, in order.
+    pub steps: Vec<Step>,
+    /// Steps run at or above the first rate that failed (the failure and its confirmation).
+    pub steps_after_break: usize,
+}
+
+impl BreakingPoint {
+    /// The capacity estimate: the middle of the last bracket (the highest good rate when no
+    /// break was found).
+    pub fn capacity(&self) -> f64 {
+        match self.broke_at {
+            Some(bad) => (self.max_rate + bad) / 2.0,
+            None => self.max_rate,
+        }
+    }
+
+    /// `[max_rate, broke_at]`: the capacity lies in between.
+    pub fn interval(&self) -> (f64, f64) {
+        (self.max_rate, self.broke_at.unwrap_or(self.max_rate))
+    }
+}
+
+/// Judges one step against the thresholds and the generator's health.
+pub fn judge(
+    result: &RunResult,
+    rate: f64,
+    thresholds: &[Threshold],
+    options: &SearchOptions,
+    phase: &str,
+) -> Step {
+    let total = result.total();
+    let outcomes: Vec<ThresholdOutcome> = loadcast_stats::slo::evaluate(thresholds, result);
+    let broken: Vec<&ThresholdOutcome> = outcomes.iter().filter(|o| !o.passed).collect();
+    let g = &result.generator;
+    let miss = g.miss_rate();
+    let cpu_saturated = match (g.cpu_seconds, result.meta.elapsed_seconds) {
+        (Some(cpu), elapsed) if elapsed > 0.0 && g.workers > 0 => {
+            cpu / elapsed / f64::from(g.workers) > 0.95
+        }
+        _ => false,
+    };
+    let valid = miss <= options.max_generator_miss && !cpu_saturated;
+    let note = if !valid {
+        Some(if cpu_saturated {
+            "the generator's CPU was saturated".to_string()
+        } else {
+            format!(
+                "the generator missed {:.1}% of its schedule ({} late, {} dropped, {} waited for a free user)",
+                miss * 100.0,
+                g.late,
+                g.dropped,
+                g.waited_for_capacity
+            )
+        })
+    } else {
+        broken.first().map(|o| o.to_string())
+    };
+    Step {
+        rate,
+        throughput: result.throughput(),
+        p50_ms: total.latency.quantile(0.5).as_secs_f64() * 1e3,
+        p99_ms: total.latency.quantile(0.99).as_secs_f64() * 1e3,
+        error_rate: total.error_rate(),
+        passed: broken.is_empty(),
+        valid,
+        note,
+        phase: phase.to_string(),
+    }
+}
+
+/// Finds the highest arrival rate at which every threshold holds.
+pub fn search(
+    probe: &mut dyn Probe,
+    thresholds: &[Threshold],
+    options: &SearchOptions,
+) -> Result<BreakingPoint, String> {
+    if thresholds.is_empty() {
+        return Err(
+            "a capacity search needs an SLO: add [slo] p99 = \"…\" and/or errors = \"…\"".into(),
+        );
+    }
+    if options.factor.is_nan()
+        || options.factor <= 1.0
+        || options.from.is_nan()
+        || options.from <= 0.0
+    {
+        return Err("the search needs a start rate above 0 and a factor above 1".into());
+    }
+    if !options.warmup.is_zero() {
+        probe.measure(options.from, options.warmup)?;
+    }
+    let mut steps: Vec<Step> = Vec::new();
+    let mut run = |rate: f64, phase: &str, steps: &mut Vec<Step>| -> Result<Step, String> {
+        let result = probe.measure(rate, options.hold)?;
+        let step = judge(&result, rate, thresholds, options, phase);
+        steps.push(step.clone());
+        Ok(step)
+    };
+    let mut good: Option<f64> = None;
+    let mut bad: Option<(f64, Option<String>)> = None;
+    // The rate of the first step that failed (before its confirmation).
+    let mut first_failure: Option<f64> = None;
+    let mut generator_limited = false;
+    let mut rate = options.from;
+    // Geometric phase.
+    while steps.len() < options.max_steps && rate <= options.max_rate {
+        let step = run(rate, "geometric", &mut steps)?;
+        if !step.valid {
+            generator_limited = true;
+            break;
+        }
+        if step.passed {
+            good = Some(rate);
+            rate *= options.factor;
+            continue;
+        }
+        // Confirm a break once: one noisy step is not a break.
+        first_failure.get_or_insert(rate);
+        let again = run(rate, "confirm", &mut steps)?;
+        if !again.valid {
+            generator_limited = true;
+            break;
+        }
+        if again.passed {
+            good = Some(rate);
+            rate *= options.factor;
+            continue;
+        }
+        bad = Some((rate, step.note.clone()));
+        break;
+    }
+    // Bisection between the last good and the first bad rate.
+    if let (Some(mut low), Some((mut high, _))) = (good, bad.clone()) {
+        while (high - low) / low > options.precision && steps.len() < options.max_steps {
+            let mid = (low + high) / 2.0;
+            let step = run(mid, "bisect", &mut steps)?;
+            if !step.valid {
+                generator_limited = true;
+                break;
+            }
+            if step.passed {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        good = Some(low);
+        bad = Some((high, bad.and_then(|b| b.1)));
+    }
+    let first_bad = bad.as_ref().map(|b| b.0);
+    // Steps run at or above the first rate that failed: the failing step and its
+    // confirmation, then the search only goes down.
+    let steps_after_break = match first_failure {
+        Some(f) => steps.iter().filter(|s| s.rate >= f).count(),
+        None => 0,
+    };
+    let first_broken = steps
+        .iter()
+        .find(|s| s.valid && !s.passed)
+        .and_then(|s| s.note.clone());
+    Ok(BreakingPoint {
+        max_rate: good.unwrap_or(0.0),
+        broke_at: first_bad,
+        first_broken,
+        generator_limited,
+        steps,
+        steps_after_break,
+    })
+}

@@ -1,0 +1,94 @@
+//! A capacity study as one versioned JSON document: the searches at each data scale, the fits
+//! and the runway. Written by `loadcast capacity`, read by reports and the demo.
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Cliff, DataModel, Prediction};
+use crate::runway::Runway;
+use crate::search::BreakingPoint;
+use crate::usl::UslFit;
+
+pub const STUDY_FORMAT: &str = "loadcast-capacity";
+pub const STUDY_VERSION: u32 = 1;
+
+/// The breaking point at one data scale.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScaleResult {
+    /// `1x`, `2x`, `horizon`, …
+    pub scale: String,
+    /// Rows of the table that measures the data volume (none without a database).
+    pub volume: Option<f64>,
+    /// Size of the database on disk at this scale.
+    pub bytes: Option<f64>,
+    pub breaking_point: BreakingPoint,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CapacityStudy {
+    pub format: String,
+    pub version: u32,
+    pub plan_name: String,
+    pub plan_hash: String,
+    pub target: String,
+    pub started_at: String,
+    /// The table whose rows are the data volume.
+    pub table: Option<String>,
+    pub scales: Vec<ScaleResult>,
+    /// Capacity against data volume (two scales or more).
+    pub data_model: Option<DataModel>,
+    /// Capacity predicted at the horizon's data volume.
+    pub at_horizon: Option<Prediction>,
+    pub horizon_volume: Option<f64>,
+    /// Limits the extrapolation crosses.
+    pub cliffs: Vec<Cliff>,
+    pub usl: Option<UslFit>,
+    /// `(concurrency, throughput)` of the sweep.
+    pub sweep: Vec<(f64, f64)>,
+    pub runway: Option<Runway>,
+    /// Anything the reader must know to trust the figures.
+    pub warnings: Vec<String>,
+}
+
+impl CapacityStudy {
+    pub fn new(plan_name: &str, plan_hash: &str, target: &str, started_at: &str) -> Self {
+        Self {
+            format: STUDY_FORMAT.into(),
+            version: STUDY_VERSION,
+            plan_name: plan_name.into(),
+            plan_hash: plan_hash.into(),
+            target: target.into(),
+            started_at: started_at.into(),
+            table: None,
+            scales: Vec::new(),
+            data_model: None,
+            at_horizon: None,
+            horizon_volume: None,
+            cliffs: Vec::new(),
+            usl: None,
+            sweep: Vec::new(),
+            runway: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a study always serializes")
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let study: Self =
+            serde_json::from_str(text).map_err(|e| format!("line {}: {e}", e.line()))?;
+        if study.format != STUDY_FORMAT || study.version != STUDY_VERSION {
+            return Err(format!(
+                "format {} version {} is not {STUDY_FORMAT} version {STUDY_VERSION}",
+                study.format, study.version
+            ));
+        }
+        Ok(study)
+    }
+
+    /// Today's capacity: the first scale's.
+    pub fn today(&self) -> Option<&BreakingPoint> {
+        self.scales.first().map(|s| &s.breaking_point)
+    }
+}

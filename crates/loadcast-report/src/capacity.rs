@@ -1,0 +1,153 @@
+//! A capacity study in the terminal: the curve at each scale, the fits, and the two runways
+//! side by side.
+
+use std::fmt::Write as _;
+
+use loadcast_capacity::CapacityStudy;
+use loadcast_capacity::runway::RunwayView;
+use loadcast_stats::time::format_date;
+
+use crate::si;
+
+fn when(t: Option<i64>) -> String {
+    t.map_or("not within the horizon".into(), format_date)
+}
+
+fn view_line(name: &str, v: &RunwayView) -> String {
+    format!(
+        "{name:<14} headroom now {:>5.2}×, at the peak {:>5.2}×, at the horizon {:>5.2}×; runs out {}{}",
+        v.headroom_now,
+        v.headroom_at_peak,
+        v.headroom_at_horizon,
+        when(v.runs_out),
+        match (v.runs_out_p10, v.runs_out_p90) {
+            (Some(a), Some(b)) => format!(" (80%: {} – {})", format_date(a), format_date(b)),
+            (Some(a), None) => format!(" (80%: {} – beyond the horizon)", format_date(a)),
+            _ => format!(
+                " ({:.0}% chance within the horizon)",
+                v.chance_within_horizon * 100.0
+            ),
+        }
+    )
+}
+
+/// The study as the terminal shows it.
+pub fn capacity_summary(s: &CapacityStudy) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "capacity of {} ({})", s.target, s.plan_name);
+    for scale in &s.scales {
+        let b = &scale.breaking_point;
+        let _ = writeln!(
+            out,
+            "\n{}{}: max sustainable {}/s (broke at {}){}",
+            scale.scale,
+            scale
+                .volume
+                .map_or(String::new(), |v| format!(", {} rows", si(v))),
+            si(b.max_rate),
+            b.broke_at
+                .map_or("no break found".into(), |r| format!("{}/s", si(r))),
+            if b.generator_limited {
+                " — GENERATOR-LIMITED: a lower bound, not the target's capacity"
+            } else {
+                ""
+            }
+        );
+        if let Some(first) = &b.first_broken {
+            let _ = writeln!(out, "  first SLO to break: {first}");
+        }
+        let _ = writeln!(
+            out,
+            "  {:>9} {:>10} {:>9} {:>9} {:>7}  verdict",
+            "rate/s", "done/s", "p50", "p99", "errors"
+        );
+        for st in &b.steps {
+            let _ = writeln!(
+                out,
+                "  {:>9.1} {:>10.1} {:>7.1}ms {:>7.1}ms {:>6.2}%  {}{}",
+                st.rate,
+                st.throughput,
+                st.p50_ms,
+                st.p99_ms,
+                st.error_rate * 100.0,
+                if !st.valid {
+                    "INVALID (generator)"
+                } else if st.passed {
+                    "pass"
+                } else {
+                    "FAIL"
+                },
+                if st.phase == "geometric" {
+                    String::new()
+                } else {
+                    format!(" [{}]", st.phase)
+                }
+            );
+        }
+    }
+    if let Some(m) = &s.data_model {
+        let _ = writeln!(
+            out,
+            "\ncapacity against data volume: {} (a = {:.4e}, b = {:.4e}), mean error {:.1}% on {} scales",
+            m.form.formula(),
+            m.a,
+            m.b,
+            m.relative_error * 100.0,
+            m.points.len()
+        );
+        if let (Some(h), Some(p)) = (s.horizon_volume, s.at_horizon) {
+            let _ = writeln!(
+                out,
+                "at the horizon's {} rows: {}/s (95%: {} – {})",
+                si(h),
+                si(p.capacity),
+                si(p.low),
+                if p.high.is_finite() {
+                    si(p.high)
+                } else {
+                    "∞".into()
+                }
+            );
+        }
+    }
+    if let Some(u) = &s.usl {
+        let _ = writeln!(
+            out,
+            "\nUSL: λ {:.1} ± {:.1}/s, σ {:.4} ± {:.4}, κ {:.6} ± {:.6}, R² {:.3}{}; peak {} at {} users",
+            u.lambda,
+            u.lambda_error,
+            u.sigma,
+            u.sigma_error,
+            u.kappa,
+            u.kappa_error,
+            u.r_squared,
+            if u.poor {
+                " — POOR FIT, do not trust the peak"
+            } else {
+                ""
+            },
+            si(u.peak_throughput),
+            u.peak_concurrency.map_or("∞".into(), |n| format!("{n:.0}"))
+        );
+    }
+    if let Some(r) = &s.runway {
+        let _ = writeln!(
+            out,
+            "\nrunway from {} to {}:",
+            format_date(r.now),
+            format_date(r.horizon)
+        );
+        let _ = writeln!(out, "  {}", view_line("data-aware", &r.data_aware));
+        let _ = writeln!(out, "  {}", view_line("traffic-only", &r.traffic_only));
+        if let Some(d) = r.days_earlier {
+            let _ = writeln!(
+                out,
+                "  the data-aware runway ends {d:.0} days earlier than the traffic-only one"
+            );
+        }
+    }
+    for w in &s.warnings {
+        let _ = writeln!(out, "\nWARNING: {w}");
+    }
+    out
+}
