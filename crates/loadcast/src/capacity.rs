@@ -376,17 +376,20 @@ pub fn capacity(args: CapacityArgs) -> Result<u8, Failure> {
         }
     }
     // The runway.
-    if let (Some(p), Some(today)) = (&projection, study.today()) {
-        let traffic_name = args
-            .traffic_series
-            .clone()
-            .or_else(|| {
-                p.series
-                    .iter()
-                    .find(|s| s.kind == loadcast_forecast::history::SeriesKind::Traffic)
-                    .map(|s| s.name.clone())
-            })
-            .ok_or_else(|| Failure::usage("the projection has no traffic series"))?;
+    let traffic_name = projection.as_ref().and_then(|p| {
+        args.traffic_series.clone().or_else(|| {
+            p.series
+                .iter()
+                .find(|s| s.kind == loadcast_forecast::history::SeriesKind::Traffic)
+                .map(|s| s.name.clone())
+        })
+    });
+    if projection.is_some() && traffic_name.is_none() {
+        study
+            .warnings
+            .push("the projection has no traffic series: no runway".into());
+    }
+    if let (Some(p), Some(today), Some(traffic_name)) = (&projection, study.today(), traffic_name) {
         let traffic = p.series(&traffic_name).ok_or_else(|| {
             Failure::usage(format!("the projection has no series {traffic_name:?}"))
         })?;

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Capacity against data volume: fit on 1×, 2×, 4× data, predict 8×, then measure 8×.
+#
+# The target (crates/loadcast-testkit/examples/capacity_server.rs) serves 4 requests at once,
+# each taking 2 ms + 0.5 ms × (rows / 1000)^0.85 of a real SQLite table that `loadcast
+# capacity` grows between searches — sub-linear on purpose, so the fitted forms compete.
+#
+# Usage: bench/capacity.sh      (BASE_ROWS=20000 HOLD=3s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BASE_ROWS=${BASE_ROWS:-20000}
+HOLD=${HOLD:-3s}
+cargo build --release -q -p loadcast
+cargo build --release -q -p loadcast-testkit --example capacity_server
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+LOADCAST="$TARGET_DIR/release/loadcast"
+work=$(mktemp -d)
+server=""
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
+
+fresh_db() {
+  rm -f "$work/items.db"*
+  python3 -c "import sqlite3; c = sqlite3.connect('$work/items.db'); c.executescript('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price REAL NOT NULL); CREATE TABLE loadcast_target (marked_at TEXT, note TEXT);')"
+  "$LOADCAST" grow --db "sqlite://$work/items.db" --rows "items=$BASE_ROWS" --progress off > /dev/null
+}
+fresh_db
+"$TARGET_DIR/release/examples/capacity_server" "$work/items.db" items 4 2 0.5 0.85 > "$work/url" &
+server=$!
+for _ in $(seq 50); do [ -s "$work/url" ] && break; sleep 0.1; done
+URL=$(cat "$work/url")
+
+cat > "$work/plan.toml" <<TOML
+name = "data-knob"
+target = "$URL"
+[slo]
+p99 = "250ms"
+errors = "1%"
+[[scenario]]
+[[scenario.step]]
+get = "/items"
+check = { status = 200 }
+[load]
+model = "open"
+rate = "10/s"
+duration = "1s"
+[database]
+url = "sqlite://$work/items.db"
+[database.tables.items]
+rows = "2x"
+[capacity]
+from = "20/s"
+factor = 1.5
+hold = "$HOLD"
+warmup = "1s"
+TOML
+
+# A projection whose only job is to name the volume to predict: 8× today's rows.
+python3 - "$work/projection.json" "$BASE_ROWS" <<'PY'
+import json, sys
+rows = 8 * int(sys.argv[2])
+band = {"point": rows, "lo80": rows, "hi80": rows, "lo95": rows, "hi95": rows}
+json.dump({"format": "loadcast-projection", "version": 1, "as_of": "", "as_of_unix": 0,
+           "history_start": "", "step_seconds": 86400, "horizon_end": "", "horizon_end_unix": 0,
+           "series": [{"name": "items", "kind": "data", "model": "given", "candidates": [],
+                       "last": rows / 8, "current_peak": rows / 8, "at_horizon": band, "peak": band,
+                       "peak_at": "", "peak_at_unix": 0, "growth": 7.0,
+                       "backtest": {"mase": 0, "smape": 0, "mape": 0, "cover80": 0, "cover95": 0, "folds": 0},
+                       "path": [], "history": []}], "notes": []}, open(sys.argv[1], "w"))
+PY
+
+started=$(date +%s)
+"$LOADCAST" capacity "$work/plan.toml" --scales 2x,4x --projection "$work/projection.json" --quiet -o "$work/fit.json" > "$work/fit.out" 2>&1
+# Back to today's rows in the same file (the server keeps it open).
+python3 -c "import sqlite3; c = sqlite3.connect('$work/items.db'); c.execute('DELETE FROM items WHERE id > $BASE_ROWS'); c.commit(); c.execute('VACUUM')"
+sleep 0.5
+"$LOADCAST" capacity "$work/plan.toml" --scales 8x --quiet -o "$work/measured.json" > "$work/measured.out" 2>&1
+seconds=$(( $(date +%s) - started ))
+
+python3 - "$work/fit.json" "$work/measured.json" "$seconds" <<'PY'
+import json, sys
+fit, measured = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+def cap(s):
+    b = s["breaking_point"]; return (b["max_rate"] + (b["broke_at"] or b["max_rate"])) / 2
+print("== capacity against data volume (4 workers, 2 ms + 0.5 ms × (rows/1000)^0.85)")
+for s in fit["scales"]:
+    print(f"measured  {s['scale']:>4}  {s['volume']:>9.0f} rows  {cap(s):7.1f}/s")
+m = fit["data_model"]
+print(f"fitted form: {m['form']}  (mean error {m['relative_error']*100:.1f}% on 3 scales; tried {[(f, round(e*100,1)) for f, e in m['tried']]})")
+p = fit["at_horizon"]
+eight = measured["scales"][1]
+actual = cap(eight)
+print(f"predicted  8x  {fit['horizon_volume']:>9.0f} rows  {p['capacity']:7.1f}/s  (95%: {p['low']:.1f} – {p['high']:.1f})")
+print(f"measured   8x  {eight['volume']:>9.0f} rows  {actual:7.1f}/s")
+err = p['capacity'] / actual - 1
+print(f"prediction error {err*100:+.1f}%  (goal within ±20%)  — {'met' if abs(err) <= 0.2 else 'NOT met'}; {sys.argv[3]} s in all")
+PY
