@@ -12,12 +12,19 @@
 //! ```
 
 mod capacity;
+mod charts;
+mod compare;
 mod forecast;
+mod html;
+mod outputs;
 
 use std::fmt::Write as _;
 
 pub use capacity::capacity_summary;
+pub use compare::{Change, Comparison, compare, comparison_text};
 pub use forecast::{backtest_table, chart, forecast_summary, si};
+pub use html::{HtmlInput, escape, html_report};
+pub use outputs::{junit, summary_json, timeline_csv};
 
 use loadcast_stats::{RequestStats, RunResult, RunStatus, format_duration};
 

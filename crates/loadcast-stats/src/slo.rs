@@ -141,6 +141,16 @@ pub struct ThresholdOutcome {
     pub passed: bool,
 }
 
+impl ThresholdOutcome {
+    /// The measured value with its unit (`312ms`, `0.40%`), or `no data`.
+    pub fn format_actual(&self) -> String {
+        self.actual.map_or_else(
+            || "no data".to_string(),
+            |v| format_value(&self.threshold.metric, v),
+        )
+    }
+}
+
 impl fmt::Display for ThresholdOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let verdict = if self.passed { "pass" } else { "FAIL" };

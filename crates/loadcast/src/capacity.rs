@@ -16,7 +16,7 @@ use loadcast_plan::{
 };
 use loadcast_stats::RunResult;
 
-use crate::cli::CapacityArgs;
+use crate::cli::{CapacityArgs, StoreArgs};
 use crate::commands::{Failure, install_interrupt_handler};
 use crate::exit;
 
@@ -132,7 +132,7 @@ fn parse_rate(text: &str) -> Result<f64, Failure> {
         .map_err(|e| Failure::usage(format!("{text:?}: expected {e}")))
 }
 
-pub fn capacity(args: CapacityArgs) -> Result<u8, Failure> {
+pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let plan = loadcast_plan::load(&args.plan).map_err(Failure::usage)?;
     let spec = plan.capacity.clone();
     let options = SearchOptions {
@@ -439,6 +439,25 @@ pub fn capacity(args: CapacityArgs) -> Result<u8, Failure> {
         .map_err(|e| Failure::run(format!("{}: {e}", out.display())))?;
     print!("{}", loadcast_report::capacity_summary(&study));
     println!("capacity study written to {}", out.display());
+    crate::history::record(
+        store,
+        loadcast_store::NewRecord {
+            kind: loadcast_store::Kind::Capacity,
+            plan_name: study.plan_name.clone(),
+            plan_hash: study.plan_hash.clone(),
+            started_at: study.started_at.clone(),
+            ended_at: loadcast_stats::time::format_time(loadcast_stats::time::now()),
+            status: if interrupted.load(Ordering::SeqCst) {
+                "interrupted".into()
+            } else {
+                "complete".into()
+            },
+            headline: study.today().map_or(String::new(), |b| {
+                format!("capacity {:.1}/s at today's data", b.capacity())
+            }),
+            body: study.to_json(),
+        },
+    );
     if interrupted.load(Ordering::SeqCst) {
         return Ok(exit::INTERRUPTED);
     }

@@ -19,6 +19,19 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Where runs, capacity studies and forecasts are kept.
+#[derive(Clone, Debug, Args)]
+pub struct StoreArgs {
+    /// The run store (SQLite) [default: $XDG_DATA_HOME/loadcast/runs.db].
+    #[arg(long, global = true, value_name = "FILE", env = "LOADCAST_STORE")]
+    pub store: Option<PathBuf>,
+    /// Do not record this command in the run store.
+    #[arg(long, global = true)]
+    pub no_store: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,8 +50,14 @@ pub enum Command {
     /// Find the breaking point (at each data scale), fit capacity against data volume and the
     /// USL, and compute headroom and runway against a projection, beside the traffic-only view.
     Capacity(CapacityArgs),
-    /// Print the summary of one or more result files (several are merged, e.g. shards).
+    /// Render results, capacity studies and projections (files or run ids): terminal summary,
+    /// self-contained HTML with charts, JUnit XML, JSON summary, CSV timeline.
     Report(ReportArgs),
+    /// List the run store, or show one record.
+    Runs(RunsArgs),
+    /// Compare two runs (files or run ids): per-request changes and whether the whole-run
+    /// change is beyond run-to-run noise; can gate CI.
+    Compare(CompareArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -255,10 +274,53 @@ pub struct ImportHarArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Result files written by `loadcast run`.
-    #[arg(required = true)]
-    pub results: Vec<PathBuf>,
-    /// Print the (merged) result as JSON instead of the summary.
+    /// Run results, capacity studies or projections: files, or run ids from `loadcast runs`.
+    /// Several run results are merged (shards).
+    #[arg(required = true, value_name = "FILE_OR_ID")]
+    pub inputs: Vec<String>,
+    /// Print the (merged) run result as JSON instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Write a self-contained HTML report with charts.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write JUnit XML (each threshold a test case).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a JSON summary.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+    /// Write the per-second timeline as CSV.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// The HTML report's title.
+    #[arg(long)]
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// A record id to show; without it, the newest records are listed.
+    pub id: Option<i64>,
+    /// Only runs, capacity studies or forecasts.
+    #[arg(long, value_parser = ["run", "capacity", "forecast"])]
+    pub kind: Option<String>,
+    /// How many records to list.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline run (file or run id).
+    pub a: String,
+    /// The run to judge against it.
+    pub b: String,
+    /// Exit 3 when B is worse than A by more than this (p50, p99, throughput or error rate),
+    /// beyond run-to-run noise: `10%`.
+    #[arg(long, value_name = "PERCENT")]
+    pub fail_on_regression: Option<String>,
+    /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -7,7 +7,7 @@ use clap::CommandFactory as _;
 use loadcast_engine::{RunOptions, StopHandle};
 use loadcast_stats::{RunResult, RunStatus};
 
-use crate::cli::{Cli, Command, ForecastArgs, ImportHarArgs, PlanCommand, ReportArgs, RunArgs};
+use crate::cli::{Cli, Command, ForecastArgs, ImportHarArgs, PlanCommand, RunArgs, StoreArgs};
 use crate::exit;
 use crate::progress::Display;
 
@@ -34,8 +34,9 @@ impl Failure {
 }
 
 pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
+    let store = cli.store.clone();
     match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(args, &store),
         Command::Plan(PlanCommand::Check {
             plan,
             deny_warnings,
@@ -61,10 +62,12 @@ pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
             Ok(exit::PASSED)
         }
         Command::Plan(PlanCommand::ImportHar(args)) => import_har(args),
-        Command::Forecast(args) => forecast(args),
+        Command::Forecast(args) => forecast(args, &store),
         Command::Grow(args) => crate::grow::grow(args),
-        Command::Capacity(args) => crate::capacity::capacity(args),
-        Command::Report(args) => report(args),
+        Command::Capacity(args) => crate::capacity::capacity(args, &store),
+        Command::Report(args) => crate::history::report(args, &store),
+        Command::Runs(args) => crate::history::runs(args, &store),
+        Command::Compare(args) => crate::history::compare(args, &store),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -83,7 +86,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
     }
 }
 
-fn run(args: RunArgs) -> Result<u8, Failure> {
+fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let plan = loadcast_plan::load(&args.plan).map_err(Failure::usage)?;
     let out = args
         .out
@@ -113,6 +116,22 @@ fn run(args: RunArgs) -> Result<u8, Failure> {
     result.save(&out).map_err(Failure::run)?;
     print!("{}", loadcast_report::terminal_summary(&result));
     println!("\nresult written to {}", out.display());
+    crate::history::record(
+        store,
+        loadcast_store::NewRecord {
+            kind: loadcast_store::Kind::Run,
+            plan_name: result.meta.plan_name.clone(),
+            plan_hash: result.meta.plan_hash.clone(),
+            started_at: result.meta.started_at.clone(),
+            ended_at: loadcast_stats::time::format_time(loadcast_stats::time::now()),
+            status: match result.meta.status {
+                RunStatus::Complete => "complete".into(),
+                RunStatus::Interrupted => "interrupted".into(),
+            },
+            headline: crate::history::run_headline(&result),
+            body: result.to_json(),
+        },
+    );
     Ok(exit_code(&result))
 }
 
@@ -153,7 +172,7 @@ fn import_har(args: ImportHarArgs) -> Result<u8, Failure> {
     Ok(exit::PASSED)
 }
 
-fn forecast(args: ForecastArgs) -> Result<u8, Failure> {
+fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
     use loadcast_forecast::history::{self, CsvSpec, SeriesKind};
     let seasons = match args.seasonality.as_str() {
         "auto" => None,
@@ -248,6 +267,23 @@ fn forecast(args: ForecastArgs) -> Result<u8, Failure> {
         .map_err(|e| Failure::run(format!("{}: {e}", out.display())))?;
     print!("{}", loadcast_report::forecast_summary(&projection));
     println!("projection written to {}", out.display());
+    let source = args.history.as_ref().map_or_else(
+        || args.prometheus.clone().unwrap_or_default(),
+        |p| p.display().to_string(),
+    );
+    crate::history::record(
+        store,
+        loadcast_store::NewRecord {
+            kind: loadcast_store::Kind::Forecast,
+            plan_name: source,
+            plan_hash: String::new(),
+            started_at: loadcast_stats::time::format_time(loadcast_stats::time::now()),
+            ended_at: loadcast_stats::time::format_time(loadcast_stats::time::now()),
+            status: "complete".into(),
+            headline: projection.growth_summary(),
+            body: projection.to_json(),
+        },
+    );
     Ok(exit::PASSED)
 }
 
@@ -259,24 +295,6 @@ fn exit_code(result: &RunResult) -> u8 {
     } else {
         exit::PASSED
     }
-}
-
-fn report(args: ReportArgs) -> Result<u8, Failure> {
-    let mut merged: Option<RunResult> = None;
-    for path in &args.results {
-        let result = RunResult::load(path).map_err(Failure::usage)?;
-        match merged.as_mut() {
-            None => merged = Some(result),
-            Some(m) => m.merge(&result),
-        }
-    }
-    let result = merged.ok_or_else(|| Failure::usage("no result files given"))?;
-    if args.json {
-        println!("{}", result.to_json());
-    } else {
-        print!("{}", loadcast_report::terminal_summary(&result));
-    }
-    Ok(exit::PASSED)
 }
 
 /// The first Ctrl-C stops the work gracefully (`on_interrupt`); a second one quits at once.

@@ -4,6 +4,7 @@ mod capacity;
 mod cli;
 mod commands;
 mod grow;
+mod history;
 mod progress;
 
 use std::process::ExitCode;

@@ -9,7 +9,13 @@ use loadcast_testkit::db::{Engine, TestDb};
 use loadcast_testkit::{CapacityServer, SessionApp, TestServer};
 
 fn loadcast() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_loadcast"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_loadcast"));
+    // Never the user's own run store.
+    command.env(
+        "LOADCAST_STORE",
+        std::env::temp_dir().join(format!("loadcast-cli-store-{}.db", std::process::id())),
+    );
+    command
 }
 
 fn workdir(name: &str) -> PathBuf {
@@ -673,4 +679,208 @@ fn a_saturated_generator_is_never_reported_as_the_targets_capacity() {
     let point = &study["scales"][0]["breaking_point"];
     assert_eq!(point["generator_limited"], true);
     assert!(point["max_rate"].as_f64().unwrap() < 300.0, "{point}");
+}
+
+fn slow_plan(dir: &Path, target: &str, name: &str, ms: u64) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"{name}\"\ntarget = \"{target}\"\n[slo]\np99 = \"500ms\"\nerrors = \"1%\"\n\
+             [[scenario]]\n[[scenario.step]]\nname = \"slow\"\nget = \"/slow/{ms}\"\n\
+             [load]\nmodel = \"open\"\nrate = \"100/s\"\nduration = \"6s\"\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
+    let server = TestServer::start();
+    let dir = workdir("compare");
+    let store = dir.join("runs.db");
+    let store_arg = store.to_str().unwrap();
+    let go = |plan: &Path, out: &str| {
+        let out = run_in(
+            &dir,
+            &[
+                "--store",
+                store_arg,
+                "run",
+                plan.to_str().unwrap(),
+                "--progress",
+                "off",
+                "--out",
+                out,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("recorded as run #"),
+            "{}",
+            text(&out.stderr)
+        );
+    };
+    go(&slow_plan(&dir, &server.url(), "base", 20), "a.json");
+    go(&slow_plan(&dir, &server.url(), "base", 20), "b.json");
+    go(&slow_plan(&dir, &server.url(), "base", 24), "c.json");
+
+    let out = run_in(&dir, &["--store", store_arg, "runs"]);
+    let listing = text(&out.stdout);
+    assert_eq!(listing.matches(" run ").count(), 3, "{listing}");
+    assert!(
+        listing.contains("#3") && listing.contains("p99"),
+        "{listing}"
+    );
+
+    // Two runs of one configuration: within noise, and the gate stays open.
+    let out = run_in(
+        &dir,
+        &[
+            "--store",
+            store_arg,
+            "compare",
+            "1",
+            "2",
+            "--fail-on-regression",
+            "10%",
+        ],
+    );
+    let same = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{same}\n{}", text(&out.stderr));
+    assert!(!same.contains("WORSE"), "{same}");
+    // 20 ms → 24 ms: p99 +20%, beyond noise; the gate closes.
+    let out = run_in(
+        &dir,
+        &[
+            "--store",
+            store_arg,
+            "compare",
+            "a.json",
+            "#3",
+            "--fail-on-regression",
+            "10%",
+        ],
+    );
+    let worse = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{worse}");
+    let p99 = worse.lines().find(|l| l.starts_with("p99")).unwrap();
+    assert!(p99.contains("WORSE"), "{worse}");
+    assert!(
+        text(&out.stderr).contains("regression beyond 10%: p50"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run_in(
+        &dir,
+        &[
+            "--store", store_arg, "compare", "a.json", "c.json", "--json",
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let change = json["overall"][2]["change"].as_f64().unwrap();
+    assert!((0.12..0.30).contains(&change), "p99 change {change}");
+}
+
+#[test]
+fn a_report_from_the_store_is_identical_and_junit_validates() {
+    let server = TestServer::start();
+    let dir = workdir("report");
+    let store = dir.join("runs.db");
+    let store_arg = store.to_str().unwrap();
+    let plan = dir.join("strict.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            "name = \"strict\"\ntarget = \"{}\"\n[slo]\np99 = \"5ms\"\nerrors = \"1%\"\n\"GET /status/500\".errors = \"10%\"\n\
+             [[scenario]]\n[[scenario.step]]\nget = \"/slow/12\"\n[[scenario.step]]\nget = \"/status/500\"\n\
+             [load]\nmodel = \"open\"\nrate = \"50/s\"\nduration = \"2s\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let out = run_in(
+        &dir,
+        &[
+            "--store",
+            store_arg,
+            "run",
+            plan.to_str().unwrap(),
+            "--progress",
+            "off",
+            "--out",
+            "r.json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "thresholds fail: {}",
+        text(&out.stdout)
+    );
+    let from_file = run_in(
+        &dir,
+        &[
+            "--store",
+            store_arg,
+            "report",
+            "r.json",
+            "--html",
+            "file.html",
+            "--junit",
+            "junit.xml",
+            "--summary",
+            "summary.json",
+            "--csv",
+            "timeline.csv",
+        ],
+    );
+    assert_eq!(
+        from_file.status.code(),
+        Some(0),
+        "{}",
+        text(&from_file.stderr)
+    );
+    let from_store = run_in(
+        &dir,
+        &["--store", store_arg, "report", "#1", "--html", "store.html"],
+    );
+    assert_eq!(
+        from_store.status.code(),
+        Some(0),
+        "{}",
+        text(&from_store.stderr)
+    );
+    assert_eq!(text(&from_file.stdout), text(&from_store.stdout));
+    let (a, b) = (
+        std::fs::read_to_string(dir.join("file.html")).unwrap(),
+        std::fs::read_to_string(dir.join("store.html")).unwrap(),
+    );
+    assert!(a == b, "the stored run renders the same report");
+
+    // JUnit against the schema Jenkins' xUnit plugin publishes (via pytest's sdist).
+    let xsd = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../loadcast-report/tests/fixtures/junit-10.xsd");
+    let out = Command::new("xmllint")
+        .args(["--noout", "--schema", xsd.to_str().unwrap(), "junit.xml"])
+        .current_dir(&dir)
+        .output()
+        .expect("xmllint (libxml2-utils; scripts/test.sh installs it)");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("tests=\"3\"") && junit.contains("failures=\"3\""),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("<failure message=\"p99 &lt;= 5.00ms: measured"),
+        "{junit}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["passed"], false);
+    let csv = std::fs::read_to_string(dir.join("timeline.csv")).unwrap();
+    assert!(csv.starts_with("second,sent,completed,errors"), "{csv}");
+    assert!(csv.lines().count() >= 3, "{csv}");
 }

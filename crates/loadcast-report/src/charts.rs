@@ -1,0 +1,655 @@
+//! Charts as inline SVG (plotters), with axes, units and legends. Long series are downsampled
+//! before drawing (bucket maxima for latency and rates, so spikes survive).
+
+use loadcast_capacity::CapacityStudy;
+use loadcast_capacity::runway::Runway;
+use loadcast_forecast::SeriesProjection;
+use loadcast_stats::RunResult;
+use plotters::prelude::*;
+
+const W: u32 = 760;
+const H: u32 = 300;
+const FONT: &str = "sans-serif";
+/// Most points a line is drawn with.
+const MAX_POINTS: usize = 600;
+
+const BLUE: RGBColor = RGBColor(31, 119, 180);
+const ORANGE: RGBColor = RGBColor(255, 127, 14);
+const GREEN: RGBColor = RGBColor(44, 160, 44);
+const RED_: RGBColor = RGBColor(214, 39, 40);
+const PURPLE: RGBColor = RGBColor(148, 103, 189);
+const GREY: RGBColor = RGBColor(127, 127, 127);
+const PALETTE: [RGBColor; 6] = [RED_, ORANGE, PURPLE, BLUE, GREEN, GREY];
+
+/// Bucket maxima: at most `max` points, each the largest of its bucket.
+fn downsample(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
+    if points.len() <= max {
+        return points.to_vec();
+    }
+    let per = points.len().div_ceil(max);
+    points
+        .chunks(per)
+        .map(|c| {
+            c.iter()
+                .copied()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap_or(c[0])
+        })
+        .collect()
+}
+
+fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+    if lo > hi {
+        (0.0, 1.0)
+    } else if (hi - lo).abs() < 1e-12 {
+        (lo - 1.0, hi + 1.0)
+    } else {
+        (lo, hi)
+    }
+}
+
+type Drawn = Result<(), Box<dyn std::error::Error>>;
+
+/// A named, coloured series of points.
+type Line<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+
+fn svg(
+    draw: impl FnOnce(DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Drawn,
+) -> Option<String> {
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (W, H)).into_drawing_area();
+        if root.fill(&WHITE).is_err() {
+            return None;
+        }
+        draw(root.clone()).ok()?;
+        root.present().ok()?;
+    }
+    Some(out)
+}
+
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font((FONT, 12))
+        .draw()?;
+    Ok(())
+}
+
+/// Completed and sent requests per second.
+pub fn throughput(result: &RunResult) -> Option<String> {
+    if result.timeline.is_empty() {
+        return None;
+    }
+    let done: Vec<(f64, f64)> = result
+        .timeline
+        .iter()
+        .map(|s| (f64::from(s.t), s.completed as f64))
+        .collect();
+    let sent: Vec<(f64, f64)> = result
+        .timeline
+        .iter()
+        .map(|s| (f64::from(s.t), s.sent as f64))
+        .collect();
+    let (done, sent) = (downsample(&done, MAX_POINTS), downsample(&sent, MAX_POINTS));
+    let x_max = done.last().map_or(1.0, |p| p.0).max(1.0);
+    let (_, y_max) = bounds(done.iter().chain(&sent).map(|p| p.1));
+    svg(|root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Throughput over time", (FONT, 16))
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..x_max, 0f64..(y_max * 1.1).max(1.0))?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(RGBColor(230, 230, 230))
+            .x_desc("seconds since start")
+            .y_desc("requests per second")
+            .label_style((FONT, 11))
+            .draw()?;
+        chart
+            .draw_series(LineSeries::new(done, BLUE.stroke_width(2)))?
+            .label("completed/s")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+        chart
+            .draw_series(LineSeries::new(sent, GREY))?
+            .label("sent/s")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], GREY));
+        legend(&mut chart)
+    })
+}
+
+/// p50, p90 and p99 of each second, milliseconds on a log axis.
+pub fn latency_over_time(result: &RunResult) -> Option<String> {
+    let series: Vec<(&str, f64, RGBColor)> = vec![
+        ("p50", 0.5, GREEN),
+        ("p90", 0.9, ORANGE),
+        ("p99", 0.99, RED_),
+    ];
+    let lines: Vec<Line<'_>> = series
+        .iter()
+        .map(|(name, q, color)| {
+            let points: Vec<(f64, f64)> = result
+                .timeline
+                .iter()
+                .filter(|s| s.latency.count() > 0)
+                .map(|s| {
+                    (
+                        f64::from(s.t),
+                        (s.latency.quantile(*q).as_secs_f64() * 1e3).max(0.01),
+                    )
+                })
+                .collect();
+            (*name, *color, downsample(&points, MAX_POINTS))
+        })
+        .collect();
+    if lines.iter().all(|l| l.2.is_empty()) {
+        return None;
+    }
+    let x_max = result
+        .timeline
+        .last()
+        .map_or(1.0, |s| f64::from(s.t))
+        .max(1.0);
+    let (_, hi) = bounds(lines.iter().flat_map(|l| l.2.iter().map(|p| p.1)));
+    svg(|root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Latency percentiles over time (from intended start)",
+                (FONT, 16),
+            )
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..x_max, 0f64..hi * 1.15)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(RGBColor(230, 230, 230))
+            .x_desc("seconds since start")
+            .y_desc("milliseconds")
+            .label_style((FONT, 11))
+            .draw()?;
+        for (name, color, points) in lines {
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        legend(&mut chart)
+    })
+}
+
+/// The whole-run latency distribution: percentile on a log axis (nines), latency on a log axis.
+pub fn latency_distribution(result: &RunResult) -> Option<String> {
+    let total = result.total();
+    if total.latency.count() == 0 {
+        return None;
+    }
+    // x = nines: 0 → p0, 1 → p90, 2 → p99, 3 → p99.9, 4 → p99.99.
+    let points: Vec<(f64, f64)> = (0..=160)
+        .map(|i| {
+            let nines = f64::from(i) / 40.0;
+            let q = 1.0 - 10f64.powf(-nines);
+            (
+                nines,
+                (total.latency.quantile(q).as_secs_f64() * 1e3).max(0.01),
+            )
+        })
+        .collect();
+    let service: Vec<(f64, f64)> = points
+        .iter()
+        .map(|(n, _)| {
+            let q = 1.0 - 10f64.powf(-n);
+            (
+                *n,
+                (total.service.quantile(q).as_secs_f64() * 1e3).max(0.01),
+            )
+        })
+        .collect();
+    let (_, hi) = bounds(points.iter().chain(&service).map(|p| p.1));
+    svg(|root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Latency distribution (percentile plot, log percentile axis)",
+                (FONT, 16),
+            )
+            .margin(10)
+            .margin_right(30)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..4f64, 0f64..hi * 1.1)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(RGBColor(230, 230, 230))
+            .x_desc("percentile (p90, p99, p99.9: one step per nine)")
+            .y_desc("milliseconds")
+            .x_labels(5)
+            .x_label_formatter(&|n| match n.round() as i32 {
+                0 => "p0".into(),
+                1 => "p90".into(),
+                2 => "p99".into(),
+                3 => "p99.9".into(),
+                _ => "p99.99".into(),
+            })
+            .label_style((FONT, 11))
+            .draw()?;
+        chart
+            .draw_series(LineSeries::new(points, BLUE.stroke_width(2)))?
+            .label("from intended start")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+        chart
+            .draw_series(LineSeries::new(service, GREY))?
+            .label("service time (from send)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], GREY));
+        legend(&mut chart)
+    })
+}
+
+/// Errors per second by kind (a flat zero line when there were none).
+pub fn errors_over_time(result: &RunResult) -> Option<String> {
+    if result.timeline.is_empty() {
+        return None;
+    }
+    let mut kinds: Vec<loadcast_stats::ErrorKind> = result
+        .timeline
+        .iter()
+        .flat_map(|s| s.errors.keys().copied())
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    let x_max = result
+        .timeline
+        .last()
+        .map_or(1.0, |s| f64::from(s.t))
+        .max(1.0);
+    let lines: Vec<(String, Vec<(f64, f64)>)> = if kinds.is_empty() {
+        vec![(
+            "no errors".to_string(),
+            result
+                .timeline
+                .iter()
+                .map(|s| (f64::from(s.t), 0.0))
+                .collect(),
+        )]
+    } else {
+        kinds
+            .iter()
+            .map(|k| {
+                let points: Vec<(f64, f64)> = result
+                    .timeline
+                    .iter()
+                    .map(|s| (f64::from(s.t), s.errors.get(k).copied().unwrap_or(0) as f64))
+                    .collect();
+                (k.name(), downsample(&points, MAX_POINTS))
+            })
+            .collect()
+    };
+    let (_, hi) = bounds(lines.iter().flat_map(|l| l.1.iter().map(|p| p.1)));
+    svg(|root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Errors over time, by kind", (FONT, 16))
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..x_max, 0f64..(hi * 1.1).max(1.0))?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(RGBColor(230, 230, 230))
+            .x_desc("seconds since start")
+            .y_desc("errors per second")
+            .label_style((FONT, 11))
+            .draw()?;
+        for (i, (name, points)) in lines.into_iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        legend(&mut chart)
+    })
+}
+
+/// The capacity curve of each scale: arrival rate → p99 (log), errors on the right axis.
+pub fn capacity_curve(study: &CapacityStudy) -> Option<String> {
+    let steps: Vec<(&str, Vec<&loadcast_capacity::search::Step>)> = study
+        .scales
+        .iter()
+        .map(|s| {
+            let mut steps: Vec<_> = s
+                .breaking_point
+                .steps
+                .iter()
+                .filter(|st| st.valid)
+                .collect();
+            steps.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+            (s.scale.as_str(), steps)
+        })
+        .filter(|(_, s)| !s.is_empty())
+        .collect();
+    if steps.is_empty() {
+        return None;
+    }
+    let (x_lo, x_hi) = bounds(steps.iter().flat_map(|s| s.1.iter().map(|st| st.rate)));
+    let (lo, hi) = bounds(
+        steps
+            .iter()
+            .flat_map(|s| s.1.iter().map(|st| st.p99_ms.max(0.01))),
+    );
+    let err_hi = steps
+        .iter()
+        .flat_map(|s| s.1.iter().map(|st| st.error_rate * 100.0))
+        .fold(1.0, f64::max);
+    svg(|root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Capacity curve: arrival rate → p99 (solid) and errors (dashed)",
+                (FONT, 16),
+            )
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .right_y_label_area_size(50)
+            .build_cartesian_2d(
+                x_lo * 0.9..x_hi * 1.05,
+                ((lo * 0.8).max(0.01)..hi * 1.5).log_scale(),
+            )?
+            .set_secondary_coord(x_lo * 0.9..x_hi * 1.05, 0f64..err_hi * 1.1);
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(RGBColor(230, 230, 230))
+            .x_desc("arrival rate (per second)")
+            .y_desc("p99, milliseconds (log)")
+            .y_labels(6)
+            .label_style((FONT, 11))
+            .draw()?;
+        chart
+            .configure_secondary_axes()
+            .y_desc("errors %")
+            .label_style((FONT, 11))
+            .draw()?;
+        for (i, (scale, steps)) in steps.into_iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let p99: Vec<(f64, f64)> = steps.iter().map(|s| (s.rate, s.p99_ms.max(0.01))).collect();
+            chart
+                .draw_series(LineSeries::new(p99.clone(), color.stroke_width(2)))?
+                .label(format!("p99 at {scale} data"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart.draw_series(p99.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
+            let errors: Vec<(f64, f64)> = steps
+                .iter()
+                .map(|s| (s.rate, s.error_rate * 100.0))
+                .collect();
+            chart.draw_secondary_series(DashedLineSeries::new(errors, 4, 3, color.into()))?;
+        }
+        legend(&mut chart)
+    })
+}
+
+/// Measured capacity at each data volume, the fitted curve and the horizon's prediction.
+pub fn capacity_vs_data(study: &CapacityStudy) -> Option<String> {
+    let model = study.data_model.as_ref()?;
+    let horizon = study.horizon_volume;
+    let x_hi = horizon.unwrap_or(0.0).max(model.measured_up_to()) * 1.1;
+    let curve: Vec<(f64, f64)> = (1..=200)
+        .map(|i| {
+            let v = x_hi * f64::from(i) / 200.0;
+            (v, model.predict(v).capacity)
+        })
+        .filter(|p| p.1.is_finite())
+        .collect();
+    let measured: Vec<(f64, f64)> = model
+        .points
+        .iter()
+        .map(|p| (p.volume, p.capacity))
+        .collect();
+    let (_, hi) = bounds(measured.iter().chain(curve.iter().take(20)).map(|p| p.1));
+    svg(|root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Capacity against data volume", (FONT, 16))
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..x_hi, 0f64..hi * 1.2)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(RGBColor(230, 230, 230))
+            .x_desc("rows")
+            .y_desc("capacity (requests per second)")
+            .x_label_formatter(&|v| crate::si(*v))
+            .label_style((FONT, 11))
+            .draw()?;
+        chart
+            .draw_series(LineSeries::new(curve, BLUE.stroke_width(2)))?
+            .label(format!("fit: {}", model.form.formula()))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+        chart
+            .draw_series(measured.iter().map(|p| Circle::new(*p, 5, BLACK.filled())))?
+            .label("measured (breaking-point search)")
+            .legend(|(x, y)| Circle::new((x + 9, y), 4, BLACK.filled()));
+        if let (Some(h), Some(p)) = (horizon, study.at_horizon) {
+            let top = if p.high.is_finite() {
+                p.high.min(hi * 1.2)
+            } else {
+                hi * 1.2
+            };
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(h, p.low), (h, top)],
+                RED_.stroke_width(2),
+            )))?;
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (h, p.capacity),
+                    5,
+                    RED_.filled(),
+                )))?
+                .label("predicted at the horizon's volume (95%)")
+                .legend(|(x, y)| Circle::new((x + 9, y), 4, RED_.filled()));
+        }
+        legend(&mut chart)
+    })
+}
+
+/// The traffic forecast as a fan (history, point, 80% and 95% bands), the capacity the data
+/// leaves over time, and the two runway dates.
+pub fn forecast_fan(
+    traffic: &SeriesProjection,
+    runway: Option<&Runway>,
+    capacity: Option<&[(f64, f64)]>,
+) -> Option<String> {
+    if traffic.path.is_empty() {
+        return None;
+    }
+    let day = 86_400.0;
+    let t0 = traffic.history.first().map_or(traffic.path[0].t, |h| h.0) as f64;
+    let x = |t: i64| (t as f64 - t0) / day;
+    let history: Vec<(f64, f64)> = traffic.history.iter().map(|(t, v)| (x(*t), *v)).collect();
+    let point: Vec<(f64, f64)> = traffic
+        .path
+        .iter()
+        .map(|p| (x(p.t), p.band.point))
+        .collect();
+    let x_hi = point.last().map_or(1.0, |p| p.0);
+    let (_, hi) = bounds(
+        history
+            .iter()
+            .map(|p| p.1)
+            .chain(traffic.path.iter().map(|p| p.band.hi95))
+            .chain(capacity.unwrap_or(&[]).iter().map(|c| c.1)),
+    );
+    let band = |lo: &dyn Fn(&loadcast_forecast::PathPoint) -> f64,
+                hi: &dyn Fn(&loadcast_forecast::PathPoint) -> f64|
+     -> Vec<(f64, f64)> {
+        let mut polygon: Vec<(f64, f64)> = traffic.path.iter().map(|p| (x(p.t), hi(p))).collect();
+        polygon.extend(traffic.path.iter().rev().map(|p| (x(p.t), lo(p))));
+        polygon
+    };
+    let band95 = band(&|p| p.band.lo95, &|p| p.band.hi95);
+    let band80 = band(&|p| p.band.lo80, &|p| p.band.hi80);
+    svg(|root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!(
+                    "Forecast of {} (80% and 95% bands) against capacity",
+                    traffic.name
+                ),
+                (FONT, 16),
+            )
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..x_hi, 0f64..hi * 1.15)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(RGBColor(230, 230, 230))
+            .x_desc(format!(
+                "days from {}",
+                loadcast_stats::time::format_date(t0 as i64)
+            ))
+            .y_desc(format!("{} (per second)", traffic.name))
+            .label_style((FONT, 11))
+            .draw()?;
+        chart
+            .draw_series(std::iter::once(Polygon::new(band95, BLUE.mix(0.15))))?
+            .label("95% band")
+            .legend(|(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 18, y + 5)], BLUE.mix(0.15).filled())
+            });
+        chart
+            .draw_series(std::iter::once(Polygon::new(band80, BLUE.mix(0.3))))?
+            .label("80% band")
+            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], BLUE.mix(0.3).filled()));
+        chart
+            .draw_series(LineSeries::new(history, BLACK))?
+            .label("history")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK));
+        chart
+            .draw_series(LineSeries::new(point, BLUE.stroke_width(2)))?
+            .label("forecast")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+        if let Some(capacity) = capacity {
+            let line: Vec<(f64, f64)> = capacity.iter().map(|(t, c)| (x(*t as i64), *c)).collect();
+            chart
+                .draw_series(LineSeries::new(line, RED_.stroke_width(2)))?
+                .label("capacity as the data grows")
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED_.stroke_width(2)));
+        }
+        if let Some(r) = runway {
+            for (view, color, name) in [
+                (&r.data_aware, RED_, "runs out (data-aware)"),
+                (&r.traffic_only, GREEN, "runs out (traffic-only)"),
+            ] {
+                if let Some(t) = view.runs_out {
+                    let at = x(t);
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(
+                            vec![(at, 0.0), (at, hi * 1.15)],
+                            color.stroke_width(2),
+                        )))?
+                        .label(name)
+                        .legend(move |(x, y)| {
+                            PathElement::new(
+                                vec![(x + 9, y - 6), (x + 9, y + 6)],
+                                color.stroke_width(2),
+                            )
+                        });
+                }
+            }
+        }
+        legend(&mut chart)
+    })
+}
+
+/// Days of runway, traffic-only beside data-aware, with 10–90% whiskers; a bar reaching the
+/// horizon means "not within the horizon".
+pub fn runway_comparison(runway: &Runway) -> Option<String> {
+    let horizon_days = (runway.horizon - runway.now) as f64 / 86_400.0;
+    if horizon_days <= 0.0 {
+        return None;
+    }
+    let days = |t: Option<i64>| t.map_or(horizon_days, |t| (t - runway.now) as f64 / 86_400.0);
+    let views = [
+        ("traffic-only", &runway.traffic_only, GREEN),
+        ("data-aware", &runway.data_aware, RED_),
+    ];
+    svg(|root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Runway: days until projected peak traffic exceeds capacity",
+                (FONT, 16),
+            )
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(110)
+            .build_cartesian_2d(0f64..horizon_days * 1.05, 0f64..2f64)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(RGBColor(230, 230, 230))
+            .disable_y_mesh()
+            .y_labels(2)
+            .y_label_formatter(&|v| {
+                if (*v - 0.5).abs() < 0.3 {
+                    "traffic-only".into()
+                } else if (*v - 1.5).abs() < 0.3 {
+                    "data-aware".into()
+                } else {
+                    String::new()
+                }
+            })
+            .x_desc("days from now (the horizon is the right end)")
+            .label_style((FONT, 11))
+            .draw()?;
+        for (i, (name, view, color)) in views.iter().enumerate() {
+            let y = i as f64;
+            let d = days(view.runs_out);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(0.0, y + 0.25), (d, y + 0.75)],
+                    color.mix(0.7).filled(),
+                )))?
+                .label(format!(
+                    "{name}: {}",
+                    view.runs_out.map_or(
+                        "not within the horizon".into(),
+                        loadcast_stats::time::format_date
+                    )
+                ))
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 18, y + 5)], color.mix(0.7).filled())
+                });
+            if view.runs_out_p10.is_some() || view.runs_out_p90.is_some() {
+                let (a, b) = (days(view.runs_out_p10), days(view.runs_out_p90));
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(a, y + 0.5), (b, y + 0.5)],
+                    BLACK.stroke_width(2),
+                )))?;
+            }
+        }
+        legend(&mut chart)
+    })
+}
