@@ -216,7 +216,7 @@ fn describe_step(step: &Step) -> String {
             format!(
                 "{} {}{body}{extras}  [{}]",
                 r.method,
-                describe_template(&r.path),
+                r.path.describe(),
                 r.name
             )
         }
@@ -224,17 +224,6 @@ fn describe_step(step: &Step) -> String {
         Step::Think(ThinkTime::Uniform(a, b)) => format!("think {}..{}", d(*a), d(*b)),
         Step::Think(ThinkTime::Exponential(m)) => format!("think exp(mean {})", d(*m)),
     }
-}
-
-/// A template as the plan wrote it, for people.
-fn describe_template(t: &template::Template) -> String {
-    t.parts
-        .iter()
-        .map(|p| match p {
-            template::Part::Text(text) => text.clone(),
-            template::Part::Expr(..) => "{{…}}".to_string(),
-        })
-        .collect()
 }
 
 fn describe_load(load: &Load, out: &mut String) {

@@ -118,6 +118,17 @@ impl Template {
         Some(out)
     }
 
+    /// The template for people: literal text, `{{…}}` where a value is filled in.
+    pub fn describe(&self) -> String {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.clone(),
+                Part::Expr(..) => "{{…}}".to_string(),
+            })
+            .collect()
+    }
+
     pub fn is_static(&self) -> bool {
         self.parts.iter().all(|p| matches!(p, Part::Text(_)))
     }

@@ -17,6 +17,7 @@ mod compare;
 mod forecast;
 mod html;
 mod outputs;
+mod review;
 
 use std::fmt::Write as _;
 
@@ -25,6 +26,7 @@ pub use compare::{Change, Comparison, compare, comparison_text};
 pub use forecast::{backtest_table, chart, forecast_summary, si};
 pub use html::{HtmlInput, escape, html_report};
 pub use outputs::{junit, summary_json, timeline_csv};
+pub use review::{review_html, review_markdown};
 
 use loadcast_stats::{RequestStats, RunResult, RunStatus, format_duration};
 

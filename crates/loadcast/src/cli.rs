@@ -252,9 +252,55 @@ pub enum PlanCommand {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Write a starting plan, suggested from history: load at the forecast's seasonal peak, data
+    /// scales up to the horizon, and the SLOs and capacity of earlier runs in the store.
+    Init(InitArgs),
+    /// Render a plan as a review document (Markdown, or HTML): what is tested, the data
+    /// volume, the forecast it rests on, SLOs, schedule, risks, assumptions and sign-off.
+    Render(RenderArgs),
     /// Turn a browser recording (a HAR file from the developer tools) into a plan: static
     /// assets skipped, server-issued tokens captured and replayed per user, pauses kept.
     ImportHar(ImportHarArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The plan's name (also how earlier runs are found in the store).
+    #[arg(long, default_value = "my-service")]
+    pub name: String,
+    /// The service to test.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub target: String,
+    /// History as CSV (as for `loadcast forecast`).
+    #[arg(long, value_name = "CSV")]
+    pub history: Option<PathBuf>,
+    /// A traffic column of the history.
+    #[arg(long, value_name = "COLUMN")]
+    pub traffic: Vec<String>,
+    /// A data series of the history: `orders=orders_rows`.
+    #[arg(long, value_name = "NAME=COLUMN")]
+    pub data: Vec<String>,
+    /// How far ahead the plan tests.
+    #[arg(long, default_value = "6months", value_parser = humantime::parse_duration)]
+    pub horizon: std::time::Duration,
+    /// Where to write the plan [default: standard output].
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The plan file (TOML).
+    pub plan: PathBuf,
+    /// A projection to include (file or run id).
+    #[arg(long, value_name = "FILE_OR_ID")]
+    pub projection: Option<String>,
+    /// A capacity study to include (file or run id) [default: the plan's newest in the store].
+    #[arg(long, value_name = "FILE_OR_ID")]
+    pub capacity: Option<String>,
+    /// Where to write it [default: standard output]; `.html` writes HTML.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -62,6 +62,8 @@ pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
             Ok(exit::PASSED)
         }
         Command::Plan(PlanCommand::ImportHar(args)) => import_har(args),
+        Command::Plan(PlanCommand::Render(args)) => crate::history::render(args, &store),
+        Command::Plan(PlanCommand::Init(args)) => crate::history::init(args, &store),
         Command::Forecast(args) => forecast(args, &store),
         Command::Grow(args) => crate::grow::grow(args),
         Command::Capacity(args) => crate::capacity::capacity(args, &store),

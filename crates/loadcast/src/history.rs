@@ -8,7 +8,7 @@ use loadcast_forecast::Projection;
 use loadcast_stats::RunResult;
 use loadcast_store::{Kind, NewRecord, Store};
 
-use crate::cli::{CompareArgs, ReportArgs, RunsArgs, StoreArgs};
+use crate::cli::{CompareArgs, InitArgs, RenderArgs, ReportArgs, RunsArgs, StoreArgs};
 use crate::commands::Failure;
 use crate::exit;
 
@@ -268,4 +268,214 @@ pub fn run_headline(r: &RunResult) -> String {
             n => format!(", {n} threshold(s) failed"),
         }
     )
+}
+
+pub fn render(args: RenderArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
+    let plan = loadcast_plan::load(&args.plan).map_err(Failure::usage)?;
+    let projection = match &args.projection {
+        Some(p) => match load(p, store_args)? {
+            Input::Forecast(p) => Some(*p),
+            _ => return Err(Failure::usage(format!("{p}: not a projection"))),
+        },
+        None => None,
+    };
+    let capacity = match &args.capacity {
+        Some(c) => match load(c, store_args)? {
+            Input::Capacity(c) => Some(*c),
+            _ => return Err(Failure::usage(format!("{c}: not a capacity study"))),
+        },
+        // History as input: the plan's newest capacity study, when the store has one.
+        None => open(store_args)
+            .and_then(|s| s.latest(Kind::Capacity, Some(&plan.name)).ok().flatten())
+            .and_then(|r| CapacityStudy::from_json(&r.body).ok()),
+    };
+    let markdown = loadcast_report::review_markdown(&plan, projection.as_ref(), capacity.as_ref());
+    match &args.out {
+        Some(path) if path.extension().is_some_and(|e| e == "html" || e == "htm") => {
+            let html =
+                loadcast_report::review_html(&markdown, &format!("Load-test plan: {}", plan.name));
+            write(path, &html)?;
+        }
+        Some(path) => write(path, &markdown)?,
+        None => print!("{markdown}"),
+    }
+    Ok(exit::PASSED)
+}
+
+/// A TOML string.
+fn toml_str(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+pub fn init(args: InitArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Suggested by `loadcast plan init` from history; review every line before use."
+    );
+    let _ = writeln!(
+        out,
+        "name = {}\ntarget = {}",
+        toml_str(&args.name),
+        toml_str(&args.target)
+    );
+    let store = open(store_args);
+    let last_run = store
+        .as_ref()
+        .and_then(|s| s.latest(Kind::Run, Some(&args.name)).ok().flatten())
+        .and_then(|r| RunResult::from_json(&r.body).ok().map(|run| (r.id, run)));
+    let last_capacity = store
+        .as_ref()
+        .and_then(|s| s.latest(Kind::Capacity, Some(&args.name)).ok().flatten())
+        .and_then(|r| CapacityStudy::from_json(&r.body).ok().map(|c| (r.id, c)));
+
+    // The forecast, when there is history.
+    let mut peak: Option<(String, f64, String)> = None;
+    let mut data_names: Vec<String> = Vec::new();
+    if let Some(csv) = &args.history {
+        use loadcast_forecast::history::{CsvSpec, SeriesKind};
+        let mut series: Vec<(String, String, SeriesKind)> = args
+            .traffic
+            .iter()
+            .map(|c| (c.clone(), c.clone(), SeriesKind::Traffic))
+            .collect();
+        for d in &args.data {
+            let (name, column) = d.split_once('=').unwrap_or((d.as_str(), d.as_str()));
+            series.push((name.to_string(), column.to_string(), SeriesKind::Data));
+            data_names.push(name.to_string());
+        }
+        let history = loadcast_forecast::history::read_csv(
+            csv,
+            &CsvSpec {
+                timestamp: None,
+                series,
+            },
+        )
+        .map_err(Failure::usage)?;
+        let projection = loadcast_forecast::project(
+            &history,
+            &loadcast_forecast::Options::horizon(args.horizon),
+        )
+        .map_err(Failure::usage)?;
+        let _ = writeln!(
+            out,
+            "\n[history]                     # the forecast this plan rests on"
+        );
+        let _ = writeln!(out, "csv = {}", toml_str(&csv.display().to_string()));
+        let traffic: Vec<String> = args.traffic.iter().map(|t| toml_str(t)).collect();
+        let _ = writeln!(out, "traffic = [{}]", traffic.join(", "));
+        let data: Vec<String> = args
+            .data
+            .iter()
+            .map(|d| {
+                let (name, column) = d.split_once('=').unwrap_or((d.as_str(), d.as_str()));
+                format!("{name} = {}", toml_str(column))
+            })
+            .collect();
+        let _ = writeln!(out, "data = {{ {} }}", data.join(", "));
+        let _ = writeln!(
+            out,
+            "\n[horizon]\nuntil = {}\ntraffic = \"p95\"             # the seasonal peak's upper 95% bound\ndata = \"p95\"",
+            toml_str(&humantime::format_duration(args.horizon).to_string())
+        );
+        let _ = writeln!(out, "# forecast: {}", projection.growth_summary());
+        if let Some(t) = projection
+            .series
+            .iter()
+            .find(|s| s.kind == SeriesKind::Traffic)
+        {
+            peak = Some((
+                t.name.clone(),
+                t.peak.hi95,
+                loadcast_stats::time::format_date(t.peak_at_unix),
+            ));
+        }
+    }
+
+    let _ = writeln!(out, "\n[slo]");
+    match &last_run {
+        Some((id, run)) if !run.thresholds.is_empty() => {
+            let _ = writeln!(out, "# from run #{id} of this plan");
+            for t in &run.thresholds {
+                let limit = if t.threshold.metric.is_latency() {
+                    format!("{}ms", (t.threshold.limit * 1000.0).round())
+                } else {
+                    format!("{}%", t.threshold.limit * 100.0)
+                };
+                match &t.threshold.scope {
+                    Some(scope) => {
+                        let _ = writeln!(
+                            out,
+                            "{}.{} = {}",
+                            toml_str(scope),
+                            t.threshold.metric,
+                            toml_str(&limit)
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(out, "{} = {}", t.threshold.metric, toml_str(&limit));
+                    }
+                }
+            }
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "# no earlier run of this plan in the store: common defaults\np99 = \"500ms\"\nerrors = \"1%\""
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n# One scenario to start from: replace it, or record a browser session and run\n\
+         # `loadcast plan import-har session.har`; give every user their own data with [feeders.user].\n\
+         [[scenario]]\nname = \"home\"\n\n[[scenario.step]]\nget = \"/\"\ncheck = {{ status = 200 }}\n\n[[scenario.step]]\nthink = \"1s..3s\""
+    );
+    let (rate, why) = match &peak {
+        Some((name, value, date)) => (
+            value.max(1.0),
+            format!("the forecast's peak of {name} (upper 95%) on {date}"),
+        ),
+        None => (100.0, "no history: a starting rate to adjust".to_string()),
+    };
+    let rate = format!("{:.0}/s", rate.ceil());
+    let _ = writeln!(
+        out,
+        "\n[load]                        # {why}\nmodel = \"open\"\nstages = [ {{ rate = \"0..{rate}\", over = \"2m\" }}, {{ rate = {}, over = \"10m\" }} ]",
+        toml_str(&rate)
+    );
+    let _ = writeln!(out, "\n[capacity]");
+    match &last_capacity {
+        Some((id, c)) => {
+            let today = c.today().map_or(0.0, |b| b.capacity());
+            let _ = writeln!(
+                out,
+                "# capacity study #{id} of this plan measured {today:.0}/s at its data volume"
+            );
+            let _ = writeln!(out, "from = \"{:.0}/s\"", (today / 4.0).max(1.0));
+        }
+        None => {
+            let _ = writeln!(out, "from = \"20/s\"");
+        }
+    }
+    let _ = writeln!(out, "factor = 1.5\nhold = \"20s\"");
+    if !data_names.is_empty() {
+        let _ = writeln!(
+            out,
+            "data_scales = [\"2x\", \"horizon\"]\ntable = {}",
+            toml_str(&data_names[0])
+        );
+        let _ = writeln!(
+            out,
+            "\n# The test database to grow to the horizon's volume (mark it first: loadcast grow --init-marker).\n\
+             # [database]\n# url = \"${{env:TEST_DATABASE_URL}}\"\n# [database.tables.{}]\n# rows = \"horizon\"",
+            data_names[0]
+        );
+    }
+    match &args.out {
+        Some(path) => write(path, &out)?,
+        None => print!("{out}"),
+    }
+    Ok(exit::PASSED)
 }

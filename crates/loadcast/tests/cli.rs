@@ -884,3 +884,147 @@ fn a_report_from_the_store_is_identical_and_junit_validates() {
     assert!(csv.starts_with("second,sent,completed,errors"), "{csv}");
     assert!(csv.lines().count() >= 3, "{csv}");
 }
+
+#[test]
+fn plan_init_suggests_from_history_and_render_writes_a_review_document() {
+    let server = TestServer::start();
+    let dir = workdir("init");
+    let store = dir.join("runs.db");
+    let store_arg = store.to_str().unwrap();
+    let mut csv = String::from("date,requests,orders_rows\n");
+    for d in 0..400i64 {
+        let weekday = [1.0, 1.1, 1.15, 1.1, 1.05, 0.7, 0.6][(d % 7) as usize];
+        csv.push_str(&format!(
+            "{},{:.1},{:.0}\n",
+            loadcast_forecast::history::format_date(1_735_689_600 + d * 86_400),
+            (200.0 + 0.5 * d as f64) * weekday,
+            50_000.0 * 1.004f64.powi(d as i32)
+        ));
+    }
+    std::fs::write(dir.join("h.csv"), &csv).unwrap();
+    // An earlier run of the same plan, with its SLOs, in the store.
+    let earlier = dir.join("earlier.toml");
+    std::fs::write(
+        &earlier,
+        format!(
+            "name = \"shop-init\"\ntarget = \"{}\"\n[slo]\np99 = \"250ms\"\nerrors = \"2%\"\n[[scenario]]\n[[scenario.step]]\nget = \"/\"\n\
+             [load]\nmodel = \"open\"\nrate = \"20/s\"\nduration = \"1s\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let out = run_in(
+        &dir,
+        &[
+            "--store",
+            store_arg,
+            "run",
+            earlier.to_str().unwrap(),
+            "--progress",
+            "off",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let out = run_in(
+        &dir,
+        &[
+            "--store",
+            store_arg,
+            "plan",
+            "init",
+            "--name",
+            "shop-init",
+            "--target",
+            &server.url(),
+            "--history",
+            "h.csv",
+            "--traffic",
+            "requests",
+            "--data",
+            "orders=orders_rows",
+            "--horizon",
+            "90d",
+            "-o",
+            "plan.toml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan_text = std::fs::read_to_string(dir.join("plan.toml")).unwrap();
+    assert!(
+        plan_text.contains("# from run #1 of this plan"),
+        "{plan_text}"
+    );
+    assert!(plan_text.contains("p99 = \"250ms\""), "{plan_text}");
+    assert!(
+        plan_text.contains("the forecast's peak of requests (upper 95%)"),
+        "{plan_text}"
+    );
+    assert!(
+        plan_text.contains("data_scales = [\"2x\", \"horizon\"]"),
+        "{plan_text}"
+    );
+    // It is a valid plan, and its load is the projected peak: above today's peak of ≈ 460/s.
+    let out = run_in(&dir, &["plan", "check", "plan.toml"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{plan_text}",
+        text(&out.stderr)
+    );
+    let rate: f64 = plan_text
+        .split("rate = \"0..")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .and_then(|r| r.parse().ok())
+        .unwrap();
+    assert!((480.0..900.0).contains(&rate), "{rate}");
+
+    let out = run_in(
+        &dir,
+        &[
+            "--store",
+            store_arg,
+            "plan",
+            "render",
+            "plan.toml",
+            "-o",
+            "review.md",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let review = std::fs::read_to_string(dir.join("review.md")).unwrap();
+    for section in [
+        "# Load-test plan: shop-init — for review",
+        "## 1. What is tested",
+        "## 2. Target and data volume",
+        "**No test database is declared**",
+        "## 3. History and forecast",
+        "## 4. Service-level objectives",
+        "- p99 <= 250ms",
+        "## 5. Schedule",
+        "## 6. Risks and warnings",
+        "## 7. Open assumptions",
+        "| role | name | date | decision |",
+    ] {
+        assert!(review.contains(section), "missing {section:?}:\n{review}");
+    }
+    let out = run_in(
+        &dir,
+        &[
+            "--store",
+            store_arg,
+            "plan",
+            "render",
+            "plan.toml",
+            "-o",
+            "review.html",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let html = std::fs::read_to_string(dir.join("review.html")).unwrap();
+    assert!(
+        html.contains("<table>") && html.contains("<h2>8. Sign-off</h2>"),
+        "{html}"
+    );
+}
