@@ -521,13 +521,18 @@ pub fn backtest(
                         series: series.name.clone(),
                         cause: e.0,
                     })?;
-            let pairs: Vec<(f64, f64)> = forecast
-                .into_iter()
+            // Scored exactly as `project` forecasts: the bias-corrected point and its band.
+            let bands: Vec<Band> = forecast
+                .iter()
+                .enumerate()
+                .map(|(i, f)| selection.calibration.band(*f, i, series.kind))
+                .collect();
+            let pairs: Vec<(f64, f64)> = bands
+                .iter()
+                .map(|b| b.point)
                 .zip(y[o..o + h].iter().copied())
                 .collect();
-            let fold = backtest::score(&pairs, &y[..o], full.main(), |i, f| {
-                selection.calibration.band(f, i, series.kind)
-            });
+            let fold = backtest::score(&pairs, &y[..o], full.main(), |i, _| bands[i]);
             total.mase += fold.mase;
             total.smape += fold.smape;
             total.mape += fold.mape;
