@@ -128,7 +128,19 @@ pub fn judge(
         }
         _ => false,
     };
-    let valid = miss <= options.max_generator_miss && !cpu_saturated;
+    // A late generator explains a broken SLO only if the target itself held it: measured from
+    // the actual send (service time), excluding the generator's own delay, did it still break?
+    let broken_on_service_time = !broken.is_empty() && {
+        let mut served = result.clone();
+        for r in &mut served.requests {
+            r.latency = r.service.clone();
+        }
+        loadcast_stats::slo::evaluate(thresholds, &served)
+            .iter()
+            .any(|o| !o.passed)
+    };
+    let generator_fine = miss <= options.max_generator_miss && !cpu_saturated;
+    let valid = generator_fine || broken_on_service_time;
     let note = if !valid {
         Some(if cpu_saturated {
             "the generator's CPU was saturated".to_string()
@@ -142,7 +154,13 @@ pub fn judge(
             )
         })
     } else {
-        broken.first().map(|o| o.to_string())
+        broken.first().map(|o| {
+            if generator_fine {
+                o.to_string()
+            } else {
+                format!("{o} (also on service time: the target broke, not the late generator)")
+            }
+        })
     };
     Step {
         rate,
