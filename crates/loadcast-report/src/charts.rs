@@ -77,8 +77,19 @@ fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
 where
     DB::ErrorType: 'static,
 {
+    legend_at(chart, SeriesLabelPosition::UpperRight)
+}
+
+fn legend_at<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Drawn
+where
+    DB::ErrorType: 'static,
+{
     chart
         .configure_series_labels()
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .label_font((FONT, 12))
@@ -413,19 +424,23 @@ pub fn capacity_vs_data(study: &CapacityStudy) -> Option<String> {
     let model = study.data_model.as_ref()?;
     let horizon = study.horizon_volume;
     let x_hi = horizon.unwrap_or(0.0).max(model.measured_up_to()) * 1.1;
-    let curve: Vec<(f64, f64)> = (1..=200)
-        .map(|i| {
-            let v = x_hi * f64::from(i) / 200.0;
-            (v, model.predict(v).capacity)
-        })
-        .filter(|p| p.1.is_finite())
-        .collect();
     let measured: Vec<(f64, f64)> = model
         .points
         .iter()
         .map(|p| (p.volume, p.capacity))
         .collect();
-    let (_, hi) = bounds(measured.iter().chain(curve.iter().take(20)).map(|p| p.1));
+    let (_, hi) = bounds(measured.iter().map(|p| p.1));
+    // The fit is only drawn from half the smallest measured volume on, and only where it stays
+    // near the measurements: a curve bending faster than linear has a pole at small volumes
+    // that would otherwise flatten everything else.
+    let x_lo = measured.iter().map(|p| p.0).fold(f64::INFINITY, f64::min) * 0.5;
+    let curve: Vec<(f64, f64)> = (0..=200)
+        .map(|i| {
+            let v = x_lo + (x_hi - x_lo) * f64::from(i) / 200.0;
+            (v, model.predict(v).capacity)
+        })
+        .filter(|p| p.1.is_finite() && p.1 > 0.0 && p.1 <= hi * 1.2)
+        .collect();
     svg(|root| {
         let mut chart = ChartBuilder::on(&root)
             .caption("Capacity against data volume", (FONT, 16))
@@ -438,7 +453,7 @@ pub fn capacity_vs_data(study: &CapacityStudy) -> Option<String> {
             .light_line_style(WHITE.mix(0.0))
             .bold_line_style(RGBColor(230, 230, 230))
             .x_desc("rows")
-            .y_desc("capacity (requests per second)")
+            .y_desc("capacity (arrivals per second)")
             .x_label_formatter(&|v| crate::si(*v))
             .label_style((FONT, 11))
             .draw()?;
@@ -521,7 +536,7 @@ pub fn forecast_fan(
             .margin(10)
             .x_label_area_size(36)
             .y_label_area_size(60)
-            .build_cartesian_2d(0f64..x_hi, 0f64..hi * 1.15)?;
+            .build_cartesian_2d(0f64..x_hi, 0f64..hi * 1.4)?;
         chart
             .configure_mesh()
             .light_line_style(WHITE.mix(0.0))
@@ -567,7 +582,7 @@ pub fn forecast_fan(
                     let at = x(t);
                     chart
                         .draw_series(std::iter::once(PathElement::new(
-                            vec![(at, 0.0), (at, hi * 1.15)],
+                            vec![(at, 0.0), (at, hi * 1.4)],
                             color.stroke_width(2),
                         )))?
                         .label(name)
@@ -580,7 +595,9 @@ pub fn forecast_fan(
                 }
             }
         }
-        legend(&mut chart)
+        // Upper left, in the head room the y range leaves: the forecast's peak and the
+        // capacity line live on the right, the history near the bottom.
+        legend_at(&mut chart, SeriesLabelPosition::UpperLeft)
     })
 }
 
