@@ -16,7 +16,6 @@ pub use capacity::CapacityServer;
 pub use prometheus::Prometheus;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,11 +26,6 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 /// What the server has seen.
 #[derive(Debug, Default)]
@@ -137,88 +131,15 @@ impl TestServer {
     }
 }
 
-/// A hyper server on a loopback port chosen by the OS, on its own runtime thread; stopped when
-/// dropped. Every test server of this crate is one of these with its own handler.
-#[derive(Debug)]
-pub struct Serving {
-    pub addr: SocketAddr,
-    /// Connections accepted so far.
-    pub connections: Arc<AtomicU64>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+pub use loadcast_demo::{Reply, Serving};
 
-type Reply = Result<Response<Full<Bytes>>, Infallible>;
-
-/// Serves `handler` (HTTP/1.1 and HTTP/2, over TLS when `acceptor` is given).
+/// Serves `handler` (HTTP/1.1 and HTTP/2, over TLS when `acceptor` is given) on a loopback port.
 pub fn serve<H, F>(acceptor: Option<tokio_rustls::TlsAcceptor>, handler: H) -> Serving
 where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: std::future::Future<Output = Reply> + Send + 'static,
 {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
-    let (shutdown, mut shutdown_rx) = oneshot::channel();
-    let connections = Arc::new(AtomicU64::new(0));
-    let accepted_count = connections.clone();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = TcpListener::from_std(std_listener).unwrap();
-            loop {
-                let (stream, _) = tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok(a) => a,
-                        Err(_) => continue,
-                    },
-                    _ = &mut shutdown_rx => break,
-                };
-                let _ = stream.set_nodelay(true);
-                accepted_count.fetch_add(1, Ordering::SeqCst);
-                let acceptor = acceptor.clone();
-                let handler = handler.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(handler);
-                    let builder = auto::Builder::new(TokioExecutor::new());
-                    match acceptor {
-                        None => {
-                            let _ = builder
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await;
-                        }
-                        Some(acceptor) => {
-                            if let Ok(tls) = acceptor.accept(stream).await {
-                                let _ = builder.serve_connection(TokioIo::new(tls), service).await;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        runtime.shutdown_timeout(Duration::from_millis(100));
-    });
-    Serving {
-        addr,
-        connections,
-        shutdown: Some(shutdown),
-        thread: Some(thread),
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+    loadcast_demo::serve(acceptor, 2, handler).expect("serve on loopback")
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {

@@ -134,6 +134,70 @@ fn parse_rate(text: &str) -> Result<f64, Failure> {
 
 pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let plan = loadcast_plan::load(&args.plan).map_err(Failure::usage)?;
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    install_interrupt_handler("ending the capacity study after this step", move || {
+        flag.store(true, Ordering::SeqCst)
+    })?;
+    let projection = match &args.projection {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+            Some(
+                loadcast_forecast::Projection::from_json(&text, &path.display().to_string())
+                    .map_err(Failure::usage)?,
+            )
+        }
+        None => None,
+    };
+    let study = study(&plan, &args, projection.as_ref(), None, &interrupted)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("capacity.json"));
+    std::fs::write(&out, study.to_json() + "\n")
+        .map_err(|e| Failure::run(format!("{}: {e}", out.display())))?;
+    print!("{}", loadcast_report::capacity_summary(&study));
+    println!("capacity study written to {}", out.display());
+    record(&study, store, interrupted.load(Ordering::SeqCst));
+    if interrupted.load(Ordering::SeqCst) {
+        return Ok(exit::INTERRUPTED);
+    }
+    Ok(exit::PASSED)
+}
+
+/// Records a capacity study in the run store.
+pub fn record(study: &CapacityStudy, store: &StoreArgs, interrupted: bool) {
+    crate::history::record(
+        store,
+        loadcast_store::NewRecord {
+            kind: loadcast_store::Kind::Capacity,
+            plan_name: study.plan_name.clone(),
+            plan_hash: study.plan_hash.clone(),
+            started_at: study.started_at.clone(),
+            ended_at: loadcast_stats::time::format_time(loadcast_stats::time::now()),
+            status: if interrupted {
+                "interrupted".into()
+            } else {
+                "complete".into()
+            },
+            headline: study.today().map_or(String::new(), |b| {
+                format!("capacity {:.1}/s at today's data", b.capacity())
+            }),
+            body: study.to_json(),
+        },
+    );
+}
+
+/// The capacity study itself: searches at each data scale (growing the data between them), the
+/// fits and the runway. `loadcast capacity` and `loadcast demo` both run it.
+pub fn study(
+    plan: &Plan,
+    args: &CapacityArgs,
+    projection: Option<&loadcast_forecast::Projection>,
+    baseline: Option<ScaleResult>,
+    interrupted: &Arc<AtomicBool>,
+) -> Result<CapacityStudy, Failure> {
     let spec = plan.capacity.clone();
     let options = SearchOptions {
         from: match &args.from {
@@ -159,6 +223,8 @@ pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let scales: Vec<DataScale> = match &args.scales {
         Some(list) => list
             .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
             .map(|s| {
                 DataScale::parse(s)
                     .ok_or_else(|| Failure::usage(format!("--scales: {s:?} is not 2x or horizon")))
@@ -169,22 +235,6 @@ pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
             .map(|c| c.data_scales.clone())
             .unwrap_or_default(),
     };
-    let projection = match &args.projection {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
-            Some(
-                loadcast_forecast::Projection::from_json(&text, &path.display().to_string())
-                    .map_err(Failure::usage)?,
-            )
-        }
-        None => None,
-    };
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    install_interrupt_handler("ending the capacity study after this step", move || {
-        flag.store(true, Ordering::SeqCst)
-    })?;
     let mut study = CapacityStudy::new(
         &plan.name,
         &plan.hash,
@@ -192,7 +242,7 @@ pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
         &loadcast_stats::time::format_time(loadcast_stats::time::now()),
     );
     let mut probe = EngineProbe {
-        plan: &plan,
+        plan,
         interrupted: interrupted.clone(),
         verbose: !args.quiet,
     };
@@ -227,13 +277,21 @@ pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
     }
     study.table = table.clone();
     let data_series = args.data_series.clone().or_else(|| table.clone());
-    let horizon_volume = match (&projection, &data_series) {
+    let horizon_volume = match (projection, &data_series) {
         (Some(p), Some(name)) => p.series(name).map(|s| s.at_horizon.point),
         _ => None,
     };
+    let mut baseline = baseline;
     for (label, scale) in &plan_scales {
         if interrupted.load(Ordering::SeqCst) {
             break;
+        }
+        // Today's scale, already measured by the caller: not searched twice.
+        if scale.is_none() {
+            if let Some(b) = baseline.take() {
+                study.scales.push(b);
+                continue;
+            }
         }
         let (volume, bytes) = match (&database, &table) {
             (Some(db), Some(table)) => {
@@ -274,7 +332,7 @@ pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
                             ..loadcast_datagen::GrowOptions::default()
                         },
                         &mut (),
-                        &interrupted,
+                        interrupted,
                     )
                     .map_err(|e| Failure::run(e.to_string()))?;
                 }
@@ -376,7 +434,7 @@ pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
         }
     }
     // The runway.
-    let traffic_name = projection.as_ref().and_then(|p| {
+    let traffic_name = projection.and_then(|p| {
         args.traffic_series.clone().or_else(|| {
             p.series
                 .iter()
@@ -389,7 +447,7 @@ pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
             .warnings
             .push("the projection has no traffic series: no runway".into());
     }
-    if let (Some(p), Some(today), Some(traffic_name)) = (&projection, study.today(), traffic_name) {
+    if let (Some(p), Some(today), Some(traffic_name)) = (projection, study.today(), traffic_name) {
         let traffic = p.series(&traffic_name).ok_or_else(|| {
             Failure::usage(format!("the projection has no series {traffic_name:?}"))
         })?;
@@ -431,37 +489,7 @@ pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
             today_capacity,
         ));
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("capacity.json"));
-    std::fs::write(&out, study.to_json() + "\n")
-        .map_err(|e| Failure::run(format!("{}: {e}", out.display())))?;
-    print!("{}", loadcast_report::capacity_summary(&study));
-    println!("capacity study written to {}", out.display());
-    crate::history::record(
-        store,
-        loadcast_store::NewRecord {
-            kind: loadcast_store::Kind::Capacity,
-            plan_name: study.plan_name.clone(),
-            plan_hash: study.plan_hash.clone(),
-            started_at: study.started_at.clone(),
-            ended_at: loadcast_stats::time::format_time(loadcast_stats::time::now()),
-            status: if interrupted.load(Ordering::SeqCst) {
-                "interrupted".into()
-            } else {
-                "complete".into()
-            },
-            headline: study.today().map_or(String::new(), |b| {
-                format!("capacity {:.1}/s at today's data", b.capacity())
-            }),
-            body: study.to_json(),
-        },
-    );
-    if interrupted.load(Ordering::SeqCst) {
-        return Ok(exit::INTERRUPTED);
-    }
-    Ok(exit::PASSED)
+    Ok(study)
 }
 
 /// Total memory of the machine, from /proc/meminfo (Linux).

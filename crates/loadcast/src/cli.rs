@@ -36,6 +36,9 @@ pub struct StoreArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole story in a few minutes: a sample shop on SQLite, its history forecast, its data
+    /// grown, its breaking points found, and the traffic-only runway beside the data-aware one.
+    Demo(DemoArgs),
     /// Run a plan's load against its target; thresholds decide the exit code.
     Run(RunArgs),
     /// Work with plan files.
@@ -185,6 +188,29 @@ pub struct GrowArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// A shorter run for CI (under a minute): fewer scales, shorter steps.
+    #[arg(long)]
+    pub quick: bool,
+    /// Only start the sample shop (seeded with today's data) and keep it serving.
+    #[arg(long)]
+    pub serve: bool,
+    /// Where to put the shop's database, the plan, the history and the report [default: a new
+    /// directory under the system's temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Also write the demo's figures as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Show every search step.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Serve an existing shop database (how the demo starts its shop process).
+    #[arg(long, value_name = "DB", hide = true)]
+    pub serve_db: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct CapacityArgs {
     /// The plan: its scenarios, [slo] (what "broken" means), [database] and [capacity].
     pub plan: PathBuf,
@@ -206,7 +232,7 @@ pub struct CapacityArgs {
     /// Most search steps per scale.
     #[arg(long, default_value_t = 20)]
     pub max_steps: usize,
-    /// Data scales, e.g. `2x,4x,horizon` (today's is always first) [default: capacity.data_scales].
+    /// Data scales, e.g. `2x,4x,horizon` (today's is always first; `""` for today's only) [default: capacity.data_scales].
     #[arg(long, value_name = "LIST")]
     pub scales: Option<String>,
     /// The projection (`loadcast forecast`) for the runway and the horizon scale.

@@ -36,6 +36,10 @@ impl Failure {
 pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
     let store = cli.store.clone();
     match cli.command {
+        Command::Demo(args) => match &args.serve_db {
+            Some(db) => crate::demo::serve_db(db),
+            None => crate::demo::demo(args, &store),
+        },
         Command::Run(args) => run(args, &store),
         Command::Plan(PlanCommand::Check {
             plan,

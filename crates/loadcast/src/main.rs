@@ -3,6 +3,7 @@
 mod capacity;
 mod cli;
 mod commands;
+mod demo;
 mod grow;
 mod history;
 mod progress;

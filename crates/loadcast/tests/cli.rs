@@ -18,6 +18,15 @@ fn loadcast() -> Command {
     command
 }
 
+/// Tests whose assertions rest on measured capacity take turns: on a two-core machine two
+/// breaking-point searches at once would each measure the other.
+fn measuring_alone() -> std::sync::MutexGuard<'static, ()> {
+    static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    MEASURING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn workdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("loadcast-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -583,6 +592,7 @@ fn capacity_plan(dir: &Path, target: &str, extra_load: &str) -> PathBuf {
 
 #[test]
 fn capacity_search_finds_a_known_capacity_and_stops_at_the_break() {
+    let _alone = measuring_alone();
     // 4 workers × 10 ms: 400 requests per second by construction.
     let server = CapacityServer::start(4, Duration::from_millis(10), Duration::ZERO, 0);
     let truth = server.capacity(0);
@@ -645,6 +655,7 @@ fn capacity_search_finds_a_known_capacity_and_stops_at_the_break() {
 
 #[test]
 fn a_saturated_generator_is_never_reported_as_the_targets_capacity() {
+    let _alone = measuring_alone();
     let server = CapacityServer::start(4, Duration::from_millis(10), Duration::ZERO, 0);
     let dir = workdir("capacity-saturated");
     // Two requests in flight at most: the generator tops out near 200/s, the target at 400/s.
@@ -697,6 +708,7 @@ fn slow_plan(dir: &Path, target: &str, name: &str, ms: u64) -> PathBuf {
 
 #[test]
 fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
+    let _alone = measuring_alone();
     let server = TestServer::start();
     let dir = workdir("compare");
     let store = dir.join("runs.db");
@@ -1027,4 +1039,64 @@ fn plan_init_suggests_from_history_and_render_writes_a_review_document() {
         html.contains("<table>") && html.contains("<h2>8. Sign-off</h2>"),
         "{html}"
     );
+}
+
+#[test]
+fn the_quick_demo_tells_the_data_growth_story_from_its_own_measurements() {
+    let _alone = measuring_alone();
+    let dir = workdir("demo");
+    let out = run_in(
+        &dir,
+        &[
+            "demo",
+            "--quick",
+            "--dir",
+            dir.join("shop").to_str().unwrap(),
+            "--json",
+            "demo.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Traffic-only plan"), "{stdout}");
+    assert!(stdout.contains("Data-aware plan"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("demo.json")).unwrap()).unwrap();
+    let number = |key: &str| summary[key].as_f64();
+
+    // Capacity measured at each volume falls as the orders grow.
+    let capacities = summary["capacities"].as_array().unwrap();
+    assert!(capacities.len() >= 2, "{summary}");
+    for pair in capacities.windows(2) {
+        assert!(
+            pair[1]["volume"].as_f64() > pair[0]["volume"].as_f64(),
+            "{summary}"
+        );
+        assert!(
+            pair[1]["capacity"].as_f64() < pair[0]["capacity"].as_f64(),
+            "{summary}"
+        );
+        assert_eq!(pair[1]["generator_limited"], false, "{summary}");
+    }
+
+    // The data-aware view runs out, before the seasonal peak; the traffic-only view runs out
+    // later (or never within the horizon).
+    let peak_at = number("traffic_peak_at").unwrap();
+    let data_aware = number("data_aware_runs_out").expect("the data-aware headroom runs out");
+    assert!(data_aware < peak_at, "{summary}");
+    if let Some(traffic_only) = number("traffic_only_runs_out") {
+        assert!(data_aware < traffic_only, "{summary}");
+    }
+    assert!(
+        number("traffic_peak").unwrap() < number("capacity_today").unwrap(),
+        "{summary}"
+    );
+
+    // The report it points to exists and carries the story.
+    let report = std::fs::read_to_string(summary["report"].as_str().unwrap()).unwrap();
+    assert!(
+        report.contains("Data-aware plan") && report.contains("<svg"),
+        "report"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,559 @@
+//! `loadcast demo`: the whole story on an embedded default. A sample shop on SQLite, its bundled
+//! history, and the same stages as the user-facing commands — forecast, plan, grow, capacity at
+//! several data scales, runway, report — ending with the traffic-only answer beside the
+//! data-aware one.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use loadcast_datagen::{Goal, GrowOptions};
+use loadcast_forecast::history::{CsvSpec, SeriesKind, format_date};
+use loadcast_plan::{ColumnSpec, Generator, RowsTarget};
+
+use crate::cli::{CapacityArgs, DemoArgs, StoreArgs};
+use crate::commands::{Failure, install_interrupt_handler};
+use crate::exit;
+
+/// Today's volume of the shop (orders = the history's last value).
+const CUSTOMERS: u64 = 2_000;
+const PRODUCTS: u64 = 600;
+/// Today's traffic peak as a share of what the shop serves today on this machine: a team that
+/// "felt there was enough headroom".
+const TODAY_SHARE: f64 = 0.50;
+
+fn stage(started: Instant, text: &str) {
+    eprintln!("[{:>5.1}s] {text}", started.elapsed().as_secs_f64());
+}
+
+fn column(name: &str, generator: Generator) -> (String, ColumnSpec) {
+    (
+        name.to_string(),
+        ColumnSpec {
+            generator,
+            null: 0.0,
+        },
+    )
+}
+
+/// The demo's plan: the shop's three journeys, each user with their own row.
+fn plan_text(url: &str, db: &Path, scales: &str, hold: &str, warmup: &str, factor: f64) -> String {
+    format!(
+        r#"# The plan `loadcast demo` wrote for its sample shop; try `loadcast plan check` on it.
+name = "demo-shop"
+target = "{url}"
+
+[http]
+timeout = "5s"
+
+[slo]
+p99 = "250ms"
+errors = "1%"
+
+[feeders.user]
+csv = "users.csv"                 # one customer per virtual user
+
+[[scenario]]
+name = "browse"
+weight = 45
+[[scenario.step]]
+name = "products"
+get = "/products?page={{{{rand(1, 30)}}}}"
+check = {{ status = 200 }}
+[[scenario.step]]
+name = "search"
+get = "/search?q={{{{choice(quis, dolor, magnam, nihil, sed)}}}}"
+check = {{ status = 200 }}
+
+[[scenario]]
+name = "order-history"            # the page that scans the orders table
+weight = 45
+[[scenario.step]]
+name = "login"
+post = "/login"
+json = {{ email = "{{{{user.email}}}}", password = "{{{{user.password}}}}" }}
+capture = {{ token = "json:/token" }}
+check = {{ status = 200 }}
+[[scenario.step]]
+name = "my orders"
+get = "/me/orders"
+headers = {{ authorization = "Bearer {{{{token}}}}" }}
+check = {{ status = 200 }}
+
+[[scenario]]
+name = "checkout"
+weight = 10
+[[scenario.step]]
+name = "login"
+post = "/login"
+json = {{ email = "{{{{user.email}}}}", password = "{{{{user.password}}}}" }}
+capture = {{ token = "json:/token" }}
+check = {{ status = 200 }}
+[[scenario.step]]
+name = "checkout"
+post = "/checkout"
+json = {{ product = "{{{{rand(1, {PRODUCTS})}}}}" }}
+headers = {{ authorization = "Bearer {{{{token}}}}" }}
+check = {{ status = 201 }}
+
+[load]
+model = "open"
+rate = "50/s"
+duration = "30s"
+max_in_flight = 1000
+
+[history]
+csv = "history.csv"
+traffic = ["requests_per_s"]
+data = {{ orders = "orders_rows" }}
+
+[horizon]
+until = "6 months"
+traffic = "peak"
+data = "peak"
+
+[database]
+url = "sqlite://{db}"
+
+[database.tables.orders]
+rows = "horizon"
+columns.total = {{ lognormal = {{ median = 38.0, sigma = 0.6 }} }}
+columns.customer_id = {{ ref = "customers.id", skew = "zipf(0.9)" }}
+
+[capacity]
+factor = {factor}
+hold = "{hold}"
+warmup = "{warmup}"
+data_scales = [{scales}]
+table = "orders"
+"#,
+        db = db.display()
+    )
+}
+
+/// Seeds today's shop: customers, products and the orders the history ends with.
+fn seed(db: &Path, orders: u64) -> Result<(), Failure> {
+    let url = format!("sqlite://{}", db.display());
+    let goals = vec![
+        Goal {
+            table: "customers".into(),
+            rows: RowsTarget::Absolute(CUSTOMERS),
+            columns: vec![column("password", Generator::Fake("word".into()))],
+        },
+        Goal {
+            table: "products".into(),
+            rows: RowsTarget::Absolute(PRODUCTS),
+            columns: vec![
+                column("title", Generator::Words { min: 2, max: 5 }),
+                column(
+                    "price",
+                    Generator::LogNormal {
+                        median: 30.0,
+                        sigma: 0.7,
+                    },
+                ),
+            ],
+        },
+        Goal {
+            table: "orders".into(),
+            rows: RowsTarget::Absolute(orders),
+            columns: vec![
+                column(
+                    "total",
+                    Generator::LogNormal {
+                        median: 38.0,
+                        sigma: 0.6,
+                    },
+                ),
+                column(
+                    "customer_id",
+                    Generator::Ref {
+                        table: "customers".into(),
+                        column: "id".into(),
+                        zipf: Some(0.9),
+                    },
+                ),
+            ],
+        },
+    ];
+    loadcast_datagen::grow(
+        &url,
+        &goals,
+        &GrowOptions::default(),
+        &mut (),
+        &AtomicBool::new(false),
+    )
+    .map(|_| ())
+    .map_err(|e| Failure::run(format!("seeding the demo shop: {e}")))
+}
+
+/// The bundled history with its traffic scaled so that today's peak is `TODAY_SHARE` of what
+/// the shop serves today on this machine.
+fn scaled_history(capacity_today: f64) -> (String, f64) {
+    let rows: Vec<(&str, f64, &str)> = loadcast_demo::HISTORY_CSV
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut cells = l.split(',');
+            Some((cells.next()?, cells.next()?.parse().ok()?, cells.next()?))
+        })
+        .collect();
+    let today_peak = rows.iter().rev().take(7).map(|r| r.1).fold(0.0, f64::max);
+    let factor = TODAY_SHARE * capacity_today / today_peak.max(1e-9);
+    let mut csv = String::from("date,requests_per_s,orders_rows\n");
+    for (date, traffic, orders) in &rows {
+        let _ = writeln!(csv, "{date},{:.2},{orders}", traffic * factor);
+    }
+    (csv, factor)
+}
+
+fn last_orders() -> u64 {
+    loadcast_demo::HISTORY_CSV
+        .lines()
+        .last()
+        .and_then(|l| l.rsplit(',').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(40_000)
+}
+
+pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
+    let started = Instant::now();
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("loadcast-demo-{}", std::process::id()))
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| Failure::run(format!("{}: {e}", dir.display())))?;
+    let db = dir.join("shop.db");
+    loadcast_demo::create_database(&db)
+        .map_err(|e| Failure::run(format!("{}: {e}", db.display())))?;
+    let orders_today = last_orders();
+    stage(
+        started,
+        &format!(
+            "seeding the demo shop: {CUSTOMERS} customers, {PRODUCTS} products, {orders_today} orders (SQLite in {})",
+            dir.display()
+        ),
+    );
+    seed(&db, orders_today)?;
+    // The shop runs in a process of its own, as a real service would: the generator's CPU
+    // figures are then its own.
+    let shop = ShopProcess::start(&db)?;
+    std::fs::write(
+        dir.join("users.csv"),
+        loadcast_demo::users_csv(&db).map_err(|e| Failure::run(e.to_string()))?,
+    )
+    .map_err(Failure::run)?;
+    if args.serve {
+        println!(
+            "the demo shop is serving at {} (database {}); Ctrl-C stops it",
+            shop.url,
+            db.display()
+        );
+        println!(
+            "customers and passwords: {}",
+            dir.join("users.csv").display()
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        install_interrupt_handler("stopping the demo shop", move || {
+            flag.store(true, Ordering::SeqCst)
+        })?;
+        while !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        return Ok(exit::PASSED);
+    }
+    let (hold, warmup, factor, scales, precision, max_steps) = if args.quick {
+        ("1500ms", "500ms", 1.8, "\"horizon\"", 0.15, 9)
+    } else {
+        ("3s", "1s", 1.6, "\"2x\", \"horizon\"", 0.08, 14)
+    };
+    let plan_path = dir.join("plan.toml");
+    std::fs::write(
+        &plan_path,
+        plan_text(&shop.url, &db, scales, hold, warmup, factor),
+    )
+    .map_err(Failure::run)?;
+    // The history file must exist before the plan is read.
+    std::fs::write(dir.join("history.csv"), loadcast_demo::HISTORY_CSV).map_err(Failure::run)?;
+    let plan = loadcast_plan::load(&plan_path).map_err(Failure::usage)?;
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    install_interrupt_handler("ending the demo after this step", move || {
+        flag.store(true, Ordering::SeqCst)
+    })?;
+    let mut capacity_args = CapacityArgs {
+        plan: plan_path.clone(),
+        from: Some("60/s".into()),
+        factor: None,
+        hold: None,
+        warmup: None,
+        precision,
+        max_steps,
+        scales: Some(String::new()),
+        projection: None,
+        traffic_series: Some("requests_per_s".into()),
+        data_series: Some("orders".into()),
+        usl: false,
+        allow_database: None,
+        out: None,
+        quiet: !args.verbose,
+    };
+    stage(
+        started,
+        "finding the breaking point at today's data (SLO: p99 250 ms, errors 1%)",
+    );
+    let today_study = crate::capacity::study(&plan, &capacity_args, None, None, &interrupted)?;
+    let baseline = today_study
+        .scales
+        .first()
+        .cloned()
+        .ok_or_else(|| Failure::run("no search at today's data"))?;
+    let capacity_today = baseline.breaking_point.capacity();
+    if baseline.breaking_point.generator_limited || capacity_today <= 0.0 {
+        return Err(Failure::run(format!(
+            "the generator could not find the shop's limit on this machine ({:.0}/s reached): {:?}",
+            capacity_today, today_study.warnings
+        )));
+    }
+    let (history, scale) = scaled_history(capacity_today);
+    std::fs::write(dir.join("history.csv"), &history).map_err(Failure::run)?;
+    stage(
+        started,
+        &format!(
+            "the shop holds its SLO up to ≈{capacity_today:.0} journeys/s today; the bundled history is scaled ×{scale:.2} so that today's peak uses {:.0}% of that",
+            TODAY_SHARE * 100.0
+        ),
+    );
+
+    stage(
+        started,
+        "forecasting traffic and orders six months ahead from 19 months of history",
+    );
+    let spec = CsvSpec {
+        timestamp: None,
+        series: vec![
+            (
+                "requests_per_s".into(),
+                "requests_per_s".into(),
+                SeriesKind::Traffic,
+            ),
+            ("orders".into(), "orders_rows".into(), SeriesKind::Data),
+        ],
+    };
+    let history = loadcast_forecast::history::read_csv(&dir.join("history.csv"), &spec)
+        .map_err(Failure::usage)?;
+    let projection = loadcast_forecast::project(
+        &history,
+        &loadcast_forecast::Options::horizon(Duration::from_secs(183 * 86_400)),
+    )
+    .map_err(Failure::usage)?;
+    std::fs::write(dir.join("projection.json"), projection.to_json()).map_err(Failure::run)?;
+    let traffic = projection
+        .series("requests_per_s")
+        .ok_or_else(|| Failure::run("no traffic forecast"))?;
+    let orders = projection
+        .series("orders")
+        .ok_or_else(|| Failure::run("no orders forecast"))?;
+    stage(
+        started,
+        &format!(
+            "forecast: traffic peaks at {:.0}/s on {} ({:+.0}%); orders reach {:.0} by {} ({:+.0}%)",
+            traffic.peak.point,
+            format_date(traffic.peak_at_unix),
+            traffic.growth * 100.0,
+            orders.at_horizon.point,
+            format_date(projection.horizon_end_unix),
+            orders.growth * 100.0
+        ),
+    );
+
+    stage(
+        started,
+        "growing the orders to the forecast's volumes and searching again at each",
+    );
+    capacity_args.scales = None;
+    capacity_args.from = Some(format!("{:.0}/s", (capacity_today * 0.2).max(5.0)));
+    capacity_args.projection = Some(dir.join("projection.json"));
+    let study = crate::capacity::study(
+        &plan,
+        &capacity_args,
+        Some(&projection),
+        Some(baseline),
+        &interrupted,
+    )?;
+    std::fs::write(dir.join("capacity.json"), study.to_json()).map_err(Failure::run)?;
+    crate::capacity::record(&study, store, interrupted.load(Ordering::SeqCst));
+    if interrupted.load(Ordering::SeqCst) {
+        return Ok(exit::INTERRUPTED);
+    }
+    let runway = study
+        .runway
+        .as_ref()
+        .ok_or_else(|| Failure::run("the study has no runway"))?;
+
+    // The story.
+    let today = study.today().map_or(0.0, |b| b.capacity());
+    let at_horizon = study.at_horizon.map_or(0.0, |p| p.capacity);
+    let mut story = Vec::new();
+    story.push(format!(
+        "Today the shop holds its SLO up to {today:.0} journeys per second with today's {} orders; today's peak traffic is {:.0}/s.",
+        orders_today,
+        traffic.current_peak
+    ));
+    story.push(format!(
+        "Traffic-only plan (today's data): the seasonal peak of {:.0}/s on {} leaves {:.1}× headroom — {}.",
+        traffic.peak.point,
+        format_date(traffic.peak_at_unix),
+        runway.traffic_only.headroom_at_peak,
+        match runway.traffic_only.runs_out {
+            None => "plenty, it says: the headroom never runs out within the six months".to_string(),
+            Some(t) => format!("it runs out on {}", format_date(t)),
+        }
+    ));
+    story.push(format!(
+        "Data-aware plan: the orders table grows from {} to {:.0} rows by {}, and capacity falls with it to about {at_horizon:.0}/s. {}",
+        orders_today,
+        orders.at_horizon.point,
+        format_date(projection.horizon_end_unix),
+        match runway.data_aware.runs_out {
+            Some(t) => {
+                let days_before_peak = ((traffic.peak_at_unix - t) as f64 / 86_400.0).round();
+                format!(
+                    "The headroom runs out on {} (80% between {} and {}), {}",
+                    format_date(t),
+                    runway.data_aware.runs_out_p10.map_or("now".into(), format_date),
+                    runway.data_aware.runs_out_p90.map_or("beyond the horizon".into(), format_date),
+                    if days_before_peak > 0.0 {
+                        format!("{days_before_peak:.0} days before the seasonal peak: a test on today's data could not have seen it.")
+                    } else {
+                        "after the seasonal peak.".to_string()
+                    }
+                )
+            }
+            None => "Even so, the headroom lasts through the horizon on this machine.".into(),
+        }
+    ));
+    let data_growth = orders.at_horizon.point / (orders_today as f64).max(1.0);
+    story.push(format!(
+        "Why: the order-history page filters orders by customer without an index, so each visit reads the whole table; \
+         {data_growth:.1}× the orders is {data_growth:.1}× the work per visit, and the measured capacity fell from {today:.0}/s to {at_horizon:.0}/s. \
+         The traffic-only plan measured today's table."
+    ));
+
+    let report_path = dir.join("report.html");
+    let html = loadcast_report::html_report(&loadcast_report::HtmlInput {
+        title: "loadcast demo: the shop, six months from now",
+        run: None,
+        capacity: Some(&study),
+        projection: Some(&projection),
+        traffic_series: Some("requests_per_s"),
+        narrative: story.clone(),
+    });
+    std::fs::write(&report_path, html).map_err(Failure::run)?;
+    let summary = serde_json::json!({
+        "capacity_today": today,
+        "capacity_at_horizon": at_horizon,
+        "capacities": study.scales.iter().map(|s| serde_json::json!({
+            "scale": s.scale, "volume": s.volume, "capacity": s.breaking_point.capacity(),
+            "generator_limited": s.breaking_point.generator_limited,
+        })).collect::<Vec<_>>(),
+        "traffic_peak": traffic.peak.point,
+        "traffic_peak_at": traffic.peak_at_unix,
+        "orders_at_horizon": orders.at_horizon.point,
+        "horizon": projection.horizon_end_unix,
+        "traffic_only_runs_out": runway.traffic_only.runs_out,
+        "data_aware_runs_out": runway.data_aware.runs_out,
+        "data_aware_runs_out_p10": runway.data_aware.runs_out_p10,
+        "data_aware_runs_out_p90": runway.data_aware.runs_out_p90,
+        "days_earlier": runway.days_earlier,
+        "seconds": started.elapsed().as_secs_f64(),
+        "report": report_path,
+    });
+    let json_path = args.json.clone().unwrap_or_else(|| dir.join("demo.json"));
+    std::fs::write(
+        &json_path,
+        serde_json::to_string_pretty(&summary).map_err(Failure::run)?,
+    )
+    .map_err(Failure::run)?;
+    stage(started, "done");
+    println!();
+    for line in &story {
+        println!("{line}\n");
+    }
+    println!("report: {}", report_path.display());
+    println!(
+        "everything the demo made (plan, history, projection, capacity study) is in {}; try `loadcast demo --serve` and point the other commands at the shop",
+        dir.display()
+    );
+    drop(shop);
+    Ok(exit::PASSED)
+}
+
+/// `loadcast demo --serve-db DB`: serve an existing shop database and print its URL (the demo
+/// starts its shop this way, in a child process).
+pub fn serve_db(db: &Path) -> Result<u8, Failure> {
+    let shop = loadcast_demo::Shop::start(db, 2).map_err(Failure::run)?;
+    println!("{}", shop.url());
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    install_interrupt_handler("stopping the demo shop", move || {
+        flag.store(true, Ordering::SeqCst)
+    })?;
+    // Ends with the parent too: its stdin closes.
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        let _ = std::io::stdin().read_line(&mut sink);
+        std::process::exit(0);
+    });
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(exit::PASSED)
+}
+
+/// The shop as a child process; killed when dropped.
+struct ShopProcess {
+    child: std::process::Child,
+    url: String,
+}
+
+impl ShopProcess {
+    fn start(db: &Path) -> Result<Self, Failure> {
+        use std::io::BufRead as _;
+        let exe = std::env::current_exe().map_err(Failure::run)?;
+        let mut child = std::process::Command::new(exe)
+            .args(["--no-store", "demo", "--serve-db"])
+            .arg(db)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| Failure::run(format!("cannot start the demo shop: {e}")))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| Failure::run("the demo shop has no output"))?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| Failure::run(format!("the demo shop did not start: {e}")))?;
+        let url = line.trim().to_string();
+        if !url.starts_with("http://") {
+            let _ = child.kill();
+            return Err(Failure::run(format!(
+                "the demo shop did not start: {url:?}"
+            )));
+        }
+        Ok(Self { child, url })
+    }
+}
+
+impl Drop for ShopProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
