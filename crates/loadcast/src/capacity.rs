@@ -347,8 +347,12 @@ pub fn study(
             "loadcast: searching the breaking point at {label}{}",
             volume.map_or(String::new(), |v| format!(" ({v:.0} rows)"))
         );
-        let point = loadcast_capacity::search(&mut probe, &plan.thresholds, &options)
-            .map_err(Failure::usage)?;
+        let point = match loadcast_capacity::search(&mut probe, &plan.thresholds, &options) {
+            Ok(point) => point,
+            // Ctrl-C: the scales already searched stand; this one is left out, not guessed.
+            Err(_) if interrupted.load(Ordering::SeqCst) => break,
+            Err(e) => return Err(Failure::usage(e)),
+        };
         study.scales.push(ScaleResult {
             scale: label.clone(),
             volume,

@@ -202,9 +202,9 @@ pub struct DemoArgs {
     /// Also write the demo's figures as JSON here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Show every search step.
-    #[arg(long)]
-    pub verbose: bool,
+    /// Only the stages and the story, not every search step.
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Serve an existing shop database (how the demo starts its shop process).
     #[arg(long, value_name = "DB", hide = true)]
     pub serve_db: Option<PathBuf>,

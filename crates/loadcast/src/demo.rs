@@ -209,6 +209,19 @@ fn scaled_history(capacity_today: f64) -> (String, f64) {
     (csv, factor)
 }
 
+/// `623689` → `623,689`: the story's row counts are read, not parsed.
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn last_orders() -> u64 {
     loadcast_demo::HISTORY_CSV
         .lines()
@@ -232,7 +245,9 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     stage(
         started,
         &format!(
-            "seeding the demo shop: {CUSTOMERS} customers, {PRODUCTS} products, {orders_today} orders (SQLite in {})",
+            "seeding the demo shop: {} customers, {PRODUCTS} products, {} orders (SQLite in {})",
+            thousands(CUSTOMERS as f64),
+            thousands(orders_today as f64),
             dir.display()
         ),
     );
@@ -300,13 +315,20 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
         usl: false,
         allow_database: None,
         out: None,
-        quiet: !args.verbose,
+        quiet: args.quiet,
     };
     stage(
         started,
         "finding the breaking point at today's data (SLO: p99 250 ms, errors 1%)",
     );
     let today_study = crate::capacity::study(&plan, &capacity_args, None, None, &interrupted)?;
+    if interrupted.load(Ordering::SeqCst) {
+        eprintln!(
+            "loadcast: the demo stopped before its first answer; its files are in {}",
+            dir.display()
+        );
+        return Ok(exit::INTERRUPTED);
+    }
     let baseline = today_study
         .scales
         .first()
@@ -361,11 +383,11 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     stage(
         started,
         &format!(
-            "forecast: traffic peaks at {:.0}/s on {} ({:+.0}%); orders reach {:.0} by {} ({:+.0}%)",
+            "forecast: traffic peaks at {:.0}/s on {} ({:+.0}%); orders reach {} by {} ({:+.0}%)",
             traffic.peak.point,
             format_date(traffic.peak_at_unix),
             traffic.growth * 100.0,
-            orders.at_horizon.point,
+            thousands(orders.at_horizon.point),
             format_date(projection.horizon_end_unix),
             orders.growth * 100.0
         ),
@@ -388,6 +410,10 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     std::fs::write(dir.join("capacity.json"), study.to_json()).map_err(Failure::run)?;
     crate::capacity::record(&study, store, interrupted.load(Ordering::SeqCst));
     if interrupted.load(Ordering::SeqCst) {
+        eprintln!(
+            "loadcast: the demo stopped; the scales searched so far are in {}",
+            dir.join("capacity.json").display()
+        );
         return Ok(exit::INTERRUPTED);
     }
     let runway = study
@@ -401,7 +427,7 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let mut story = Vec::new();
     story.push(format!(
         "Today the shop holds its SLO up to {today:.0} journeys per second with today's {} orders; today's peak traffic is {:.0}/s.",
-        orders_today,
+        thousands(orders_today as f64),
         traffic.current_peak
     ));
     story.push(format!(
@@ -415,9 +441,9 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
         }
     ));
     story.push(format!(
-        "Data-aware plan: the orders table grows from {} to {:.0} rows by {}, and capacity falls with it to about {at_horizon:.0}/s. {}",
-        orders_today,
-        orders.at_horizon.point,
+        "Data-aware plan: the orders table grows from {} to {} rows by {}, and capacity falls with it to about {at_horizon:.0}/s. {}",
+        thousands(orders_today as f64),
+        thousands(orders.at_horizon.point),
         format_date(projection.horizon_end_unix),
         match runway.data_aware.runs_out {
             Some(t) => {
@@ -440,7 +466,7 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let data_growth = orders.at_horizon.point / (orders_today as f64).max(1.0);
     story.push(format!(
         "Why: the order-history page filters orders by customer without an index, so each visit reads the whole table; \
-         {data_growth:.1}× the orders is {data_growth:.1}× the work per visit, and the measured capacity fell from {today:.0}/s to {at_horizon:.0}/s. \
+         {data_growth:.1}× the orders is {data_growth:.1}× the work per visit, and the capacity fell from {today:.0}/s to {at_horizon:.0}/s. \
          The traffic-only plan measured today's table."
     ));
 
@@ -498,20 +524,14 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
 pub fn serve_db(db: &Path) -> Result<u8, Failure> {
     let shop = loadcast_demo::Shop::start(db, 2).map_err(Failure::run)?;
     println!("{}", shop.url());
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    install_interrupt_handler("stopping the demo shop", move || {
-        flag.store(true, Ordering::SeqCst)
-    })?;
-    // Ends with the parent too: its stdin closes.
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        let _ = std::io::stdin().read_line(&mut sink);
-        std::process::exit(0);
-    });
-    while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    // Ctrl-C reaches the whole process group: the parent decides (it finishes its step, then
+    // drops this process), so the shop keeps serving until then and says nothing.
+    ctrlc::set_handler(|| {})
+        .map_err(|e| Failure::run(format!("cannot install the Ctrl-C handler: {e}")))?;
+    // Ends with the parent: its stdin closes.
+    let mut sink = String::new();
+    let _ = std::io::stdin().read_line(&mut sink);
+    drop(shop);
     Ok(exit::PASSED)
 }
 
@@ -555,5 +575,17 @@ impl Drop for ShopProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(super::thousands(0.0), "0");
+        assert_eq!(super::thousands(999.4), "999");
+        assert_eq!(super::thousands(1000.0), "1,000");
+        assert_eq!(super::thousands(623_689.2), "623,689");
+        assert_eq!(super::thousands(1_234_567.0), "1,234,567");
     }
 }
