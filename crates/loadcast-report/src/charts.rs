@@ -10,6 +10,8 @@ use plotters::prelude::*;
 const W: u32 = 760;
 const H: u32 = 300;
 const FONT: &str = "sans-serif";
+/// Room to the right of a plot whose legend sits beside it.
+const LEGEND_BESIDE: u32 = 200;
 /// Most points a line is drawn with.
 const MAX_POINTS: usize = 600;
 
@@ -371,7 +373,10 @@ pub fn capacity_curve(study: &CapacityStudy) -> Option<String> {
         .flat_map(|s| s.1.iter().map(|st| st.error_rate * 100.0))
         .fold(1.0, f64::max);
     svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
+        // The legend beside the plot: p99 climbs into the top right and, at a large data
+        // scale, the top left too.
+        let (plot_area, legend_area) = root.split_horizontally(W - LEGEND_BESIDE);
+        let mut chart = ChartBuilder::on(&plot_area)
             .caption(
                 "Capacity curve: arrival rate → p99 (solid) and errors (dashed)",
                 (FONT, 16),
@@ -399,15 +404,12 @@ pub fn capacity_curve(study: &CapacityStudy) -> Option<String> {
             .y_desc("errors %")
             .label_style((FONT, 11))
             .draw()?;
+        let mut key = Vec::new();
         for (i, (scale, steps)) in steps.into_iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             let p99: Vec<(f64, f64)> = steps.iter().map(|s| (s.rate, s.p99_ms.max(0.01))).collect();
-            chart
-                .draw_series(LineSeries::new(p99.clone(), color.stroke_width(2)))?
-                .label(format!("p99 at {scale} data"))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
+            chart.draw_series(LineSeries::new(p99.clone(), color.stroke_width(2)))?;
+            key.push((format!("p99 at {scale} data"), Swatch::Line(color, 2)));
             chart.draw_series(p99.iter().map(|p| Circle::new(*p, 3, color.filled())))?;
             let errors: Vec<(f64, f64)> = steps
                 .iter()
@@ -415,7 +417,8 @@ pub fn capacity_curve(study: &CapacityStudy) -> Option<String> {
                 .collect();
             chart.draw_secondary_series(DashedLineSeries::new(errors, 4, 3, color.into()))?;
         }
-        legend(&mut chart)
+        key.push(("errors (right axis)".to_string(), Swatch::Dashed(BLACK)));
+        legend_beside(&legend_area, &key)
     })
 }
 
@@ -525,7 +528,10 @@ pub fn forecast_fan(
     let band95 = band(&|p| p.band.lo95, &|p| p.band.hi95);
     let band80 = band(&|p| p.band.lo80, &|p| p.band.hi80);
     svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
+        // The legend beside the plot: history, forecast and capacity fill the whole range
+        // between them, so no corner inside it is free.
+        let (plot_area, legend_area) = root.split_horizontally(W - LEGEND_BESIDE);
+        let mut chart = ChartBuilder::on(&plot_area)
             .caption(
                 format!(
                     "Forecast of {} (80% and 95% bands) against capacity",
@@ -536,7 +542,7 @@ pub fn forecast_fan(
             .margin(10)
             .x_label_area_size(36)
             .y_label_area_size(60)
-            .build_cartesian_2d(0f64..x_hi, 0f64..hi * 1.4)?;
+            .build_cartesian_2d(0f64..x_hi, 0f64..hi * 1.05)?;
         chart
             .configure_mesh()
             .light_line_style(WHITE.mix(0.0))
@@ -548,30 +554,23 @@ pub fn forecast_fan(
             .y_desc(format!("{} (per second)", traffic.name))
             .label_style((FONT, 11))
             .draw()?;
-        chart
-            .draw_series(std::iter::once(Polygon::new(band95, BLUE.mix(0.15))))?
-            .label("95% band")
-            .legend(|(x, y)| {
-                Rectangle::new([(x, y - 5), (x + 18, y + 5)], BLUE.mix(0.15).filled())
-            });
-        chart
-            .draw_series(std::iter::once(Polygon::new(band80, BLUE.mix(0.3))))?
-            .label("80% band")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], BLUE.mix(0.3).filled()));
-        chart
-            .draw_series(LineSeries::new(history, BLACK))?
-            .label("history")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK));
-        chart
-            .draw_series(LineSeries::new(point, BLUE.stroke_width(2)))?
-            .label("forecast")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+        let mut key = vec![
+            ("95% band".to_string(), Swatch::Fill(BLUE.mix(0.15))),
+            ("80% band".to_string(), Swatch::Fill(BLUE.mix(0.3))),
+            ("history".to_string(), Swatch::Line(BLACK, 1)),
+            ("forecast".to_string(), Swatch::Line(BLUE, 2)),
+        ];
+        chart.draw_series(std::iter::once(Polygon::new(band95, BLUE.mix(0.15))))?;
+        chart.draw_series(std::iter::once(Polygon::new(band80, BLUE.mix(0.3))))?;
+        chart.draw_series(LineSeries::new(history, BLACK))?;
+        chart.draw_series(LineSeries::new(point, BLUE.stroke_width(2)))?;
         if let Some(capacity) = capacity {
             let line: Vec<(f64, f64)> = capacity.iter().map(|(t, c)| (x(*t as i64), *c)).collect();
-            chart
-                .draw_series(LineSeries::new(line, RED_.stroke_width(2)))?
-                .label("capacity as the data grows")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED_.stroke_width(2)));
+            chart.draw_series(LineSeries::new(line, RED_.stroke_width(2)))?;
+            key.push((
+                "capacity as the data grows".to_string(),
+                Swatch::Line(RED_, 2),
+            ));
         }
         if let Some(r) = runway {
             for (view, color, name) in [
@@ -580,25 +579,64 @@ pub fn forecast_fan(
             ] {
                 if let Some(t) = view.runs_out {
                     let at = x(t);
-                    chart
-                        .draw_series(std::iter::once(PathElement::new(
-                            vec![(at, 0.0), (at, hi * 1.4)],
-                            color.stroke_width(2),
-                        )))?
-                        .label(name)
-                        .legend(move |(x, y)| {
-                            PathElement::new(
-                                vec![(x + 9, y - 6), (x + 9, y + 6)],
-                                color.stroke_width(2),
-                            )
-                        });
+                    chart.draw_series(std::iter::once(PathElement::new(
+                        vec![(at, 0.0), (at, hi * 1.05)],
+                        color.stroke_width(2),
+                    )))?;
+                    key.push((name.to_string(), Swatch::Tick(color)));
                 }
             }
         }
-        // Upper left, in the head room the y range leaves: the forecast's peak and the
-        // capacity line live on the right, the history near the bottom.
-        legend_at(&mut chart, SeriesLabelPosition::UpperLeft)
+        legend_beside(&legend_area, &key)
     })
+}
+
+/// How a legend entry drawn outside a chart shows its series.
+enum Swatch {
+    Fill(RGBAColor),
+    Line(RGBColor, u32),
+    Dashed(RGBColor),
+    Tick(RGBColor),
+}
+
+/// A legend in its own drawing area, aligned with the top of the plot beside it.
+fn legend_beside(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    key: &[(String, Swatch)],
+) -> Drawn {
+    const TOP: i32 = 40;
+    const ROW: i32 = 18;
+    for (i, (name, swatch)) in key.iter().enumerate() {
+        let y = TOP + ROW * i as i32;
+        match swatch {
+            Swatch::Fill(color) => {
+                area.draw(&Rectangle::new([(4, y - 5), (22, y + 5)], color.filled()))?;
+            }
+            Swatch::Line(color, width) => {
+                area.draw(&PathElement::new(
+                    vec![(4, y), (22, y)],
+                    color.stroke_width(*width),
+                ))?;
+            }
+            Swatch::Dashed(color) => {
+                for x in [4, 11, 18] {
+                    area.draw(&PathElement::new(vec![(x, y), (x + 4, y)], color))?;
+                }
+            }
+            Swatch::Tick(color) => {
+                area.draw(&PathElement::new(
+                    vec![(13, y - 6), (13, y + 6)],
+                    color.stroke_width(2),
+                ))?;
+            }
+        }
+        area.draw(&Text::new(
+            name.as_str(),
+            (28, y - 7),
+            (FONT, 12).into_font().color(&BLACK),
+        ))?;
+    }
+    Ok(())
 }
 
 /// Days of runway, traffic-only beside data-aware, with 10–90% whiskers; a bar reaching the

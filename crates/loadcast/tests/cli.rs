@@ -760,6 +760,7 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
         ],
     );
     let same = text(&out.stdout);
+    eprintln!("same configuration:\n{same}");
     assert_eq!(out.status.code(), Some(0), "{same}\n{}", text(&out.stderr));
     assert!(!same.contains("WORSE"), "{same}");
     // 20 ms → 24 ms: p99 +20%, beyond noise; the gate closes.
@@ -776,6 +777,7 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
         ],
     );
     let worse = text(&out.stdout);
+    eprintln!("planted regression:\n{worse}");
     assert_eq!(out.status.code(), Some(3), "{worse}");
     let p99 = worse.lines().find(|l| l.starts_with("p99")).unwrap();
     assert!(p99.contains("WORSE"), "{worse}");
