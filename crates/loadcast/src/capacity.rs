@@ -148,7 +148,7 @@ pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
                     .map_err(Failure::usage)?,
             )
         }
-        None => None,
+        None => crate::commands::plan_projection(&plan)?,
     };
     let study = study(&plan, &args, projection.as_ref(), None, &interrupted)?;
     let out = args

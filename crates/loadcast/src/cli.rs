@@ -91,11 +91,14 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct ForecastArgs {
     /// History as CSV: a timestamp column and one column per series.
-    #[arg(required_unless_present = "prometheus")]
+    #[arg(required_unless_present_any = ["prometheus", "plan"])]
     pub history: Option<PathBuf>,
     /// Read history from Prometheus' HTTP API instead (`http://127.0.0.1:9090`).
     #[arg(long, value_name = "URL", conflicts_with = "history")]
     pub prometheus: Option<String>,
+    /// Take the history, its series and the horizon from a plan's [history] and [horizon].
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["history", "prometheus"])]
+    pub plan: Option<PathBuf>,
     /// A traffic series: a CSV column (`requests`, or `rps=requests` to rename it), or with
     /// --prometheus `name=PROMQL`. Repeatable.
     #[arg(long, value_name = "SERIES")]
@@ -106,9 +109,10 @@ pub struct ForecastArgs {
     /// The CSV's timestamp column [default: the first].
     #[arg(long, value_name = "COLUMN")]
     pub timestamp: Option<String>,
-    /// How far ahead to forecast (`6months`, `90d`, `2w`).
-    #[arg(long, default_value = "6months", value_parser = humantime::parse_duration)]
-    pub horizon: std::time::Duration,
+    /// How far ahead to forecast (`6months`, `90d`, `2w`) [default: the plan's [horizon]
+    /// until, else 6 months].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub horizon: Option<std::time::Duration>,
     /// Seasons to model: `auto` (what the history supports) or a list such as `weekly,yearly`
     /// (an error when the history is too short for one).
     #[arg(long, default_value = "auto")]
@@ -157,7 +161,8 @@ pub struct GrowArgs {
     /// adds to or overrides the plan's tables.
     #[arg(long = "rows", value_name = "TABLE=TARGET")]
     pub rows: Vec<String>,
-    /// The projection (from `loadcast forecast`) for tables that grow to the horizon.
+    /// The projection (from `loadcast forecast`) for tables that grow to the horizon
+    /// [default: forecast from the plan's [history]].
     #[arg(long, value_name = "FILE")]
     pub projection: Option<PathBuf>,
     /// Which bound of the projection: `point`, `p80` or `p95` [default: the plan's
@@ -235,7 +240,8 @@ pub struct CapacityArgs {
     /// Data scales, e.g. `2x,4x,horizon` (today's is always first; `""` for today's only) [default: capacity.data_scales].
     #[arg(long, value_name = "LIST")]
     pub scales: Option<String>,
-    /// The projection (`loadcast forecast`) for the runway and the horizon scale.
+    /// The projection (`loadcast forecast`) for the runway and the horizon scale [default:
+    /// forecast from the plan's [history], when it has one].
     #[arg(long, value_name = "FILE")]
     pub projection: Option<PathBuf>,
     /// The projection's traffic series [default: the first traffic series].

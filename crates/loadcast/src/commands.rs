@@ -195,8 +195,24 @@ fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
                 .collect::<Result<Vec<_>, _>>()?,
         ),
     };
+    let plan = match &args.plan {
+        Some(path) => Some(loadcast_plan::load(path).map_err(Failure::usage)?),
+        None => None,
+    };
+    let plan_history = match (&plan, &args.plan) {
+        (Some(plan), Some(path)) => Some(plan.history.as_ref().ok_or_else(|| {
+            Failure::usage(format!(
+                "{}: the plan has no [history] section (csv = \"…\", traffic = […], data = {{ … }})",
+                path.display()
+            ))
+        })?),
+        _ => None,
+    };
+    let horizon = args
+        .horizon
+        .unwrap_or_else(|| plan.as_ref().map_or(DEFAULT_HORIZON, plan_horizon));
     // `name=source` or just `source` (the name is the source then).
-    let declared: Vec<(String, String, SeriesKind)> = args
+    let mut declared: Vec<(String, String, SeriesKind)> = args
         .traffic
         .iter()
         .map(|s| (s, SeriesKind::Traffic))
@@ -206,16 +222,23 @@ fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
             None => (s.trim().to_string(), s.trim().to_string(), kind),
         })
         .collect();
+    if let (true, Some(h)) = (declared.is_empty(), plan_history) {
+        declared = plan_series(h);
+    }
     if declared.is_empty() {
         return Err(Failure::usage(
             "declare at least one series with --traffic COLUMN or --data COLUMN",
         ));
     }
-    let history = match (&args.history, &args.prometheus) {
+    let csv = args.history.as_ref().or(plan_history.map(|h| &h.csv));
+    let history = match (csv, &args.prometheus) {
         (Some(path), _) => history::read_csv(
             path,
             &CsvSpec {
-                timestamp: args.timestamp.clone(),
+                timestamp: args
+                    .timestamp
+                    .clone()
+                    .or_else(|| plan_history.and_then(|h| h.timestamp.clone())),
                 series: declared,
             },
         )
@@ -263,7 +286,7 @@ fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
         return Ok(exit::PASSED);
     }
     let options = loadcast_forecast::Options {
-        horizon: args.horizon,
+        horizon,
         seasons,
         path_points: 400,
     };
@@ -273,10 +296,11 @@ fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
         .map_err(|e| Failure::run(format!("{}: {e}", out.display())))?;
     print!("{}", loadcast_report::forecast_summary(&projection));
     println!("projection written to {}", out.display());
-    let source = args.history.as_ref().map_or_else(
-        || args.prometheus.clone().unwrap_or_default(),
-        |p| p.display().to_string(),
-    );
+    let source = match (&plan, csv) {
+        (Some(plan), _) => plan.name.clone(),
+        (None, Some(path)) => path.display().to_string(),
+        (None, None) => args.prometheus.clone().unwrap_or_default(),
+    };
     crate::history::record(
         store,
         loadcast_store::NewRecord {
@@ -291,6 +315,62 @@ fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
         },
     );
     Ok(exit::PASSED)
+}
+
+/// `loadcast forecast`'s horizon when neither the command line nor the plan gives one.
+const DEFAULT_HORIZON: std::time::Duration = std::time::Duration::from_secs(6 * 2_630_016);
+
+fn plan_horizon(plan: &loadcast_plan::Plan) -> std::time::Duration {
+    plan.horizon.map_or(DEFAULT_HORIZON, |h| h.until)
+}
+
+/// The series a plan's `[history]` declares: traffic columns by their own name, data series
+/// by the name the plan gives them.
+fn plan_series(
+    history: &loadcast_plan::HistorySpec,
+) -> Vec<(String, String, loadcast_forecast::history::SeriesKind)> {
+    use loadcast_forecast::history::SeriesKind;
+    history
+        .traffic
+        .iter()
+        .map(|c| (c.clone(), c.clone(), SeriesKind::Traffic))
+        .chain(
+            history
+                .data
+                .iter()
+                .map(|(name, column)| (name.clone(), column.clone(), SeriesKind::Data)),
+        )
+        .collect()
+}
+
+/// The forecast a plan's `[history]` and `[horizon]` ask for (what `loadcast forecast --plan`
+/// writes), for the commands that need a projection and were not given one; `None` when the
+/// plan has no history.
+pub fn plan_projection(
+    plan: &loadcast_plan::Plan,
+) -> Result<Option<loadcast_forecast::Projection>, Failure> {
+    let Some(history) = &plan.history else {
+        return Ok(None);
+    };
+    let series = loadcast_forecast::history::read_csv(
+        &history.csv,
+        &loadcast_forecast::history::CsvSpec {
+            timestamp: history.timestamp.clone(),
+            series: plan_series(history),
+        },
+    )
+    .map_err(Failure::usage)?;
+    let projection = loadcast_forecast::project(
+        &series,
+        &loadcast_forecast::Options::horizon(plan_horizon(plan)),
+    )
+    .map_err(Failure::usage)?;
+    eprintln!(
+        "loadcast: forecast from the plan's [history] ({}): {}",
+        history.csv.display(),
+        projection.growth_summary()
+    );
+    Ok(Some(projection))
 }
 
 fn exit_code(result: &RunResult) -> u8 {

@@ -81,12 +81,22 @@ pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
             .map_or(Bound::Point, |h| h.data),
     };
     let mut horizon = BTreeMap::new();
-    if let Some(path) = &args.projection {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
-        let projection =
-            loadcast_forecast::Projection::from_json(&text, &path.display().to_string())
-                .map_err(Failure::usage)?;
+    let needs_horizon = goals
+        .iter()
+        .any(|g| matches!(g.rows, RowsTarget::Horizon { .. }));
+    let projection = match (&args.projection, &plan) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+            Some(
+                loadcast_forecast::Projection::from_json(&text, &path.display().to_string())
+                    .map_err(Failure::usage)?,
+            )
+        }
+        (None, Some(plan)) if needs_horizon => crate::commands::plan_projection(plan)?,
+        _ => None,
+    };
+    if let Some(projection) = &projection {
         for s in &projection.series {
             let b = &s.at_horizon;
             let value = match bound {

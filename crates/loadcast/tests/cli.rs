@@ -410,18 +410,26 @@ duration = "1m"
     );
 }
 
-#[test]
-fn forecast_reads_history_writes_a_projection_and_names_bad_lines() {
-    let dir = workdir("forecast");
+/// 400 days from 2025-01-01: requests with a weekly shape and a linear trend, and an orders
+/// table growing 0.4% a day from `first_rows`.
+fn daily_history(first_rows: f64) -> String {
     let mut csv = String::from("date,requests,orders_rows\n");
     for d in 0..400i64 {
         let weekday = [1.0, 1.1, 1.15, 1.1, 1.05, 0.7, 0.6][(d % 7) as usize];
-        let requests = (200.0 + 0.5 * d as f64) * weekday;
-        let rows = 50_000.0 * 1.004f64.powi(d as i32);
-        // 2025-01-01 plus d days.
-        let date = loadcast_forecast::history::format_date(1_735_689_600 + d * 86_400);
-        csv.push_str(&format!("{date},{requests:.1},{rows:.0}\n"));
+        csv.push_str(&format!(
+            "{},{:.1},{:.0}\n",
+            loadcast_forecast::history::format_date(1_735_689_600 + d * 86_400),
+            (200.0 + 0.5 * d as f64) * weekday,
+            first_rows * 1.004f64.powi(d as i32)
+        ));
     }
+    csv
+}
+
+#[test]
+fn forecast_reads_history_writes_a_projection_and_names_bad_lines() {
+    let dir = workdir("forecast");
+    let csv = daily_history(50_000.0);
     std::fs::write(dir.join("history.csv"), &csv).unwrap();
     let out = run_in(
         &dir,
@@ -492,6 +500,81 @@ fn forecast_reads_history_writes_a_projection_and_names_bad_lines() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("yearly seasonality needs 548 samples"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_plans_history_and_horizon_drive_forecast_and_grow() {
+    let db = TestDb::create(
+        Engine::Postgres,
+        "CREATE TABLE orders (id BIGSERIAL PRIMARY KEY, customer_id INT NOT NULL, total NUMERIC(10, 2) NOT NULL);",
+    );
+    let dir = workdir("plan-history");
+    std::fs::create_dir_all(dir.join("history")).unwrap();
+    std::fs::create_dir_all(dir.join("elsewhere")).unwrap();
+    std::fs::write(dir.join("history/daily.csv"), daily_history(1_000.0)).unwrap();
+    let body = "[[scenario]]\n[[scenario.step]]\nget = \"/\"\n[load]\nmodel = \"open\"\nrate = \"1/s\"\nduration = \"1s\"\n";
+    std::fs::write(
+        dir.join("plan.toml"),
+        format!(
+            "name = \"from-history\"\ntarget = \"http://127.0.0.1:9\"\n\
+             [history]\ncsv = \"history/daily.csv\"\ntraffic = [\"requests\"]\ndata = {{ orders = \"orders_rows\" }}\n\
+             [horizon]\nuntil = \"90 days\"\n\
+             [database]\nurl = \"{}\"\n[database.tables.orders]\nrows = \"horizon\"\n{body}",
+            db.url
+        ),
+    )
+    .unwrap();
+
+    // The history's path is the plan's, wherever loadcast runs from.
+    let out = run_in(
+        &dir.join("elsewhere"),
+        &["forecast", "--plan", "../plan.toml", "-o", "p.json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let projection: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("elsewhere/p.json")).unwrap())
+            .unwrap();
+    let names: Vec<&str> = projection["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["requests", "orders"]);
+    let span = projection["horizon_end_unix"].as_i64().unwrap()
+        - projection["as_of_unix"].as_i64().unwrap();
+    assert_eq!(span, 90 * 86_400, "the plan's [horizon] until");
+    let expected = 1_000.0 * 1.004f64.powi(399 + 90);
+    let at = projection["series"][1]["at_horizon"]["point"]
+        .as_f64()
+        .unwrap();
+    assert!((at / expected - 1.0).abs() < 0.05, "{at} vs {expected}");
+
+    // `grow` with rows = "horizon" and no --projection forecasts from the same [history].
+    let out = run_in(&dir, &["grow", "plan.toml", "--init-marker"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run_in(&dir, &["grow", "plan.toml", "--progress", "off"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("forecast from the plan's [history]"),
+        "{}",
+        text(&out.stderr)
+    );
+    let rows = db.number("SELECT count(*) FROM orders");
+    assert!((rows / at - 1.0).abs() < 0.01, "{rows} rows vs {at}");
+
+    std::fs::write(
+        dir.join("plain.toml"),
+        format!("name = \"plain\"\ntarget = \"http://127.0.0.1:9\"\n{body}"),
+    )
+    .unwrap();
+    let out = run_in(&dir, &["forecast", "--plan", "plain.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("plain.toml: the plan has no [history] section"),
         "{}",
         text(&out.stderr)
     );
@@ -905,17 +988,7 @@ fn plan_init_suggests_from_history_and_render_writes_a_review_document() {
     let dir = workdir("init");
     let store = dir.join("runs.db");
     let store_arg = store.to_str().unwrap();
-    let mut csv = String::from("date,requests,orders_rows\n");
-    for d in 0..400i64 {
-        let weekday = [1.0, 1.1, 1.15, 1.1, 1.05, 0.7, 0.6][(d % 7) as usize];
-        csv.push_str(&format!(
-            "{},{:.1},{:.0}\n",
-            loadcast_forecast::history::format_date(1_735_689_600 + d * 86_400),
-            (200.0 + 0.5 * d as f64) * weekday,
-            50_000.0 * 1.004f64.powi(d as i32)
-        ));
-    }
-    std::fs::write(dir.join("h.csv"), &csv).unwrap();
+    std::fs::write(dir.join("h.csv"), daily_history(50_000.0)).unwrap();
     // An earlier run of the same plan, with its SLOs, in the store.
     let earlier = dir.join("earlier.toml");
     std::fs::write(
