@@ -395,7 +395,7 @@ pub struct CompareArgs {
     /// The run to judge against it.
     pub b: String,
     /// Exit 3 when B is worse than A by more than this (p50, p99, throughput or error rate),
-    /// beyond run-to-run noise: `10%`.
+    /// beyond run-to-run noise, for the whole run or any one request: `10%`.
     #[arg(long, value_name = "PERCENT")]
     pub fail_on_regression: Option<String>,
     /// Print the comparison as JSON.

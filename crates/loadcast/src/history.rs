@@ -238,16 +238,34 @@ pub fn compare(args: CompareArgs, store: &StoreArgs) -> Result<u8, Failure> {
         print!("{}", loadcast_report::comparison_text(&c, &args.a, &args.b));
     }
     if let Some(limit) = limit {
-        let regressions: Vec<_> = c.overall.iter().filter(|ch| ch.regressed(limit)).collect();
+        // The whole run's, then each request's: a regression of one endpoint is one too.
+        let regressions: Vec<String> = c
+            .overall
+            .iter()
+            .map(|ch| (None, ch))
+            .chain(
+                c.requests
+                    .iter()
+                    .flat_map(|r| r.changes.iter().map(|ch| (Some(&r.name), ch))),
+            )
+            .filter(|(_, ch)| ch.regressed(limit))
+            .map(|(request, ch)| {
+                let change = if ch.metric == "error rate" {
+                    format!("{:+.2}pt", ch.change * 100.0)
+                } else {
+                    format!("{:+.1}%", ch.change * 100.0)
+                };
+                match request {
+                    Some(name) => format!("{name} {} {change}", ch.metric),
+                    None => format!("{} {change}", ch.metric),
+                }
+            })
+            .collect();
         if !regressions.is_empty() {
             eprintln!(
                 "regression beyond {:.0}%: {}",
                 limit * 100.0,
-                regressions
-                    .iter()
-                    .map(|r| format!("{} {:+.1}%", r.metric, r.change * 100.0))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                regressions.join(", ")
             );
             return Ok(exit::THRESHOLD_FAILED);
         }

@@ -782,6 +782,7 @@ fn slow_plan(dir: &Path, target: &str, name: &str, ms: u64) -> PathBuf {
         format!(
             "name = \"{name}\"\ntarget = \"{target}\"\n[slo]\np99 = \"500ms\"\nerrors = \"1%\"\n\
              [[scenario]]\n[[scenario.step]]\nname = \"slow\"\nget = \"/slow/{ms}\"\n\
+             [[scenario.step]]\nname = \"steady\"\nget = \"/slow/8\"\n\
              [load]\nmodel = \"open\"\nrate = \"100/s\"\nduration = \"6s\"\n"
         ),
     )
@@ -846,6 +847,10 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
     eprintln!("same configuration:\n{same}");
     assert_eq!(out.status.code(), Some(0), "{same}\n{}", text(&out.stderr));
     assert!(!same.contains("WORSE"), "{same}");
+    for request in ["slow ", "steady "] {
+        let row = same.lines().find(|l| l.starts_with(request)).unwrap();
+        assert!(row.ends_with("within noise"), "{same}");
+    }
     // 20 ms → 24 ms: p99 +20%, beyond noise; the gate closes.
     let out = run_in(
         &dir,
@@ -864,8 +869,15 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
     assert_eq!(out.status.code(), Some(3), "{worse}");
     let p99 = worse.lines().find(|l| l.starts_with("p99")).unwrap();
     assert!(p99.contains("WORSE"), "{worse}");
+    // Judged per request too: only the endpoint that slowed down is flagged.
+    let slow = worse.lines().find(|l| l.starts_with("slow ")).unwrap();
+    assert!(slow.contains("p99 WORSE"), "{worse}");
+    let steady = worse.lines().find(|l| l.starts_with("steady ")).unwrap();
+    assert!(steady.ends_with("within noise"), "{worse}");
     assert!(
-        text(&out.stderr).contains("regression beyond 10%: p50"),
+        text(&out.stderr).contains("regression beyond 10%: p99 +")
+            && text(&out.stderr).contains("slow p50 +")
+            && !text(&out.stderr).contains("steady"),
         "{}",
         text(&out.stderr)
     );
