@@ -89,7 +89,9 @@ fn merged(seconds: &[&Second]) -> Sample {
     }
 }
 
-fn figures(seconds: &[&Second]) -> [f64; 4] {
+/// Throughput, p50, p99, error rate — and the mean latency, which only measures the design
+/// effect.
+fn figures(seconds: &[&Second]) -> [f64; 5] {
     let whole = merged(seconds);
     let ms = |q: f64| whole.latency.quantile(q).as_secs_f64() * 1e3;
     [
@@ -97,6 +99,7 @@ fn figures(seconds: &[&Second]) -> [f64; 4] {
         ms(0.5),
         ms(0.99),
         whole.errors as f64 / whole.count.max(1) as f64,
+        whole.latency.mean().as_secs_f64() * 1e3,
     ]
 }
 
@@ -104,15 +107,15 @@ pub fn compare(a: &RunResult, b: &RunResult) -> Comparison {
     let (sa, sb) = (samples(a), samples(b));
     let (fa, fb) = (figures(&sa), figures(&sb));
     let mut rng = fastrand::Rng::with_seed(7);
-    let mut draws: [Vec<f64>; 4] = Default::default();
-    let resample = |s: &[&Second], rng: &mut fastrand::Rng| -> [f64; 4] {
+    let mut draws: [Vec<f64>; 5] = Default::default();
+    let resample = |s: &[&Second], rng: &mut fastrand::Rng| -> [f64; 5] {
         let picked: Vec<&Second> = (0..s.len()).map(|_| s[rng.usize(0..s.len())]).collect();
         figures(&picked)
     };
     if !sa.is_empty() && !sb.is_empty() {
         for _ in 0..DRAWS {
             let (x, y) = (resample(&sa, &mut rng), resample(&sb, &mut rng));
-            for i in 0..4 {
+            for i in 0..5 {
                 // Error rates of zero: compare differences instead of ratios.
                 draws[i].push(if i == 3 {
                     y[i] - x[i]
@@ -122,7 +125,7 @@ pub fn compare(a: &RunResult, b: &RunResult) -> Comparison {
             }
         }
     }
-    let var_boot: Vec<f64> = (0..4)
+    let var_boot: Vec<f64> = (0..5)
         .map(|i| {
             // Latency and throughput vary as ratios: their variance in logs.
             let v: Vec<f64> = if i == 3 {
@@ -134,12 +137,15 @@ pub fn compare(a: &RunResult, b: &RunResult) -> Comparison {
         })
         .collect();
     let (wa, wb) = (merged(&sa), merged(&sb));
-    // How much wider the per-second bootstrap is than the independent interval, per metric.
+    // How much wider the per-second bootstrap is than the independent interval, per metric;
+    // for the latency quantiles, measured on the mean, which a mix of fast and slow endpoints
+    // does not upset (the whole run's median can jump between their modes).
     let design_effect: Vec<f64> = (0..4)
         .map(|i| {
-            let independent = independent_variance(i, &wa, &wb);
-            if independent > 0.0 && var_boot[i] > 0.0 {
-                (var_boot[i] / independent).max(1.0)
+            let basis = if i == 1 || i == 2 { 4 } else { i };
+            let independent = independent_variance(basis, &wa, &wb);
+            if independent > 0.0 && var_boot[basis] > 0.0 {
+                (var_boot[basis] / independent).max(1.0)
             } else {
                 1.0
             }
@@ -263,10 +269,19 @@ fn variance(values: &[f64]) -> f64 {
 }
 
 /// Variance of metric `i`'s change between two samples whose requests were independent: of
-/// the log ratio for throughput (Poisson counts) and quantiles, of the difference for errors.
+/// the log ratio for throughput (Poisson counts), quantiles and the mean latency (4), of the
+/// difference for errors.
 fn independent_variance(i: usize, a: &Sample, b: &Sample) -> f64 {
     match i {
         0 => [a, b].iter().map(|x| 1.0 / x.count.max(1) as f64).sum(),
+        4 => [a, b]
+            .iter()
+            .map(|x| {
+                let mean = x.latency.mean().as_secs_f64().max(1e-9);
+                let sd = x.latency.stdev().as_secs_f64();
+                (sd / mean).powi(2) / x.count.max(1) as f64
+            })
+            .sum(),
         1 | 2 => {
             let p = if i == 1 { 0.5 } else { 0.99 };
             quantile_log_variance(&a.latency, p) + quantile_log_variance(&b.latency, p)
@@ -385,4 +400,129 @@ pub fn comparison_text(c: &Comparison, a_name: &str, b_name: &str) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use loadcast_stats::{RequestStats, RunMeta, RunStatus};
+
+    use super::*;
+
+    /// 30 seconds of two endpoints at 100/s each, latency around `slow_ms` and 10 ms with
+    /// independent noise.
+    fn run(seed: u64, slow_ms: f64) -> RunResult {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let seconds: Vec<[Vec<f64>; 2]> = (0..30)
+            .map(|_| {
+                [slow_ms, 10.0]
+                    .map(|base| (0..100).map(|_| base * (1.0 + 0.1 * rng.f64())).collect())
+            })
+            .collect();
+        run_of(&seconds)
+    }
+
+    /// A run from each second's latencies (ms) of the two endpoints.
+    fn run_of(seconds: &[[Vec<f64>; 2]]) -> RunResult {
+        let mut result = RunResult::new(RunMeta {
+            plan_name: "p".into(),
+            plan_hash: "h".into(),
+            target: "http://127.0.0.1:1".into(),
+            model: "open".into(),
+            started_at: "now".into(),
+            planned_seconds: seconds.len() as f64,
+            elapsed_seconds: seconds.len() as f64,
+            status: RunStatus::Complete,
+            loadcast_version: "0".into(),
+            shards: 1,
+        });
+        let mut requests = [RequestStats::new("slow"), RequestStats::new("steady")];
+        for (t, lists) in seconds.iter().enumerate() {
+            let mut second = Second::new(t as u32);
+            for (request, list) in requests.iter_mut().zip(lists) {
+                for ms in list {
+                    let latency = Duration::from_secs_f64(ms / 1e3);
+                    request.count += 1;
+                    request.ok += 1;
+                    request.latency.record(latency);
+                    second.latency.record(latency);
+                    second.completed += 1;
+                    second.sent += 1;
+                }
+            }
+            result.timeline.push(second);
+        }
+        result.requests = requests.to_vec();
+        result
+    }
+
+    fn request<'a>(c: &'a Comparison, name: &str, metric: &str) -> &'a Change {
+        c.requests
+            .iter()
+            .find(|r| r.name == name)
+            .and_then(|r| r.changes.iter().find(|ch| ch.metric == metric))
+            .unwrap()
+    }
+
+    #[test]
+    fn only_the_request_that_slowed_down_is_flagged() {
+        let c = compare(&run(1, 20.0), &run(2, 24.0));
+        let slow = request(&c, "slow", "p99");
+        assert!(slow.significant && slow.regressed(0.10), "{slow:?}");
+        assert!(slow.low > 0.10 && slow.high < 0.30, "{slow:?}");
+        for metric in ["throughput", "p50", "p99", "error rate"] {
+            let steady = request(&c, "steady", metric);
+            assert!(!steady.significant, "{steady:?}");
+        }
+        let same = compare(&run(3, 20.0), &run(4, 20.0));
+        assert!(
+            same.requests
+                .iter()
+                .flat_map(|r| &r.changes)
+                .all(|ch| !ch.significant),
+            "{same:?}"
+        );
+    }
+
+    /// Seconds that are slow together (a shared factor per second), and the same latencies
+    /// shuffled across seconds: identical per-request histograms, different per-second structure.
+    fn correlated_and_shuffled(seed: u64) -> (RunResult, RunResult) {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let seconds: Vec<[Vec<f64>; 2]> = (0..30)
+            .map(|_| {
+                let shared = 1.0 + rng.f64();
+                [20.0, 10.0].map(|base| {
+                    (0..100)
+                        .map(|_| base * shared * (1.0 + 0.1 * rng.f64()))
+                        .collect()
+                })
+            })
+            .collect();
+        let mut shuffled = seconds.clone();
+        for r in 0..2 {
+            let mut all: Vec<f64> = seconds.iter().flat_map(|s| s[r].clone()).collect();
+            rng.shuffle(&mut all);
+            for (t, chunk) in all.chunks(100).enumerate() {
+                shuffled[t][r] = chunk.to_vec();
+            }
+        }
+        (run_of(&seconds), run_of(&shuffled))
+    }
+
+    #[test]
+    fn seconds_that_move_together_widen_each_requests_interval() {
+        let (correlated_a, shuffled_a) = correlated_and_shuffled(5);
+        let (correlated_b, shuffled_b) = correlated_and_shuffled(6);
+        let width = |c: &Comparison| {
+            let ch = request(c, "steady", "p50");
+            ch.high - ch.low
+        };
+        let independent = width(&compare(&shuffled_a, &shuffled_b));
+        let correlated = width(&compare(&correlated_a, &correlated_b));
+        assert!(
+            correlated > independent * 3.0,
+            "shuffled {independent:.4}, correlated {correlated:.4}"
+        );
+    }
 }
