@@ -380,7 +380,22 @@ pub fn init(args: InitArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
             out,
             "\n[history]                     # the forecast this plan rests on"
         );
-        let _ = writeln!(out, "csv = {}", toml_str(&csv.display().to_string()));
+        // A plan's paths are relative to the plan: from another directory, name the file
+        // absolutely.
+        let plan_elsewhere = args
+            .out
+            .as_deref()
+            .and_then(Path::parent)
+            .is_some_and(|dir| !dir.as_os_str().is_empty());
+        let csv_in_plan = match std::fs::canonicalize(csv) {
+            Ok(absolute) if plan_elsewhere && csv.is_relative() => absolute,
+            _ => csv.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "csv = {}",
+            toml_str(&csv_in_plan.display().to_string())
+        );
         let traffic: Vec<String> = args.traffic.iter().map(|t| toml_str(t)).collect();
         let _ = writeln!(out, "traffic = [{}]", traffic.join(", "));
         let data: Vec<String> = args

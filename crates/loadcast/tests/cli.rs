@@ -1071,6 +1071,24 @@ fn plan_init_suggests_from_history_and_render_writes_a_review_document() {
         "{}\n{plan_text}",
         text(&out.stderr)
     );
+    // Written to another directory, its history path still leads to the file.
+    let mut elsewhere: Vec<&str> =
+        vec!["--store", store_arg, "plan", "init", "--name", "shop-init"];
+    let target = server.url();
+    elsewhere.extend([
+        "--target",
+        &target,
+        "--history",
+        "h.csv",
+        "--traffic",
+        "requests",
+    ]);
+    elsewhere.extend(["--horizon", "90d", "-o", "nested/plan.toml"]);
+    std::fs::create_dir_all(dir.join("nested")).unwrap();
+    let out = run_in(&dir, &elsewhere);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run_in(&dir, &["plan", "check", "nested/plan.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let rate: f64 = plan_text
         .split("rate = \"0..")
         .nth(1)
