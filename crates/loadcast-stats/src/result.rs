@@ -405,7 +405,8 @@ fn display(path: &Option<PathBuf>) -> String {
 }
 
 impl ResultFileError {
-    fn with_path(self, file: &Path) -> Self {
+    /// The same error, naming the file (or run) the text came from.
+    pub fn with_path(self, file: &Path) -> Self {
         let file = Some(file.to_path_buf());
         match self {
             ResultFileError::Invalid {

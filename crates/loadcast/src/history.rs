@@ -55,9 +55,17 @@ pub enum Input {
 }
 
 fn parse(text: &str, origin: &str) -> Result<Input, Failure> {
-    let format = serde_json::from_str::<serde_json::Value>(text)
-        .ok()
-        .and_then(|v| v.get("format").and_then(|f| f.as_str()).map(str::to_string));
+    let value = serde_json::from_str::<serde_json::Value>(text).map_err(|e| {
+        Failure::usage(format!(
+            "{origin}:{}:{}: not JSON ({e}); expected a run result, capacity study or projection written by loadcast",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let format = value
+        .get("format")
+        .and_then(|f| f.as_str())
+        .map(str::to_string);
     match format.as_deref() {
         Some(loadcast_capacity::study::STUDY_FORMAT) => CapacityStudy::from_json(text)
             .map(|s| Input::Capacity(Box::new(s)))
@@ -67,7 +75,7 @@ fn parse(text: &str, origin: &str) -> Result<Input, Failure> {
             .map_err(Failure::usage),
         _ => RunResult::from_json(text)
             .map(|r| Input::Run(Box::new(r)))
-            .map_err(|e| Failure::usage(format!("{origin}: {e}"))),
+            .map_err(|e| Failure::usage(e.with_path(Path::new(origin)))),
     }
 }
 

@@ -92,6 +92,41 @@ fn a_missing_plan_file_is_named() {
 }
 
 #[test]
+fn report_and_compare_name_the_input_that_is_not_a_result() {
+    let dir = workdir("bad-inputs");
+    std::fs::write(dir.join("plan.toml"), "name = \"x\"\n").unwrap();
+    std::fs::write(
+        dir.join("bad.json"),
+        "{\"format\": \"loadcast-result\", \"version\": 1, \"meta\": 3}",
+    )
+    .unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["compare", "plan.toml", "bad.json"],
+            "plan.toml:1:2: not JSON",
+        ),
+        (&["report", "bad.json"], "bad.json:1:"),
+        (
+            &["report", "missing.json"],
+            "missing.json: no such file, and not a run id",
+        ),
+        (&["compare", "bad.json", "bad.json"], "invalid result file"),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["--no-store"];
+        all.extend_from_slice(args);
+        let out = run_in(&dir, &all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("<input>") && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn an_unreachable_target_exits_1_with_a_clear_message() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
