@@ -74,6 +74,16 @@ impl DataScale {
     }
 }
 
+/// As the plan writes it: `2x`, `horizon`.
+impl std::fmt::Display for DataScale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataScale::Times(m) => write!(f, "{m}x"),
+            DataScale::Horizon => f.write_str("horizon"),
+        }
+    }
+}
+
 /// `[history]`: a CSV with a timestamp column and declared series.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HistorySpec {
@@ -110,6 +120,17 @@ impl Bound {
             "p80" => Bound::Upper80,
             "p95" => Bound::Upper95,
             _ => return None,
+        })
+    }
+}
+
+/// For people: which value of the forecast.
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Bound::Point => "the point forecast",
+            Bound::Upper80 => "the upper 80% bound",
+            Bound::Upper95 => "the upper 95% bound",
         })
     }
 }

@@ -534,8 +534,13 @@ pub fn forecast_fan(
         let mut chart = ChartBuilder::on(&plot_area)
             .caption(
                 format!(
-                    "Forecast of {} (80% and 95% bands) against capacity",
-                    traffic.name
+                    "Forecast of {} (80% and 95% bands){}",
+                    traffic.name,
+                    if capacity.is_some() {
+                        " against capacity"
+                    } else {
+                        ""
+                    }
                 ),
                 (FONT, 16),
             )

@@ -66,7 +66,7 @@ const CHECK: &str = "
 })();
 ";
 
-fn figure(out: &mut String, name: &str, svg: Option<String>, caption: &str) {
+pub(crate) fn figure(out: &mut String, name: &str, svg: Option<String>, caption: &str) {
     if let Some(svg) = svg {
         let _ = writeln!(
             out,

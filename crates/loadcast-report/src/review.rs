@@ -13,8 +13,15 @@ use loadcast_stats::time::format_date;
 
 use crate::si;
 
+/// A duration as people say it: days for a horizon, the exact form for a step.
 fn d(duration: std::time::Duration) -> String {
-    humantime::format_duration(duration).to_string()
+    const DAY: u64 = 86_400;
+    let secs = duration.as_secs();
+    if secs >= 2 * DAY {
+        format!("{} days", (secs + DAY / 2) / DAY)
+    } else {
+        humantime::format_duration(duration).to_string()
+    }
 }
 
 fn load_text(load: &Load) -> String {
@@ -202,7 +209,7 @@ pub fn review_markdown(
     if let Some(hz) = &plan.horizon {
         let _ = writeln!(
             out,
-            "Horizon: {} ahead; traffic at {:?}, data at {:?}.\n",
+            "Horizon: {} ahead; traffic at {}, data at {}.\n",
             d(hz.until),
             hz.traffic,
             hz.data
@@ -294,7 +301,8 @@ pub fn review_markdown(
             if c.data_scales.is_empty() {
                 "today's only".into()
             } else {
-                format!("{:?}", c.data_scales)
+                let scales: Vec<String> = c.data_scales.iter().map(|s| s.to_string()).collect();
+                format!("1x (today's), {}", scales.join(", "))
             }
         );
     }
@@ -350,14 +358,28 @@ pub fn review_markdown(
     out
 }
 
-/// The review document as a self-contained HTML page.
-pub fn review_html(markdown: &str, title: &str) -> String {
+/// The review document as a self-contained HTML page; with a projection, the traffic
+/// forecast's chart closes the history-and-forecast section.
+pub fn review_html(markdown: &str, title: &str, projection: Option<&Projection>) -> String {
     let mut body = String::new();
     let parser = pulldown_cmark::Parser::new_ext(
         markdown,
         pulldown_cmark::Options::ENABLE_TABLES | pulldown_cmark::Options::ENABLE_TASKLISTS,
     );
     pulldown_cmark::html::push_html(&mut body, parser);
+    let traffic = projection.and_then(|p| p.series.iter().find(|s| s.kind == SeriesKind::Traffic));
+    if let Some(at) = body.find("<h2>4.") {
+        let mut chart = String::new();
+        if let Some(t) = traffic {
+            crate::html::figure(
+                &mut chart,
+                "forecast-fan",
+                crate::charts::forecast_fan(t, None, None),
+                "The traffic forecast the plan rests on, with its 80% and 95% bands.",
+            );
+        }
+        body.insert_str(at, &chart);
+    }
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>\
          body {{ font-family: sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}\

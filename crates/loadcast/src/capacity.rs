@@ -271,8 +271,7 @@ pub fn study(
     for s in &scales {
         match s {
             DataScale::Times(m) if (*m - 1.0).abs() < 1e-9 => {}
-            DataScale::Times(m) => plan_scales.push((format!("{m}x"), Some(*s))),
-            DataScale::Horizon => plan_scales.push(("horizon".into(), Some(*s))),
+            _ => plan_scales.push((s.to_string(), Some(*s))),
         }
     }
     study.table = table.clone();

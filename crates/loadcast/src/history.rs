@@ -303,7 +303,8 @@ pub fn render(args: RenderArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
             Input::Forecast(p) => Some(*p),
             _ => return Err(Failure::usage(format!("{p}: not a projection"))),
         },
-        None => None,
+        // The forecast the plan's [history] gives, when it has one.
+        None => crate::commands::plan_projection(&plan)?,
     };
     let capacity = match &args.capacity {
         Some(c) => match load(c, store_args)? {
@@ -318,8 +319,11 @@ pub fn render(args: RenderArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
     let markdown = loadcast_report::review_markdown(&plan, projection.as_ref(), capacity.as_ref());
     match &args.out {
         Some(path) if path.extension().is_some_and(|e| e == "html" || e == "htm") => {
-            let html =
-                loadcast_report::review_html(&markdown, &format!("Load-test plan: {}", plan.name));
+            let html = loadcast_report::review_html(
+                &markdown,
+                &format!("Load-test plan: {}", plan.name),
+                projection.as_ref(),
+            );
             write(path, &html)?;
         }
         Some(path) => write(path, &markdown)?,

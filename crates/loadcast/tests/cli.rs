@@ -1152,6 +1152,10 @@ fn plan_init_suggests_from_history_and_render_writes_a_review_document() {
         "## 2. Target and data volume",
         "**No test database is declared**",
         "## 3. History and forecast",
+        // Computed from the plan's [history]: no --projection was given.
+        "Forecast from history 2025-01-01",
+        "Horizon: 90 days ahead; traffic at the upper 95% bound",
+        "data scales 1x (today's), 2x, horizon.",
         "## 4. Service-level objectives",
         "- p99 <= 250ms",
         "## 5. Schedule",
@@ -1161,6 +1165,11 @@ fn plan_init_suggests_from_history_and_render_writes_a_review_document() {
     ] {
         assert!(review.contains(section), "missing {section:?}:\n{review}");
     }
+    // Written for people: no Rust debug notation.
+    assert!(
+        !review.contains("Upper95") && !review.contains("Times("),
+        "{review}"
+    );
     let out = run_in(
         &dir,
         &[
@@ -1176,7 +1185,9 @@ fn plan_init_suggests_from_history_and_render_writes_a_review_document() {
     assert_eq!(out.status.code(), Some(0));
     let html = std::fs::read_to_string(dir.join("review.html")).unwrap();
     assert!(
-        html.contains("<table>") && html.contains("<h2>8. Sign-off</h2>"),
+        html.contains("<table>")
+            && html.contains("<h2>8. Sign-off</h2>")
+            && html.contains("<figure data-chart=\"forecast-fan\"><svg"),
         "{html}"
     );
 }
