@@ -337,8 +337,9 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let capacity_today = baseline.breaking_point.capacity();
     if baseline.breaking_point.generator_limited || capacity_today <= 0.0 {
         return Err(Failure::run(format!(
-            "the generator could not find the shop's limit on this machine ({:.0}/s reached): {:?}",
-            capacity_today, today_study.warnings
+            "the generator could not find the shop's limit on this machine ({:.0}/s reached): {}",
+            capacity_today,
+            today_study.warnings.join("; ")
         )));
     }
     let (history, scale) = scaled_history(capacity_today);
