@@ -20,7 +20,7 @@ use serde::Serialize;
 /// cannot see what differs between two runs (the machine's state, the target's caches), and
 /// two runs of one configuration on loopback differed by up to 4.6% at p99 and 1% at p50 in
 /// our tests. Throughput, p50 and p99 as fractions; the error rate in points.
-const FLOORS: [f64; 4] = [0.02, 0.05, 0.075, 0.001];
+pub const NOISE_FLOORS: [f64; 4] = [0.02, 0.05, 0.075, 0.001];
 const DRAWS: usize = 400;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -103,7 +103,9 @@ fn figures(seconds: &[&Second]) -> [f64; 5] {
     ]
 }
 
-pub fn compare(a: &RunResult, b: &RunResult) -> Comparison {
+/// Compares B against A; `floors` are the changes below which nothing is judged (throughput,
+/// p50, p99 as fractions, errors in points; [`NOISE_FLOORS`] unless the user knows better).
+pub fn compare(a: &RunResult, b: &RunResult, floors: [f64; 4]) -> Comparison {
     let (sa, sb) = (samples(a), samples(b));
     let (fa, fb) = (figures(&sa), figures(&sb));
     let mut rng = fastrand::Rng::with_seed(7);
@@ -162,7 +164,14 @@ pub fn compare(a: &RunResult, b: &RunResult) -> Comparison {
                     .copied()
                     .unwrap_or(0.0)
             };
-            judged(metric, *worse, fa[i], fb[i], q(0.025), q(0.975))
+            judged(
+                metric,
+                *worse,
+                fa[i],
+                fb[i],
+                (q(0.025), q(0.975)),
+                floors[i],
+            )
         })
         .collect();
     let mut requests = Vec::new();
@@ -204,7 +213,7 @@ pub fn compare(a: &RunResult, b: &RunResult) -> Comparison {
                         (log_change + spread).exp() - 1.0,
                     )
                 };
-                judged(metric, *worse, va[i], vb[i], low, high)
+                judged(metric, *worse, va[i], vb[i], (low, high), floors[i])
             })
             .collect();
         requests.push(RequestChange {
@@ -235,8 +244,8 @@ fn judged(
     higher_is_worse: bool,
     a: f64,
     b: f64,
-    low: f64,
-    high: f64,
+    (low, high): (f64, f64),
+    floor: f64,
 ) -> Change {
     let errors = metric == "error rate";
     let change = if errors {
@@ -244,10 +253,6 @@ fn judged(
     } else {
         b / a.max(1e-12) - 1.0
     };
-    let floor = METRICS
-        .iter()
-        .position(|(name, _)| *name == metric)
-        .map_or(0.0, |i| FLOORS[i]);
     Change {
         metric,
         a,
@@ -467,7 +472,7 @@ mod tests {
 
     #[test]
     fn only_the_request_that_slowed_down_is_flagged() {
-        let c = compare(&run(1, 20.0), &run(2, 24.0));
+        let c = compare(&run(1, 20.0), &run(2, 24.0), NOISE_FLOORS);
         let slow = request(&c, "slow", "p99");
         assert!(slow.significant && slow.regressed(0.10), "{slow:?}");
         assert!(slow.low > 0.10 && slow.high < 0.30, "{slow:?}");
@@ -475,7 +480,7 @@ mod tests {
             let steady = request(&c, "steady", metric);
             assert!(!steady.significant, "{steady:?}");
         }
-        let same = compare(&run(3, 20.0), &run(4, 20.0));
+        let same = compare(&run(3, 20.0), &run(4, 20.0), NOISE_FLOORS);
         assert!(
             same.requests
                 .iter()
@@ -518,8 +523,8 @@ mod tests {
             let ch = request(c, "steady", "p50");
             ch.high - ch.low
         };
-        let independent = width(&compare(&shuffled_a, &shuffled_b));
-        let correlated = width(&compare(&correlated_a, &correlated_b));
+        let independent = width(&compare(&shuffled_a, &shuffled_b, NOISE_FLOORS));
+        let correlated = width(&compare(&correlated_a, &correlated_b, NOISE_FLOORS));
         assert!(
             correlated > independent * 3.0,
             "shuffled {independent:.4}, correlated {correlated:.4}"

@@ -22,7 +22,7 @@ mod review;
 use std::fmt::Write as _;
 
 pub use capacity::capacity_summary;
-pub use compare::{Change, Comparison, compare, comparison_text};
+pub use compare::{Change, Comparison, NOISE_FLOORS, compare, comparison_text};
 pub use forecast::{backtest_table, chart, forecast_summary, si};
 pub use html::{HtmlInput, escape, html_report};
 pub use outputs::{junit, summary_json, timeline_csv};

@@ -398,6 +398,11 @@ pub struct CompareArgs {
     /// beyond run-to-run noise, for the whole run or any one request: `10%`.
     #[arg(long, value_name = "PERCENT")]
     pub fail_on_regression: Option<String>,
+    /// Changes of throughput, p50 and p99 smaller than this are not judged (run-to-run noise
+    /// that resampling within a run cannot see) [default: 2% throughput, 5% p50, 7.5% p99].
+    /// Lower it on a quiet, dedicated machine.
+    #[arg(long, value_name = "PERCENT")]
+    pub noise_floor: Option<String>,
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,

@@ -236,7 +236,13 @@ pub fn compare(args: CompareArgs, store: &StoreArgs) -> Result<u8, Failure> {
             })?),
             None => None,
         };
-    let c = loadcast_report::compare(&a, &b);
+    let mut floors = loadcast_report::NOISE_FLOORS;
+    if let Some(text) = &args.noise_floor {
+        let floor = loadcast_plan::units::parse_fraction(text)
+            .map_err(|e| Failure::usage(format!("--noise-floor {text:?}: expected {e}")))?;
+        floors[..3].fill(floor);
+    }
+    let c = loadcast_report::compare(&a, &b, floors);
     if args.json {
         println!(
             "{}",

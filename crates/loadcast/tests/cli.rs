@@ -810,6 +810,8 @@ fn a_saturated_generator_is_never_reported_as_the_targets_capacity() {
     assert!(point["max_rate"].as_f64().unwrap() < 300.0, "{point}");
 }
 
+/// Each iteration: one `slow` request and two 8 ms ones, so that the whole run's median sits
+/// in the 8 ms mode (with an even mix it may jump between the two modes from run to run).
 fn slow_plan(dir: &Path, target: &str, name: &str, ms: u64) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(
@@ -818,6 +820,7 @@ fn slow_plan(dir: &Path, target: &str, name: &str, ms: u64) -> PathBuf {
             "name = \"{name}\"\ntarget = \"{target}\"\n[slo]\np99 = \"500ms\"\nerrors = \"1%\"\n\
              [[scenario]]\n[[scenario.step]]\nname = \"slow\"\nget = \"/slow/{ms}\"\n\
              [[scenario.step]]\nname = \"steady\"\nget = \"/slow/8\"\n\
+             [[scenario.step]]\nname = \"again\"\nget = \"/slow/8\"\n\
              [load]\nmodel = \"open\"\nrate = \"100/s\"\nduration = \"6s\"\n"
         ),
     )
@@ -915,6 +918,27 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
             && !text(&out.stderr).contains("steady"),
         "{}",
         text(&out.stderr)
+    );
+    // A floor above the change: nothing is judged, the gate stays open.
+    let out = run_in(
+        &dir,
+        &[
+            "--store",
+            store_arg,
+            "compare",
+            "a.json",
+            "#3",
+            "--fail-on-regression",
+            "10%",
+            "--noise-floor",
+            "40%",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        !text(&out.stdout).contains("WORSE"),
+        "{}",
+        text(&out.stdout)
     );
     let out = run_in(
         &dir,
