@@ -868,19 +868,13 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
         "{listing}"
     );
 
+    let compare = |a: &str, b: &str, extra: &[&str]| {
+        let mut args = vec!["--store", store_arg, "compare", a, b];
+        args.extend_from_slice(extra);
+        run_in(&dir, &args)
+    };
     // Two runs of one configuration: within noise, and the gate stays open.
-    let out = run_in(
-        &dir,
-        &[
-            "--store",
-            store_arg,
-            "compare",
-            "1",
-            "2",
-            "--fail-on-regression",
-            "10%",
-        ],
-    );
+    let out = compare("1", "2", &["--fail-on-regression", "10%"]);
     let same = text(&out.stdout);
     eprintln!("same configuration:\n{same}");
     assert_eq!(out.status.code(), Some(0), "{same}\n{}", text(&out.stderr));
@@ -890,18 +884,7 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
         assert!(row.ends_with("within noise"), "{same}");
     }
     // 20 ms → 24 ms: p99 +20%, beyond noise; the gate closes.
-    let out = run_in(
-        &dir,
-        &[
-            "--store",
-            store_arg,
-            "compare",
-            "a.json",
-            "#3",
-            "--fail-on-regression",
-            "10%",
-        ],
-    );
+    let out = compare("a.json", "#3", &["--fail-on-regression", "10%"]);
     let worse = text(&out.stdout);
     eprintln!("planted regression:\n{worse}");
     assert_eq!(out.status.code(), Some(3), "{worse}");
@@ -920,19 +903,10 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
         text(&out.stderr)
     );
     // A floor above the change: nothing is judged, the gate stays open.
-    let out = run_in(
-        &dir,
-        &[
-            "--store",
-            store_arg,
-            "compare",
-            "a.json",
-            "#3",
-            "--fail-on-regression",
-            "10%",
-            "--noise-floor",
-            "40%",
-        ],
+    let out = compare(
+        "a.json",
+        "#3",
+        &["--fail-on-regression", "10%", "--noise-floor", "40%"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     assert!(
@@ -940,12 +914,7 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
         "{}",
         text(&out.stdout)
     );
-    let out = run_in(
-        &dir,
-        &[
-            "--store", store_arg, "compare", "a.json", "c.json", "--json",
-        ],
-    );
+    let out = compare("a.json", "c.json", &["--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let change = json["overall"][2]["change"].as_f64().unwrap();
     assert!((0.12..0.30).contains(&change), "p99 change {change}");
