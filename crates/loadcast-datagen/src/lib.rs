@@ -440,9 +440,10 @@ pub fn grow(
     let mut db = Db::connect(url)?;
     let database = db.check_allowed(options)?;
     let schema = db.schema()?;
-    for goal in goals {
-        if schema.table(&goal.table).is_none() {
-            return Err(GrowError::Plan(format!(
+    // Every table named before any row is written.
+    let table_of = |goal: &Goal| {
+        schema.table(&goal.table).ok_or_else(|| {
+            GrowError::Plan(format!(
                 "database {database} has no table {:?} (tables: {})",
                 goal.table,
                 schema
@@ -451,8 +452,11 @@ pub fn grow(
                     .map(|t| t.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
-            )));
-        }
+            ))
+        })
+    };
+    for goal in goals {
+        table_of(goal)?;
     }
     // PostgreSQL ingests a COPY on one backend per connection: a second connection puts the
     // server's second core to work. SQLite has one writer; MariaDB's batches are cheap enough.
@@ -465,7 +469,7 @@ pub fn grow(
     let mut rng = SmallRng::seed_from_u64(options.seed);
     let mut reports = Vec::new();
     for goal in parents_first(&schema, goals)? {
-        let table = schema.table(&goal.table).expect("checked above");
+        let table = table_of(goal)?;
         let report = grow_table(
             &mut db, &mut extra, &schema, table, goal, options, &mut rng, observer, stop,
         )?;

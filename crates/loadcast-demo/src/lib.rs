@@ -187,16 +187,21 @@ fn with_db<T>(
 ) -> rusqlite::Result<T> {
     CONNECTION.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|(p, _)| p != path) {
-            let conn = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            conn.busy_timeout(Duration::from_secs(5))?;
-            conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
-            *slot = Some((path.to_path_buf(), conn));
-        }
-        f(&slot.as_ref().expect("opened above").1)
+        let conn = match slot.take() {
+            Some((p, conn)) if p == path => conn,
+            _ => {
+                let conn = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(Duration::from_secs(5))?;
+                conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+                conn
+            }
+        };
+        let result = f(&conn);
+        *slot = Some((path.to_path_buf(), conn));
+        result
     })
 }
 

@@ -13,15 +13,18 @@ fn main() {
         eprintln!("usage: capacity_server DB TABLE WORKERS BASE_MS PER_KROW_MS EXPONENT");
         std::process::exit(2);
     };
-    let workers: usize = workers.parse().expect("WORKERS");
-    let base = Duration::from_secs_f64(base.parse::<f64>().expect("BASE_MS") / 1e3);
-    let per_krow: f64 = per_krow.parse().expect("PER_KROW_MS");
-    let exponent: f64 = exponent.parse().expect("EXPONENT");
+    let workers: usize = number(workers, "WORKERS");
+    let base = Duration::from_secs_f64(number::<f64>(base, "BASE_MS") / 1e3);
+    let per_krow: f64 = number(per_krow, "PER_KROW_MS");
+    let exponent: f64 = number(exponent, "EXPONENT");
     // The knob counts "effective rows": per_krow ms for each (thousand rows)^exponent.
     let server =
         loadcast_testkit::CapacityServer::start(workers, base, Duration::from_micros(1), 0);
     println!("{}", server.url());
-    let conn = rusqlite::Connection::open(db).expect("open the database");
+    let conn = rusqlite::Connection::open(db).unwrap_or_else(|e| {
+        eprintln!("capacity_server: {db}: {e}");
+        std::process::exit(1);
+    });
     loop {
         let rows: f64 = conn
             .query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| {
@@ -32,4 +35,11 @@ fn main() {
         server.set_rows((extra_ms * 1000.0) as u64);
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+fn number<T: std::str::FromStr>(text: &str, name: &str) -> T {
+    text.parse().unwrap_or_else(|_| {
+        eprintln!("capacity_server: {name} {text:?} is not a number");
+        std::process::exit(2);
+    })
 }
