@@ -99,6 +99,35 @@ where
     Ok(())
 }
 
+/// A chart in the report's layout: its caption, margins and label areas.
+fn chart_on<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, plotters::coord::Shift>,
+    caption: &str,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(caption, (FONT, 16))
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(60);
+    builder
+}
+
+/// The report's grid: light lines only, small labels.
+fn grid<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+    mesh: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB> {
+    mesh.light_line_style(WHITE.mix(0.0))
+        .bold_line_style(RGBColor(230, 230, 230))
+        .label_style((FONT, 11))
+}
+
+/// A legend entry that shows a line in `style`.
+fn line_key(style: impl Into<ShapeStyle>) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    let style = style.into();
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style)
+}
+
 /// Completed and sent requests per second.
 pub fn throughput(result: &RunResult) -> Option<String> {
     if result.timeline.is_empty() {
@@ -118,28 +147,20 @@ pub fn throughput(result: &RunResult) -> Option<String> {
     let x_max = done.last().map_or(1.0, |p| p.0).max(1.0);
     let (_, y_max) = bounds(done.iter().chain(&sent).map(|p| p.1));
     svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Throughput over time", (FONT, 16))
-            .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
+        let mut chart = chart_on(&root, "Throughput over time")
             .build_cartesian_2d(0f64..x_max, 0f64..(y_max * 1.1).max(1.0))?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(RGBColor(230, 230, 230))
+        grid(&mut chart.configure_mesh())
             .x_desc("seconds since start")
             .y_desc("requests per second")
-            .label_style((FONT, 11))
             .draw()?;
         chart
             .draw_series(LineSeries::new(done, BLUE.stroke_width(2)))?
             .label("completed/s")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+            .legend(line_key(BLUE.stroke_width(2)));
         chart
             .draw_series(LineSeries::new(sent, GREY))?
             .label("sent/s")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], GREY));
+            .legend(line_key(GREY));
         legend(&mut chart)
     })
 }
@@ -178,30 +199,17 @@ pub fn latency_over_time(result: &RunResult) -> Option<String> {
         .max(1.0);
     let (_, hi) = bounds(lines.iter().flat_map(|l| l.2.iter().map(|p| p.1)));
     svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Latency percentiles over time (from intended start)",
-                (FONT, 16),
-            )
-            .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
+        let mut chart = chart_on(&root, "Latency percentiles over time (from intended start)")
             .build_cartesian_2d(0f64..x_max, 0f64..hi * 1.15)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(RGBColor(230, 230, 230))
+        grid(&mut chart.configure_mesh())
             .x_desc("seconds since start")
             .y_desc("milliseconds")
-            .label_style((FONT, 11))
             .draw()?;
         for (name, color, points) in lines {
             chart
                 .draw_series(LineSeries::new(points, color.stroke_width(2)))?
                 .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
+                .legend(line_key(color.stroke_width(2)));
         }
         legend(&mut chart)
     })
@@ -236,20 +244,13 @@ pub fn latency_distribution(result: &RunResult) -> Option<String> {
         .collect();
     let (_, hi) = bounds(points.iter().chain(&service).map(|p| p.1));
     svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Latency distribution (percentile plot, log percentile axis)",
-                (FONT, 16),
-            )
-            .margin(10)
-            .margin_right(30)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..4f64, 0f64..hi * 1.1)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(RGBColor(230, 230, 230))
+        let mut chart = chart_on(
+            &root,
+            "Latency distribution (percentile plot, log percentile axis)",
+        )
+        .margin_right(30)
+        .build_cartesian_2d(0f64..4f64, 0f64..hi * 1.1)?;
+        grid(&mut chart.configure_mesh())
             .x_desc("percentile (p90, p99, p99.9: one step per nine)")
             .y_desc("milliseconds")
             .x_labels(5)
@@ -260,16 +261,15 @@ pub fn latency_distribution(result: &RunResult) -> Option<String> {
                 3 => "p99.9".into(),
                 _ => "p99.99".into(),
             })
-            .label_style((FONT, 11))
             .draw()?;
         chart
             .draw_series(LineSeries::new(points, BLUE.stroke_width(2)))?
             .label("from intended start")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+            .legend(line_key(BLUE.stroke_width(2)));
         chart
             .draw_series(LineSeries::new(service, GREY))?
             .label("service time (from send)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], GREY));
+            .legend(line_key(GREY));
         legend(&mut chart)
     })
 }
@@ -315,28 +315,18 @@ pub fn errors_over_time(result: &RunResult) -> Option<String> {
     };
     let (_, hi) = bounds(lines.iter().flat_map(|l| l.1.iter().map(|p| p.1)));
     svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Errors over time, by kind", (FONT, 16))
-            .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
+        let mut chart = chart_on(&root, "Errors over time, by kind")
             .build_cartesian_2d(0f64..x_max, 0f64..(hi * 1.1).max(1.0))?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(RGBColor(230, 230, 230))
+        grid(&mut chart.configure_mesh())
             .x_desc("seconds since start")
             .y_desc("errors per second")
-            .label_style((FONT, 11))
             .draw()?;
         for (i, (name, points)) in lines.into_iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             chart
                 .draw_series(LineSeries::new(points, color.stroke_width(2)))?
                 .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
+                .legend(line_key(color.stroke_width(2)));
         }
         legend(&mut chart)
     })
@@ -376,28 +366,20 @@ pub fn capacity_curve(study: &CapacityStudy) -> Option<String> {
         // The legend beside the plot: p99 climbs into the top right and, at a large data
         // scale, the top left too.
         let (plot_area, legend_area) = root.split_horizontally(W - LEGEND_BESIDE);
-        let mut chart = ChartBuilder::on(&plot_area)
-            .caption(
-                "Capacity curve: arrival rate → p99 (solid) and errors (dashed)",
-                (FONT, 16),
-            )
-            .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
-            .right_y_label_area_size(50)
-            .build_cartesian_2d(
-                x_lo * 0.9..x_hi * 1.05,
-                ((lo * 0.8).max(0.01)..hi * 1.5).log_scale(),
-            )?
-            .set_secondary_coord(x_lo * 0.9..x_hi * 1.05, 0f64..err_hi * 1.1);
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(RGBColor(230, 230, 230))
+        let mut chart = chart_on(
+            &plot_area,
+            "Capacity curve: arrival rate → p99 (solid) and errors (dashed)",
+        )
+        .right_y_label_area_size(50)
+        .build_cartesian_2d(
+            x_lo * 0.9..x_hi * 1.05,
+            ((lo * 0.8).max(0.01)..hi * 1.5).log_scale(),
+        )?
+        .set_secondary_coord(x_lo * 0.9..x_hi * 1.05, 0f64..err_hi * 1.1);
+        grid(&mut chart.configure_mesh())
             .x_desc("arrival rate (per second)")
             .y_desc("p99, milliseconds (log)")
             .y_labels(6)
-            .label_style((FONT, 11))
             .draw()?;
         chart
             .configure_secondary_axes()
@@ -445,25 +427,17 @@ pub fn capacity_vs_data(study: &CapacityStudy) -> Option<String> {
         .filter(|p| p.1.is_finite() && p.1 > 0.0 && p.1 <= hi * 1.2)
         .collect();
     svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Capacity against data volume", (FONT, 16))
-            .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
+        let mut chart = chart_on(&root, "Capacity against data volume")
             .build_cartesian_2d(0f64..x_hi, 0f64..hi * 1.2)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(RGBColor(230, 230, 230))
+        grid(&mut chart.configure_mesh())
             .x_desc("rows")
             .y_desc("capacity (arrivals per second)")
             .x_label_formatter(&|v| crate::si(*v))
-            .label_style((FONT, 11))
             .draw()?;
         chart
             .draw_series(LineSeries::new(curve, BLUE.stroke_width(2)))?
             .label(format!("fit: {}", model.form.formula()))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+            .legend(line_key(BLUE.stroke_width(2)));
         chart
             .draw_series(measured.iter().map(|p| Circle::new(*p, 5, BLACK.filled())))?
             .label("measured (breaking-point search)")
@@ -531,33 +505,25 @@ pub fn forecast_fan(
         // The legend beside the plot: history, forecast and capacity fill the whole range
         // between them, so no corner inside it is free.
         let (plot_area, legend_area) = root.split_horizontally(W - LEGEND_BESIDE);
-        let mut chart = ChartBuilder::on(&plot_area)
-            .caption(
-                format!(
-                    "Forecast of {} (80% and 95% bands){}",
-                    traffic.name,
-                    if capacity.is_some() {
-                        " against capacity"
-                    } else {
-                        ""
-                    }
-                ),
-                (FONT, 16),
-            )
-            .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..x_hi, 0f64..hi * 1.05)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(RGBColor(230, 230, 230))
+        let mut chart = chart_on(
+            &plot_area,
+            &format!(
+                "Forecast of {} (80% and 95% bands){}",
+                traffic.name,
+                if capacity.is_some() {
+                    " against capacity"
+                } else {
+                    ""
+                }
+            ),
+        )
+        .build_cartesian_2d(0f64..x_hi, 0f64..hi * 1.05)?;
+        grid(&mut chart.configure_mesh())
             .x_desc(format!(
                 "days from {}",
                 loadcast_stats::time::format_date(t0 as i64)
             ))
             .y_desc(format!("{} (per second)", traffic.name))
-            .label_style((FONT, 11))
             .draw()?;
         let mut key = vec![
             ("95% band".to_string(), Swatch::Fill(BLUE.mix(0.15))),
@@ -657,19 +623,13 @@ pub fn runway_comparison(runway: &Runway) -> Option<String> {
         ("data-aware", &runway.data_aware, RED_),
     ];
     svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Runway: days until projected peak traffic exceeds capacity",
-                (FONT, 16),
-            )
-            .margin(10)
-            .x_label_area_size(36)
-            .y_label_area_size(110)
-            .build_cartesian_2d(0f64..horizon_days * 1.05, 0f64..2f64)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(RGBColor(230, 230, 230))
+        let mut chart = chart_on(
+            &root,
+            "Runway: days until projected peak traffic exceeds capacity",
+        )
+        .y_label_area_size(110)
+        .build_cartesian_2d(0f64..horizon_days * 1.05, 0f64..2f64)?;
+        grid(&mut chart.configure_mesh())
             .disable_y_mesh()
             .y_labels(2)
             .y_label_formatter(&|v| {
@@ -682,7 +642,6 @@ pub fn runway_comparison(runway: &Runway) -> Option<String> {
                 }
             })
             .x_desc("days from now (the horizon is the right end)")
-            .label_style((FONT, 11))
             .draw()?;
         for (i, (name, view, color)) in views.iter().enumerate() {
             let y = i as f64;
