@@ -631,7 +631,7 @@ pub fn runway_comparison(runway: &Runway) -> Option<String> {
         .build_cartesian_2d(0f64..horizon_days * 1.05, 0f64..2f64)?;
         grid(&mut chart.configure_mesh())
             .disable_y_mesh()
-            .y_labels(2)
+            .y_labels(5)
             .y_label_formatter(&|v| {
                 if (*v - 0.5).abs() < 0.3 {
                     "traffic-only".into()
