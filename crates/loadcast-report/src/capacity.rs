@@ -113,21 +113,8 @@ pub fn capacity_summary(s: &CapacityStudy) -> String {
     if let Some(u) = &s.usl {
         let _ = writeln!(
             out,
-            "\nUSL: λ {:.1} ± {:.1}/s, σ {:.4} ± {:.4}, κ {:.6} ± {:.6}, R² {:.3}{}; peak {} at {} users",
-            u.lambda,
-            u.lambda_error,
-            u.sigma,
-            u.sigma_error,
-            u.kappa,
-            u.kappa_error,
-            u.r_squared,
-            if u.poor {
-                " — POOR FIT, do not trust the peak"
-            } else {
-                ""
-            },
-            si(u.peak_throughput),
-            u.peak_concurrency.map_or("∞".into(), |n| format!("{n:.0}"))
+            "\nUSL: {}",
+            usl_text(u, "POOR FIT, do not trust the peak")
         );
     }
     if let Some(r) = &s.runway {
@@ -150,4 +137,26 @@ pub fn capacity_summary(s: &CapacityStudy) -> String {
         let _ = writeln!(out, "\nWARNING: {w}");
     }
     out
+}
+
+/// The USL fit in one line: parameters with their errors, R², the peak — and `poor_fit` when
+/// the fit explains too little to be trusted.
+pub(crate) fn usl_text(u: &loadcast_capacity::usl::UslFit, poor_fit: &str) -> String {
+    format!(
+        "λ {:.1} ± {:.1}/s, σ {:.4} ± {:.4}, κ {:.6} ± {:.6}, R² {:.3}{}; peak {}/s at {} users",
+        u.lambda,
+        u.lambda_error,
+        u.sigma,
+        u.sigma_error,
+        u.kappa,
+        u.kappa_error,
+        u.r_squared,
+        if u.poor {
+            format!(" — {poor_fit}")
+        } else {
+            String::new()
+        },
+        si(u.peak_throughput),
+        u.peak_concurrency.map_or("∞".into(), |n| format!("{n:.0}"))
+    )
 }

@@ -263,21 +263,11 @@ fn capacity_section(out: &mut String, s: &CapacityStudy) {
     if let Some(u) = &s.usl {
         let _ = writeln!(
             out,
-            "<p>Universal Scalability Law: λ {:.1} ± {:.1}/s, σ {:.4} ± {:.4}, κ {:.6} ± {:.6}, R² {:.3}{}; peak {}/s at {} users.</p>",
-            u.lambda,
-            u.lambda_error,
-            u.sigma,
-            u.sigma_error,
-            u.kappa,
-            u.kappa_error,
-            u.r_squared,
-            if u.poor {
-                " — a poor fit: do not trust its peak"
-            } else {
-                ""
-            },
-            si(u.peak_throughput),
-            u.peak_concurrency.map_or("∞".into(), |n| format!("{n:.0}"))
+            "<p>Universal Scalability Law: {}.</p>",
+            escape(&crate::capacity::usl_text(
+                u,
+                "a poor fit: do not trust its peak"
+            ))
         );
     }
     let _ = writeln!(out, "<div class=\"charts\">");
