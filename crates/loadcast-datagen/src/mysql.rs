@@ -6,7 +6,7 @@ use mysql_async::{Conn, Opts, Row};
 use tokio::runtime::Runtime;
 
 use crate::generate::Value;
-use crate::schema::{Column, ForeignKey, Schema, SqlType, Table, apply_check};
+use crate::schema::{Column, ForeignKey, Schema, SqlType, apply_check};
 use crate::{GrowError, db_error};
 
 pub(crate) struct My {
@@ -104,16 +104,7 @@ impl My {
                 auto,
                 bounds: Default::default(),
             };
-            match schema.tables.iter_mut().find(|t| t.name == table) {
-                Some(t) => t.columns.push(column),
-                None => schema.tables.push(Table {
-                    name: table,
-                    columns: vec![column],
-                    primary_key: Vec::new(),
-                    uniques: Vec::new(),
-                    foreign_keys: Vec::new(),
-                }),
-            }
+            schema.add_column(table, column);
         }
         let indexes = self.rows(
             "SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS \

@@ -8,7 +8,7 @@ use tokio_postgres::{Client, NoTls};
 
 use crate::GrowError;
 use crate::generate::Value;
-use crate::schema::{Column, ForeignKey, Schema, SqlType, Table, apply_check};
+use crate::schema::{Column, ForeignKey, Schema, SqlType, apply_check};
 
 /// tokio-postgres shows only "db error"; the server's message and detail are what help.
 fn db_error(table: Option<&str>, e: tokio_postgres::Error) -> GrowError {
@@ -118,16 +118,7 @@ impl Pg {
                 auto: !identity.is_empty() || default.starts_with("nextval("),
                 bounds: Default::default(),
             };
-            match schema.tables.iter_mut().find(|t| t.name == table) {
-                Some(t) => t.columns.push(column),
-                None => schema.tables.push(Table {
-                    name: table,
-                    columns: vec![column],
-                    primary_key: Vec::new(),
-                    uniques: Vec::new(),
-                    foreign_keys: Vec::new(),
-                }),
-            }
+            schema.add_column(table, column);
         }
         let uniques = self.query(
             "SELECT t.relname::text, i.indisprimary, \

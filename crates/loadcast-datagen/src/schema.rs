@@ -124,6 +124,21 @@ impl Schema {
     pub fn table(&self, name: &str) -> Option<&Table> {
         self.tables.iter().find(|t| t.name == name)
     }
+
+    /// Adds a column read from the catalogue to its table, the table first when it is new
+    /// (catalogues list columns table by table; keys come after).
+    pub(crate) fn add_column(&mut self, table: String, column: Column) {
+        match self.tables.iter_mut().find(|t| t.name == table) {
+            Some(t) => t.columns.push(column),
+            None => self.tables.push(Table {
+                name: table,
+                columns: vec![column],
+                primary_key: Vec::new(),
+                uniques: Vec::new(),
+                foreign_keys: Vec::new(),
+            }),
+        }
+    }
 }
 
 /// Reads the simple forms of a check constraint into per-column bounds: comparisons with
