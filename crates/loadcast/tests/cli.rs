@@ -48,6 +48,14 @@ fn run_in(dir: &Path, args: &[&str]) -> Output {
     loadcast().args(args).current_dir(dir).output().unwrap()
 }
 
+/// `run_in` with the run store in `dir/runs.db`.
+fn stored(dir: &Path, args: &[&str]) -> Output {
+    let store = dir.join("runs.db");
+    let mut all = vec!["--store", store.to_str().unwrap()];
+    all.extend_from_slice(args);
+    run_in(dir, &all)
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -833,14 +841,10 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
     let _alone = measuring_alone();
     let server = TestServer::start();
     let dir = workdir("compare");
-    let store = dir.join("runs.db");
-    let store_arg = store.to_str().unwrap();
     let go = |plan: &Path, out: &str| {
-        let out = run_in(
+        let out = stored(
             &dir,
             &[
-                "--store",
-                store_arg,
                 "run",
                 plan.to_str().unwrap(),
                 "--progress",
@@ -860,7 +864,7 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
     go(&slow_plan(&dir, &server.url(), "base", 20), "b.json");
     go(&slow_plan(&dir, &server.url(), "base", 24), "c.json");
 
-    let out = run_in(&dir, &["--store", store_arg, "runs"]);
+    let out = stored(&dir, &["runs"]);
     let listing = text(&out.stdout);
     assert_eq!(listing.matches(" run ").count(), 3, "{listing}");
     assert!(
@@ -869,9 +873,9 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
     );
 
     let compare = |a: &str, b: &str, extra: &[&str]| {
-        let mut args = vec!["--store", store_arg, "compare", a, b];
+        let mut args = vec!["compare", a, b];
         args.extend_from_slice(extra);
-        run_in(&dir, &args)
+        stored(&dir, &args)
     };
     // Two runs of one configuration: within noise, and the gate stays open.
     let out = compare("1", "2", &["--fail-on-regression", "10%"]);
@@ -924,8 +928,6 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
 fn a_report_from_the_store_is_identical_and_junit_validates() {
     let server = TestServer::start();
     let dir = workdir("report");
-    let store = dir.join("runs.db");
-    let store_arg = store.to_str().unwrap();
     let plan = dir.join("strict.toml");
     std::fs::write(
         &plan,
@@ -937,11 +939,9 @@ fn a_report_from_the_store_is_identical_and_junit_validates() {
         ),
     )
     .unwrap();
-    let out = run_in(
+    let out = stored(
         &dir,
         &[
-            "--store",
-            store_arg,
             "run",
             plan.to_str().unwrap(),
             "--progress",
@@ -956,11 +956,9 @@ fn a_report_from_the_store_is_identical_and_junit_validates() {
         "thresholds fail: {}",
         text(&out.stdout)
     );
-    let from_file = run_in(
+    let from_file = stored(
         &dir,
         &[
-            "--store",
-            store_arg,
             "report",
             "r.json",
             "--html",
@@ -979,10 +977,7 @@ fn a_report_from_the_store_is_identical_and_junit_validates() {
         "{}",
         text(&from_file.stderr)
     );
-    let from_store = run_in(
-        &dir,
-        &["--store", store_arg, "report", "#1", "--html", "store.html"],
-    );
+    let from_store = stored(&dir, &["report", "#1", "--html", "store.html"]);
     assert_eq!(
         from_store.status.code(),
         Some(0),
@@ -1026,8 +1021,6 @@ fn a_report_from_the_store_is_identical_and_junit_validates() {
 fn plan_init_suggests_from_history_and_render_writes_a_review_document() {
     let server = TestServer::start();
     let dir = workdir("init");
-    let store = dir.join("runs.db");
-    let store_arg = store.to_str().unwrap();
     std::fs::write(dir.join("h.csv"), daily_history(50_000.0)).unwrap();
     // An earlier run of the same plan, with its SLOs, in the store.
     let earlier = dir.join("earlier.toml");
@@ -1040,24 +1033,15 @@ fn plan_init_suggests_from_history_and_render_writes_a_review_document() {
         ),
     )
     .unwrap();
-    let out = run_in(
+    let out = stored(
         &dir,
-        &[
-            "--store",
-            store_arg,
-            "run",
-            earlier.to_str().unwrap(),
-            "--progress",
-            "off",
-        ],
+        &["run", earlier.to_str().unwrap(), "--progress", "off"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
-    let out = run_in(
+    let out = stored(
         &dir,
         &[
-            "--store",
-            store_arg,
             "plan",
             "init",
             "--name",
@@ -1100,8 +1084,7 @@ fn plan_init_suggests_from_history_and_render_writes_a_review_document() {
         text(&out.stderr)
     );
     // Written to another directory, its history path still leads to the file.
-    let mut elsewhere: Vec<&str> =
-        vec!["--store", store_arg, "plan", "init", "--name", "shop-init"];
+    let mut elsewhere: Vec<&str> = vec!["plan", "init", "--name", "shop-init"];
     let target = server.url();
     elsewhere.extend([
         "--target",
@@ -1113,7 +1096,7 @@ fn plan_init_suggests_from_history_and_render_writes_a_review_document() {
     ]);
     elsewhere.extend(["--horizon", "90d", "-o", "nested/plan.toml"]);
     std::fs::create_dir_all(dir.join("nested")).unwrap();
-    let out = run_in(&dir, &elsewhere);
+    let out = stored(&dir, &elsewhere);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = run_in(&dir, &["plan", "check", "nested/plan.toml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -1125,18 +1108,7 @@ fn plan_init_suggests_from_history_and_render_writes_a_review_document() {
         .unwrap();
     assert!((480.0..900.0).contains(&rate), "{rate}");
 
-    let out = run_in(
-        &dir,
-        &[
-            "--store",
-            store_arg,
-            "plan",
-            "render",
-            "plan.toml",
-            "-o",
-            "review.md",
-        ],
-    );
+    let out = stored(&dir, &["plan", "render", "plan.toml", "-o", "review.md"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let review = std::fs::read_to_string(dir.join("review.md")).unwrap();
     for section in [
@@ -1163,18 +1135,7 @@ fn plan_init_suggests_from_history_and_render_writes_a_review_document() {
         !review.contains("Upper95") && !review.contains("Times("),
         "{review}"
     );
-    let out = run_in(
-        &dir,
-        &[
-            "--store",
-            store_arg,
-            "plan",
-            "render",
-            "plan.toml",
-            "-o",
-            "review.html",
-        ],
-    );
+    let out = stored(&dir, &["plan", "render", "plan.toml", "-o", "review.html"]);
     assert_eq!(out.status.code(), Some(0));
     let html = std::fs::read_to_string(dir.join("review.html")).unwrap();
     assert!(
