@@ -56,6 +56,11 @@ fn stored(dir: &Path, args: &[&str]) -> Output {
     run_in(dir, &all)
 }
 
+/// Fails with the whole output when `needle` is not in it.
+fn assert_has(output: &str, needle: &str) {
+    assert!(output.contains(needle), "{needle:?} not in:\n{output}");
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -149,11 +154,7 @@ fn an_unreachable_target_exits_1_with_a_clear_message() {
     );
     let out = run_in(&dir, &["run", plan.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("is unreachable: connection refused"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_has(&text(&out.stderr), "is unreachable: connection refused");
 }
 
 #[test]
@@ -202,11 +203,7 @@ fn a_failed_threshold_exits_3() {
     std::fs::write(&plan, format!("target = \"{}\"\n[slo]\np99 = \"5ms\"\n[[scenario]]\n[[scenario.step]]\nget = \"/slow/20\"\n[load]\nmodel = \"open\"\nrate = \"50/s\"\nduration = \"1s\"\n", server.url())).unwrap();
     let out = run_in(&dir, &["run", plan.to_str().unwrap(), "--progress", "off"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("FAIL  p99 <= 5.00ms"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_has(&text(&out.stdout), "FAIL  p99 <= 5.00ms");
 }
 
 #[test]
@@ -414,11 +411,7 @@ duration = "1m"
         "{}",
         text(&out.stderr)
     );
-    assert!(
-        text(&out.stdout).contains("user ← "),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_has(&text(&out.stdout), "user ← ");
 
     // Fewer rows than users: an error before any load, naming the file and line.
     let few = dir.join("few.toml");
@@ -518,16 +511,15 @@ fn forecast_reads_history_writes_a_projection_and_names_bad_lines() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("MASE"), "{}", text(&out.stdout));
+    assert_has(&text(&out.stdout), "MASE");
 
     let broken = csv.replacen(",200.0,", ",lots,", 1);
     std::fs::write(dir.join("broken.csv"), broken).unwrap();
     let out = run_in(&dir, &["forecast", "broken.csv", "--traffic", "requests"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("broken.csv:2: series requests: \"lots\" is not a number"),
-        "{}",
-        text(&out.stderr)
+    assert_has(
+        &text(&out.stderr),
+        "broken.csv:2: series requests: \"lots\" is not a number",
     );
     let out = run_in(
         &dir,
@@ -541,11 +533,7 @@ fn forecast_reads_history_writes_a_projection_and_names_bad_lines() {
         ],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("yearly seasonality needs 548 samples"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_has(&text(&out.stderr), "yearly seasonality needs 548 samples");
 }
 
 #[test]
@@ -601,11 +589,7 @@ fn a_plans_history_and_horizon_drive_forecast_and_grow() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = run_in(&dir, &["grow", "plan.toml", "--progress", "off"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("forecast from the plan's [history]"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_has(&text(&out.stderr), "forecast from the plan's [history]");
     let rows = db.number("SELECT count(*) FROM orders");
     assert!((rows / at - 1.0).abs() < 0.01, "{rows} rows vs {at}");
 
@@ -616,10 +600,9 @@ fn a_plans_history_and_horizon_drive_forecast_and_grow() {
     .unwrap();
     let out = run_in(&dir, &["forecast", "--plan", "plain.toml"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("plain.toml: the plan has no [history] section"),
-        "{}",
-        text(&out.stderr)
+    assert_has(
+        &text(&out.stderr),
+        "plain.toml: the plan has no [history] section",
     );
 }
 
@@ -648,11 +631,7 @@ fn grow_refuses_unmarked_databases_and_resumes_exactly_after_sigkill() {
 
     let out = grow(&["--init-marker"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("postgres:***@"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_has(&text(&out.stdout), "postgres:***@");
 
     let target = 300_000u64;
     let child = loadcast()
@@ -772,11 +751,7 @@ fn capacity_search_finds_a_known_capacity_and_stops_at_the_break() {
         point["first_broken"].as_str().unwrap().contains("p99"),
         "{point}"
     );
-    assert!(
-        text(&out.stdout).contains("max sustainable"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_has(&text(&out.stdout), "max sustainable");
 }
 
 #[test]
@@ -854,11 +829,7 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
             ],
         );
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        assert!(
-            text(&out.stderr).contains("recorded as run #"),
-            "{}",
-            text(&out.stderr)
-        );
+        assert_has(&text(&out.stderr), "recorded as run #");
     };
     go(&slow_plan(&dir, &server.url(), "base", 20), "a.json");
     go(&slow_plan(&dir, &server.url(), "base", 20), "b.json");
