@@ -281,58 +281,41 @@ fn an_unmarked_database_is_refused() {
     }
 }
 
+/// Growing `goals` fails, with a message `expected` accepts.
+fn refused(db: &TestDb, goals: &[Goal], expected: impl Fn(&str) -> bool) {
+    let err = grow(
+        &db.url,
+        goals,
+        &GrowOptions::default(),
+        &mut (),
+        &Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(expected(&err), "{err}");
+}
+
 #[test]
 fn mistakes_in_the_plan_name_the_table_and_column() {
     let db = TestDb::create(Engine::Sqlite, &schema(Engine::Sqlite));
     db.mark();
     let mut bad = goals(RowsTarget::Absolute(10));
     bad[0].columns.push(column("totl", Generator::Json));
-    let err = grow(
-        &db.url,
-        &bad,
-        &GrowOptions::default(),
-        &mut (),
-        &Default::default(),
-    )
-    .unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("table orders: no column \"totl\""),
-        "{err}"
-    );
+    refused(&db, &bad, |e| {
+        e.starts_with("table orders: no column \"totl\"")
+    });
     let horizon = vec![Goal {
         table: "customers".into(),
         rows: RowsTarget::Horizon { series: None },
         columns: vec![],
     }];
-    let err = grow(
-        &db.url,
-        &horizon,
-        &GrowOptions::default(),
-        &mut (),
-        &Default::default(),
-    )
-    .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("the projection has no data series \"customers\""),
-        "{err}"
-    );
+    refused(&db, &horizon, |e| {
+        e.contains("the projection has no data series \"customers\"")
+    });
     let missing = vec![Goal {
         table: "invoices".into(),
         rows: RowsTarget::Absolute(1),
         columns: vec![],
     }];
-    let err = grow(
-        &db.url,
-        &missing,
-        &GrowOptions::default(),
-        &mut (),
-        &Default::default(),
-    )
-    .unwrap_err();
-    assert!(
-        err.to_string().contains("has no table \"invoices\""),
-        "{err}"
-    );
+    refused(&db, &missing, |e| e.contains("has no table \"invoices\""));
 }
