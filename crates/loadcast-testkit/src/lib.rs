@@ -185,8 +185,23 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
 #[derive(Debug)]
 pub struct Nginx {
     pub addr: SocketAddr,
-    child: std::process::Child,
-    dir: std::path::PathBuf,
+    _process: Spawned,
+}
+
+/// A server process the test started in its own directory: killed, and the directory
+/// removed, when dropped.
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    pub(crate) child: std::process::Child,
+    pub(crate) dir: std::path::PathBuf,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl Nginx {
@@ -236,18 +251,13 @@ impl Nginx {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { addr, child, dir }
+        Self {
+            addr,
+            _process: Spawned { child, dir },
+        }
     }
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

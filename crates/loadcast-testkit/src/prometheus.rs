@@ -3,14 +3,13 @@
 //! loudly when Prometheus is not installed (`scripts/test.sh` installs the Debian package).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
 pub struct Prometheus {
     pub port: u16,
-    child: Child,
-    dir: PathBuf,
+    process: crate::Spawned,
 }
 
 fn binary(name: &str) -> PathBuf {
@@ -69,7 +68,10 @@ impl Prometheus {
             ))
             .spawn()
             .expect("start prometheus");
-        let server = Self { port, child, dir };
+        let server = Self {
+            port,
+            process: crate::Spawned { child, dir },
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
@@ -84,7 +86,7 @@ impl Prometheus {
             assert!(
                 Instant::now() < deadline,
                 "Prometheus did not get ready; see {}",
-                server.dir.join("prometheus.log").display()
+                server.process.dir.join("prometheus.log").display()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -93,14 +95,6 @@ impl Prometheus {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
