@@ -2,6 +2,13 @@
 //! extrapolated to the horizon's volume — with an interval, and a warning when the
 //! extrapolation crosses the database's cache or the machine's memory, where cliffs come from
 //! and no smooth curve fitted below them can see them.
+//!
+//! Three noisy points cannot choose among four two-parameter forms by their errors alone, so
+//! the form with a physical reason is preferred: `1/C = a + b·V` (each request's work grows with
+//! the data, a scan) unless the measurements clearly reject it. The other forms that fit about as
+//! well are not thrown away: their predictions widen the interval. So does each search's own
+//! bracket (capacity lies between the last good and the first bad rate): a fit through two scales
+//! has no residuals to learn from, and then the brackets are the only honest uncertainty.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +19,29 @@ pub struct DataPoint {
     pub capacity: f64,
     /// Size of the database on disk at this volume, when known.
     pub bytes: Option<f64>,
+    /// The search's bracket `[last good, first bad]` around the capacity, when known.
+    #[serde(default)]
+    pub bracket: Option<(f64, f64)>,
+}
+
+impl DataPoint {
+    pub fn new(volume: f64, capacity: f64) -> Self {
+        Self {
+            volume,
+            capacity,
+            bytes: None,
+            bracket: None,
+        }
+    }
+}
+
+/// A form that fits the measurements nearly as well as the chosen one.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alternative {
+    pub form: Form,
+    pub a: f64,
+    pub b: f64,
+    pub relative_error: f64,
 }
 
 /// The shape of capacity against volume.
@@ -76,6 +106,13 @@ pub struct DataModel {
     pub points: Vec<DataPoint>,
     /// Every form tried, with its relative error.
     pub tried: Vec<(Form, f64)>,
+    /// Degrees of freedom of the fit (points − 2): 0 means the line passes exactly through
+    /// the points and their scatter says nothing about its error.
+    #[serde(default)]
+    pub dof: usize,
+    /// The other forms that fit about as well: they widen the interval.
+    #[serde(default)]
+    pub alternatives: Vec<Alternative>,
     mean_x: f64,
     sxx: f64,
 }
@@ -85,6 +122,8 @@ pub struct DataModel {
 pub struct Prediction {
     pub capacity: f64,
     pub low: f64,
+    /// Infinite (`null` in JSON) when nothing bounds it.
+    #[serde(with = "loadcast_stats::document::unbounded")]
     pub high: f64,
 }
 
@@ -118,7 +157,45 @@ fn line(points: &[(f64, f64)]) -> (f64, f64, f64, f64, f64) {
     (a, b, se, mx, sxx)
 }
 
-/// Fits every form and keeps the one whose predictions are closest to the measurements.
+/// The inverse form is kept unless its mean error is above this and well above the best form's.
+const CLEAR_REJECTION: f64 = 0.05;
+
+/// One form's least-squares line: intercept, slope, residual SE, mean x, Sxx, and the mean
+/// relative error of its predictions.
+#[derive(Clone, Copy, Debug)]
+struct FormFit {
+    a: f64,
+    b: f64,
+    se: f64,
+    mean_x: f64,
+    sxx: f64,
+    relative_error: f64,
+}
+
+/// One form's least-squares line on the points, with its mean relative error.
+fn fit_form(form: Form, points: &[DataPoint]) -> Option<FormFit> {
+    let t: Vec<(f64, f64)> = points
+        .iter()
+        .map(|p| form.transform(p.volume, p.capacity))
+        .collect();
+    let (a, b, se, mean_x, sxx) = line(&t);
+    let relative_error = points
+        .iter()
+        .map(|p| (form.back(a + b * form.x(p.volume)) / p.capacity - 1.0).abs())
+        .sum::<f64>()
+        / points.len() as f64;
+    relative_error.is_finite().then_some(FormFit {
+        a,
+        b,
+        se,
+        mean_x,
+        sxx,
+        relative_error,
+    })
+}
+
+/// Fits every form; keeps the inverse (a scan) unless the points clearly reject it, else the
+/// closest; the forms that fit about as well as the kept one stay as alternatives.
 pub fn fit(points: &[DataPoint]) -> Result<DataModel, String> {
     let points: Vec<DataPoint> = points
         .iter()
@@ -131,78 +208,182 @@ pub fn fit(points: &[DataPoint]) -> Result<DataModel, String> {
             points.len()
         ));
     }
-    let mut best: Option<DataModel> = None;
-    let mut tried = Vec::new();
-    for form in [Form::Inverse, Form::Power, Form::Logarithmic, Form::Linear] {
-        let t: Vec<(f64, f64)> = points
-            .iter()
-            .map(|p| form.transform(p.volume, p.capacity))
-            .collect();
-        let (a, b, se, mean_x, sxx) = line(&t);
-        let relative_error = points
-            .iter()
-            .map(|p| (form.back(a + b * form.x(p.volume)) / p.capacity - 1.0).abs())
-            .sum::<f64>()
-            / points.len() as f64;
-        if !relative_error.is_finite() {
-            continue;
-        }
-        tried.push((form, relative_error));
-        // A simpler physical story wins ties: forms are tried from the most plausible.
-        if best
-            .as_ref()
-            .is_none_or(|m| relative_error < m.relative_error * 0.9)
-        {
-            best = Some(DataModel {
-                form,
-                a,
-                b,
-                residual_se: se,
-                relative_error,
-                points: points.clone(),
-                tried: Vec::new(),
-                mean_x,
-                sxx,
-            });
-        }
+    let distinct = points
+        .iter()
+        .any(|p| (p.volume / points[0].volume - 1.0).abs() > 1e-6);
+    if !distinct {
+        return Err(
+            "every scale was measured at the same data volume: there is no slope to fit".into(),
+        );
     }
-    let mut model = best.ok_or("no form fits these points")?;
-    model.tried = tried;
-    Ok(model)
+    let fits: Vec<(Form, FormFit)> = [Form::Inverse, Form::Power, Form::Logarithmic, Form::Linear]
+        .into_iter()
+        .filter_map(|form| Some((form, fit_form(form, &points)?)))
+        .collect();
+    let best_error = fits
+        .iter()
+        .map(|(_, f)| f.relative_error)
+        .fold(f64::INFINITY, f64::min);
+    if !best_error.is_finite() {
+        return Err("no form fits these points".into());
+    }
+    let plausible = |error: f64| error <= CLEAR_REJECTION.max(2.0 * best_error);
+    let chosen = fits
+        .iter()
+        .find(|(form, f)| *form == Form::Inverse && plausible(f.relative_error))
+        .or_else(|| {
+            fits.iter()
+                .min_by(|x, y| x.1.relative_error.total_cmp(&y.1.relative_error))
+        })
+        .copied()
+        .ok_or("no form fits these points")?;
+    let (
+        form,
+        FormFit {
+            a,
+            b,
+            se,
+            mean_x,
+            sxx,
+            relative_error,
+        },
+    ) = chosen;
+    let alternatives = fits
+        .iter()
+        .filter(|(f, fit)| *f != form && plausible(fit.relative_error))
+        .map(|(f, fit)| Alternative {
+            form: *f,
+            a: fit.a,
+            b: fit.b,
+            relative_error: fit.relative_error,
+        })
+        .collect();
+    Ok(DataModel {
+        form,
+        a,
+        b,
+        residual_se: se,
+        relative_error,
+        dof: points.len() - 2,
+        tried: fits
+            .iter()
+            .map(|(f, fit)| (*f, fit.relative_error))
+            .collect(),
+        alternatives,
+        points,
+        mean_x,
+        sxx,
+    })
 }
 
 impl DataModel {
-    /// Capacity at `volume`, with a 95% prediction interval (wide when extrapolating).
+    /// Capacity at `volume`, with a 95% prediction interval (wide when extrapolating): the
+    /// residual interval when the fit has degrees of freedom, widened to the predictions of the
+    /// alternative forms and of the fits through the ends of each search's bracket.
     pub fn predict(&self, volume: f64) -> Prediction {
         let x = self.form.x(volume);
         let y = self.a + self.b * x;
-        let n = self.points.len() as f64;
-        let leverage = if self.sxx > 0.0 {
-            1.0 + 1.0 / n + (x - self.mean_x).powi(2) / self.sxx
-        } else {
-            1.0
-        };
-        // With as few points as scales, the residual error may be 0: keep a floor of the
-        // measured relative error so an exact fit of three points is not called certain.
-        let floor = match self.form {
-            Form::Inverse => self.relative_error * y.abs(),
-            Form::Power => self.relative_error,
-            Form::Logarithmic | Form::Linear => self.relative_error * y.abs(),
-        };
-        let half = t975(self.points.len().saturating_sub(2))
-            * self.residual_se.max(floor)
-            * leverage.sqrt();
-        let (a, b) = (self.form.back(y - half), self.form.back(y + half));
         let capacity = self.form.back(y).max(0.0);
-        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        // Every capacity the evidence allows at this volume; the interval spans them.
+        let mut candidates = vec![capacity];
+        let mut unbounded = false;
+        let mut floor_zero = false;
+        if self.dof > 0 {
+            let n = self.points.len() as f64;
+            let leverage = if self.sxx > 0.0 {
+                1.0 + 1.0 / n + (x - self.mean_x).powi(2) / self.sxx
+            } else {
+                1.0
+            };
+            // The residual error of a few points may be near 0: keep a floor of the measured
+            // relative error so a near-exact fit of three points is not called certain.
+            let floor = match self.form {
+                Form::Power => self.relative_error,
+                Form::Inverse | Form::Logarithmic | Form::Linear => self.relative_error * y.abs(),
+            };
+            let half = t975(self.dof) * self.residual_se.max(floor) * leverage.sqrt();
+            for c in [self.form.back(y - half), self.form.back(y + half)] {
+                if c.is_finite() && c > 0.0 {
+                    candidates.push(c);
+                } else if self.form == Form::Inverse || !c.is_finite() {
+                    // 1/C ≤ 0: no upper bound.
+                    unbounded = true;
+                } else {
+                    // C ≤ 0: the interval reaches down to nothing.
+                    floor_zero = true;
+                }
+            }
+        }
+        for alt in &self.alternatives {
+            candidates.push(alt.form.back(alt.a + alt.b * alt.form.x(volume)));
+        }
+        candidates.extend(self.bracket_predictions(volume));
+        candidates.retain(|c| c.is_finite() && *c > 0.0);
+        let mut low = candidates.iter().copied().fold(capacity, f64::min);
+        let mut high = candidates.iter().copied().fold(capacity, f64::max);
+        if unbounded {
+            high = f64::INFINITY;
+        }
+        if floor_zero {
+            low = 0.0;
+        }
+        if self.dof == 0 && self.points.iter().all(|p| p.bracket.is_none()) {
+            // Two exact points and nothing else: nothing says how wrong the line is.
+            low = 0.0;
+            high = f64::INFINITY;
+        }
         Prediction {
             capacity,
             low: low.max(0.0),
-            high: if high.is_finite() && high > 0.0 {
-                high
-            } else {
-                f64::INFINITY
-            },
+            high,
+        }
+    }
+
+    /// The chosen form fitted through every combination of the brackets' ends (at most 2⁸).
+    fn bracket_predictions(&self, volume: f64) -> Vec<f64> {
+        let ends: Vec<(f64, f64)> = self
+            .points
+            .iter()
+            .map(|p| p.bracket.unwrap_or((p.capacity, p.capacity)))
+            .collect();
+        if ends.len() > 8 || ends.iter().all(|(lo, hi)| lo == hi) {
+            return Vec::new();
+        }
+        (0..1u32 << ends.len())
+            .filter_map(|mask| {
+                let moved: Vec<DataPoint> = self
+                    .points
+                    .iter()
+                    .zip(&ends)
+                    .enumerate()
+                    .map(|(i, (p, (lo, hi)))| DataPoint {
+                        capacity: if mask & (1 << i) == 0 { *lo } else { *hi },
+                        ..*p
+                    })
+                    .filter(|p| p.capacity > 0.0)
+                    .collect();
+                if moved.len() < 2 {
+                    return None;
+                }
+                let f = fit_form(self.form, &moved)?;
+                Some(self.form.back(f.a + f.b * self.form.x(volume)))
+            })
+            .collect()
+    }
+
+    /// How the fit should be described: its mean error, or that it has no degrees of freedom.
+    pub fn quality(&self) -> String {
+        if self.dof == 0 {
+            format!(
+                "through {} scales exactly: no degrees of freedom to judge the fit (its interval comes from the searches' brackets; measure a third scale)",
+                self.points.len()
+            )
+        } else {
+            format!(
+                "mean error {:.1}% on {} scales",
+                self.relative_error * 100.0,
+                self.points.len()
+            )
         }
     }
 
@@ -250,11 +431,7 @@ mod tests {
     use super::*;
 
     fn point(volume: f64, capacity: f64) -> DataPoint {
-        DataPoint {
-            volume,
-            capacity,
-            bytes: None,
-        }
+        DataPoint::new(volume, capacity)
     }
 
     #[test]
@@ -270,17 +447,68 @@ mod tests {
     }
 
     #[test]
+    fn a_scan_measured_with_noise_keeps_its_form_and_the_others_widen_the_interval() {
+        // The truth is a scan (1/C linear in V); the measurements are off by up to ±4%, enough
+        // for the power law to fit three of them more closely.
+        let c = |v: f64| 1.0 / (0.002 + 0.002 * v / 1e6);
+        let noisy = [(1e6, 1.03), (2e6, 0.97), (4e6, 1.02)];
+        let points: Vec<DataPoint> = noisy.iter().map(|&(v, k)| point(v, c(v) * k)).collect();
+        let m = fit(&points).unwrap();
+        assert_eq!(m.form, Form::Inverse, "{:?}", m.tried);
+        let p = m.predict(8e6);
+        assert!(
+            (p.capacity / c(8e6) - 1.0).abs() < 0.1,
+            "{p:?} vs {}",
+            c(8e6)
+        );
+        assert!(p.low < p.capacity && p.capacity < p.high, "{p:?}");
+    }
+
+    #[test]
+    fn a_fit_through_two_scales_says_so_and_takes_its_interval_from_the_brackets() {
+        let exact = fit(&[point(1e6, 500.0), point(2e6, 250.0)]).unwrap();
+        assert_eq!(exact.dof, 0);
+        assert!(exact.quality().contains("no degrees of freedom"));
+        let p = exact.predict(4e6);
+        assert_eq!(
+            (p.low, p.high),
+            (0.0, f64::INFINITY),
+            "nothing bounds it: {p:?}"
+        );
+        let bracketed = fit(&[
+            DataPoint {
+                bracket: Some((500.0, 550.0)),
+                ..point(1e6, 500.0)
+            },
+            DataPoint {
+                bracket: Some((250.0, 275.0)),
+                ..point(2e6, 250.0)
+            },
+        ])
+        .unwrap();
+        let p = bracketed.predict(4e6);
+        assert!(
+            p.high.is_finite() && p.high > p.capacity && p.low <= p.capacity,
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn scales_at_one_volume_are_refused() {
+        let e = fit(&[point(1e6, 500.0), point(1e6, 480.0), point(1e6, 490.0)]).unwrap_err();
+        assert!(e.contains("same data volume"), "{e}");
+    }
+
+    #[test]
     fn cliffs_between_the_measured_and_the_horizon_are_flagged() {
         let points = vec![
             DataPoint {
-                volume: 1e6,
-                capacity: 500.0,
                 bytes: Some(100e6),
+                ..DataPoint::new(1e6, 500.0)
             },
             DataPoint {
-                volume: 2e6,
-                capacity: 400.0,
                 bytes: Some(200e6),
+                ..DataPoint::new(2e6, 400.0)
             },
         ];
         let m = fit(&points).unwrap();

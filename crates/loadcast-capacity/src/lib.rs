@@ -10,21 +10,34 @@
 //! * [`runway`]: the first date projected peak traffic exceeds capacity(data(t)), with an
 //!   interval, beside the traffic-only answer.
 //!
-//! The crate knows nothing of the engine: the CLI implements [`Probe`] with it.
+//! * [`runner`]: the whole study as one call, [`run_study`], over a [`StudySpec`] and two
+//!   traits: [`Probe`] (run load at a rate) and [`Grower`] (bring the data to a volume).
+//! * [`early_stop`]: when a step is so clearly broken that holding it longer only hurts.
+//!
+//! The crate knows nothing of the engine or the database: the CLI implements [`Probe`] and
+//! [`Grower`] with them; the crate's own tests with synthetic targets.
 //!
 //! ```
 //! use loadcast_capacity::data::{DataPoint, fit};
 //! let points: Vec<DataPoint> = [(1e6, 800.0), (2e6, 450.0), (4e6, 240.0)]
-//!     .iter().map(|&(volume, capacity)| DataPoint { volume, capacity, bytes: None }).collect();
+//!     .iter().map(|&(volume, capacity)| DataPoint::new(volume, capacity)).collect();
 //! let model = fit(&points).unwrap();
 //! assert!(model.predict(8e6).capacity < 240.0);
 //! ```
 
 pub mod data;
+pub mod early_stop;
+mod error;
+pub mod runner;
 pub mod runway;
 pub mod search;
 pub mod study;
 pub mod usl;
 
-pub use search::{BreakingPoint, Probe, SearchOptions, search};
+pub use early_stop::EarlyStop;
+pub use error::{CapacityError, GrowerError, ProbeError};
+pub use runner::{
+    Grower, RunwayInput, ScaleTarget, StudyEvent, StudyObserver, StudySpec, Volume, run_study,
+};
+pub use search::{BreakingPoint, Probe, SearchOptions, Step, search};
 pub use study::{CapacityStudy, ScaleResult};

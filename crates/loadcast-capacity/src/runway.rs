@@ -43,11 +43,15 @@ impl CapacityCurve for Flat {
 /// Headroom and the date it runs out, for one view (data-aware or traffic-only).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunwayView {
-    /// Capacity / demand now (above 1: headroom; below: already over).
+    /// Capacity / demand now (above 1: headroom; below: already over); infinite (`null`) with
+    /// no demand.
+    #[serde(with = "loadcast_stats::document::unbounded")]
     pub headroom_now: f64,
     /// At the forecast's traffic peak.
+    #[serde(with = "loadcast_stats::document::unbounded")]
     pub headroom_at_peak: f64,
     /// At the horizon.
+    #[serde(with = "loadcast_stats::document::unbounded")]
     pub headroom_at_horizon: f64,
     /// The first time (Unix seconds) the point forecast of traffic exceeds the point capacity;
     /// `None`: not within the horizon.

@@ -3,6 +3,10 @@
 //! the last good and the first bad rate. It stops as soon as a break is confirmed: a broken
 //! target is never pushed further.
 //!
+//! After a step that broke, the target is given time to recover before the next one: light
+//! probes until it holds the SLO again (the recovery time is reported), so that a step's verdict
+//! never depends on the backlog of the step before it.
+//!
 //! A step the generator could not deliver (late or dropped arrivals, its CPU saturated) is
 //! *invalid*: it says nothing about the target, and the search stops there rather than report
 //! the generator's limit as the target's capacity.
@@ -12,11 +16,18 @@ use std::time::Duration;
 use loadcast_stats::{RunResult, Threshold, ThresholdOutcome};
 use serde::{Deserialize, Serialize};
 
-/// Measures the target at one arrival rate. The CLI implements it with the engine; tests with
-/// a synthetic target.
+use crate::error::{CapacityError, ProbeError};
+
+/// Measures the target. The CLI implements it with the engine; tests with a synthetic target.
 pub trait Probe {
-    /// Runs `rate` arrivals per second for `hold` and returns everything measured.
-    fn measure(&mut self, rate: f64, hold: Duration) -> Result<RunResult, String>;
+    /// Runs `rate` arrivals per second (open model) for `hold` and returns everything measured.
+    fn measure(&mut self, rate: f64, hold: Duration) -> Result<RunResult, ProbeError>;
+
+    /// Runs `users` looping virtual users (closed model) for `hold`: the USL sweep.
+    fn measure_users(&mut self, users: u32, hold: Duration) -> Result<RunResult, ProbeError> {
+        let _ = (users, hold);
+        Err(ProbeError::Unsupported("a closed-model sweep"))
+    }
 }
 
 /// How the search steps.
@@ -38,6 +49,11 @@ pub struct SearchOptions {
     pub max_rate: f64,
     /// A step is invalid when more than this share of arrivals were late or dropped.
     pub max_generator_miss: f64,
+    /// Each light probe after a broken step holds this long.
+    pub recovery_hold: Duration,
+    /// Longest wait for the target to recover after a broken step; past it the search goes on
+    /// and the next step says the target had not recovered.
+    pub max_recovery: Duration,
 }
 
 impl Default for SearchOptions {
@@ -51,6 +67,8 @@ impl Default for SearchOptions {
             max_steps: 20,
             max_rate: 1e6,
             max_generator_miss: 0.01,
+            recovery_hold: Duration::from_secs(1),
+            max_recovery: Duration::from_secs(30),
         }
     }
 }
@@ -73,6 +91,13 @@ pub struct Step {
     pub note: Option<String>,
     /// `geometric`, `confirm` or `bisect`.
     pub phase: String,
+    /// Seconds of light probing before this step until the target held the SLO again (after a
+    /// broken step); `None` when the step before it held.
+    #[serde(default)]
+    pub recovery_seconds: Option<f64>,
+    /// The target had not recovered within the allowed time when this step began.
+    #[serde(default)]
+    pub unrecovered: bool,
 }
 
 /// The result of a search.
@@ -94,16 +119,16 @@ pub struct BreakingPoint {
 }
 
 impl BreakingPoint {
-    /// The capacity estimate: the middle of the last bracket (the highest good rate when no
-    /// break was found).
+    /// **The** capacity: the highest rate at which the target was measured to hold every SLO.
+    /// Not the bracket's middle, which is a rate nobody measured: what a team may plan on is a
+    /// load it has seen the target sustain. Terminal, HTML, the run store, headroom, the
+    /// capacity-vs-data fit and the runway all use this one figure; the bracket is shown beside.
     pub fn capacity(&self) -> f64 {
-        match self.broke_at {
-            Some(bad) => (self.max_rate + bad) / 2.0,
-            None => self.max_rate,
-        }
+        self.max_rate
     }
 
-    /// `[max_rate, broke_at]`: the capacity lies in between.
+    /// `[max_rate, broke_at]`: the true limit lies in between (the upper end is `max_rate` when
+    /// no break was found).
     pub fn interval(&self) -> (f64, f64) {
         (self.max_rate, self.broke_at.unwrap_or(self.max_rate))
     }
@@ -172,7 +197,31 @@ pub fn judge(
         valid,
         note,
         phase: phase.to_string(),
+        recovery_seconds: None,
+        unrecovered: false,
     }
+}
+
+/// Light probes after a broken step until the target holds the SLO again: the rate a quarter
+/// of the last good one (or of the start), each `recovery_hold` long. Returns the seconds it
+/// took and whether it recovered within `max_recovery`.
+fn recover(
+    probe: &mut dyn Probe,
+    thresholds: &[Threshold],
+    options: &SearchOptions,
+    good: Option<f64>,
+) -> Result<(f64, bool), ProbeError> {
+    let light = (good.unwrap_or(options.from) * 0.25).max(1.0);
+    let mut waited = Duration::ZERO;
+    while waited < options.max_recovery {
+        let result = probe.measure(light, options.recovery_hold)?;
+        waited += options.recovery_hold;
+        let step = judge(&result, light, thresholds, options, "recovery");
+        if step.passed {
+            return Ok((waited.as_secs_f64(), true));
+        }
+    }
+    Ok((waited.as_secs_f64(), false))
 }
 
 /// Finds the highest arrival rate at which every threshold holds.
@@ -180,38 +229,67 @@ pub fn search(
     probe: &mut dyn Probe,
     thresholds: &[Threshold],
     options: &SearchOptions,
-) -> Result<BreakingPoint, String> {
+) -> Result<BreakingPoint, CapacityError> {
+    search_with(probe, thresholds, options, &mut |_| {})
+}
+
+/// [`search`], telling `on_step` about each step as it is judged.
+pub fn search_with(
+    probe: &mut dyn Probe,
+    thresholds: &[Threshold],
+    options: &SearchOptions,
+    on_step: &mut dyn FnMut(&Step),
+) -> Result<BreakingPoint, CapacityError> {
     if thresholds.is_empty() {
-        return Err(
-            "a capacity search needs an SLO: add [slo] p99 = \"…\" and/or errors = \"…\"".into(),
-        );
+        return Err(CapacityError::NoSlo);
     }
     if options.factor.is_nan()
         || options.factor <= 1.0
         || options.from.is_nan()
         || options.from <= 0.0
     {
-        return Err("the search needs a start rate above 0 and a factor above 1".into());
+        return Err(CapacityError::BadSearch {
+            from: options.from,
+            factor: options.factor,
+        });
     }
     if !options.warmup.is_zero() {
         probe.measure(options.from, options.warmup)?;
     }
     let mut steps: Vec<Step> = Vec::new();
-    let mut run = |rate: f64, phase: &str, steps: &mut Vec<Step>| -> Result<Step, String> {
+    let mut good: Option<f64> = None;
+    // The step before broke: the next one waits for the target to recover first.
+    let mut needs_recovery = false;
+    let mut run = |rate: f64,
+                   phase: &str,
+                   steps: &mut Vec<Step>,
+                   good: Option<f64>,
+                   needs_recovery: &mut bool|
+     -> Result<Step, ProbeError> {
+        let recovery = if *needs_recovery {
+            Some(recover(probe, thresholds, options, good)?)
+        } else {
+            None
+        };
         let result = probe.measure(rate, options.hold)?;
-        let step = judge(&result, rate, thresholds, options, phase);
+        let mut step = judge(&result, rate, thresholds, options, phase);
+        if let Some((seconds, recovered)) = recovery {
+            step.recovery_seconds = Some(seconds);
+            step.unrecovered = !recovered;
+        }
+        *needs_recovery = step.valid && !step.passed;
+        on_step(&step);
         steps.push(step.clone());
         Ok(step)
     };
-    let mut good: Option<f64> = None;
-    let mut bad: Option<(f64, Option<String>)> = None;
+    let mut bad: Option<f64> = None;
     // The rate of the first step that failed (before its confirmation).
     let mut first_failure: Option<f64> = None;
     let mut generator_limited = false;
     let mut rate = options.from;
     // Geometric phase.
     while steps.len() < options.max_steps && rate <= options.max_rate {
-        let step = run(rate, "geometric", &mut steps)?;
+        let step = run(rate, "geometric", &mut steps, good, &mut needs_recovery)?;
         if !step.valid {
             generator_limited = true;
             break;
@@ -223,7 +301,7 @@ pub fn search(
         }
         // Confirm a break once: one noisy step is not a break.
         first_failure.get_or_insert(rate);
-        let again = run(rate, "confirm", &mut steps)?;
+        let again = run(rate, "confirm", &mut steps, good, &mut needs_recovery)?;
         if !again.valid {
             generator_limited = true;
             break;
@@ -233,14 +311,14 @@ pub fn search(
             rate *= options.factor;
             continue;
         }
-        bad = Some((rate, step.note.clone()));
+        bad = Some(rate);
         break;
     }
     // Bisection between the last good and the first bad rate.
-    if let (Some(mut low), Some((mut high, _))) = (good, bad.clone()) {
+    if let (Some(mut low), Some(mut high)) = (good, bad) {
         while (high - low) / low > options.precision && steps.len() < options.max_steps {
             let mid = (low + high) / 2.0;
-            let step = run(mid, "bisect", &mut steps)?;
+            let step = run(mid, "bisect", &mut steps, Some(low), &mut needs_recovery)?;
             if !step.valid {
                 generator_limited = true;
                 break;
@@ -252,22 +330,27 @@ pub fn search(
             }
         }
         good = Some(low);
-        bad = Some((high, bad.and_then(|b| b.1)));
+        bad = Some(high);
     }
-    let first_bad = bad.as_ref().map(|b| b.0);
     // Steps run at or above the first rate that failed: the failing step and its
     // confirmation, then the search only goes down.
     let steps_after_break = match first_failure {
         Some(f) => steps.iter().filter(|s| s.rate >= f).count(),
         None => 0,
     };
-    let first_broken = steps
-        .iter()
-        .find(|s| s.valid && !s.passed)
-        .and_then(|s| s.note.clone());
+    // What broke at the bracket's upper end — the step the bracket quotes, not an earlier,
+    // faster one whose figures belong to another rate.
+    let first_broken = match bad {
+        Some(b) => steps
+            .iter()
+            .rev()
+            .find(|s| s.valid && !s.passed && s.rate == b)
+            .and_then(|s| s.note.clone()),
+        None => None,
+    };
     Ok(BreakingPoint {
         max_rate: good.unwrap_or(0.0),
-        broke_at: first_bad,
+        broke_at: bad,
         first_broken,
         generator_limited,
         steps,

@@ -1,5 +1,6 @@
 //! A capacity study as one versioned JSON document: the searches at each data scale, the fits
-//! and the runway. Written by `loadcast capacity`, read by reports and the demo.
+//! and the runway. Written by `loadcast capacity`, read by reports, `runs`, `plan render` and
+//! the demo.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +11,12 @@ use crate::usl::UslFit;
 
 pub const STUDY_FORMAT: &str = "loadcast-capacity";
 pub const STUDY_VERSION: u32 = 1;
+
+impl loadcast_stats::Document for CapacityStudy {
+    const FORMAT: &'static str = STUDY_FORMAT;
+    const VERSION: u32 = STUDY_VERSION;
+    const WHAT: &'static str = "capacity study";
+}
 
 /// The breaking point at one data scale.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,22 +76,6 @@ impl CapacityStudy {
             runway: None,
             warnings: Vec::new(),
         }
-    }
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a study always serializes")
-    }
-
-    pub fn from_json(text: &str) -> Result<Self, String> {
-        let study: Self =
-            serde_json::from_str(text).map_err(|e| format!("line {}: {e}", e.line()))?;
-        if study.format != STUDY_FORMAT || study.version != STUDY_VERSION {
-            return Err(format!(
-                "format {} version {} is not {STUDY_FORMAT} version {STUDY_VERSION}",
-                study.format, study.version
-            ));
-        }
-        Ok(study)
     }
 
     /// Today's capacity: the first scale's.

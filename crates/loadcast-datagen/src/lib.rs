@@ -35,6 +35,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use loadcast_plan::{ColumnSpec, RowsTarget, redact_url};
+use loadcast_stats::Cancel;
 use rand::SeedableRng as _;
 use rand::rngs::SmallRng;
 
@@ -427,14 +428,14 @@ fn parents_first<'a>(schema: &Schema, goals: &'a [Goal]) -> Result<Vec<&'a Goal>
     Ok(ordered)
 }
 
-/// Grows each goal table to its target. Stops between batches when `stop` is set (everything
+/// Grows each goal table to its target. Stops between batches when `stop` is cancelled (everything
 /// committed so far stays; a rerun finishes the rest).
 pub fn grow(
     url: &str,
     goals: &[Goal],
     options: &GrowOptions,
     observer: &mut dyn GrowObserver,
-    stop: &AtomicBool,
+    stop: &Cancel,
 ) -> Result<GrowReport, GrowError> {
     let started = Instant::now();
     let mut db = Db::connect(url)?;
@@ -475,7 +476,7 @@ pub fn grow(
         )?;
         observer.table_finished(&report);
         reports.push(report);
-        if stop.load(Ordering::SeqCst) {
+        if stop.is_cancelled() {
             return Err(GrowError::Interrupted(format!(
                 "stopped in table {}; every committed row stays, and running again finishes the rest",
                 goal.table
@@ -525,7 +526,7 @@ fn grow_table(
     options: &GrowOptions,
     rng: &mut SmallRng,
     observer: &mut dyn GrowObserver,
-    stop: &AtomicBool,
+    stop: &Cancel,
 ) -> Result<TableReport, GrowError> {
     let started = Instant::now();
     let before = db.count(&table.name)?;
@@ -701,7 +702,7 @@ fn grow_table(
                     halt.store(true, Ordering::Relaxed);
                 }
             }
-            if stop.load(Ordering::SeqCst) {
+            if stop.is_cancelled() {
                 halt.store(true, Ordering::Relaxed);
             }
         }

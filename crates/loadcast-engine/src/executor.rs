@@ -101,6 +101,15 @@ struct VirtualUser {
     scratch: Vec<u8>,
 }
 
+/// What an open-model arrival borrows from the one before it: a connection and a buffer, never
+/// an identity. Keeping connections alive across arrivals is a performance choice (as a browser
+/// fleet behind a proxy would); the user — its row, cookies and captures — is new every time.
+#[derive(Default)]
+struct Slot {
+    connection: Option<Connection>,
+    scratch: Vec<u8>,
+}
+
 /// How an iteration ended, for the loop that runs the next one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum IterationEnd {
@@ -126,19 +135,26 @@ impl Worker {
         self.shape.start + self.shape.groups[group].load.duration()
     }
 
-    fn new_user(&self) -> VirtualUser {
+    /// A new user with the next run-wide number; `None` when a `unique` feeder has no row left
+    /// for it (counted: the arrival is not run as somebody else).
+    fn new_user(&self, slot: Slot) -> Option<VirtualUser> {
         let id = self.shape.next_user.fetch_add(1, Ordering::Relaxed);
-        VirtualUser {
-            data: UserData::new(
-                id,
-                // Distinct, reproducible streams per user.
-                (id + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                &self.shape.feeders,
-                self.shape.variables,
-            ),
-            connection: None,
-            scratch: Vec::new(),
-        }
+        let Some(data) = UserData::new(
+            id,
+            // Distinct, reproducible streams per user.
+            (id + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            &self.shape.feeders,
+            self.shape.variables,
+        ) else {
+            self.recorder.borrow_mut().generator.feeder_exhausted += 1;
+            return None;
+        };
+        self.recorder.borrow_mut().generator.users += 1;
+        Some(VirtualUser {
+            data,
+            connection: slot.connection,
+            scratch: slot.scratch,
+        })
     }
 
     /// Runs one iteration: a scenario of the group picked by weight, step by step. Only the
@@ -384,20 +400,21 @@ impl Worker {
     }
 }
 
-/// The open model: arrivals on the schedule, each served by an idle virtual user from a pool that
-/// grows up to the in-flight cap. An arrival that finds the cap reached waits (counted) and is
-/// still measured from its intended time; one still waiting at the end is dropped (counted).
+/// The open model: arrivals on the schedule, each **a new user** (its own feeder row, cookie
+/// jar and captures) on a slot — a connection and a buffer — from a pool that grows up to the
+/// in-flight cap. An arrival that finds the cap reached waits (counted) and is still measured
+/// from its intended time; one still waiting at the end is dropped (counted).
 async fn run_open(worker: Rc<Worker>, group: usize, open: &OpenLoad) {
     let pacer = ArrivalRate::new(&open.stages);
     let workers = worker.shape.workers as u64;
     let me = worker.index as u64;
-    let max_users = u64::from(open.max_in_flight).div_ceil(workers).max(1);
-    let idle: Rc<RefCell<Vec<VirtualUser>>> = Rc::default();
+    let max_slots = u64::from(open.max_in_flight).div_ceil(workers).max(1);
+    let idle: Rc<RefCell<Vec<Slot>>> = Rc::default();
     let returned = Rc::new(Notify::new());
-    let preallocate = u64::from(open.preallocate).div_ceil(workers).min(max_users);
+    let preallocate = u64::from(open.preallocate).div_ceil(workers).min(max_slots);
     idle.borrow_mut()
-        .extend((0..preallocate).map(|_| worker.new_user()));
-    let mut users = preallocate;
+        .extend((0..preallocate).map(|_| Slot::default()));
+    let mut slots = preallocate;
     let end = worker.end(group);
     let mut k = 0u64;
     // Arrivals due before `cut` that never started are dropped: the end, or the moment of a stop.
@@ -420,13 +437,13 @@ async fn run_open(worker: Rc<Worker>, group: usize, open: &OpenLoad) {
             }
         }
         let mut waited = false;
-        let mut user = loop {
-            if let Some(user) = idle.borrow_mut().pop() {
-                break user;
+        let slot = loop {
+            if let Some(slot) = idle.borrow_mut().pop() {
+                break slot;
             }
-            if users < max_users {
-                users += 1;
-                break worker.new_user();
+            if slots < max_slots {
+                slots += 1;
+                break Slot::default();
             }
             if !waited {
                 waited = true;
@@ -441,6 +458,13 @@ async fn run_open(worker: Rc<Worker>, group: usize, open: &OpenLoad) {
                 }
             }
         };
+        k += 1;
+        let Some(mut user) = worker.new_user(slot) else {
+            // No identity left for this arrival (a `unique` feeder used up): counted, not run.
+            // Its slot was taken from the pool or never made; nothing to give back.
+            idle.borrow_mut().push(Slot::default());
+            continue;
+        };
         {
             let mut recorder = worker.recorder.borrow_mut();
             recorder.late(
@@ -449,16 +473,17 @@ async fn run_open(worker: Rc<Worker>, group: usize, open: &OpenLoad) {
             );
             recorder.generator.started += 1;
         }
-        k += 1;
         worker.running.set(worker.running.get() + 1);
         let worker = worker.clone();
         let idle = idle.clone();
         let returned = returned.clone();
         tokio::task::spawn_local(async move {
-            // A user whose sequential feeder ran dry has nothing left to do: it leaves the pool.
-            if worker.iteration(&mut user, group, intended).await == IterationEnd::Done {
-                idle.borrow_mut().push(user);
-            }
+            worker.iteration(&mut user, group, intended).await;
+            // The user ends with its arrival; its connection and buffer serve the next one.
+            idle.borrow_mut().push(Slot {
+                connection: user.connection.take(),
+                scratch: std::mem::take(&mut user.scratch),
+            });
             returned.notify_one();
         });
     }
@@ -467,7 +492,7 @@ async fn run_open(worker: Rc<Worker>, group: usize, open: &OpenLoad) {
     let mut recorder = worker.recorder.borrow_mut();
     recorder.generator.scheduled += mine.max(k);
     recorder.generator.dropped += mine.saturating_sub(k);
-    recorder.generator.max_vus += users;
+    recorder.generator.max_vus += slots;
 }
 
 /// The closed model: each of this worker's users loops while the schedule wants it active.
@@ -508,7 +533,10 @@ async fn user_loop(
 ) {
     let start = worker.shape.start;
     let end = worker.end(group);
-    let mut user = worker.new_user();
+    // Validation gave every closed-model user a row of each `unique` feeder.
+    let Some(mut user) = worker.new_user(Slot::default()) else {
+        return;
+    };
     let mut active_since: Option<Instant> = None;
     let mut iterations = 0u64;
     loop {

@@ -14,7 +14,7 @@
 //!
 //! ```no_run
 //! let plan = loadcast_plan::load("plan.toml".as_ref())?;
-//! let stop = loadcast_engine::StopHandle::new();
+//! let stop = loadcast_engine::Cancel::new();
 //! let result = loadcast_engine::run(&plan, &loadcast_engine::RunOptions::default(), &stop, &mut ())?;
 //! println!("p99 {:?}", result.total().latency.quantile(0.99));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -36,6 +36,7 @@ use loadcast_plan::{CaptureSource, Plan, Step};
 use loadcast_stats::{RunMeta, RunResult, RunStatus, Second};
 use tokio::sync::watch;
 
+pub use loadcast_stats::Cancel;
 pub use pacer::{ArrivalRate, Constant, Pacer, Unpaced, UserSchedule};
 
 use crate::executor::{
@@ -66,34 +67,6 @@ pub struct RunOptions {
     pub skip_preflight: bool,
 }
 
-/// Stops a run early (Ctrl-C). The run then ends with a partial result marked interrupted.
-#[derive(Clone, Debug)]
-pub struct StopHandle {
-    sender: Arc<watch::Sender<bool>>,
-}
-
-impl StopHandle {
-    pub fn new() -> Self {
-        Self {
-            sender: Arc::new(watch::Sender::new(false)),
-        }
-    }
-
-    pub fn stop(&self) {
-        self.sender.send_replace(true);
-    }
-
-    pub fn is_stopped(&self) -> bool {
-        *self.sender.borrow()
-    }
-}
-
-impl Default for StopHandle {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// Live view of a run, one call per finished second.
 #[derive(Debug)]
 pub struct Progress<'a> {
@@ -117,13 +90,22 @@ impl Observer for () {
 }
 
 /// Runs the plan's load and returns everything measured. Blocks until the schedule ends (plus a
-/// graceful stop for in-flight work) or `stop` is triggered.
+/// graceful stop for in-flight work) or `stop` is cancelled (the result is then partial, marked
+/// interrupted).
 pub fn run(
     plan: &Plan,
     options: &RunOptions,
-    stop: &StopHandle,
+    stop: &Cancel,
     observer: &mut dyn Observer,
 ) -> Result<RunResult, EngineError> {
+    // The workers wait on a watch channel; the cancellation token wakes it.
+    let stop_sender = Arc::new(watch::Sender::new(stop.is_cancelled()));
+    let _wake = {
+        let sender = stop_sender.clone();
+        stop.on_cancel(move || {
+            sender.send_replace(true);
+        })
+    };
     let workers = options
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -180,7 +162,7 @@ pub fn run(
             shape: shape.clone(),
             index,
             connector: connector.clone(),
-            stop: stop.sender.subscribe(),
+            stop: stop_sender.subscribe(),
             seconds: second_tx.clone(),
         };
         threads.push(
@@ -201,7 +183,7 @@ pub fn run(
         started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
         planned_seconds: plan.duration().as_secs_f64(),
         elapsed_seconds: 0.0,
-        status: if stop.is_stopped() {
+        status: if stop.is_cancelled() {
             RunStatus::Interrupted
         } else {
             RunStatus::Complete
@@ -226,8 +208,15 @@ pub fn run(
         generator.abandoned += recorder.in_flight;
         result.generator.merge(&generator);
     }
+    // Users beyond the rows of a `unique` feeder that allows reuse share its identities.
+    result.generator.identities = plan
+        .feeders
+        .iter()
+        .filter(|f| f.strategy.is_per_user())
+        .map(|f| f.data.rows() as u64)
+        .fold(result.generator.users, u64::min);
     result.meta.elapsed_seconds = start.elapsed().as_secs_f64();
-    if stop.is_stopped() {
+    if stop.is_cancelled() {
         result.meta.status = RunStatus::Interrupted;
     }
     result.generator.cpu_seconds = match (cpu_before, process_cpu_seconds()) {

@@ -30,9 +30,14 @@ impl FeederRun {
         self.feeder.data.rows() as u64
     }
 
-    /// The row a new user keeps for life (`unique`: its number, wrapping when reuse is allowed).
-    fn row_for_user(&self, id: u64) -> u32 {
-        (id % self.rows()) as u32
+    /// The row a new user keeps for life (`unique`: its number, wrapping when reuse is allowed);
+    /// `None` when the rows are used up and the plan does not allow reuse.
+    fn row_for_user(&self, id: u64) -> Option<u32> {
+        let rows = self.rows();
+        if id >= rows && !self.feeder.reuse {
+            return None;
+        }
+        Some((id % rows) as u32)
     }
 
     /// The row for an iteration; `None` when a `sequential` feeder is used up.
@@ -67,8 +72,10 @@ pub(crate) struct UserData {
 }
 
 impl UserData {
-    pub(crate) fn new(id: u64, seed: u64, feeders: &[FeederRun], variables: usize) -> Self {
-        Self {
+    /// A new user: fresh captures and cookies; `None` when a `unique` feeder has no row left
+    /// for it.
+    pub(crate) fn new(id: u64, seed: u64, feeders: &[FeederRun], variables: usize) -> Option<Self> {
+        Some(Self {
             id,
             iteration: 0,
             rng: fastrand::Rng::with_seed(seed),
@@ -76,12 +83,12 @@ impl UserData {
                 .iter()
                 .map(|f| match f.feeder.strategy {
                     FeederStrategy::Unique => f.row_for_user(id),
-                    _ => 0,
+                    _ => Some(0),
                 })
-                .collect(),
+                .collect::<Option<_>>()?,
             vars: (0..variables).map(|_| None).collect(),
             cookies: CookieJar::default(),
-        }
+        })
     }
 
     /// Takes this iteration's rows from the per-iteration feeders `used`. `false` when a

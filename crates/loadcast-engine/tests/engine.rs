@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use loadcast_engine::{EngineError, RunOptions, StopHandle, run};
+use loadcast_engine::{Cancel, EngineError, RunOptions, run};
 use loadcast_plan::{Plan, parse};
 use loadcast_stats::{ErrorKind, RunResult, RunStatus};
 use loadcast_testkit::TestServer;
@@ -18,7 +18,7 @@ fn plan(target: &str, body: &str) -> Plan {
 }
 
 fn go(plan: &Plan) -> RunResult {
-    run(plan, &RunOptions::default(), &StopHandle::new(), &mut ()).unwrap()
+    run(plan, &RunOptions::default(), &Cancel::new(), &mut ()).unwrap()
 }
 
 const OPEN_200_FOR_2S: &str = r#"
@@ -145,7 +145,7 @@ fn an_untrusted_certificate_is_a_clear_error_and_insecure_accepts_it() {
     let server = TestServer::start_tls();
     let body = format!("[[scenario]]\n[[scenario.step]]\nget = \"/\"\n{OPEN_200_FOR_2S}");
     let p = plan(&server.url(), &body);
-    let err = run(&p, &RunOptions::default(), &StopHandle::new(), &mut ()).unwrap_err();
+    let err = run(&p, &RunOptions::default(), &Cancel::new(), &mut ()).unwrap_err();
     assert!(matches!(err, EngineError::Unreachable { .. }));
     assert!(err.to_string().contains("TLS handshake failed"), "{err}");
 
@@ -164,7 +164,7 @@ fn an_unreachable_target_is_reported_before_any_load() {
         &format!("http://127.0.0.1:{port}"),
         &format!("[[scenario]]\n[[scenario.step]]\nget = \"/\"\n{OPEN_200_FOR_2S}"),
     );
-    let err = run(&p, &RunOptions::default(), &StopHandle::new(), &mut ()).unwrap_err();
+    let err = run(&p, &RunOptions::default(), &Cancel::new(), &mut ()).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -188,7 +188,7 @@ fn refused_connections_during_a_run_are_counted_not_raised() {
         skip_preflight: true,
         ..RunOptions::default()
     };
-    let result = run(&p, &options, &StopHandle::new(), &mut ()).unwrap();
+    let result = run(&p, &options, &Cancel::new(), &mut ()).unwrap();
     let total = result.total();
     assert_eq!(total.count, 100);
     assert_eq!(
@@ -329,12 +329,12 @@ fn stopping_ends_with_a_partial_interrupted_result() {
         &server.url(),
         "[[scenario]]\n[[scenario.step]]\nget = \"/\"\n[load]\nmodel = \"open\"\nrate = \"100/s\"\nduration = \"30s\"\n",
     );
-    let stop = StopHandle::new();
+    let stop = Cancel::new();
     let stopper = {
         let stop = stop.clone();
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(1500));
-            stop.stop();
+            stop.cancel();
         })
     };
     let started = std::time::Instant::now();

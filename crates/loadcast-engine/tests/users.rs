@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use loadcast_engine::{RunOptions, StopHandle, run};
+use loadcast_engine::{Cancel, RunOptions, run};
 use loadcast_plan::{Plan, load};
 use loadcast_stats::{ErrorKind, RunResult};
 use loadcast_testkit::SessionApp;
@@ -29,7 +29,7 @@ fn plan(name: &str, rows: usize, text: &str) -> Plan {
 }
 
 fn go(plan: &Plan) -> RunResult {
-    run(plan, &RunOptions::default(), &StopHandle::new(), &mut ()).unwrap()
+    run(plan, &RunOptions::default(), &Cancel::new(), &mut ()).unwrap()
 }
 
 /// Log in with the user's own row, then use the session cookie, the captured token and a
@@ -283,4 +283,56 @@ fn users_sharing_a_connection_pool_keep_their_own_sessions() {
     assert_eq!(app.state.users_logged_in(), 60);
     // Users think between iterations, so a pool needs fewer connections than users.
     assert!(result.generator.connections_opened <= 60);
+}
+
+/// The open model: every arrival is a new user with its own row, cookie jar and captures (the
+/// connections it reuses carry no identity). 200 arrivals with 300 unique rows are 200 distinct
+/// logins at the server; with 150 rows, 150 log in and 50 arrivals are counted as finding no
+/// identity, never run as somebody else.
+#[test]
+fn every_open_model_arrival_is_a_new_user() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for (rows, expect_users) in [(300usize, 200u64), (150, 150)] {
+        let app = SessionApp::start(300);
+        let p = plan(
+            &format!("open-{rows}"),
+            rows,
+            &shop_scenario(
+                &app.url(),
+                "[load]\nmodel = \"open\"\nrate = \"40/s\"\nduration = \"5s\"\nmax_in_flight = 300",
+            ),
+        );
+        let result = go(&p);
+        let g = &result.generator;
+        let logins = result.request("login").map_or(0, |r| r.ok);
+        eprintln!(
+            "{rows} rows: {} started, {} users, {} identities, {} exhausted, {} dropped; server saw {} users in {} logins, {} violations",
+            g.started,
+            g.users,
+            g.identities,
+            g.feeder_exhausted,
+            g.dropped,
+            app.state.users_logged_in(),
+            app.state.logins(),
+            app.state.violations()
+        );
+        // 40/s for 5 s: 200 arrivals, each its own user.
+        assert_eq!(
+            g.started + g.feeder_exhausted + g.dropped,
+            200,
+            "{rows} rows: {g:?}"
+        );
+        assert_eq!(g.dropped, 0, "{rows} rows: {g:?}");
+        assert_eq!(g.users, expect_users, "{rows} rows: {g:?}");
+        assert_eq!(g.identities, expect_users, "{rows} rows: {g:?}");
+        assert_eq!(g.feeder_exhausted, 200 - expect_users, "{rows} rows: {g:?}");
+        assert_eq!(
+            app.state.users_logged_in() as u64,
+            expect_users,
+            "the server counts distinct users"
+        );
+        assert_eq!(logins, expect_users, "one login per arrival");
+        assert_eq!(app.state.shared_sessions(), 0);
+        assert_eq!(app.state.violations(), 0);
+    }
 }

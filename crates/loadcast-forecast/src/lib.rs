@@ -106,6 +106,12 @@ impl Options {
 pub const PROJECTION_FORMAT: &str = "loadcast-projection";
 pub const PROJECTION_VERSION: u32 = 1;
 
+impl loadcast_stats::Document for Projection {
+    const FORMAT: &'static str = PROJECTION_FORMAT;
+    const VERSION: u32 = PROJECTION_VERSION;
+    const WHAT: &'static str = "projection";
+}
+
 /// Traffic and data volume at the horizon: what the rest of loadcast plans for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Projection {
@@ -169,32 +175,6 @@ pub struct PathPoint {
 impl Projection {
     pub fn series(&self, name: &str) -> Option<&SeriesProjection> {
         self.series.iter().find(|s| s.name == name)
-    }
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a projection always serializes")
-    }
-
-    pub fn from_json(text: &str, origin: &str) -> Result<Self, ForecastError> {
-        let projection: Projection =
-            serde_json::from_str(text).map_err(|e| ForecastError::Input {
-                origin: origin.to_string(),
-                line: Some(e.line()),
-                series: None,
-                cause: format!("not a projection file: {e}"),
-            })?;
-        if projection.format != PROJECTION_FORMAT || projection.version != PROJECTION_VERSION {
-            return Err(ForecastError::Input {
-                origin: origin.to_string(),
-                line: None,
-                series: None,
-                cause: format!(
-                    "format {} version {} is not {PROJECTION_FORMAT} version {PROJECTION_VERSION}",
-                    projection.format, projection.version
-                ),
-            });
-        }
-        Ok(projection)
     }
 
     /// "traffic +35% by the peak on 2027-03-14, orders +140%".

@@ -32,6 +32,7 @@ pub mod har;
 mod lint;
 mod model;
 mod raw;
+pub mod resolve;
 pub mod template;
 pub mod units;
 mod validate;
@@ -46,6 +47,7 @@ pub use error::{Diagnostic, PlanError};
 pub use feeder::{Feeder, FeederData, FeederStrategy};
 pub use lint::Lint;
 pub use model::*;
+pub use resolve::ResolvedPlan;
 pub use validate::expand_env;
 
 /// Reads and validates a plan file.

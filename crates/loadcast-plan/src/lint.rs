@@ -50,6 +50,15 @@ impl Plan {
                 });
             }
         }
+        let latency_only = self.thresholds.iter().any(|t| t.metric.is_latency())
+            && !self.thresholds.iter().any(|t| !t.metric.is_latency());
+        if latency_only {
+            lints.push(Lint {
+                code: "latency-without-errors",
+                message: "[slo] judges latency but not errors: a service that fails fast looks                           fast (add errors = \"1%\")"
+                    .into(),
+            });
+        }
         if self.load.is_some() && self.scenarios.iter().all(|s| s.load.is_some()) {
             lints.push(Lint {
                 code: "unused-load",
@@ -107,20 +116,32 @@ impl Plan {
         }
     }
 
-    /// Feeders with fewer distinct rows than the virtual users that may run at once.
+    /// Feeders with fewer distinct rows than the users the load will be.
     fn lint_distinct_users(&self, lints: &mut Vec<Lint>) {
         let peak = self.peak_users();
+        let needed = self.users_needed();
         for feeder in &self.feeders {
             let rows = feeder.data.rows() as u64;
-            let shared = match feeder.strategy {
-                FeederStrategy::Unique => feeder.reuse && rows < peak,
-                _ => rows < peak,
+            let (shared, users) = match feeder.strategy {
+                FeederStrategy::Unique => (rows < needed, needed),
+                _ => (rows < peak, peak),
             };
-            if shared {
+            if shared && feeder.strategy == FeederStrategy::Unique && !feeder.reuse {
                 lints.push(Lint {
                     code: "few-users",
                     message: format!(
-                        "feeder {:?} has {rows} rows for up to {peak} concurrent virtual users: \
+                        "feeder {:?} has {rows} rows for about {users} users (in the open model \
+                         every arrival is a new user): {} arrivals will find no identity and are \
+                         counted, not run (more rows, or reuse = true to share them)",
+                        feeder.name,
+                        users - rows
+                    ),
+                });
+            } else if shared {
+                lints.push(Lint {
+                    code: "few-users",
+                    message: format!(
+                        "feeder {:?} has {rows} rows for up to {users} virtual users: \
                          users will share identities",
                         feeder.name
                     ),

@@ -74,6 +74,19 @@ impl DataScale {
     }
 }
 
+/// `2x`, `1.5x`, `horizon` (for flags: `--scales 2x,4x,horizon`).
+impl std::str::FromStr for DataScale {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        DataScale::parse(text).ok_or_else(|| {
+            format!(
+                "{text:?} is not a data scale: a multiple of today's data such as 2x, or horizon"
+            )
+        })
+    }
+}
+
 /// As the plan writes it: `2x`, `horizon`.
 impl std::fmt::Display for DataScale {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -121,6 +134,15 @@ impl Bound {
             "p95" => Bound::Upper95,
             _ => return None,
         })
+    }
+}
+
+/// `point`, `p80`, `p95` (for flags: `--bound p95`).
+impl std::str::FromStr for Bound {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Bound::parse(text).ok_or_else(|| format!("{text:?} is not a bound: point, p80 or p95"))
     }
 }
 
@@ -181,6 +203,20 @@ impl Plan {
     /// in-flight cap; closed model: its peak users).
     pub fn peak_users(&self) -> u64 {
         self.groups().iter().map(|g| g.load.peak_users()).sum()
+    }
+
+    /// The closed-model users that exist at once: each needs its own `unique` row up front.
+    pub fn peak_closed_users(&self) -> u64 {
+        self.groups()
+            .iter()
+            .filter(|g| matches!(g.load, Load::Closed(_)))
+            .map(|g| g.load.peak_users())
+            .sum()
+    }
+
+    /// Distinct users the whole plan will be (see [`Load::users_needed`]).
+    pub fn users_needed(&self) -> u64 {
+        self.groups().iter().map(|g| g.load.users_needed()).sum()
     }
 
     /// `open`, `closed` or `mixed`.
@@ -456,6 +492,20 @@ impl Load {
     pub fn peak_users(&self) -> u64 {
         match self {
             Load::Open(open) => u64::from(open.max_in_flight),
+            Load::Closed(closed) => u64::from(closed.peak_users()),
+        }
+    }
+
+    /// How many distinct users the load will be: in the open model every arrival is a new
+    /// user (the schedule's arrivals), in the closed model the peak of looping users.
+    pub fn users_needed(&self) -> u64 {
+        match self {
+            Load::Open(open) => open
+                .stages
+                .iter()
+                .map(|s| (s.from + s.to) / 2.0 * s.over.as_secs_f64())
+                .sum::<f64>()
+                .ceil() as u64,
             Load::Closed(closed) => u64::from(closed.peak_users()),
         }
     }

@@ -481,14 +481,15 @@ impl<'a> Validator<'a> {
         feeders
     }
 
-    /// A `unique` feeder needs a row for every virtual user that may exist at once: fewer rows
-    /// is an error before the run, unless the plan allows reuse.
+    /// A `unique` feeder needs a row for every closed-model user that exists at once: fewer
+    /// rows is an error before the run, unless the plan allows reuse. (Open-model arrivals are
+    /// new users each; the rows they lack are counted at run time and linted.)
     fn unique_feeders_cover_users(
         &mut self,
         plan: &Plan,
         raw: &BTreeMap<String, Spanned<RawFeeder>>,
     ) {
-        let peak = plan.peak_users();
+        let peak = plan.peak_closed_users();
         for feeder in &plan.feeders {
             let rows = feeder.data.rows() as u64;
             if feeder.strategy == FeederStrategy::Unique && !feeder.reuse && rows < peak {

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use loadcast_capacity::CapacityStudy;
 use loadcast_capacity::runway::RunwayView;
+use loadcast_capacity::{BreakingPoint, CapacityStudy, Step};
 use loadcast_stats::time::format_date;
 
 use crate::si;
@@ -31,6 +31,56 @@ fn view_line(name: &str, v: &RunwayView) -> String {
     )
 }
 
+/// **The** capacity figure, written the same way in the terminal, the HTML and the run store:
+/// the highest rate measured to hold every SLO, with the bracket the true limit lies in.
+pub fn capacity_figure(b: &BreakingPoint) -> String {
+    let figure = format!("{}/s", si(b.capacity()));
+    match b.broke_at {
+        Some(bad) => format!("{figure} (held; broke at {}/s)", si(bad)),
+        None => format!("{figure} (held; no break found)"),
+    }
+}
+
+/// The run store's one-line headline of a study.
+pub fn capacity_headline(s: &CapacityStudy) -> String {
+    s.today().map_or("no capacity measured".to_string(), |b| {
+        format!("capacity {} at today's data", capacity_figure(b))
+    })
+}
+
+/// The header of the step table, in the words of an open-model search: arrivals (iterations
+/// started per second) and responses completed per second.
+pub const STEP_HEADER: &str = "   arrivals/s  completed/s       p50       p99  errors  verdict";
+
+/// One search step, as the terminal shows it (live and in the summary).
+pub fn step_line(st: &Step) -> String {
+    format!(
+        "{:>11.1} {:>12.1} {:>7.1}ms {:>7.1}ms {:>6.2}%  {}{}{}",
+        st.rate,
+        st.throughput,
+        st.p50_ms,
+        st.p99_ms,
+        st.error_rate * 100.0,
+        if !st.valid {
+            "INVALID (generator)"
+        } else if st.passed {
+            "pass"
+        } else {
+            "FAIL"
+        },
+        if st.phase == "geometric" {
+            String::new()
+        } else {
+            format!(" [{}]", st.phase)
+        },
+        match (st.recovery_seconds, st.unrecovered) {
+            (Some(s), false) => format!(" (after {s:.0} s of recovery)"),
+            (Some(s), true) => format!(" (NOT recovered after {s:.0} s)"),
+            _ => String::new(),
+        }
+    )
+}
+
 /// The study as the terminal shows it.
 pub fn capacity_summary(s: &CapacityStudy) -> String {
     let mut out = String::new();
@@ -39,14 +89,12 @@ pub fn capacity_summary(s: &CapacityStudy) -> String {
         let b = &scale.breaking_point;
         let _ = writeln!(
             out,
-            "\n{}{}: max sustainable {}/s (broke at {}){}",
+            "\n{}{}: capacity {}{}",
             scale.scale,
             scale
                 .volume
                 .map_or(String::new(), |v| format!(", {} rows", si(v))),
-            si(b.max_rate),
-            b.broke_at
-                .map_or("no break found".into(), |r| format!("{}/s", si(r))),
+            capacity_figure(b),
             if b.generator_limited {
                 " — GENERATOR-LIMITED: a lower bound, not the target's capacity"
             } else {
@@ -54,46 +102,33 @@ pub fn capacity_summary(s: &CapacityStudy) -> String {
             }
         );
         if let Some(first) = &b.first_broken {
-            let _ = writeln!(out, "  first SLO to break: {first}");
+            let _ = writeln!(out, "  what broke at the upper end: {first}");
         }
-        let _ = writeln!(
-            out,
-            "  {:>9} {:>10} {:>9} {:>9} {:>7}  verdict",
-            "rate/s", "done/s", "p50", "p99", "errors"
-        );
+        let _ = writeln!(out, "{STEP_HEADER}");
         for st in &b.steps {
-            let _ = writeln!(
-                out,
-                "  {:>9.1} {:>10.1} {:>7.1}ms {:>7.1}ms {:>6.2}%  {}{}",
-                st.rate,
-                st.throughput,
-                st.p50_ms,
-                st.p99_ms,
-                st.error_rate * 100.0,
-                if !st.valid {
-                    "INVALID (generator)"
-                } else if st.passed {
-                    "pass"
-                } else {
-                    "FAIL"
-                },
-                if st.phase == "geometric" {
-                    String::new()
-                } else {
-                    format!(" [{}]", st.phase)
-                }
-            );
+            let _ = writeln!(out, "{}", step_line(st));
         }
     }
     if let Some(m) = &s.data_model {
         let _ = writeln!(
             out,
-            "\ncapacity against data volume: {} (a = {:.4e}, b = {:.4e}), mean error {:.1}% on {} scales",
+            "\ncapacity against data volume: {} (a = {:.4e}, b = {:.4e}), {}{}",
             m.form.formula(),
             m.a,
             m.b,
-            m.relative_error * 100.0,
-            m.points.len()
+            m.quality(),
+            if m.alternatives.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} fit about as well and widen the interval",
+                    m.alternatives
+                        .iter()
+                        .map(|a| a.form.formula())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
         );
         if let (Some(h), Some(p)) = (s.horizon_volume, s.at_horizon) {
             let _ = writeln!(

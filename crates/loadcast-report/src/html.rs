@@ -237,8 +237,8 @@ fn capacity_section(out: &mut String, s: &CapacityStudy) {
                     .map_or(String::new(), |v| format!(" ({} rows)", si(v)))
             ),
             &format!(
-                "{}/s{}",
-                si(b.capacity()),
+                "{}{}",
+                crate::capacity::capacity_figure(b),
                 if b.generator_limited {
                     " (≥, generator-limited)"
                 } else {

@@ -21,7 +21,7 @@ mod review;
 
 use std::fmt::Write as _;
 
-pub use capacity::capacity_summary;
+pub use capacity::{STEP_HEADER, capacity_figure, capacity_headline, capacity_summary, step_line};
 pub use compare::{Change, Comparison, NOISE_FLOORS, compare, comparison_text};
 pub use forecast::{backtest_table, chart, forecast_summary, si};
 pub use html::{HtmlInput, escape, html_report};

@@ -22,6 +22,8 @@
 //! assert!(a.latency.quantile(1.0) >= Duration::from_millis(29));
 //! ```
 
+mod cancel;
+pub mod document;
 mod error_kind;
 mod histogram;
 mod result;
@@ -30,11 +32,13 @@ pub mod time;
 
 use std::time::Duration;
 
+pub use cancel::{Cancel, HookGuard};
+pub use document::{Document, DocumentError};
 pub use error_kind::{ErrorKind, UnknownErrorKind};
 pub use histogram::{HistogramDecodeError, LatencyHistogram, MAX_TRACKABLE_MICROS};
 pub use result::{
-    GeneratorStats, RESULT_FORMAT, RESULT_VERSION, RequestStats, ResultFileError, RunMeta,
-    RunResult, RunStatus, Second,
+    GeneratorStats, RESULT_FORMAT, RESULT_VERSION, RequestStats, RunMeta, RunResult, RunStatus,
+    Second,
 };
 pub use slo::{Metric, Threshold, ThresholdOutcome};
 

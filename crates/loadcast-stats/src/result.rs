@@ -2,9 +2,6 @@
 //! health, in a versioned file that re-renders and merges exactly.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -148,14 +145,23 @@ pub struct GeneratorStats {
     pub waited_for_capacity: u64,
     /// Arrivals due before the end that never started.
     pub dropped: u64,
-    /// Iterations not run because a `sequential` feeder had no row left.
+    /// Iterations not run because a feeder had no row left: a `sequential` feeder used up, or
+    /// (open model) an arrival for which a `unique` feeder had no identity left.
     #[serde(default)]
     pub feeder_exhausted: u64,
+    /// Virtual users that ran, each a distinct identity (its own feeder row, cookies and
+    /// captures). In the open model every arrival is a new user.
+    #[serde(default)]
+    pub users: u64,
+    /// Distinct identities among them: fewer than `users` only when a `unique` feeder allows
+    /// reuse and has fewer rows.
+    #[serde(default)]
+    pub identities: u64,
     /// Requests still in flight when the graceful stop (or an interrupt) cut the run off: sent,
     /// never answered, and not counted as answered or failed.
     #[serde(default)]
     pub abandoned: u64,
-    /// Largest number of virtual users that existed at once.
+    /// Largest number of virtual users that existed at once (open model: of users in flight).
     pub max_vus: u64,
     /// Largest number of requests in flight at once (sum of per-worker maxima: an upper bound).
     pub max_in_flight: u64,
@@ -174,6 +180,8 @@ impl GeneratorStats {
         self.waited_for_capacity += other.waited_for_capacity;
         self.dropped += other.dropped;
         self.feeder_exhausted += other.feeder_exhausted;
+        self.users += other.users;
+        self.identities += other.identities;
         self.abandoned += other.abandoned;
         self.max_vus += other.max_vus;
         self.max_in_flight += other.max_in_flight;
@@ -309,126 +317,10 @@ impl RunResult {
         self.meta.shards += other.meta.shards;
         self.thresholds.clear();
     }
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a run result always serializes")
-    }
-
-    /// Writes the result atomically (temporary file, then rename): a reader never sees half a file.
-    pub fn save(&self, path: &Path) -> Result<(), ResultFileError> {
-        let io_err = |source| ResultFileError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let tmp = path.with_extension("partial");
-        let mut file = fs::File::create(&tmp).map_err(io_err)?;
-        file.write_all(self.to_json().as_bytes()).map_err(io_err)?;
-        file.write_all(b"\n").map_err(io_err)?;
-        file.sync_all().map_err(io_err)?;
-        fs::rename(&tmp, path).map_err(io_err)
-    }
-
-    pub fn load(path: &Path) -> Result<Self, ResultFileError> {
-        let text = fs::read_to_string(path).map_err(|source| ResultFileError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_json(&text).map_err(|e| e.with_path(path))
-    }
-
-    pub fn from_json(text: &str) -> Result<Self, ResultFileError> {
-        #[derive(Deserialize)]
-        struct Header {
-            format: Option<String>,
-            version: Option<u32>,
-        }
-        let header: Header = serde_json::from_str(text).map_err(|e| ResultFileError::Invalid {
-            path: None,
-            line: e.line(),
-            column: e.column(),
-            cause: e.to_string(),
-        })?;
-        if header.format.as_deref() != Some(RESULT_FORMAT) {
-            return Err(ResultFileError::NotAResult { path: None });
-        }
-        match header.version {
-            Some(RESULT_VERSION) => {}
-            found => {
-                return Err(ResultFileError::Version {
-                    path: None,
-                    found,
-                    supported: RESULT_VERSION,
-                });
-            }
-        }
-        serde_json::from_str(text).map_err(|e| ResultFileError::Invalid {
-            path: None,
-            line: e.line(),
-            column: e.column(),
-            cause: e.to_string(),
-        })
-    }
 }
 
-/// A result file could not be written or read.
-#[derive(Debug, thiserror::Error)]
-pub enum ResultFileError {
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}:{line}:{column}: invalid result file: {cause}", display(path))]
-    Invalid {
-        path: Option<PathBuf>,
-        line: usize,
-        column: usize,
-        cause: String,
-    },
-    #[error(
-        "{}: not a loadcast result file (expected \"format\": \"{RESULT_FORMAT}\")",
-        display(path)
-    )]
-    NotAResult { path: Option<PathBuf> },
-    #[error("{}: result format version {} is not supported (this loadcast reads version {supported})",
-        display(path), found.map_or("missing".to_string(), |v| v.to_string()))]
-    Version {
-        path: Option<PathBuf>,
-        found: Option<u32>,
-        supported: u32,
-    },
-}
-
-fn display(path: &Option<PathBuf>) -> String {
-    path.as_ref()
-        .map_or_else(|| "<input>".to_string(), |p| p.display().to_string())
-}
-
-impl ResultFileError {
-    /// The same error, naming the file (or run) the text came from.
-    pub fn with_path(self, file: &Path) -> Self {
-        let file = Some(file.to_path_buf());
-        match self {
-            ResultFileError::Invalid {
-                line,
-                column,
-                cause,
-                ..
-            } => ResultFileError::Invalid {
-                path: file,
-                line,
-                column,
-                cause,
-            },
-            ResultFileError::NotAResult { .. } => ResultFileError::NotAResult { path: file },
-            ResultFileError::Version {
-                found, supported, ..
-            } => ResultFileError::Version {
-                path: file,
-                found,
-                supported,
-            },
-            io @ ResultFileError::Io { .. } => io,
-        }
-    }
+impl crate::document::Document for RunResult {
+    const FORMAT: &'static str = RESULT_FORMAT;
+    const VERSION: u32 = RESULT_VERSION;
+    const WHAT: &'static str = "run result";
 }

@@ -95,12 +95,16 @@ impl Threshold {
             None => Some(result.total()),
             Some(name) => result.request(name).cloned(),
         };
-        let actual = stats.as_ref().map(|s| self.metric.measure(s));
-        let passed = match (actual, stats) {
-            (Some(value), Some(s)) if s.count > 0 => value <= self.limit,
-            // Nothing was measured: a threshold cannot pass on no evidence.
-            _ => false,
+        // A latency with no successful request behind it is not a fast service but a down one:
+        // there is nothing to measure, and a threshold cannot pass on no evidence.
+        let measurable = |s: &RequestStats| {
+            s.count > 0 && (!self.metric.is_latency() || (s.ok > 0 && !s.latency.is_empty()))
         };
+        let actual = stats
+            .as_ref()
+            .filter(|s| measurable(s))
+            .map(|s| self.metric.measure(s));
+        let passed = actual.is_some_and(|value| value <= self.limit);
         ThresholdOutcome {
             threshold: self.clone(),
             actual,
@@ -136,29 +140,42 @@ pub fn format_value(metric: &Metric, value: f64) -> String {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdOutcome {
     pub threshold: Threshold,
-    /// `None` when the scope named a request that never ran.
+    /// `None` when there was nothing to measure: the scope named a request that never ran, or
+    /// (latency) no request succeeded.
     pub actual: Option<f64>,
     pub passed: bool,
 }
 
 impl ThresholdOutcome {
-    /// The measured value with its unit (`312ms`, `0.40%`), or `no data`.
+    /// The measured value with its unit (`312ms`, `0.40%`), or why there is none.
     pub fn format_actual(&self) -> String {
-        self.actual.map_or_else(
-            || "no data".to_string(),
-            |v| format_value(&self.threshold.metric, v),
-        )
+        match self.actual {
+            Some(v) => format_value(&self.threshold.metric, v),
+            None if self.threshold.metric.is_latency() => {
+                "no successful request to measure".to_string()
+            }
+            None => "no request ended".to_string(),
+        }
     }
 }
 
 impl fmt::Display for ThresholdOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let verdict = if self.passed { "pass" } else { "FAIL" };
-        let actual = self.actual.map_or_else(
-            || "no data".to_string(),
-            |v| format_value(&self.threshold.metric, v),
-        );
-        write!(f, "{verdict}  {}  (actual {actual})", self.threshold)
+        match self.actual {
+            Some(_) => write!(
+                f,
+                "{verdict}  {}  (actual {})",
+                self.threshold,
+                self.format_actual()
+            ),
+            None => write!(
+                f,
+                "{verdict}  {}  ({})",
+                self.threshold,
+                self.format_actual()
+            ),
+        }
     }
 }
 
@@ -182,5 +199,52 @@ mod tests {
         assert_eq!(Metric::parse("errors"), Some(Metric::ErrorRate));
         assert_eq!(Metric::parse("p100"), None);
         assert_eq!(Metric::parse("q99"), None);
+    }
+
+    /// Every request refused: no latency was measured, so a latency threshold fails instead of
+    /// passing on an empty histogram's 0 µs; the error threshold fails on its own evidence.
+    #[test]
+    fn a_down_service_fails_its_latency_threshold() {
+        use crate::{ErrorKind, RunMeta, RunStatus};
+        let mut result = RunResult::new(RunMeta {
+            plan_name: "down".into(),
+            plan_hash: String::new(),
+            target: "http://127.0.0.1:9".into(),
+            model: "open".into(),
+            started_at: String::new(),
+            planned_seconds: 1.0,
+            elapsed_seconds: 1.0,
+            status: RunStatus::Complete,
+            loadcast_version: String::new(),
+            shards: 1,
+        });
+        let mut refused = RequestStats::new("GET /");
+        refused.count = 100;
+        refused.errors.insert(ErrorKind::ConnectRefused, 100);
+        result.requests.push(refused);
+        let p99 = Threshold::latency(
+            None,
+            Metric::Latency { quantile: 0.99 },
+            Duration::from_millis(300),
+        )
+        .evaluate(&result);
+        assert!(!p99.passed, "{p99}");
+        assert_eq!(p99.actual, None);
+        assert!(
+            p99.to_string().contains("no successful request to measure"),
+            "{p99}"
+        );
+        // One slow success: measured, and judged on its value.
+        result.requests[0].ok = 1;
+        result.requests[0]
+            .latency
+            .record(Duration::from_millis(100));
+        let p99 = Threshold::latency(
+            None,
+            Metric::Latency { quantile: 0.99 },
+            Duration::from_millis(300),
+        )
+        .evaluate(&result);
+        assert!(p99.passed, "{p99}");
     }
 }

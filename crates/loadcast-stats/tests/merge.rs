@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use loadcast_stats::{ErrorKind, RequestStats, RunMeta, RunResult, RunStatus, Second};
+use loadcast_stats::{Document, ErrorKind, RequestStats, RunMeta, RunResult, RunStatus, Second};
 use proptest::prelude::*;
 
 fn meta() -> RunMeta {
@@ -63,7 +63,7 @@ proptest! {
     #[test]
     fn json_round_trip(a in proptest::collection::vec(1u64..100_000_000, 0..100)) {
         let result = shard(&a, 1);
-        let back = RunResult::from_json(&result.to_json()).unwrap();
+        let back = RunResult::from_json(&result.to_json(), "test").unwrap();
         prop_assert_eq!(back, result);
     }
 }

@@ -1,59 +1,61 @@
-//! `loadcast capacity`: the engine as the capacity stage's [`Probe`], data scales grown with
-//! datagen between searches, the USL sweep, and the runway against a projection.
+//! `loadcast capacity`: the capacity study of `loadcast-capacity`, with the engine as its
+//! [`Probe`] and datagen as its [`Grower`]; the spec comes from the flags and the resolved plan.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use loadcast_capacity::data::{self, DataPoint, Prediction};
-use loadcast_capacity::runway::{self, PathPoint};
-use loadcast_capacity::{CapacityStudy, Probe, ScaleResult, SearchOptions};
-use loadcast_engine::{Observer, Progress, RunOptions, StopHandle};
-use loadcast_plan::{
-    ClosedLoad, DataScale, Load, OpenLoad, Plan, RateStage, RowsTarget, UserStage,
+use loadcast_capacity::runway::PathPoint;
+use loadcast_capacity::{
+    CapacityStudy, EarlyStop, Grower, GrowerError, Probe, ProbeError, RunwayInput, ScaleResult,
+    ScaleTarget, SearchOptions, StudyEvent, StudyObserver, StudySpec, Volume,
 };
-use loadcast_stats::RunResult;
+use loadcast_engine::{Observer, Progress, RunOptions};
+use loadcast_plan::{
+    ClosedLoad, DataScale, Load, OpenLoad, Plan, RateStage, ResolvedPlan, RowsTarget, UserStage,
+};
+use loadcast_stats::{Cancel, Document, RunResult};
 
 use crate::cli::{CapacityArgs, StoreArgs};
-use crate::commands::{Failure, install_interrupt_handler};
-use crate::exit;
+use crate::failure::{Failure, exit};
 
-/// Runs a plan's scenarios at one arrival rate with the engine.
+/// Runs a plan's scenarios with the engine: one search step, the USL's closed-model level.
 pub struct EngineProbe<'a> {
     pub plan: &'a Plan,
-    pub interrupted: Arc<AtomicBool>,
-    pub verbose: bool,
+    pub cancel: Cancel,
 }
 
 impl EngineProbe<'_> {
-    fn run(&self, load: Load, latency_limit: Option<f64>) -> Result<RunResult, String> {
+    fn run(&self, load: Load, early_stop: bool) -> Result<RunResult, ProbeError> {
+        if self.cancel.is_cancelled() {
+            return Err(ProbeError::Interrupted);
+        }
         let mut plan = self.plan.clone();
         plan.load = Some(load);
         for s in &mut plan.scenarios {
             s.load = None;
         }
-        let stop = StopHandle::new();
-        let mut watch = BreakWatch {
-            stop: stop.clone(),
-            interrupted: self.interrupted.clone(),
-            latency_limit,
-            bad_seconds: 0,
+        // A step of its own: ending it early (clearly broken) does not end the study.
+        let step = self.cancel.child();
+        let mut watch = StepWatch {
+            rule: early_stop.then(|| EarlyStop::new(&self.plan.thresholds)),
+            step: step.clone(),
         };
         let options = RunOptions {
             skip_preflight: true,
             ..RunOptions::default()
         };
-        loadcast_engine::run(&plan, &options, &stop, &mut watch).map_err(|e| e.to_string())
+        let result = loadcast_engine::run(&plan, &options, &step, &mut watch)
+            .map_err(|e| ProbeError::Failed(Box::new(e)))?;
+        if self.cancel.is_cancelled() {
+            return Err(ProbeError::Interrupted);
+        }
+        Ok(result)
     }
 }
 
 impl Probe for EngineProbe<'_> {
-    fn measure(&mut self, rate: f64, hold: Duration) -> Result<RunResult, String> {
-        if self.interrupted.load(Ordering::SeqCst) {
-            return Err("interrupted".into());
-        }
+    fn measure(&mut self, rate: f64, hold: Duration) -> Result<RunResult, ProbeError> {
         let (max_in_flight, late_after) = match &self.plan.load {
             Some(Load::Open(o)) => (o.max_in_flight, o.late_after),
             _ => (10_000, Duration::from_millis(10)),
@@ -68,99 +70,346 @@ impl Probe for EngineProbe<'_> {
             late_after,
             preallocate: 0,
         });
-        let latency_limit = self
-            .plan
-            .thresholds
-            .iter()
-            .filter(|t| t.scope.is_none() && t.metric.is_latency())
-            .map(|t| t.limit)
-            .fold(None, |a: Option<f64>, l| Some(a.map_or(l, |a| a.min(l))));
-        let result = self.run(load, latency_limit)?;
-        if self.verbose {
-            let t = result.total();
-            eprintln!(
-                "  {:>8.1}/s → {:>8.1}/s done, p99 {}, errors {:.2}%{}",
-                rate,
-                result.throughput(),
-                loadcast_stats::format_duration(t.latency.quantile(0.99)),
-                t.error_rate() * 100.0,
-                if result.meta.status == loadcast_stats::RunStatus::Interrupted {
-                    " (stopped early: clearly broken)"
-                } else {
-                    ""
-                }
-            );
-        }
-        Ok(result)
+        self.run(load, true)
+    }
+
+    fn measure_users(&mut self, users: u32, hold: Duration) -> Result<RunResult, ProbeError> {
+        let load = Load::Closed(ClosedLoad {
+            stages: vec![UserStage {
+                from: users,
+                to: users,
+                over: hold,
+            }],
+            pacing: None,
+        });
+        self.run(load, false)
     }
 }
 
-/// Stops a step early once it is clearly broken (two consecutive seconds with half the
-/// requests failing, or p99 ten times the SLO): a broken target is not hammered for the whole
-/// hold. Also passes Ctrl-C on.
-struct BreakWatch {
-    stop: StopHandle,
-    interrupted: Arc<AtomicBool>,
-    latency_limit: Option<f64>,
-    bad_seconds: u32,
+/// Ends a step once the early-stop rule says it is clearly broken.
+struct StepWatch {
+    rule: Option<EarlyStop>,
+    step: Cancel,
 }
 
-impl Observer for BreakWatch {
+impl Observer for StepWatch {
     fn on_second(&mut self, p: &Progress<'_>) {
-        if self.interrupted.load(Ordering::SeqCst) {
-            self.stop.stop();
-            return;
-        }
-        let s = p.second;
-        let errors = s.error_count() as f64 / s.completed.max(1) as f64;
-        let slow = self
-            .latency_limit
-            .is_some_and(|l| s.latency.quantile(0.99).as_secs_f64() > 10.0 * l);
-        if p.elapsed >= Duration::from_secs(2) && (errors > 0.5 || slow) {
-            self.bad_seconds += 1;
-            if self.bad_seconds >= 2 {
-                self.stop.stop();
+        if let Some(rule) = &mut self.rule {
+            if rule.second(p.elapsed, p.second) {
+                self.step.cancel();
             }
-        } else {
-            self.bad_seconds = 0;
         }
     }
 }
 
-fn parse_rate(text: &str) -> Result<f64, Failure> {
-    loadcast_plan::units::parse_rate(text)
-        .map_err(|e| Failure::usage(format!("{text:?}: expected {e}")))
+/// Grows the plan's test database with datagen: the measuring table to the scale's rows, the
+/// plan's other tables in proportion (a table without a `[database.tables.…]` section gets the
+/// schema's default generators).
+pub struct DatagenGrower {
+    pub url: String,
+    pub plan_tables: Vec<loadcast_plan::TableSpec>,
+    pub table: String,
+    pub require_marker: bool,
+    pub allow_database: Option<String>,
+    pub cancel: Cancel,
+    /// Row counts when the study began.
+    pub today: BTreeMap<String, u64>,
+}
+
+impl DatagenGrower {
+    fn volume(&self) -> Result<Volume, GrowerError> {
+        let (_, counts) =
+            loadcast_datagen::inspect(&self.url).map_err(|e| GrowerError::Failed(Box::new(e)))?;
+        let rows = counts.get(&self.table).copied().ok_or_else(|| {
+            GrowerError::Refused(
+                format!(
+                    "the database has no table {:?} (tables: {})",
+                    self.table,
+                    counts.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+                .into(),
+            )
+        })?;
+        Ok(Volume {
+            rows: rows as f64,
+            bytes: loadcast_datagen::size_bytes(&self.url)
+                .ok()
+                .map(|b| b as f64),
+        })
+    }
+}
+
+impl Grower for DatagenGrower {
+    fn current(&mut self) -> Result<Volume, GrowerError> {
+        let (_, counts) =
+            loadcast_datagen::inspect(&self.url).map_err(|e| GrowerError::Failed(Box::new(e)))?;
+        self.today = counts;
+        self.volume()
+    }
+
+    fn grow_to(&mut self, _label: &str, rows: f64) -> Result<Volume, GrowerError> {
+        let base = self.today.get(&self.table).copied().unwrap_or(0).max(1) as f64;
+        let factor = rows / base;
+        let mut goals: Vec<loadcast_datagen::Goal> = self
+            .plan_tables
+            .iter()
+            .filter(|t| t.name != self.table)
+            .map(|t| loadcast_datagen::Goal {
+                table: t.name.clone(),
+                rows: RowsTarget::Absolute(
+                    (self.today.get(&t.name).copied().unwrap_or(0) as f64 * factor).round() as u64,
+                ),
+                columns: t.columns.clone(),
+            })
+            .collect();
+        goals.push(loadcast_datagen::Goal {
+            table: self.table.clone(),
+            rows: RowsTarget::Absolute(rows.round() as u64),
+            columns: self
+                .plan_tables
+                .iter()
+                .find(|t| t.name == self.table)
+                .map(|t| t.columns.clone())
+                .unwrap_or_default(),
+        });
+        loadcast_datagen::grow(
+            &self.url,
+            &goals,
+            &loadcast_datagen::GrowOptions {
+                require_marker: self.require_marker,
+                allow_database: self.allow_database.clone(),
+                ..loadcast_datagen::GrowOptions::default()
+            },
+            &mut (),
+            &self.cancel,
+        )
+        .map_err(|e| match e {
+            loadcast_datagen::GrowError::Interrupted(_) => GrowerError::Interrupted,
+            e @ (loadcast_datagen::GrowError::Refused { .. }
+            | loadcast_datagen::GrowError::Plan(_)) => GrowerError::Refused(Box::new(e)),
+            e => GrowerError::Failed(Box::new(e)),
+        })?;
+        self.volume()
+    }
+
+    fn limits(&mut self) -> Vec<(String, f64)> {
+        let mut limits = Vec::new();
+        if let Ok(Some(cache)) = loadcast_datagen::cache_bytes(&self.url) {
+            limits.push(("the database's cache".to_string(), cache as f64));
+        }
+        if let Some(memory) = memory_bytes() {
+            limits.push(("the machine's memory".to_string(), memory));
+        }
+        limits
+    }
+}
+
+/// How a study searches and what it covers, from flags or from the demo.
+#[derive(Clone, Debug, Default)]
+pub struct StudySettings {
+    pub from: Option<f64>,
+    pub factor: Option<f64>,
+    pub hold: Option<Duration>,
+    pub warmup: Option<Duration>,
+    pub precision: f64,
+    pub max_steps: usize,
+    /// `None`: the plan's `[capacity] data_scales`.
+    pub scales: Option<Vec<DataScale>>,
+    pub traffic_series: Option<String>,
+    pub usl: bool,
+    pub allow_database: Option<String>,
+    /// Today's search, done already.
+    pub today: Option<ScaleResult>,
+}
+
+impl From<&CapacityArgs> for StudySettings {
+    fn from(args: &CapacityArgs) -> Self {
+        Self {
+            from: args.from,
+            factor: args.factor,
+            hold: args.hold,
+            warmup: args.warmup,
+            precision: args.precision,
+            max_steps: args.max_steps,
+            scales: args.scales.clone(),
+            traffic_series: args.traffic_series.clone(),
+            usl: args.usl,
+            allow_database: args.allow_database.clone(),
+            today: None,
+        }
+    }
+}
+
+fn path(series: &loadcast_forecast::SeriesProjection) -> Vec<PathPoint> {
+    series
+        .path
+        .iter()
+        .map(|q| PathPoint {
+            t: q.t,
+            point: q.band.point,
+            lo95: q.band.lo95,
+            hi95: q.band.hi95,
+        })
+        .collect()
+}
+
+/// The study's spec: the plan's `[capacity]` under the flags, volumes from the resolved plan.
+pub fn spec(resolved: &ResolvedPlan<'_>, settings: &StudySettings) -> StudySpec {
+    let plan = resolved.plan;
+    let c = plan
+        .capacity
+        .clone()
+        .unwrap_or_else(|| loadcast_plan::CapacitySpec {
+            from: None,
+            factor: None,
+            hold: None,
+            warmup: None,
+            data_scales: Vec::new(),
+            table: None,
+            users: Vec::new(),
+        });
+    let search = SearchOptions {
+        from: settings.from.or(c.from).unwrap_or(50.0),
+        factor: settings.factor.or(c.factor).unwrap_or(1.5),
+        hold: settings.hold.or(c.hold).unwrap_or(Duration::from_secs(10)),
+        warmup: settings
+            .warmup
+            .or(c.warmup)
+            .unwrap_or(Duration::from_secs(3)),
+        precision: settings.precision,
+        max_steps: settings.max_steps,
+        ..SearchOptions::default()
+    };
+    let table = resolved.measuring_table();
+    let horizon_volume = table.as_deref().and_then(|t| resolved.horizon_volume_of(t));
+    let scales = settings
+        .scales
+        .clone()
+        .unwrap_or(c.data_scales)
+        .into_iter()
+        .filter(|s| !matches!(s, DataScale::Times(m) if (*m - 1.0).abs() < 1e-9))
+        .map(|s| match s {
+            DataScale::Times(m) => ScaleTarget::Times(m),
+            DataScale::Horizon => ScaleTarget::Horizon(horizon_volume),
+        })
+        .collect();
+    let runway = resolved
+        .traffic_series(settings.traffic_series.as_deref())
+        .map(|traffic| RunwayInput {
+            traffic: path(traffic),
+            data: table
+                .as_deref()
+                .and_then(|t| {
+                    resolved
+                        .projection
+                        .as_ref()?
+                        .series(&resolved.data_series_of(t))
+                })
+                .map(path),
+        });
+    StudySpec {
+        plan_name: plan.name.clone(),
+        plan_hash: plan.hash.clone(),
+        target: plan.target.url(),
+        started_at: loadcast_stats::time::format_time(loadcast_stats::time::now()),
+        thresholds: plan.thresholds.clone(),
+        search,
+        table,
+        scales,
+        horizon_volume,
+        usl_users: if settings.usl {
+            Some(c.users)
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| vec![1, 2, 4, 8, 16, 32])
+        } else {
+            Vec::new()
+        },
+        runway,
+        today: settings.today.clone(),
+    }
+}
+
+/// The terminal's view of a study as it runs.
+pub struct StudyPrinter {
+    pub verbose: bool,
+}
+
+impl StudyObserver for StudyPrinter {
+    fn event(&mut self, event: StudyEvent<'_>) {
+        match event {
+            StudyEvent::Growing { label, rows } => {
+                eprintln!("loadcast: growing the data to {label} ({rows:.0} rows)")
+            }
+            StudyEvent::Searching { label, rows } => eprintln!(
+                "loadcast: searching the breaking point at {label}{}",
+                rows.map_or(String::new(), |v| format!(" ({v:.0} rows)"))
+            ),
+            StudyEvent::Step(step) if self.verbose => {
+                eprintln!("  {}", loadcast_report::step_line(step))
+            }
+            StudyEvent::Step(_) => {}
+            StudyEvent::Sweep { users, throughput } if self.verbose => {
+                eprintln!("  {users:>5} users → {throughput:>8.1} iterations/s")
+            }
+            StudyEvent::Sweep { .. } => {}
+        }
+    }
+}
+
+/// Runs a study for the plan: the engine probes, datagen grows.
+pub fn study(
+    resolved: &ResolvedPlan<'_>,
+    settings: &StudySettings,
+    verbose: bool,
+    cancel: &Cancel,
+) -> Result<CapacityStudy, Failure> {
+    let plan = resolved.plan;
+    let spec = spec(resolved, settings);
+    let mut probe = EngineProbe {
+        plan,
+        cancel: cancel.clone(),
+    };
+    let mut grower = match (&plan.database, &spec.table) {
+        (Some(db), Some(table)) => Some(DatagenGrower {
+            url: db.url.clone(),
+            plan_tables: db.tables.clone(),
+            table: table.clone(),
+            require_marker: db.require_marker,
+            allow_database: settings.allow_database.clone(),
+            cancel: cancel.clone(),
+            today: BTreeMap::new(),
+        }),
+        _ => None,
+    };
+    let mut printer = StudyPrinter { verbose };
+    Ok(loadcast_capacity::run_study(
+        &spec,
+        &mut probe,
+        grower.as_mut().map(|g| g as &mut dyn Grower),
+        &mut printer,
+        cancel,
+    )?)
 }
 
 pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
-    let plan = loadcast_plan::load(&args.plan).map_err(Failure::usage)?;
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    install_interrupt_handler("ending the capacity study after this step", move || {
-        flag.store(true, Ordering::SeqCst)
-    })?;
+    let plan = loadcast_plan::load(&args.plan)?;
+    let cancel = Cancel::new();
+    crate::interrupt::cancel_on_ctrl_c("ending the capacity study after this step", &cancel)?;
     let projection = match &args.projection {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
-            Some(
-                loadcast_forecast::Projection::from_json(&text, &path.display().to_string())
-                    .map_err(Failure::usage)?,
-            )
-        }
-        None => crate::commands::plan_projection(&plan)?,
+        Some(path) => Some(loadcast_forecast::Projection::load(path)?),
+        None => None,
     };
-    let study = study(&plan, &args, projection.as_ref(), None, &interrupted)?;
+    let resolved = ResolvedPlan::new(&plan, projection)?;
+    let study = study(&resolved, &StudySettings::from(&args), !args.quiet, &cancel)?;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("capacity.json"));
-    std::fs::write(&out, study.to_json() + "\n")
-        .map_err(|e| Failure::run(format!("{}: {e}", out.display())))?;
+    study.save(&out)?;
     print!("{}", loadcast_report::capacity_summary(&study));
     println!("capacity study written to {}", out.display());
-    record(&study, store, interrupted.load(Ordering::SeqCst));
-    if interrupted.load(Ordering::SeqCst) {
+    record(&study, store, cancel.is_cancelled());
+    if cancel.is_cancelled() {
         return Ok(exit::INTERRUPTED);
     }
     Ok(exit::PASSED)
@@ -168,7 +417,7 @@ pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
 
 /// Records a capacity study in the run store.
 pub fn record(study: &CapacityStudy, store: &StoreArgs, interrupted: bool) {
-    crate::history::record(
+    crate::store::record(
         store,
         loadcast_store::NewRecord {
             kind: loadcast_store::Kind::Capacity,
@@ -181,318 +430,10 @@ pub fn record(study: &CapacityStudy, store: &StoreArgs, interrupted: bool) {
             } else {
                 "complete".into()
             },
-            headline: study.today().map_or(String::new(), |b| {
-                format!("capacity {:.1}/s at today's data", b.capacity())
-            }),
+            headline: loadcast_report::capacity_headline(study),
             body: study.to_json(),
         },
     );
-}
-
-/// The capacity study itself: searches at each data scale (growing the data between them), the
-/// fits and the runway. `loadcast capacity` and `loadcast demo` both run it.
-pub fn study(
-    plan: &Plan,
-    args: &CapacityArgs,
-    projection: Option<&loadcast_forecast::Projection>,
-    baseline: Option<ScaleResult>,
-    interrupted: &Arc<AtomicBool>,
-) -> Result<CapacityStudy, Failure> {
-    let spec = plan.capacity.clone();
-    let options = SearchOptions {
-        from: match &args.from {
-            Some(r) => parse_rate(r)?,
-            None => spec.as_ref().and_then(|c| c.from).unwrap_or(50.0),
-        },
-        factor: args
-            .factor
-            .or(spec.as_ref().and_then(|c| c.factor))
-            .unwrap_or(1.5),
-        hold: args
-            .hold
-            .or(spec.as_ref().and_then(|c| c.hold))
-            .unwrap_or(Duration::from_secs(10)),
-        warmup: args
-            .warmup
-            .or(spec.as_ref().and_then(|c| c.warmup))
-            .unwrap_or(Duration::from_secs(3)),
-        precision: args.precision,
-        max_steps: args.max_steps,
-        ..SearchOptions::default()
-    };
-    let scales: Vec<DataScale> = match &args.scales {
-        Some(list) => list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                DataScale::parse(s)
-                    .ok_or_else(|| Failure::usage(format!("--scales: {s:?} is not 2x or horizon")))
-            })
-            .collect::<Result<_, _>>()?,
-        None => spec
-            .as_ref()
-            .map(|c| c.data_scales.clone())
-            .unwrap_or_default(),
-    };
-    let mut study = CapacityStudy::new(
-        &plan.name,
-        &plan.hash,
-        &plan.target.url(),
-        &loadcast_stats::time::format_time(loadcast_stats::time::now()),
-    );
-    let mut probe = EngineProbe {
-        plan,
-        interrupted: interrupted.clone(),
-        verbose: !args.quiet,
-    };
-
-    // The data scales: grow the plan's tables between searches.
-    let database = plan.database.clone();
-    let table = spec.as_ref().and_then(|c| c.table.clone()).or_else(|| {
-        database
-            .as_ref()
-            .and_then(|d| d.tables.first().map(|t| t.name.clone()))
-    });
-    let base: BTreeMap<String, u64> = match (&database, scales.is_empty()) {
-        (Some(db), false) => {
-            loadcast_datagen::inspect(&db.url)
-                .map_err(|e| Failure::run(e.to_string()))?
-                .1
-        }
-        (None, false) => {
-            return Err(Failure::usage(
-                "data scales need a [database] section with the tables to grow",
-            ));
-        }
-        _ => BTreeMap::new(),
-    };
-    let mut plan_scales: Vec<(String, Option<DataScale>)> = vec![("1x".into(), None)];
-    for s in &scales {
-        match s {
-            DataScale::Times(m) if (*m - 1.0).abs() < 1e-9 => {}
-            _ => plan_scales.push((s.to_string(), Some(*s))),
-        }
-    }
-    study.table = table.clone();
-    let data_series = args.data_series.clone().or_else(|| table.clone());
-    let horizon_volume = match (projection, &data_series) {
-        (Some(p), Some(name)) => p.series(name).map(|s| s.at_horizon.point),
-        _ => None,
-    };
-    let mut baseline = baseline;
-    for (label, scale) in &plan_scales {
-        if interrupted.load(Ordering::SeqCst) {
-            break;
-        }
-        // Today's scale, already measured by the caller: not searched twice.
-        if scale.is_none() {
-            if let Some(b) = baseline.take() {
-                study.scales.push(b);
-                continue;
-            }
-        }
-        let (volume, bytes) = match (&database, &table) {
-            (Some(db), Some(table)) => {
-                let target = |base_rows: u64| -> Result<u64, Failure> {
-                    Ok(match scale {
-                        None => base_rows,
-                        Some(DataScale::Times(m)) => (base_rows as f64 * m).round() as u64,
-                        Some(DataScale::Horizon) => {
-                            let h = horizon_volume.ok_or_else(|| {
-                                Failure::usage("the horizon scale needs --projection with the table's data series")
-                            })?;
-                            let driving = base.get(table).copied().unwrap_or(1).max(1);
-                            (base_rows as f64 * h / driving as f64).round() as u64
-                        }
-                    })
-                };
-                if scale.is_some() {
-                    let goals: Vec<loadcast_datagen::Goal> = db
-                        .tables
-                        .iter()
-                        .map(|t| {
-                            Ok(loadcast_datagen::Goal {
-                                table: t.name.clone(),
-                                rows: RowsTarget::Absolute(target(
-                                    base.get(&t.name).copied().unwrap_or(0),
-                                )?),
-                                columns: t.columns.clone(),
-                            })
-                        })
-                        .collect::<Result<_, Failure>>()?;
-                    eprintln!("loadcast: growing the data to {label}");
-                    loadcast_datagen::grow(
-                        &db.url,
-                        &goals,
-                        &loadcast_datagen::GrowOptions {
-                            require_marker: db.require_marker,
-                            allow_database: args.allow_database.clone(),
-                            ..loadcast_datagen::GrowOptions::default()
-                        },
-                        &mut (),
-                        interrupted,
-                    )
-                    .map_err(|e| Failure::run(e.to_string()))?;
-                }
-                let (_, counts) =
-                    loadcast_datagen::inspect(&db.url).map_err(|e| Failure::run(e.to_string()))?;
-                let size = loadcast_datagen::size_bytes(&db.url).ok();
-                (counts.get(table).map(|c| *c as f64), size.map(|s| s as f64))
-            }
-            _ => (None, None),
-        };
-        eprintln!(
-            "loadcast: searching the breaking point at {label}{}",
-            volume.map_or(String::new(), |v| format!(" ({v:.0} rows)"))
-        );
-        let point = match loadcast_capacity::search(&mut probe, &plan.thresholds, &options) {
-            Ok(point) => point,
-            // Ctrl-C: the scales already searched stand; this one is left out, not guessed.
-            Err(_) if interrupted.load(Ordering::SeqCst) => break,
-            Err(e) => return Err(Failure::usage(e)),
-        };
-        study.scales.push(ScaleResult {
-            scale: label.clone(),
-            volume,
-            bytes,
-            breaking_point: point,
-        });
-    }
-    if study
-        .scales
-        .iter()
-        .any(|s| s.breaking_point.generator_limited)
-    {
-        study.warnings.push(
-            "the generator could not keep its schedule at the highest rates: those capacities are lower bounds, not the target's limit (raise load.max_in_flight or run on a bigger generator)".into(),
-        );
-    }
-    // Capacity against data volume.
-    let points: Vec<DataPoint> = study
-        .scales
-        .iter()
-        .filter(|s| !s.breaking_point.generator_limited)
-        .filter_map(|s| {
-            Some(DataPoint {
-                volume: s.volume?,
-                capacity: s.breaking_point.capacity(),
-                bytes: s.bytes,
-            })
-        })
-        .collect();
-    if points.len() >= 2 {
-        let model = data::fit(&points).map_err(Failure::run)?;
-        if let Some(h) = horizon_volume {
-            study.at_horizon = Some(model.predict(h));
-            study.horizon_volume = Some(h);
-            let mut limits: Vec<(&str, f64)> = Vec::new();
-            let cache = database
-                .as_ref()
-                .and_then(|db| loadcast_datagen::cache_bytes(&db.url).ok().flatten());
-            if let Some(c) = cache {
-                limits.push(("the database's cache", c as f64));
-            }
-            if let Some(m) = memory_bytes() {
-                limits.push(("the machine's memory", m));
-            }
-            study.cliffs = data::cliffs(&model, h, &limits);
-            for c in &study.cliffs {
-                study.warnings.push(format!(
-                    "between the largest measured scale ({:.0} MB) and the horizon ({:.0} MB) the data outgrows {} ({:.0} MB): the fitted curve cannot see the cliff there; measure at the horizon's volume",
-                    c.measured_bytes / 1e6, c.horizon_bytes / 1e6, c.what, c.limit_bytes / 1e6
-                ));
-            }
-        }
-        study.data_model = Some(model);
-    }
-    // The concurrency sweep and the USL.
-    let users: Vec<u32> = if args.usl {
-        spec.as_ref()
-            .map(|c| c.users.clone())
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| vec![1, 2, 4, 8, 16, 32])
-    } else {
-        Vec::new()
-    };
-    for n in users {
-        if interrupted.load(Ordering::SeqCst) {
-            break;
-        }
-        let load = Load::Closed(ClosedLoad {
-            stages: vec![UserStage {
-                from: n,
-                to: n,
-                over: options.hold,
-            }],
-            pacing: None,
-        });
-        let result = probe.run(load, None).map_err(Failure::run)?;
-        study.sweep.push((f64::from(n), result.throughput()));
-    }
-    if study.sweep.len() >= 3 {
-        match loadcast_capacity::usl::fit(&study.sweep) {
-            Ok(fit) => study.usl = Some(fit),
-            Err(e) => study.warnings.push(format!("USL: {e}")),
-        }
-    }
-    // The runway.
-    let traffic_name = projection.and_then(|p| {
-        args.traffic_series.clone().or_else(|| {
-            p.series
-                .iter()
-                .find(|s| s.kind == loadcast_forecast::history::SeriesKind::Traffic)
-                .map(|s| s.name.clone())
-        })
-    });
-    if projection.is_some() && traffic_name.is_none() {
-        study
-            .warnings
-            .push("the projection has no traffic series: no runway".into());
-    }
-    if let (Some(p), Some(today), Some(traffic_name)) = (projection, study.today(), traffic_name) {
-        let traffic = p.series(&traffic_name).ok_or_else(|| {
-            Failure::usage(format!("the projection has no series {traffic_name:?}"))
-        })?;
-        let to_path = |s: &loadcast_forecast::SeriesProjection| -> Vec<PathPoint> {
-            s.path
-                .iter()
-                .map(|q| PathPoint {
-                    t: q.t,
-                    point: q.band.point,
-                    lo95: q.band.lo95,
-                    hi95: q.band.hi95,
-                })
-                .collect()
-        };
-        let data_path = match data_series.as_deref().and_then(|d| p.series(d)) {
-            Some(d) => to_path(d),
-            None => vec![PathPoint {
-                t: p.as_of_unix,
-                point: 1.0,
-                lo95: 1.0,
-                hi95: 1.0,
-            }],
-        };
-        let (low, high) = today.interval();
-        let today_capacity = Prediction {
-            capacity: today.capacity(),
-            low,
-            high,
-        };
-        let flat = runway::Flat(today_capacity);
-        let curve: &dyn runway::CapacityCurve = match &study.data_model {
-            Some(m) => m,
-            None => &flat,
-        };
-        study.runway = Some(runway::runway(
-            &to_path(traffic),
-            &data_path,
-            curve,
-            today_capacity,
-        ));
-    }
-    Ok(study)
 }
 
 /// Total memory of the machine, from /proc/meminfo (Linux).

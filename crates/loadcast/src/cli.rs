@@ -74,7 +74,7 @@ pub enum Command {
 pub struct RunArgs {
     /// The plan file (TOML).
     pub plan: PathBuf,
-    /// Where to write the result file [default: <plan name>.result.json].
+    /// Where to write the result file [default: the plan file's name with .result.json].
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Worker threads [default: the CPUs this process may use].
@@ -168,7 +168,7 @@ pub struct GrowArgs {
     /// Which bound of the projection: `point`, `p80` or `p95` [default: the plan's
     /// horizon.data, else point].
     #[arg(long)]
-    pub bound: Option<String>,
+    pub bound: Option<loadcast_plan::Bound>,
     /// Mark the database as a test target (creates the loadcast_target table) and exit.
     #[arg(long)]
     pub init_marker: bool,
@@ -220,8 +220,8 @@ pub struct CapacityArgs {
     /// The plan: its scenarios, [slo] (what "broken" means), [database] and [capacity].
     pub plan: PathBuf,
     /// First rate of the search (`50/s`) [default: capacity.from, else 50/s].
-    #[arg(long, value_name = "RATE")]
-    pub from: Option<String>,
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub from: Option<f64>,
     /// Geometric factor between steps [default: capacity.factor, else 1.5].
     #[arg(long)]
     pub factor: Option<f64>,
@@ -237,9 +237,10 @@ pub struct CapacityArgs {
     /// Most search steps per scale.
     #[arg(long, default_value_t = 20)]
     pub max_steps: usize,
-    /// Data scales, e.g. `2x,4x,horizon` (today's is always first; `""` for today's only) [default: capacity.data_scales].
-    #[arg(long, value_name = "LIST")]
-    pub scales: Option<String>,
+    /// Data scales, e.g. `2x,4x,horizon` (today's is always first; `1x` for today's only)
+    /// [default: capacity.data_scales].
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub scales: Option<Vec<loadcast_plan::DataScale>>,
     /// The projection (`loadcast forecast`) for the runway and the horizon scale [default:
     /// forecast from the plan's [history], when it has one].
     #[arg(long, value_name = "FILE")]
@@ -247,9 +248,6 @@ pub struct CapacityArgs {
     /// The projection's traffic series [default: the first traffic series].
     #[arg(long, value_name = "NAME")]
     pub traffic_series: Option<String>,
-    /// The projection's data series for the volume [default: the capacity table's name].
-    #[arg(long, value_name = "NAME")]
-    pub data_series: Option<String>,
     /// Also sweep closed-model concurrency (capacity.users, else 1..32) and fit the USL.
     #[arg(long)]
     pub usl: bool,
@@ -262,6 +260,11 @@ pub struct CapacityArgs {
     /// No line per step.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `50/s`, `300/m` as a rate per second, with the plan's own parser.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    loadcast_plan::units::parse_rate(text).map_err(|expected| format!("expected {expected}"))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

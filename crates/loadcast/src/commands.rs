@@ -1,37 +1,14 @@
 //! What each subcommand does: wire the stages together, report, choose the exit code.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::CommandFactory as _;
-use loadcast_engine::{RunOptions, StopHandle};
-use loadcast_stats::{RunResult, RunStatus};
+use loadcast_engine::RunOptions;
+use loadcast_stats::{Cancel, Document, RunResult, RunStatus};
 
 use crate::cli::{Cli, Command, ForecastArgs, ImportHarArgs, PlanCommand, RunArgs, StoreArgs};
-use crate::exit;
+use crate::failure::{Failure, exit};
 use crate::progress::Display;
-
-/// An error for the user, with the exit code it maps to.
-pub struct Failure {
-    pub code: u8,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn usage(message: impl ToString) -> Self {
-        Self {
-            code: exit::USAGE,
-            message: message.to_string(),
-        }
-    }
-
-    pub fn run(message: impl ToString) -> Self {
-        Self {
-            code: exit::FAILED_TO_RUN,
-            message: message.to_string(),
-        }
-    }
-}
 
 pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
     let store = cli.store.clone();
@@ -98,11 +75,8 @@ fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
         .out
         .clone()
         .unwrap_or_else(|| default_result_path(&args.plan));
-    let stop = StopHandle::new();
-    let handle = stop.clone();
-    install_interrupt_handler("stopping the load and saving a partial result", move || {
-        handle.stop()
-    })?;
+    let stop = Cancel::new();
+    crate::interrupt::cancel_on_ctrl_c("stopping the load and saving a partial result", &stop)?;
     let mut display = Display::new(args.progress, plan.duration());
     eprintln!(
         "loadcast: {} → {} ({} model, {}); Ctrl-C stops and saves a partial result",
@@ -117,12 +91,12 @@ fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
     };
     let result = loadcast_engine::run(&plan, &options, &stop, &mut display);
     display.finish();
-    let result = result.map_err(Failure::run)?;
+    let result = result?;
     // Save first: whatever happens next, the measurements are on disk.
-    result.save(&out).map_err(Failure::run)?;
+    result.save(&out)?;
     print!("{}", loadcast_report::terminal_summary(&result));
     println!("\nresult written to {}", out.display());
-    crate::history::record(
+    crate::store::record(
         store,
         loadcast_store::NewRecord {
             kind: loadcast_store::Kind::Run,
@@ -134,7 +108,7 @@ fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
                 RunStatus::Complete => "complete".into(),
                 RunStatus::Interrupted => "interrupted".into(),
             },
-            headline: crate::history::run_headline(&result),
+            headline: crate::store::run_headline(&result),
             body: result.to_json(),
         },
     );
@@ -208,9 +182,11 @@ fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
         })?),
         _ => None,
     };
-    let horizon = args
-        .horizon
-        .unwrap_or_else(|| plan.as_ref().map_or(DEFAULT_HORIZON, plan_horizon));
+    let horizon = args.horizon.unwrap_or_else(|| {
+        plan.as_ref()
+            .and_then(|p| p.horizon)
+            .map_or(loadcast_plan::resolve::DEFAULT_HORIZON, |h| h.until)
+    });
     // `name=source` or just `source` (the name is the source then).
     let mut declared: Vec<(String, String, SeriesKind)> = args
         .traffic
@@ -223,7 +199,7 @@ fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
         })
         .collect();
     if let (true, Some(h)) = (declared.is_empty(), plan_history) {
-        declared = plan_series(h);
+        declared = loadcast_plan::resolve::history_series(h);
     }
     if declared.is_empty() {
         return Err(Failure::usage(
@@ -292,8 +268,7 @@ fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
     };
     let projection = loadcast_forecast::project(&history, &options).map_err(Failure::usage)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("projection.json"));
-    std::fs::write(&out, projection.to_json() + "\n")
-        .map_err(|e| Failure::run(format!("{}: {e}", out.display())))?;
+    projection.save(&out)?;
     print!("{}", loadcast_report::forecast_summary(&projection));
     println!("projection written to {}", out.display());
     let source = match (&plan, csv) {
@@ -301,7 +276,7 @@ fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
         (None, Some(path)) => path.display().to_string(),
         (None, None) => args.prometheus.clone().unwrap_or_default(),
     };
-    crate::history::record(
+    crate::store::record(
         store,
         loadcast_store::NewRecord {
             kind: loadcast_store::Kind::Forecast,
@@ -317,62 +292,6 @@ fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
     Ok(exit::PASSED)
 }
 
-/// `loadcast forecast`'s horizon when neither the command line nor the plan gives one.
-const DEFAULT_HORIZON: std::time::Duration = std::time::Duration::from_secs(6 * 2_630_016);
-
-fn plan_horizon(plan: &loadcast_plan::Plan) -> std::time::Duration {
-    plan.horizon.map_or(DEFAULT_HORIZON, |h| h.until)
-}
-
-/// The series a plan's `[history]` declares: traffic columns by their own name, data series
-/// by the name the plan gives them.
-fn plan_series(
-    history: &loadcast_plan::HistorySpec,
-) -> Vec<(String, String, loadcast_forecast::history::SeriesKind)> {
-    use loadcast_forecast::history::SeriesKind;
-    history
-        .traffic
-        .iter()
-        .map(|c| (c.clone(), c.clone(), SeriesKind::Traffic))
-        .chain(
-            history
-                .data
-                .iter()
-                .map(|(name, column)| (name.clone(), column.clone(), SeriesKind::Data)),
-        )
-        .collect()
-}
-
-/// The forecast a plan's `[history]` and `[horizon]` ask for (what `loadcast forecast --plan`
-/// writes), for the commands that need a projection and were not given one; `None` when the
-/// plan has no history.
-pub fn plan_projection(
-    plan: &loadcast_plan::Plan,
-) -> Result<Option<loadcast_forecast::Projection>, Failure> {
-    let Some(history) = &plan.history else {
-        return Ok(None);
-    };
-    let series = loadcast_forecast::history::read_csv(
-        &history.csv,
-        &loadcast_forecast::history::CsvSpec {
-            timestamp: history.timestamp.clone(),
-            series: plan_series(history),
-        },
-    )
-    .map_err(Failure::usage)?;
-    let projection = loadcast_forecast::project(
-        &series,
-        &loadcast_forecast::Options::horizon(plan_horizon(plan)),
-    )
-    .map_err(Failure::usage)?;
-    eprintln!(
-        "loadcast: forecast from the plan's [history] ({}): {}",
-        history.csv.display(),
-        projection.growth_summary()
-    );
-    Ok(Some(projection))
-}
-
 fn exit_code(result: &RunResult) -> u8 {
     if result.meta.status == RunStatus::Interrupted {
         exit::INTERRUPTED
@@ -381,23 +300,6 @@ fn exit_code(result: &RunResult) -> u8 {
     } else {
         exit::PASSED
     }
-}
-
-/// The first Ctrl-C stops the work gracefully (`on_interrupt`); a second one quits at once.
-pub fn install_interrupt_handler(
-    what: &'static str,
-    on_interrupt: impl Fn() + Send + 'static,
-) -> Result<(), Failure> {
-    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-    ctrlc::set_handler(move || {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
-            eprintln!("\nloadcast: second interrupt, quitting at once");
-            std::process::exit(i32::from(exit::INTERRUPTED));
-        }
-        eprintln!("\nloadcast: interrupted, {what}…");
-        on_interrupt();
-    })
-    .map_err(|e| Failure::run(format!("cannot install the Ctrl-C handler: {e}")))
 }
 
 fn default_result_path(plan: &Path) -> PathBuf {

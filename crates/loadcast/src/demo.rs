@@ -5,17 +5,16 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use loadcast_datagen::{Goal, GrowOptions};
 use loadcast_forecast::history::{CsvSpec, SeriesKind, format_date};
-use loadcast_plan::{ColumnSpec, Generator, RowsTarget};
+use loadcast_plan::{ColumnSpec, Generator, ResolvedPlan, RowsTarget};
+use loadcast_stats::{Cancel, Document};
 
-use crate::cli::{CapacityArgs, DemoArgs, StoreArgs};
-use crate::commands::{Failure, install_interrupt_handler};
-use crate::exit;
+use crate::capacity::StudySettings;
+use crate::cli::{DemoArgs, StoreArgs};
+use crate::failure::{Failure, exit};
 
 /// Today's volume of the shop (orders = the history's last value).
 const CUSTOMERS: u64 = 2_000;
@@ -183,7 +182,7 @@ fn seed(db: &Path, orders: u64) -> Result<(), Failure> {
         &goals,
         &GrowOptions::default(),
         &mut (),
-        &AtomicBool::new(false),
+        &Cancel::new(),
     )
     .map(|_| ())
     .map_err(|e| Failure::run(format!("seeding the demo shop: {e}")))
@@ -270,12 +269,9 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
             "customers and passwords: {}",
             dir.join("users.csv").display()
         );
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        install_interrupt_handler("stopping the demo shop", move || {
-            flag.store(true, Ordering::SeqCst)
-        })?;
-        while !stop.load(Ordering::SeqCst) {
+        let stop = Cancel::new();
+        crate::interrupt::cancel_on_ctrl_c("stopping the demo shop", &stop)?;
+        while !stop.is_cancelled() {
             std::thread::sleep(Duration::from_millis(200));
         }
         return Ok(exit::PASSED);
@@ -295,34 +291,28 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     std::fs::write(dir.join("history.csv"), loadcast_demo::HISTORY_CSV).map_err(Failure::run)?;
     let plan = loadcast_plan::load(&plan_path).map_err(Failure::usage)?;
 
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    install_interrupt_handler("ending the demo after this step", move || {
-        flag.store(true, Ordering::SeqCst)
-    })?;
-    let mut capacity_args = CapacityArgs {
-        plan: plan_path.clone(),
-        from: Some("60/s".into()),
-        factor: None,
-        hold: None,
-        warmup: None,
+    let cancel = Cancel::new();
+    crate::interrupt::cancel_on_ctrl_c("ending the demo after this step", &cancel)?;
+    let mut settings = StudySettings {
+        from: Some(60.0),
         precision,
         max_steps,
-        scales: Some(String::new()),
-        projection: None,
+        // Today's data only, first: the history is scaled to what the shop serves.
+        scales: Some(Vec::new()),
         traffic_series: Some("requests_per_s".into()),
-        data_series: Some("orders".into()),
-        usl: false,
-        allow_database: None,
-        out: None,
-        quiet: args.quiet,
+        ..StudySettings::default()
     };
     stage(
         started,
         "finding the breaking point at today's data (SLO: p99 250 ms, errors 1%)",
     );
-    let today_study = crate::capacity::study(&plan, &capacity_args, None, None, &interrupted)?;
-    if interrupted.load(Ordering::SeqCst) {
+    let today_study = crate::capacity::study(
+        &ResolvedPlan::with_projection(&plan, None),
+        &settings,
+        !args.quiet,
+        &cancel,
+    )?;
+    if cancel.is_cancelled() {
         eprintln!(
             "loadcast: the demo stopped before its first answer; its files are in {}",
             dir.display()
@@ -398,19 +388,18 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
         started,
         "growing the orders to the forecast's volumes and searching again at each",
     );
-    capacity_args.scales = None;
-    capacity_args.from = Some(format!("{:.0}/s", (capacity_today * 0.2).max(5.0)));
-    capacity_args.projection = Some(dir.join("projection.json"));
+    settings.scales = None;
+    settings.from = Some((capacity_today * 0.2).max(5.0));
+    settings.today = Some(baseline);
     let study = crate::capacity::study(
-        &plan,
-        &capacity_args,
-        Some(&projection),
-        Some(baseline),
-        &interrupted,
+        &ResolvedPlan::with_projection(&plan, Some(projection.clone())),
+        &settings,
+        !args.quiet,
+        &cancel,
     )?;
-    std::fs::write(dir.join("capacity.json"), study.to_json()).map_err(Failure::run)?;
-    crate::capacity::record(&study, store, interrupted.load(Ordering::SeqCst));
-    if interrupted.load(Ordering::SeqCst) {
+    study.save(&dir.join("capacity.json"))?;
+    crate::capacity::record(&study, store, cancel.is_cancelled());
+    if cancel.is_cancelled() {
         eprintln!(
             "loadcast: the demo stopped; the scales searched so far are in {}",
             dir.join("capacity.json").display()

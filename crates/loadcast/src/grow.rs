@@ -1,22 +1,19 @@
 //! `loadcast grow`: the plan's [database] (or --db and --rows) to datagen, with progress.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use loadcast_datagen::{Goal, GrowError, GrowObserver, GrowOptions, TableReport};
-use loadcast_plan::{Bound, RowsTarget, redact_url};
+use loadcast_datagen::{Goal, GrowObserver, GrowOptions, TableReport};
+use loadcast_plan::{ResolvedPlan, RowsTarget, redact_url};
+use loadcast_stats::{Cancel, Document};
 
 use crate::cli::{GrowArgs, ProgressMode};
-use crate::commands::{Failure, install_interrupt_handler};
-use crate::exit;
+use crate::failure::{Failure, exit};
 
 pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
     let plan = match &args.plan {
-        Some(path) => Some(loadcast_plan::load(path).map_err(Failure::usage)?),
+        Some(path) => Some(loadcast_plan::load(path)?),
         None => None,
     };
     let database = plan.as_ref().and_then(|p| p.database.clone());
@@ -28,7 +25,7 @@ pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
             Failure::usage("no database: give a plan with [database] url, or --db URL")
         })?;
     if args.init_marker {
-        let name = loadcast_datagen::init_marker(&url).map_err(grow_failure)?;
+        let name = loadcast_datagen::init_marker(&url)?;
         println!(
             "marked database {name} ({}) as a test target: loadcast grow may write to it",
             redact_url(&url)
@@ -72,40 +69,45 @@ pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
             "nothing to grow: [database.tables.NAME] rows = … in the plan, or --rows TABLE=TARGET",
         ));
     }
-    let bound = match &args.bound {
-        Some(b) => Bound::parse(b)
-            .ok_or_else(|| Failure::usage(format!("--bound {b:?}: expected point, p80 or p95")))?,
-        None => plan
-            .as_ref()
-            .and_then(|p| p.horizon)
-            .map_or(Bound::Point, |h| h.data),
-    };
-    let mut horizon = BTreeMap::new();
     let needs_horizon = goals
         .iter()
         .any(|g| matches!(g.rows, RowsTarget::Horizon { .. }));
-    let projection = match (&args.projection, &plan) {
-        (Some(path), _) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
-            Some(
-                loadcast_forecast::Projection::from_json(&text, &path.display().to_string())
-                    .map_err(Failure::usage)?,
-            )
-        }
-        (None, Some(plan)) if needs_horizon => crate::commands::plan_projection(plan)?,
-        _ => None,
+    let projection = match &args.projection {
+        Some(path) => Some(loadcast_forecast::Projection::load(path)?),
+        None => None,
     };
-    if let Some(projection) = &projection {
-        for s in &projection.series {
-            let b = &s.at_horizon;
-            let value = match bound {
-                Bound::Point => b.point,
-                Bound::Upper80 => b.hi80,
-                Bound::Upper95 => b.hi95,
+    // The horizon's volumes with the plan's bound (or --bound): what `capacity` aims at too.
+    let horizon = match &plan {
+        Some(plan) if needs_horizon || projection.is_some() => {
+            let mut resolved = if needs_horizon {
+                ResolvedPlan::new(plan, projection)?
+            } else {
+                ResolvedPlan::with_projection(plan, projection)
             };
-            horizon.insert(s.name.clone(), value);
+            if let Some(bound) = args.bound {
+                resolved.data_bound = bound;
+            }
+            resolved.horizon_volumes()
         }
+        _ => projection
+            .map(|p| {
+                let bound = args.bound.unwrap_or(loadcast_plan::Bound::Point);
+                p.series
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.name.clone(),
+                            loadcast_plan::resolve::pick(&s.at_horizon, bound),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    if needs_horizon && horizon.is_empty() {
+        return Err(Failure::usage(
+            "a table grows to the horizon, but there is no forecast: give --projection FILE, or a plan with [history]",
+        ));
     }
     let options = GrowOptions {
         allow_database: args.allow_database.clone(),
@@ -116,17 +118,13 @@ pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
         analyze: !args.no_analyze,
         writers: args.writers,
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    install_interrupt_handler(
-        "finishing the current batch; committed rows stay",
-        move || flag.store(true, Ordering::SeqCst),
-    )?;
+    let stop = Cancel::new();
+    crate::interrupt::cancel_on_ctrl_c("finishing the current batch; committed rows stay", &stop)?;
     eprintln!("loadcast: growing {}", redact_url(&url));
     let mut display = GrowDisplay::new(args.progress);
     let outcome = loadcast_datagen::grow(&url, &goals, &options, &mut display, &stop);
     display.clear();
-    let report = outcome.map_err(grow_failure)?;
+    let report = outcome?;
     println!(
         "{:<20} {:>12} {:>12} {:>12} {:>12} {:>9}",
         "table", "before", "after", "inserted", "rows/s", "MB/s"
@@ -155,17 +153,6 @@ pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
         }
     );
     Ok(exit::PASSED)
-}
-
-fn grow_failure(e: GrowError) -> Failure {
-    match e {
-        GrowError::Refused { .. } | GrowError::Plan(_) => Failure::usage(e),
-        GrowError::Interrupted(_) => Failure {
-            code: exit::INTERRUPTED,
-            message: e.to_string(),
-        },
-        _ => Failure::run(e),
-    }
 }
 
 /// A bar per table on a terminal; a line every second otherwise.

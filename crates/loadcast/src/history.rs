@@ -1,102 +1,17 @@
-//! The run store from the command line: recording runs, studies and forecasts; `runs`; reading
-//! inputs that are files or run ids; `report` and `compare`.
+//! The commands that read the run store and what loadcast wrote: `runs`, `report`, `compare`,
+//! `plan render` and `plan init`.
 
 use std::path::Path;
 
 use loadcast_capacity::CapacityStudy;
 use loadcast_forecast::Projection;
+use loadcast_stats::Document;
 use loadcast_stats::RunResult;
-use loadcast_store::{Kind, NewRecord, Store};
+use loadcast_store::Kind;
 
 use crate::cli::{CompareArgs, InitArgs, RenderArgs, ReportArgs, RunsArgs, StoreArgs};
-use crate::commands::Failure;
-use crate::exit;
-
-/// Opens the store unless `--no-store`; a store that cannot be opened is a warning, never a
-/// lost run (results are on disk before they are recorded).
-pub fn open(args: &StoreArgs) -> Option<Store> {
-    if args.no_store {
-        return None;
-    }
-    let path = args.store.clone().unwrap_or_else(Store::default_path);
-    match Store::open(&path) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            eprintln!("warning: not recorded in the run store: {e}");
-            None
-        }
-    }
-}
-
-/// Records something in the store and says under which id.
-pub fn record(args: &StoreArgs, record: NewRecord) -> Option<i64> {
-    let store = open(args)?;
-    match store.save(&record) {
-        Ok(id) => {
-            eprintln!(
-                "recorded as {} #{id} in {}",
-                record.kind,
-                store.path().display()
-            );
-            Some(id)
-        }
-        Err(e) => {
-            eprintln!("warning: not recorded in the run store: {e}");
-            None
-        }
-    }
-}
-
-/// One input of `report` or `compare`.
-pub enum Input {
-    Run(Box<RunResult>),
-    Capacity(Box<CapacityStudy>),
-    Forecast(Box<Projection>),
-}
-
-fn parse(text: &str, origin: &str) -> Result<Input, Failure> {
-    let value = serde_json::from_str::<serde_json::Value>(text).map_err(|e| {
-        Failure::usage(format!(
-            "{origin}:{}:{}: not JSON ({e}); expected a run result, capacity study or projection written by loadcast",
-            e.line(),
-            e.column()
-        ))
-    })?;
-    let format = value
-        .get("format")
-        .and_then(|f| f.as_str())
-        .map(str::to_string);
-    match format.as_deref() {
-        Some(loadcast_capacity::study::STUDY_FORMAT) => CapacityStudy::from_json(text)
-            .map(|s| Input::Capacity(Box::new(s)))
-            .map_err(|e| Failure::usage(format!("{origin}: {e}"))),
-        Some(loadcast_forecast::PROJECTION_FORMAT) => Projection::from_json(text, origin)
-            .map(|p| Input::Forecast(Box::new(p)))
-            .map_err(Failure::usage),
-        _ => RunResult::from_json(text)
-            .map(|r| Input::Run(Box::new(r)))
-            .map_err(|e| Failure::usage(e.with_path(Path::new(origin)))),
-    }
-}
-
-/// A file, or a run id (`12` or `#12`) from the store.
-pub fn load(arg: &str, store: &StoreArgs) -> Result<Input, Failure> {
-    let path = Path::new(arg);
-    if path.exists() {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Failure::usage(format!("{arg}: {e}")))?;
-        return parse(&text, arg);
-    }
-    let Ok(id) = arg.trim_start_matches('#').parse::<i64>() else {
-        return Err(Failure::usage(format!(
-            "{arg}: no such file, and not a run id"
-        )));
-    };
-    let store =
-        open(store).ok_or_else(|| Failure::usage(format!("{arg}: no run store to look in")))?;
-    let record = store.get(id).map_err(Failure::usage)?;
-    parse(&record.body, &format!("run #{id}"))
-}
+use crate::failure::{Failure, exit};
+use crate::store::{Input, load, open, parse};
 
 pub fn runs(args: RunsArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
     let store = open(store_args).ok_or_else(|| Failure::usage("the run store is turned off"))?;
@@ -287,30 +202,15 @@ pub fn compare(args: CompareArgs, store: &StoreArgs) -> Result<u8, Failure> {
     Ok(exit::PASSED)
 }
 
-/// The store's one-line headline of a run.
-pub fn run_headline(r: &RunResult) -> String {
-    let t = r.total();
-    format!(
-        "{:.1}/s, p99 {}, {:.2}% errors{}",
-        r.throughput(),
-        loadcast_stats::format_duration(t.latency.quantile(0.99)),
-        t.error_rate() * 100.0,
-        match r.thresholds.iter().filter(|t| !t.passed).count() {
-            0 => String::new(),
-            n => format!(", {n} threshold(s) failed"),
-        }
-    )
-}
-
 pub fn render(args: RenderArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
-    let plan = loadcast_plan::load(&args.plan).map_err(Failure::usage)?;
+    let plan = loadcast_plan::load(&args.plan)?;
     let projection = match &args.projection {
         Some(p) => match load(p, store_args)? {
             Input::Forecast(p) => Some(*p),
             _ => return Err(Failure::usage(format!("{p}: not a projection"))),
         },
         // The forecast the plan's [history] gives, when it has one.
-        None => crate::commands::plan_projection(&plan)?,
+        None => loadcast_plan::resolve::forecast_history(&plan)?,
     };
     let capacity = match &args.capacity {
         Some(c) => match load(c, store_args)? {
@@ -320,7 +220,7 @@ pub fn render(args: RenderArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
         // History as input: the plan's newest capacity study, when the store has one.
         None => open(store_args)
             .and_then(|s| s.latest(Kind::Capacity, Some(&plan.name)).ok().flatten())
-            .and_then(|r| CapacityStudy::from_json(&r.body).ok()),
+            .and_then(|r| CapacityStudy::from_json(&r.body, &format!("run #{}", r.id)).ok()),
     };
     let markdown = loadcast_report::review_markdown(&plan, projection.as_ref(), capacity.as_ref());
     match &args.out {
@@ -360,11 +260,19 @@ pub fn init(args: InitArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
     let last_run = store
         .as_ref()
         .and_then(|s| s.latest(Kind::Run, Some(&args.name)).ok().flatten())
-        .and_then(|r| RunResult::from_json(&r.body).ok().map(|run| (r.id, run)));
+        .and_then(|r| {
+            RunResult::from_json(&r.body, &format!("run #{}", r.id))
+                .ok()
+                .map(|run| (r.id, run))
+        });
     let last_capacity = store
         .as_ref()
         .and_then(|s| s.latest(Kind::Capacity, Some(&args.name)).ok().flatten())
-        .and_then(|r| CapacityStudy::from_json(&r.body).ok().map(|c| (r.id, c)));
+        .and_then(|r| {
+            CapacityStudy::from_json(&r.body, &format!("run #{}", r.id))
+                .ok()
+                .map(|c| (r.id, c))
+        });
 
     // The forecast, when there is history.
     let mut peak: Option<(String, f64, String)> = None;
@@ -502,7 +410,8 @@ pub fn init(args: InitArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
             let today = c.today().map_or(0.0, |b| b.capacity());
             let _ = writeln!(
                 out,
-                "# capacity study #{id} of this plan measured {today:.0}/s at its data volume"
+                "# capacity study #{id} of this plan: {}",
+                loadcast_report::capacity_headline(c)
             );
             let _ = writeln!(out, "from = \"{:.0}/s\"", (today / 4.0).max(1.0));
         }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use loadcast_stats::{RunResult, RunStatus};
+use loadcast_stats::{Document, RunResult, RunStatus};
 use loadcast_testkit::db::{Engine, TestDb};
 use loadcast_testkit::{CapacityServer, SessionApp, TestServer};
 

@@ -1,0 +1,393 @@
+//! The capacity study as one call: a breaking-point search at each data scale (the data grown
+//! between them by a [`Grower`]), capacity against data volume with its cliffs, the USL sweep,
+//! and the runway against a projection. The binary builds the [`StudySpec`] from flags and the
+//! plan and implements [`Probe`] and [`Grower`] with the engine and datagen; tests implement
+//! them with synthetic targets.
+
+use std::time::Duration;
+
+use loadcast_stats::{Cancel, Threshold};
+
+use crate::data::{self, DataPoint, Prediction};
+use crate::error::{CapacityError, GrowerError, ProbeError};
+use crate::runway::{self, PathPoint};
+use crate::search::{self, Probe, SearchOptions, Step};
+use crate::study::{CapacityStudy, ScaleResult};
+
+/// The data volume reached: rows of the table that measures it, and the database's size.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Volume {
+    pub rows: f64,
+    pub bytes: Option<f64>,
+}
+
+/// Brings the test data to a volume. The binary grows a real database with datagen.
+pub trait Grower {
+    /// The volume now, before anything is grown: the study's `1x`.
+    fn current(&mut self) -> Result<Volume, GrowerError>;
+
+    /// Grows the data until the measuring table has `rows` rows (other tables in proportion)
+    /// and returns the volume reached.
+    fn grow_to(&mut self, label: &str, rows: f64) -> Result<Volume, GrowerError>;
+
+    /// Limits an extrapolation may cross unseen: the database's cache, the machine's memory
+    /// (`(what, bytes)`).
+    fn limits(&mut self) -> Vec<(String, f64)> {
+        Vec::new()
+    }
+}
+
+/// A data scale to measure after today's.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScaleTarget {
+    /// A multiple of today's volume (`2x`).
+    Times(f64),
+    /// The horizon's volume, from the projection (with the plan's bound); `None` when there is
+    /// no projection for the table (an error if the scale is asked for).
+    Horizon(Option<f64>),
+}
+
+impl ScaleTarget {
+    pub fn label(&self) -> String {
+        match self {
+            ScaleTarget::Times(m) => format!("{m}x"),
+            ScaleTarget::Horizon(_) => "horizon".into(),
+        }
+    }
+}
+
+/// The traffic and data forecasts the runway is computed against.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunwayInput {
+    pub traffic: Vec<PathPoint>,
+    /// The data path of the measuring table; `None`: capacity does not follow the data.
+    pub data: Option<Vec<PathPoint>>,
+}
+
+/// Everything a study needs to know.
+#[derive(Clone, Debug)]
+pub struct StudySpec {
+    pub plan_name: String,
+    pub plan_hash: String,
+    pub target: String,
+    pub started_at: String,
+    /// What "broken" means.
+    pub thresholds: Vec<Threshold>,
+    pub search: SearchOptions,
+    /// The table whose rows measure the data volume.
+    pub table: Option<String>,
+    /// Scales after today's, in the order given (they are measured ascending).
+    pub scales: Vec<ScaleTarget>,
+    /// The horizon's data volume (with the plan's bound), for the prediction and cliffs.
+    pub horizon_volume: Option<f64>,
+    /// Concurrency levels of the USL sweep (empty: none).
+    pub usl_users: Vec<u32>,
+    pub runway: Option<RunwayInput>,
+    /// Today's search, already done by the caller: not searched twice.
+    pub today: Option<ScaleResult>,
+}
+
+/// A study's volumes may drift this far from a scale's target (batches, concurrent writers).
+const REACHED_TOLERANCE: f64 = 0.01;
+
+/// What the study is doing, for the terminal.
+#[derive(Debug)]
+pub enum StudyEvent<'a> {
+    Growing { label: &'a str, rows: f64 },
+    Searching { label: &'a str, rows: Option<f64> },
+    Step(&'a Step),
+    Sweep { users: u32, throughput: f64 },
+}
+
+/// Receives a study's progress.
+pub trait StudyObserver {
+    fn event(&mut self, event: StudyEvent<'_>);
+}
+
+impl StudyObserver for () {
+    fn event(&mut self, _: StudyEvent<'_>) {}
+}
+
+/// The caller's probe, refusing to start anything once the user has asked to stop.
+struct Cancellable<'a> {
+    probe: &'a mut dyn Probe,
+    cancel: &'a Cancel,
+}
+
+impl Probe for Cancellable<'_> {
+    fn measure(
+        &mut self,
+        rate: f64,
+        hold: Duration,
+    ) -> Result<loadcast_stats::RunResult, ProbeError> {
+        if self.cancel.is_cancelled() {
+            return Err(ProbeError::Interrupted);
+        }
+        self.probe.measure(rate, hold)
+    }
+
+    fn measure_users(
+        &mut self,
+        users: u32,
+        hold: Duration,
+    ) -> Result<loadcast_stats::RunResult, ProbeError> {
+        if self.cancel.is_cancelled() {
+            return Err(ProbeError::Interrupted);
+        }
+        self.probe.measure_users(users, hold)
+    }
+}
+
+/// Runs the study. Ctrl-C (`cancel`) ends it after the step under way: the scales already
+/// searched stand, the one cut short is left out, not guessed.
+pub fn run_study(
+    spec: &StudySpec,
+    probe: &mut dyn Probe,
+    grower: Option<&mut dyn Grower>,
+    observer: &mut dyn StudyObserver,
+    cancel: &Cancel,
+) -> Result<CapacityStudy, CapacityError> {
+    let mut study = CapacityStudy::new(
+        &spec.plan_name,
+        &spec.plan_hash,
+        &spec.target,
+        &spec.started_at,
+    );
+    study.table = spec.table.clone();
+    if !spec.scales.is_empty() && grower.is_none() {
+        return Err(CapacityError::NoDatabase);
+    }
+    let mut grower = grower;
+    let today_volume = match grower.as_deref_mut() {
+        Some(g) => Some(g.current().map_err(|source| CapacityError::Grow {
+            label: "1x".into(),
+            source,
+        })?),
+        None => None,
+    };
+    // Resolve every scale to rows of the measuring table, ascending (data only grows).
+    let table = spec.table.clone().unwrap_or_else(|| "the data".into());
+    let mut targets: Vec<(String, f64)> = Vec::new();
+    for scale in &spec.scales {
+        let label = scale.label();
+        let base = today_volume.map_or(0.0, |v| v.rows);
+        let rows = match scale {
+            ScaleTarget::Times(m) => base * m,
+            ScaleTarget::Horizon(Some(v)) => *v,
+            ScaleTarget::Horizon(None) => {
+                return Err(CapacityError::NoHorizonVolume {
+                    label,
+                    table: table.clone(),
+                });
+            }
+        };
+        if rows <= base * (1.0 + REACHED_TOLERANCE) {
+            study.warnings.push(format!(
+                "the {label} scale ({rows:.0} rows) is not above today's {base:.0} rows of {table}: not measured again"
+            ));
+            continue;
+        }
+        targets.push((label, rows));
+    }
+    targets.sort_by(|a, b| a.1.total_cmp(&b.1));
+
+    let mut probe = Cancellable { probe, cancel };
+    // Today's scale.
+    match spec.today.clone() {
+        Some(today) => study.scales.push(today),
+        None => {
+            observer.event(StudyEvent::Searching {
+                label: "1x",
+                rows: today_volume.map(|v| v.rows),
+            });
+            match search_scale(&mut probe, observer, spec, "1x", today_volume)? {
+                Some(result) => study.scales.push(result),
+                None => return Ok(finish(study, spec, &mut probe, observer)),
+            }
+        }
+    }
+    for (label, rows) in &targets {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let Some(g) = grower.as_deref_mut() else {
+            break;
+        };
+        observer.event(StudyEvent::Growing { label, rows: *rows });
+        let reached = match g.grow_to(label, *rows) {
+            Ok(v) => v,
+            Err(GrowerError::Interrupted) => break,
+            Err(source) => {
+                return Err(CapacityError::Grow {
+                    label: label.clone(),
+                    source,
+                });
+            }
+        };
+        if (reached.rows / rows - 1.0).abs() > REACHED_TOLERANCE {
+            return Err(CapacityError::ScaleNotReached {
+                label: label.clone(),
+                table: table.clone(),
+                target: *rows,
+                reached: reached.rows,
+            });
+        }
+        observer.event(StudyEvent::Searching {
+            label,
+            rows: Some(reached.rows),
+        });
+        match search_scale(&mut probe, observer, spec, label, Some(reached))? {
+            Some(result) => study.scales.push(result),
+            None => break,
+        }
+    }
+    if let Some(g) = grower {
+        let limits = g.limits();
+        fit_data(&mut study, spec, &limits)?;
+    }
+    Ok(finish(study, spec, &mut probe, observer))
+}
+
+/// One scale's search; `None` when the user stopped it.
+fn search_scale(
+    probe: &mut Cancellable<'_>,
+    observer: &mut dyn StudyObserver,
+    spec: &StudySpec,
+    label: &str,
+    volume: Option<Volume>,
+) -> Result<Option<ScaleResult>, CapacityError> {
+    let point = match search::search_with(probe, &spec.thresholds, &spec.search, &mut |step| {
+        observer.event(StudyEvent::Step(step))
+    }) {
+        Ok(point) => point,
+        Err(e) if e.is_interrupted() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(Some(ScaleResult {
+        scale: label.to_string(),
+        volume: volume.map(|v| v.rows),
+        bytes: volume.and_then(|v| v.bytes),
+        breaking_point: point,
+    }))
+}
+
+/// Capacity against data volume, its prediction at the horizon and the cliffs on the way.
+fn fit_data(
+    study: &mut CapacityStudy,
+    spec: &StudySpec,
+    limits: &[(String, f64)],
+) -> Result<(), CapacityError> {
+    let points: Vec<DataPoint> = study
+        .scales
+        .iter()
+        .filter(|s| !s.breaking_point.generator_limited)
+        .filter_map(|s| {
+            Some(DataPoint {
+                volume: s.volume?,
+                capacity: s.breaking_point.capacity(),
+                bytes: s.bytes,
+                bracket: Some(s.breaking_point.interval()),
+            })
+        })
+        .collect();
+    let measured = points.iter().filter(|p| p.capacity > 0.0).count();
+    if measured < 2 {
+        if points.len() >= 2 {
+            study.warnings.push(format!(
+                "no capacity against data volume: only {measured} of {} scales held the SLO at the search's first rate (lower capacity.from)",
+                points.len()
+            ));
+        }
+        return Ok(());
+    }
+    let model = data::fit(&points).map_err(CapacityError::Fit)?;
+    if model.dof == 0 {
+        study.warnings.push(format!(
+            "capacity against data volume rests on {} scales: {}",
+            model.points.len(),
+            model.quality()
+        ));
+    }
+    if let Some(h) = spec.horizon_volume {
+        study.at_horizon = Some(model.predict(h));
+        study.horizon_volume = Some(h);
+        let limits: Vec<(&str, f64)> = limits.iter().map(|(w, b)| (w.as_str(), *b)).collect();
+        study.cliffs = data::cliffs(&model, h, &limits);
+        for c in &study.cliffs {
+            study.warnings.push(format!(
+                "between the largest measured scale ({:.0} MB) and the horizon ({:.0} MB) the data outgrows {} ({:.0} MB): the fitted curve cannot see the cliff there; measure at the horizon's volume",
+                c.measured_bytes / 1e6, c.horizon_bytes / 1e6, c.what, c.limit_bytes / 1e6
+            ));
+        }
+    }
+    study.data_model = Some(model);
+    Ok(())
+}
+
+/// The generator's warning, the USL sweep and the runway: what follows the searches.
+fn finish(
+    mut study: CapacityStudy,
+    spec: &StudySpec,
+    probe: &mut Cancellable<'_>,
+    observer: &mut dyn StudyObserver,
+) -> CapacityStudy {
+    if study
+        .scales
+        .iter()
+        .any(|s| s.breaking_point.generator_limited)
+    {
+        study.warnings.push(
+            "the generator could not keep its schedule at the highest rates: those capacities are lower bounds, not the target's limit (raise load.max_in_flight or run on a bigger generator)".into(),
+        );
+    }
+    for &users in &spec.usl_users {
+        match probe.measure_users(users, spec.search.hold) {
+            Ok(result) => {
+                let throughput = result.throughput();
+                observer.event(StudyEvent::Sweep { users, throughput });
+                study.sweep.push((f64::from(users), throughput));
+            }
+            Err(ProbeError::Interrupted) => break,
+            Err(e) => {
+                study
+                    .warnings
+                    .push(format!("USL sweep at {users} users: {e}"));
+                break;
+            }
+        }
+    }
+    if study.sweep.len() >= 3 {
+        match crate::usl::fit(&study.sweep) {
+            Ok(fit) => study.usl = Some(fit),
+            Err(e) => study.warnings.push(format!("USL: {e}")),
+        }
+    }
+    if let (Some(input), Some(today)) = (&spec.runway, study.today()) {
+        let (low, high) = today.interval();
+        let today_capacity = Prediction {
+            capacity: today.capacity(),
+            low,
+            high,
+        };
+        let flat = runway::Flat(today_capacity);
+        let data_path = input.data.clone().unwrap_or_else(|| {
+            vec![PathPoint {
+                t: input.traffic.first().map_or(0, |p| p.t),
+                point: 1.0,
+                lo95: 1.0,
+                hi95: 1.0,
+            }]
+        });
+        let curve: &dyn runway::CapacityCurve = match (&study.data_model, &input.data) {
+            (Some(m), Some(_)) => m,
+            _ => &flat,
+        };
+        study.runway = Some(runway::runway(
+            &input.traffic,
+            &data_path,
+            curve,
+            today_capacity,
+        ));
+    }
+    study
+}

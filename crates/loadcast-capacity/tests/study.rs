@@ -1,0 +1,421 @@
+//! Whole capacity studies against synthetic targets whose capacity is known by construction,
+//! without the binary: the search, growth between scales, the capacity-vs-data fit, the runway,
+//! and the study document that comes out.
+
+mod support;
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use loadcast_capacity::data::Form;
+use loadcast_capacity::runway::PathPoint;
+use loadcast_capacity::{
+    CapacityError, CapacityStudy, RunwayInput, ScaleTarget, SearchOptions, StudySpec, run_study,
+    search,
+};
+use loadcast_stats::{Cancel, Document};
+use proptest::prelude::*;
+use support::{ScanTarget, Table, slo_p99};
+
+fn options(factor: f64) -> SearchOptions {
+    SearchOptions {
+        from: 20.0,
+        factor,
+        hold: Duration::from_secs(10),
+        warmup: Duration::from_secs(2),
+        precision: 0.02,
+        max_steps: 40,
+        ..SearchOptions::default()
+    }
+}
+
+fn spec(scales: Vec<ScaleTarget>, horizon: Option<f64>) -> StudySpec {
+    StudySpec {
+        plan_name: "synthetic".into(),
+        plan_hash: "0".into(),
+        target: "synthetic://queue".into(),
+        started_at: "2026-12-01T00:00:00Z".into(),
+        thresholds: slo_p99(100),
+        search: options(1.5),
+        table: Some("orders".into()),
+        scales,
+        horizon_volume: horizon,
+        usl_users: Vec::new(),
+        runway: None,
+        today: None,
+    }
+}
+
+/// The found capacity must not depend on how the search steps: a step past capacity leaves a
+/// backlog, and the target is let recover before the next step is judged.
+#[test]
+fn the_found_capacity_of_a_known_target_does_not_move_with_the_factor() {
+    let rows = Rc::new(Cell::new(10_000.0));
+    let mut found = Vec::new();
+    for factor in [1.3, 1.5, 2.0, 3.0] {
+        let mut target = ScanTarget::new(4.0, 0.004, 0.0, rows.clone());
+        let point = search(&mut target, &slo_p99(100), &options(factor))
+            .unwrap_or_else(|e| panic!("factor {factor}: {e}"));
+        // The largest rate at which this queue's p99 holds 100 ms, from the model: ρ/(1−ρ) ·
+        // 4.6 · 4 ms / 4 ≤ 96 ms ⇔ ρ ≤ 0.954, of a capacity of 1000/s.
+        let truth = 1000.0 * 96.0 / (96.0 + 4.6);
+        let recovered: Vec<f64> = point
+            .steps
+            .iter()
+            .filter_map(|s| s.recovery_seconds)
+            .collect();
+        eprintln!(
+            "factor {factor}: {:.1}/s (bracket {:?}), truth {truth:.1}/s, recoveries {recovered:?}",
+            point.capacity(),
+            point.interval()
+        );
+        assert!(
+            !recovered.is_empty(),
+            "a broken step is followed by a recovery"
+        );
+        assert!(
+            point.steps.iter().all(|s| !s.unrecovered),
+            "{:?}",
+            point.steps
+        );
+        assert!(
+            (point.capacity() / truth - 1.0).abs() < 0.04,
+            "factor {factor}: found {:.1}/s, truth {truth:.1}/s; steps {:?}",
+            point.capacity(),
+            point.steps
+        );
+        found.push(point.capacity());
+    }
+    let (lo, hi) = found
+        .iter()
+        .fold((f64::MAX, 0.0_f64), |(a, b), c| (a.min(*c), b.max(*c)));
+    assert!(hi / lo < 1.05, "capacities by factor: {found:?}");
+}
+
+/// One figure: the capacity is the highest rate measured to hold the SLO, and the SLO the
+/// search quotes is the one that broke at the bracket's upper end.
+#[test]
+fn the_capacity_is_the_last_good_rate_and_the_broken_slo_is_the_brackets() {
+    let rows = Rc::new(Cell::new(0.0));
+    let mut target = ScanTarget::new(4.0, 0.01, 0.0, rows);
+    let point = search(&mut target, &slo_p99(100), &options(1.5)).unwrap();
+    let (good, bad) = point.interval();
+    assert_eq!(point.capacity(), good);
+    assert_eq!(point.capacity(), point.max_rate);
+    let broken = point
+        .steps
+        .iter()
+        .rev()
+        .find(|s| !s.passed && s.rate == bad)
+        .expect("the bracket's upper end was measured");
+    assert_eq!(point.first_broken, broken.note, "{:?}", point.steps);
+    assert!(point.steps.iter().any(|s| s.passed && s.rate == good));
+}
+
+/// Three repeated studies of a scan at 1×, 2×, 4× with a few percent of measurement noise each:
+/// the same form every time, and 8× predicted within 10% of the target's capacity there.
+#[test]
+fn repeated_studies_of_a_scan_choose_the_same_form_and_predict_8x_within_10_percent() {
+    let base_rows = 20_000.0;
+    for (run, noise) in [[1.0, 1.0, 1.0], [1.03, 0.97, 1.02], [0.98, 1.03, 0.97]]
+        .iter()
+        .enumerate()
+    {
+        let rows = Rc::new(Cell::new(base_rows));
+        let mut target = ScanTarget::new(4.0, 0.002, 0.0000005, rows.clone());
+        target.queueing = false;
+        let truth_8x = target.capacity_at(8.0 * base_rows);
+        let noise_cell = target.noise.clone();
+        let mut table = Table {
+            rows: rows.clone(),
+            fail_to_grow: false,
+            bytes_per_row: 100.0,
+        };
+        let mut probe = NoisyByScale {
+            target: &mut target,
+            noise: noise_cell,
+            by_scale: *noise,
+            base_rows,
+        };
+        let study = run_study(
+            &spec(
+                vec![ScaleTarget::Times(2.0), ScaleTarget::Times(4.0)],
+                Some(8.0 * base_rows),
+            ),
+            &mut probe,
+            Some(&mut table),
+            &mut (),
+            &Cancel::new(),
+        )
+        .unwrap();
+        let model = study.data_model.as_ref().expect("three scales fit");
+        for s in &study.scales {
+            let v = s.volume.unwrap();
+            eprintln!(
+                "  {} {v} rows: {:.1}/s {:?}, truth {:.1}/s",
+                s.scale,
+                s.breaking_point.capacity(),
+                s.breaking_point.interval(),
+                4.0 / (0.002 + 0.0000005 * v)
+            );
+            for st in &s.breaking_point.steps {
+                eprintln!(
+                    "    {:.1} {} p99 {:.1} rec {:?} {:?}",
+                    st.rate, st.passed, st.p99_ms, st.recovery_seconds, st.phase
+                );
+            }
+        }
+        let predicted = study.at_horizon.expect("a horizon volume was given");
+        eprintln!(
+            "run {run}: form {:?} (tried {:?}), 8x predicted {:.1}/s ({:.1}–{:.1}), truth {truth_8x:.1}/s",
+            model.form, model.tried, predicted.capacity, predicted.low, predicted.high
+        );
+        assert_eq!(model.form, Form::Inverse, "run {run}: {:?}", model.tried);
+        assert!(
+            (predicted.capacity / truth_8x - 1.0).abs() < 0.10,
+            "run {run}: {predicted:?} vs {truth_8x}"
+        );
+        assert!(predicted.low <= truth_8x && truth_8x <= predicted.high * 1.05);
+        assert_eq!(
+            study.scales.iter().map(|s| s.volume).collect::<Vec<_>>(),
+            vec![
+                Some(base_rows),
+                Some(2.0 * base_rows),
+                Some(4.0 * base_rows)
+            ]
+        );
+    }
+}
+
+/// Applies a per-scale noise factor to the target's capacity (scales known by their rows).
+struct NoisyByScale<'a> {
+    target: &'a mut ScanTarget,
+    noise: Rc<Cell<f64>>,
+    by_scale: [f64; 3],
+    base_rows: f64,
+}
+
+impl loadcast_capacity::Probe for NoisyByScale<'_> {
+    fn measure(
+        &mut self,
+        rate: f64,
+        hold: Duration,
+    ) -> Result<loadcast_stats::RunResult, loadcast_capacity::ProbeError> {
+        let scale = (self.target.rows.get() / self.base_rows).log2().round() as usize;
+        self.noise.set(self.by_scale[scale.min(2)]);
+        self.target.measure(rate, hold)
+    }
+}
+
+/// A scale the data did not reach is an error, never a label on today's capacity.
+#[test]
+fn a_scale_that_was_not_reached_is_an_error() {
+    let rows = Rc::new(Cell::new(20_000.0));
+    let mut target = ScanTarget::new(4.0, 0.002, 0.0000005, rows.clone());
+    let mut table = Table {
+        rows,
+        fail_to_grow: true,
+        bytes_per_row: 100.0,
+    };
+    let err = run_study(
+        &spec(vec![ScaleTarget::Times(2.0)], None),
+        &mut target,
+        Some(&mut table),
+        &mut (),
+        &Cancel::new(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CapacityError::ScaleNotReached { reached, target, .. } if reached == 20_000.0 && target == 40_000.0
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("2x scale was not reached"),
+        "{err}"
+    );
+    // Data scales without anything to grow them are refused up front.
+    let err = run_study(
+        &spec(vec![ScaleTarget::Times(2.0)], None),
+        &mut target,
+        None,
+        &mut (),
+        &Cancel::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, CapacityError::NoDatabase), "{err}");
+}
+
+/// Two scales: the fit says it has no degrees of freedom, and its interval is the brackets'.
+#[test]
+fn a_two_scale_study_says_its_fit_has_no_degrees_of_freedom() {
+    let rows = Rc::new(Cell::new(20_000.0));
+    let mut target = ScanTarget::new(4.0, 0.002, 0.0000005, rows.clone());
+    let mut table = Table {
+        rows,
+        fail_to_grow: false,
+        bytes_per_row: 100.0,
+    };
+    let study = run_study(
+        &spec(vec![ScaleTarget::Times(2.0)], Some(80_000.0)),
+        &mut target,
+        Some(&mut table),
+        &mut (),
+        &Cancel::new(),
+    )
+    .unwrap();
+    let model = study.data_model.as_ref().unwrap();
+    assert_eq!(model.dof, 0);
+    assert!(
+        study
+            .warnings
+            .iter()
+            .any(|w| w.contains("no degrees of freedom")),
+        "{:?}",
+        study.warnings
+    );
+    let p = study.at_horizon.unwrap();
+    assert!(
+        p.high.is_finite() && p.low < p.capacity && p.capacity < p.high,
+        "{p:?}"
+    );
+}
+
+/// The runway and every figure read back from the document exactly — infinities included
+/// (a headroom with no demand, an interval with no upper bound).
+#[test]
+fn a_study_with_a_runway_reads_back_exactly() {
+    let rows = Rc::new(Cell::new(20_000.0));
+    let mut target = ScanTarget::new(4.0, 0.002, 0.0000005, rows.clone());
+    let mut table = Table {
+        rows,
+        fail_to_grow: false,
+        bytes_per_row: 100.0,
+    };
+    let day = 86_400;
+    let traffic: Vec<PathPoint> = (0..=180)
+        .map(|d| PathPoint {
+            t: d * day,
+            point: 300.0 + 3.0 * d as f64,
+            lo95: 250.0 + 2.0 * d as f64,
+            hi95: 350.0 + 4.0 * d as f64,
+        })
+        .collect();
+    let data: Vec<PathPoint> = (0..=180)
+        .map(|d| PathPoint {
+            t: d * day,
+            point: 20_000.0 + 500.0 * d as f64,
+            lo95: 20_000.0 + 400.0 * d as f64,
+            hi95: 20_000.0 + 600.0 * d as f64,
+        })
+        .collect();
+    let mut s = spec(
+        vec![ScaleTarget::Times(2.0), ScaleTarget::Times(4.0)],
+        Some(110_000.0),
+    );
+    s.runway = Some(RunwayInput {
+        traffic,
+        data: Some(data),
+    });
+    let study = run_study(&s, &mut target, Some(&mut table), &mut (), &Cancel::new()).unwrap();
+    let runway = study.runway.as_ref().expect("a runway");
+    assert!(runway.data_aware.runs_out.is_some(), "{runway:?}");
+    let back = CapacityStudy::from_json(&study.to_json(), "study.json").unwrap();
+    assert_eq!(back, study);
+    // An empty study too, and one with an unbounded interval.
+    let mut empty = CapacityStudy::new("p", "h", "t", "s");
+    empty.at_horizon = Some(loadcast_capacity::data::Prediction {
+        capacity: 20.9,
+        low: 0.0,
+        high: f64::INFINITY,
+    });
+    let back = CapacityStudy::from_json(&empty.to_json(), "empty.json").unwrap();
+    assert_eq!(back, empty);
+}
+
+/// Ctrl-C during a study: the scales searched stand, nothing is guessed.
+#[test]
+fn a_cancelled_study_keeps_the_scales_already_searched() {
+    let rows = Rc::new(Cell::new(20_000.0));
+    let target = ScanTarget::new(4.0, 0.002, 0.0000005, rows.clone());
+    let mut table = Table {
+        rows,
+        fail_to_grow: false,
+        bytes_per_row: 100.0,
+    };
+    let cancel = Cancel::new();
+    let mut probe = CancelAfter {
+        target,
+        measurements: 0,
+        after: 30,
+        cancel: cancel.clone(),
+    };
+    let study = run_study(
+        &spec(vec![ScaleTarget::Times(2.0), ScaleTarget::Times(4.0)], None),
+        &mut probe,
+        Some(&mut table),
+        &mut (),
+        &cancel,
+    )
+    .unwrap();
+    assert!(
+        !study.scales.is_empty() && study.scales.len() < 3,
+        "{}",
+        study.scales.len()
+    );
+    assert!(study.data_model.is_none() || study.scales.len() >= 2);
+}
+
+struct CancelAfter {
+    target: ScanTarget,
+    measurements: usize,
+    after: usize,
+    cancel: Cancel,
+}
+
+impl loadcast_capacity::Probe for CancelAfter {
+    fn measure(
+        &mut self,
+        rate: f64,
+        hold: Duration,
+    ) -> Result<loadcast_stats::RunResult, loadcast_capacity::ProbeError> {
+        self.measurements += 1;
+        if self.measurements > self.after {
+            self.cancel.cancel();
+            return Err(loadcast_capacity::ProbeError::Interrupted);
+        }
+        self.target.measure(rate, hold)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Whatever the target, the study loadcast writes is the study it reads.
+    #[test]
+    fn every_study_round_trips(
+        workers in 1.0f64..16.0,
+        base_ms in 0.5f64..20.0,
+        per_row in 0.0f64..2e-6,
+        scales in 0usize..3,
+        horizon in proptest::option::of(1e4f64..1e6),
+    ) {
+        let rows = Rc::new(Cell::new(10_000.0));
+        let mut target = ScanTarget::new(workers, base_ms / 1e3, per_row, rows.clone());
+        let mut table = Table { rows, fail_to_grow: false, bytes_per_row: 80.0 };
+        let scales = [ScaleTarget::Times(2.0), ScaleTarget::Times(3.0)][..scales.min(2)].to_vec();
+        let study = run_study(
+            &spec(scales, horizon),
+            &mut target,
+            Some(&mut table),
+            &mut (),
+            &Cancel::new(),
+        )
+        .unwrap();
+        let back = CapacityStudy::from_json(&study.to_json(), "study.json").unwrap();
+        prop_assert_eq!(back, study);
+    }
+}

@@ -1,0 +1,165 @@
+//! A plan resolved against a projection: what "horizon" means, computed once and read by every
+//! command. For each data series the volume at the horizon with the plan's bound (point, p80,
+//! p95); the traffic series and its peak with the plan's traffic bound; the table whose rows
+//! measure the data volume; and the forecast of the plan's own `[history]` when no projection
+//! is given. `grow`, `capacity`, `plan render` and `plan init` all take their volumes from here,
+//! so two commands can never aim at different volumes for one plan.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use loadcast_forecast::history::{CsvSpec, SeriesKind};
+use loadcast_forecast::{Band, ForecastError, Projection, SeriesProjection};
+
+use crate::database::RowsTarget;
+use crate::model::{Bound, HistorySpec, Plan};
+
+/// How far ahead a plan looks when its `[horizon]` does not say.
+pub const DEFAULT_HORIZON: Duration = Duration::from_secs(6 * 2_630_016);
+
+/// A plan with its projection.
+#[derive(Clone, Debug)]
+pub struct ResolvedPlan<'a> {
+    pub plan: &'a Plan,
+    pub projection: Option<Projection>,
+    /// Which bound of the data forecast the plan tests at.
+    pub data_bound: Bound,
+    pub traffic_bound: Bound,
+}
+
+/// One value of a forecast band.
+pub fn pick(band: &Band, bound: Bound) -> f64 {
+    match bound {
+        Bound::Point => band.point,
+        Bound::Upper80 => band.hi80,
+        Bound::Upper95 => band.hi95,
+    }
+}
+
+impl<'a> ResolvedPlan<'a> {
+    /// `projection`: one given by the user; `None` forecasts the plan's `[history]` (if any).
+    pub fn new(plan: &'a Plan, projection: Option<Projection>) -> Result<Self, ForecastError> {
+        let projection = match projection {
+            Some(p) => Some(p),
+            None => forecast_history(plan)?,
+        };
+        Ok(Self::with_projection(plan, projection))
+    }
+
+    /// No forecast is made: the projection is exactly what is given.
+    pub fn with_projection(plan: &'a Plan, projection: Option<Projection>) -> Self {
+        let horizon = plan.horizon;
+        Self {
+            plan,
+            projection,
+            data_bound: horizon.map_or(Bound::Point, |h| h.data),
+            traffic_bound: horizon.map_or(Bound::Point, |h| h.traffic),
+        }
+    }
+
+    /// How far ahead the plan looks.
+    pub fn horizon(&self) -> Duration {
+        horizon_of(self.plan)
+    }
+
+    /// Every data series' volume at the horizon, with the plan's data bound.
+    pub fn horizon_volumes(&self) -> BTreeMap<String, f64> {
+        self.projection
+            .iter()
+            .flat_map(|p| &p.series)
+            .filter(|s| s.kind == SeriesKind::Data)
+            .map(|s| (s.name.clone(), pick(&s.at_horizon, self.data_bound)))
+            .collect()
+    }
+
+    /// The data series that forecasts a table: the one its `rows = "horizon:SERIES"` names,
+    /// else the one named like the table.
+    pub fn data_series_of(&self, table: &str) -> String {
+        self.plan
+            .database
+            .as_ref()
+            .and_then(|d| d.tables.iter().find(|t| t.name == table))
+            .and_then(|t| match &t.rows {
+                RowsTarget::Horizon { series: Some(s) } => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| table.to_string())
+    }
+
+    /// A table's volume at the horizon, with the plan's data bound.
+    pub fn horizon_volume_of(&self, table: &str) -> Option<f64> {
+        self.horizon_volumes()
+            .get(&self.data_series_of(table))
+            .copied()
+    }
+
+    /// The table whose rows measure the data volume: `[capacity] table`, else the first table
+    /// the plan grows.
+    pub fn measuring_table(&self) -> Option<String> {
+        self.plan
+            .capacity
+            .as_ref()
+            .and_then(|c| c.table.clone())
+            .or_else(|| {
+                self.plan
+                    .database
+                    .as_ref()
+                    .and_then(|d| d.tables.first().map(|t| t.name.clone()))
+            })
+    }
+
+    /// A traffic series of the projection: the one named, else the first.
+    pub fn traffic_series(&self, name: Option<&str>) -> Option<&SeriesProjection> {
+        let p = self.projection.as_ref()?;
+        match name {
+            Some(n) => p.series(n),
+            None => p.series.iter().find(|s| s.kind == SeriesKind::Traffic),
+        }
+    }
+
+    /// The peak traffic to plan for, with the plan's traffic bound.
+    pub fn traffic_peak(&self, name: Option<&str>) -> Option<f64> {
+        self.traffic_series(name)
+            .map(|s| pick(&s.peak, self.traffic_bound))
+    }
+}
+
+fn horizon_of(plan: &Plan) -> Duration {
+    plan.horizon.map_or(DEFAULT_HORIZON, |h| h.until)
+}
+
+/// The series a plan's `[history]` declares: traffic columns by their own name, data series by
+/// the name the plan gives them.
+pub fn history_series(history: &HistorySpec) -> Vec<(String, String, SeriesKind)> {
+    history
+        .traffic
+        .iter()
+        .map(|c| (c.clone(), c.clone(), SeriesKind::Traffic))
+        .chain(
+            history
+                .data
+                .iter()
+                .map(|(name, column)| (name.clone(), column.clone(), SeriesKind::Data)),
+        )
+        .collect()
+}
+
+/// The forecast a plan's `[history]` and `[horizon]` ask for (what `loadcast forecast --plan`
+/// writes); `None` when the plan has no history.
+pub fn forecast_history(plan: &Plan) -> Result<Option<Projection>, ForecastError> {
+    let Some(history) = &plan.history else {
+        return Ok(None);
+    };
+    let series = loadcast_forecast::history::read_csv(
+        &history.csv,
+        &CsvSpec {
+            timestamp: history.timestamp.clone(),
+            series: history_series(history),
+        },
+    )?;
+    loadcast_forecast::project(
+        &series,
+        &loadcast_forecast::Options::horizon(horizon_of(plan)),
+    )
+    .map(Some)
+}

@@ -1,0 +1,150 @@
+//! Every file loadcast writes for itself or for another command — run results, projections,
+//! capacity studies — is a versioned JSON document: one `format` and `version` header checked
+//! before anything else is read, errors that name the file, line and column, and atomic writes
+//! (a reader never sees half a file). [`unbounded`] lets an infinite figure (a headroom with no
+//! demand, an interval with no upper end) be written and read back.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A document could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{origin}:{line}:{column}: invalid {what}: {cause}")]
+    Invalid {
+        origin: String,
+        what: &'static str,
+        line: usize,
+        column: usize,
+        cause: String,
+    },
+    #[error("{origin}: not a loadcast {what} (expected \"format\": \"{expected}\", found {found})")]
+    WrongFormat {
+        origin: String,
+        what: &'static str,
+        expected: &'static str,
+        found: String,
+    },
+    #[error(
+        "{origin}: {what} format version {} is not supported (this loadcast reads version {supported})",
+        found.map_or("missing".to_string(), |v| v.to_string())
+    )]
+    Version {
+        origin: String,
+        what: &'static str,
+        found: Option<u32>,
+        supported: u32,
+    },
+}
+
+/// A versioned JSON document.
+pub trait Document: Serialize + DeserializeOwned {
+    /// The `format` field.
+    const FORMAT: &'static str;
+    /// The version this build writes and reads.
+    const VERSION: u32;
+    /// What it is, for people: "run result", "capacity study".
+    const WHAT: &'static str;
+
+    fn to_json(&self) -> String {
+        // Our own types with string keys only: serializing cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// Reads a document; `origin` (a file, `run #12`) names where the text came from.
+    fn from_json(text: &str, origin: &str) -> Result<Self, DocumentError> {
+        #[derive(serde::Deserialize)]
+        struct Header {
+            format: Option<String>,
+            version: Option<u32>,
+        }
+        let invalid = |e: serde_json::Error| DocumentError::Invalid {
+            origin: origin.to_string(),
+            what: Self::WHAT,
+            line: e.line(),
+            column: e.column(),
+            cause: e.to_string(),
+        };
+        let header: Header = serde_json::from_str(text).map_err(invalid)?;
+        if header.format.as_deref() != Some(Self::FORMAT) {
+            return Err(DocumentError::WrongFormat {
+                origin: origin.to_string(),
+                what: Self::WHAT,
+                expected: Self::FORMAT,
+                found: header
+                    .format
+                    .map_or("no format field".to_string(), |f| format!("{f:?}")),
+            });
+        }
+        if header.version != Some(Self::VERSION) {
+            return Err(DocumentError::Version {
+                origin: origin.to_string(),
+                what: Self::WHAT,
+                found: header.version,
+                supported: Self::VERSION,
+            });
+        }
+        serde_json::from_str(text).map_err(invalid)
+    }
+
+    fn load(path: &Path) -> Result<Self, DocumentError> {
+        let text = fs::read_to_string(path).map_err(|source| DocumentError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_json(&text, &path.display().to_string())
+    }
+
+    /// Writes atomically: a temporary file beside it, then a rename.
+    fn save(&self, path: &Path) -> Result<(), DocumentError> {
+        let io_err = |source| DocumentError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".partial");
+        let tmp = PathBuf::from(tmp);
+        let mut file = fs::File::create(&tmp).map_err(io_err)?;
+        file.write_all(self.to_json().as_bytes()).map_err(io_err)?;
+        file.write_all(b"\n").map_err(io_err)?;
+        file.sync_all().map_err(io_err)?;
+        fs::rename(&tmp, path).map_err(io_err)
+    }
+}
+
+/// The `format` field of a JSON text, if it has one: which document it is.
+pub fn format_of(text: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        format: Option<String>,
+    }
+    serde_json::from_str::<Header>(text).ok()?.format
+}
+
+/// `#[serde(with = "loadcast_stats::document::unbounded")]` on an `f64` that may be infinite:
+/// JSON has no infinity, so ±∞ and NaN are written as `null` and `null` reads back as +∞ (the
+/// only non-finite value loadcast's figures take: "no upper bound", "no demand").
+pub mod unbounded {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            s.serialize_f64(*value)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+    }
+}
