@@ -62,11 +62,14 @@ pub fn step_line(st: &Step) -> String {
         st.p99_ms,
         st.error_rate * 100.0,
         if !st.valid {
-            "INVALID (generator)"
+            format!(
+                "INVALID (generator: {})",
+                st.note.as_deref().unwrap_or("it missed its schedule")
+            )
         } else if st.passed {
-            "pass"
+            "pass".to_string()
         } else {
-            "FAIL"
+            "FAIL".to_string()
         },
         if st.phase == "geometric" {
             String::new()

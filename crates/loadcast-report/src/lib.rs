@@ -74,6 +74,15 @@ pub fn terminal_summary(result: &RunResult) -> String {
     if result.requests.len() > 1 {
         row(&mut out, &total, width, elapsed);
     }
+    // Iterations (journeys through a scenario) and requests are different rates: both, named.
+    let _ = writeln!(
+        out,
+        "\n{} iterations ({:.1}/s) made {} requests ({:.1}/s)",
+        result.generator.started,
+        result.generator.started as f64 / elapsed,
+        total.count,
+        total.count as f64 / elapsed,
+    );
     if meta.model == "open" && !total.service.is_empty() {
         let _ = writeln!(
             out,
@@ -100,23 +109,42 @@ pub fn terminal_summary(result: &RunResult) -> String {
         );
     }
     let g = &result.generator;
-    let _ = writeln!(
-        out,
-        "\ngenerator: {} scheduled, {} started, {} late, {} waited for capacity, {} dropped, \
-         {} abandoned; {} users at most, {} connections opened, {} workers{}",
-        g.scheduled,
-        g.started,
-        g.late,
-        g.waited_for_capacity,
-        g.dropped,
-        g.abandoned,
-        g.max_vus,
-        g.connections_opened,
-        g.workers,
-        g.cpu_seconds
-            .map(|c| format!(", {c:.2} CPU-seconds"))
-            .unwrap_or_default()
-    );
+    let cpu = g
+        .cpu_seconds
+        .map(|c| format!(", {c:.2} CPU-seconds"))
+        .unwrap_or_default();
+    let identities = if g.identities < g.users {
+        format!("{} users sharing {} identities", g.users, g.identities)
+    } else {
+        format!("{} users, each its own identity", g.users)
+    };
+    let exhausted = if g.feeder_exhausted > 0 {
+        format!(", {} not run: no feeder row left", g.feeder_exhausted)
+    } else {
+        String::new()
+    };
+    if meta.model == "closed" {
+        let _ = writeln!(
+            out,
+            "\ngenerator: {} iterations by {identities}{exhausted}; {} abandoned at the end; {} connections opened, {} workers{cpu}",
+            g.started, g.abandoned, g.connections_opened, g.workers,
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\ngenerator: {} arrivals scheduled, {} started ({identities}){exhausted}, {} late, {} waited for capacity, {} dropped, \
+             {} abandoned; {} in flight at most, {} connections opened, {} workers{cpu}",
+            g.scheduled,
+            g.started,
+            g.late,
+            g.waited_for_capacity,
+            g.dropped,
+            g.abandoned,
+            g.max_vus,
+            g.connections_opened,
+            g.workers,
+        );
+    }
     if meta.model == "open" && g.miss_rate() > 0.01 {
         let _ = writeln!(
             out,

@@ -395,11 +395,7 @@ pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let plan = loadcast_plan::load(&args.plan)?;
     let cancel = Cancel::new();
     crate::interrupt::cancel_on_ctrl_c("ending the capacity study after this step", &cancel)?;
-    let projection = match &args.projection {
-        Some(path) => Some(loadcast_forecast::Projection::load(path)?),
-        None => None,
-    };
-    let resolved = ResolvedPlan::new(&plan, projection)?;
+    let resolved = crate::resolve::resolve(&plan, args.projection.as_deref())?;
     let study = study(&resolved, &StudySettings::from(&args), !args.quiet, &cancel)?;
     let out = args
         .out

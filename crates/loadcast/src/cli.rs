@@ -359,6 +359,9 @@ pub struct ReportArgs {
     /// Several run results are merged (shards).
     #[arg(required = true, value_name = "FILE_OR_ID")]
     pub inputs: Vec<String>,
+    /// Merge run results even when they come from different plans, targets or load models.
+    #[arg(long)]
+    pub force: bool,
     /// Print the (merged) run result as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,

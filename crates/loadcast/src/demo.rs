@@ -201,8 +201,21 @@ fn scaled_history(capacity_today: f64) -> (String, f64) {
         .collect();
     let today_peak = rows.iter().rev().take(7).map(|r| r.1).fold(0.0, f64::max);
     let factor = TODAY_SHARE * capacity_today / today_peak.max(1e-9);
+    // The story is about the months ahead of *now*: the history ends in the last week before
+    // today, shifted by whole weeks so that its weekdays stay its weekdays.
+    let day = 86_400;
+    let last = rows
+        .last()
+        .and_then(|r| loadcast_stats::time::parse_time(r.0))
+        .unwrap_or(0);
+    let yesterday = loadcast_stats::time::now() - day;
+    let shift = (yesterday - last).div_euclid(7 * day) * 7 * day;
     let mut csv = String::from("date,requests_per_s,orders_rows\n");
     for (date, traffic, orders) in &rows {
+        let date = loadcast_stats::time::parse_time(date).map_or_else(
+            || date.to_string(),
+            |t| loadcast_stats::time::format_date(t + shift),
+        );
         let _ = writeln!(csv, "{date},{:.2},{orders}", traffic * factor);
     }
     (csv, factor)

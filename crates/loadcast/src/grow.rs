@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use loadcast_datagen::{Goal, GrowObserver, GrowOptions, TableReport};
-use loadcast_plan::{ResolvedPlan, RowsTarget, redact_url};
+use loadcast_plan::{RowsTarget, redact_url};
 use loadcast_stats::{Cancel, Document};
 
 use crate::cli::{GrowArgs, ProgressMode};
@@ -72,25 +72,19 @@ pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
     let needs_horizon = goals
         .iter()
         .any(|g| matches!(g.rows, RowsTarget::Horizon { .. }));
-    let projection = match &args.projection {
-        Some(path) => Some(loadcast_forecast::Projection::load(path)?),
-        None => None,
-    };
     // The horizon's volumes with the plan's bound (or --bound): what `capacity` aims at too.
     let horizon = match &plan {
-        Some(plan) if needs_horizon || projection.is_some() => {
-            let mut resolved = if needs_horizon {
-                ResolvedPlan::new(plan, projection)?
-            } else {
-                ResolvedPlan::with_projection(plan, projection)
-            };
+        Some(plan) if needs_horizon || args.projection.is_some() => {
+            let mut resolved = crate::resolve::resolve(plan, args.projection.as_deref())?;
             if let Some(bound) = args.bound {
                 resolved.data_bound = bound;
             }
             resolved.horizon_volumes()
         }
-        _ => projection
-            .map(|p| {
+        Some(_) => Default::default(),
+        None => match &args.projection {
+            Some(path) => {
+                let p = loadcast_forecast::Projection::load(path)?;
                 let bound = args.bound.unwrap_or(loadcast_plan::Bound::Point);
                 p.series
                     .iter()
@@ -101,8 +95,9 @@ pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
                         )
                     })
                     .collect()
-            })
-            .unwrap_or_default(),
+            }
+            None => Default::default(),
+        },
     };
     if needs_horizon && horizon.is_empty() {
         return Err(Failure::usage(

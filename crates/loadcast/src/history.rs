@@ -77,7 +77,19 @@ pub fn report(args: ReportArgs, store: &StoreArgs) -> Result<u8, Failure> {
         match load(arg, store)? {
             Input::Run(r) => match run.as_mut() {
                 None => run = Some(*r),
-                Some(m) => m.merge(&r),
+                Some(m) => {
+                    let differences = run_differences(m, &r);
+                    if !differences.is_empty() && !args.force {
+                        return Err(Failure::usage(format!(
+                            "{arg}: not a shard of the same run as the results before it ({}): refusing to merge (--force merges anyway)",
+                            differences.join("; ")
+                        )));
+                    }
+                    for d in &differences {
+                        eprintln!("WARNING: merging results that differ: {d}");
+                    }
+                    m.merge(&r)
+                }
             },
             Input::Capacity(c) => capacity = Some(*c),
             Input::Forecast(p) => projection = Some(*p),
@@ -140,10 +152,20 @@ pub fn compare(args: CompareArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let run = |arg: &str| -> Result<RunResult, Failure> {
         match load(arg, store)? {
             Input::Run(r) => Ok(*r),
-            _ => Err(Failure::usage(format!("{arg}: compare takes run results"))),
+            Input::Capacity(_) => Err(Failure::usage(format!(
+                "{arg} is a capacity study: compare takes two run results (`loadcast report {arg}` shows a study)"
+            ))),
+            Input::Forecast(_) => Err(Failure::usage(format!(
+                "{arg} is a projection: compare takes two run results (`loadcast report {arg}` shows a projection)"
+            ))),
         }
     };
     let (a, b) = (run(&args.a)?, run(&args.b)?);
+    for d in run_differences(&a, &b) {
+        eprintln!(
+            "WARNING: the runs compared differ: {d}; their changes may be the plan's, not the service's"
+        );
+    }
     let limit =
         match &args.fail_on_regression {
             Some(text) => Some(loadcast_plan::units::parse_fraction(text).map_err(|e| {
@@ -202,6 +224,28 @@ pub fn compare(args: CompareArgs, store: &StoreArgs) -> Result<u8, Failure> {
     Ok(exit::PASSED)
 }
 
+/// How two results differ in what they ran: plan, target or load model.
+fn run_differences(a: &RunResult, b: &RunResult) -> Vec<String> {
+    let (a, b) = (&a.meta, &b.meta);
+    let mut out = Vec::new();
+    if a.plan_hash != b.plan_hash {
+        out.push(format!(
+            "plan {} ({}) vs {} ({})",
+            a.plan_name,
+            &a.plan_hash[..a.plan_hash.len().min(12)],
+            b.plan_name,
+            &b.plan_hash[..b.plan_hash.len().min(12)]
+        ));
+    }
+    if a.target != b.target {
+        out.push(format!("target {} vs {}", a.target, b.target));
+    }
+    if a.model != b.model {
+        out.push(format!("{} model vs {} model", a.model, b.model));
+    }
+    out
+}
+
 pub fn render(args: RenderArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
     let plan = loadcast_plan::load(&args.plan)?;
     let projection = match &args.projection {
@@ -210,7 +254,7 @@ pub fn render(args: RenderArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
             _ => return Err(Failure::usage(format!("{p}: not a projection"))),
         },
         // The forecast the plan's [history] gives, when it has one.
-        None => loadcast_plan::resolve::forecast_history(&plan)?,
+        None => crate::resolve::resolve(&plan, None)?.projection,
     };
     let capacity = match &args.capacity {
         Some(c) => match load(c, store_args)? {

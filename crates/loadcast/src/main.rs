@@ -9,6 +9,7 @@ mod grow;
 mod history;
 mod interrupt;
 mod progress;
+mod resolve;
 mod store;
 
 use std::process::ExitCode;

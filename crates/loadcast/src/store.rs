@@ -96,8 +96,15 @@ pub fn load(arg: &str, store: &StoreArgs) -> Result<Input, Failure> {
 /// The store's one-line headline of a run.
 pub fn run_headline(r: &RunResult) -> String {
     let t = r.total();
+    let verdict = if r.thresholds.iter().any(|t| !t.passed) {
+        "FAIL: "
+    } else if r.thresholds.is_empty() {
+        ""
+    } else {
+        "pass: "
+    };
     format!(
-        "{:.1}/s, p99 {}, {:.2}% errors{}",
+        "{verdict}{:.1} requests/s, p99 {}, {:.2}% errors{}",
         r.throughput(),
         loadcast_stats::format_duration(t.latency.quantile(0.99)),
         t.error_rate() * 100.0,

@@ -123,7 +123,7 @@ fn report_and_compare_name_the_input_that_is_not_a_result() {
             &["report", "missing.json"],
             "missing.json: no such file, and not a run id",
         ),
-        (&["compare", "bad.json", "bad.json"], "invalid result file"),
+        (&["compare", "bad.json", "bad.json"], "invalid run result"),
     ];
     for (args, expected) in cases {
         let mut all = vec!["--no-store"];
@@ -737,11 +737,14 @@ fn capacity_search_finds_a_known_capacity_and_stops_at_the_break() {
         point["max_rate"].as_f64().unwrap(),
         point["broke_at"].as_f64().unwrap(),
     );
-    let capacity = (good + bad) / 2.0;
+    // The capacity is the highest rate that held (the bracket's lower end). A 4-server queue
+    // breaks a p99 of 10× its service time below its throughput limit, and a busy 2-core machine
+    // delays arrivals: the figure lies between 85% and 100% of the 400/s by construction.
+    let capacity = good;
     eprintln!("found {good:.0}..{bad:.0}/s (truth {truth:.0}/s) in {elapsed:?}");
     assert!(
-        (capacity / truth - 1.0).abs() < 0.10,
-        "capacity {capacity:.0} vs {truth:.0}\n{}",
+        capacity >= 0.85 * truth && capacity <= 1.02 * truth && bad > good,
+        "capacity {capacity:.0} (bracket {good:.0}..{bad:.0}) vs {truth:.0}\n{}",
         text(&out.stdout)
     );
     assert_eq!(point["generator_limited"], false);
@@ -751,7 +754,7 @@ fn capacity_search_finds_a_known_capacity_and_stops_at_the_break() {
         point["first_broken"].as_str().unwrap().contains("p99"),
         "{point}"
     );
-    assert_has(&text(&out.stdout), "max sustainable");
+    assert_has(&text(&out.stdout), "held; broke at");
 }
 
 #[test]
