@@ -67,6 +67,8 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn a_malformed_plan_names_file_line_and_column_and_exits_2() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
     let dir = workdir("malformed");
     let plan = write_plan(
         &dir,
@@ -99,6 +101,8 @@ fn a_malformed_plan_names_file_line_and_column_and_exits_2() {
 
 #[test]
 fn a_missing_plan_file_is_named() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
     let out = run_in(&std::env::temp_dir(), &["run", "/nonexistent/plan.toml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("/nonexistent/plan.toml: cannot read plan"));
@@ -106,6 +110,8 @@ fn a_missing_plan_file_is_named() {
 
 #[test]
 fn report_and_compare_name_the_input_that_is_not_a_result() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
     let dir = workdir("bad-inputs");
     std::fs::write(dir.join("plan.toml"), "name = \"x\"\n").unwrap();
     std::fs::write(
@@ -141,6 +147,8 @@ fn report_and_compare_name_the_input_that_is_not_a_result() {
 
 #[test]
 fn an_unreachable_target_exits_1_with_a_clear_message() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -159,6 +167,8 @@ fn an_unreachable_target_exits_1_with_a_clear_message() {
 
 #[test]
 fn a_passing_run_writes_a_result_that_report_re_renders_and_merges() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
     let server = TestServer::start();
     let dir = workdir("pass");
     let plan = write_plan(
@@ -197,6 +207,8 @@ fn a_passing_run_writes_a_result_that_report_re_renders_and_merges() {
 
 #[test]
 fn a_failed_threshold_exits_3() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
     let server = TestServer::start();
     let dir = workdir("threshold");
     let plan = dir.join("slow.toml");
@@ -208,6 +220,8 @@ fn a_failed_threshold_exits_3() {
 
 #[test]
 fn sigint_saves_a_valid_partial_result_and_exits_130() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
     let server = TestServer::start();
     let dir = workdir("sigint");
     let plan = write_plan(
@@ -259,6 +273,8 @@ fn sigint_saves_a_valid_partial_result_and_exits_130() {
 
 #[test]
 fn completions_and_man_page_come_from_the_same_definitions() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
     let out = run_in(&std::env::temp_dir(), &["completions", "bash"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("loadcast"));
@@ -270,6 +286,8 @@ fn completions_and_man_page_come_from_the_same_definitions() {
 
 #[test]
 fn a_recorded_browser_session_becomes_a_plan_that_runs_green() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
     // `tests/fixtures/shop.har` was recorded by headless Chromium against this same app
     // (scripts/record-har.mjs): page, static assets, login, session, token, cart.
     let app = SessionApp::start(50);
@@ -334,6 +352,8 @@ fn a_recorded_browser_session_becomes_a_plan_that_runs_green() {
 
 #[test]
 fn plan_check_warns_about_one_identity_and_is_quiet_on_many() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
     let dir = workdir("lint");
     std::fs::write(dir.join("users.csv"), SessionApp::users_csv(100)).unwrap();
     let single = dir.join("single.toml");
@@ -464,6 +484,8 @@ fn daily_history(first_rows: f64) -> String {
 
 #[test]
 fn forecast_reads_history_writes_a_projection_and_names_bad_lines() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
     let dir = workdir("forecast");
     let csv = daily_history(50_000.0);
     std::fs::write(dir.join("history.csv"), &csv).unwrap();
@@ -538,6 +560,8 @@ fn forecast_reads_history_writes_a_projection_and_names_bad_lines() {
 
 #[test]
 fn a_plans_history_and_horizon_drive_forecast_and_grow() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
     let db = TestDb::create(
         Engine::Postgres,
         "CREATE TABLE orders (id BIGSERIAL PRIMARY KEY, customer_id INT NOT NULL, total NUMERIC(10, 2) NOT NULL);",
@@ -608,6 +632,8 @@ fn a_plans_history_and_horizon_drive_forecast_and_grow() {
 
 #[test]
 fn grow_refuses_unmarked_databases_and_resumes_exactly_after_sigkill() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
     let db = TestDb::create(
         Engine::Postgres,
         "CREATE TABLE events (id BIGSERIAL PRIMARY KEY, ref UUID NOT NULL UNIQUE, \
@@ -784,7 +810,7 @@ fn a_saturated_generator_is_never_reported_as_the_targets_capacity() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("GENERATOR-LIMITED"), "{stdout}");
-    assert!(stdout.contains("INVALID (generator)"), "{stdout}");
+    assert!(stdout.contains("INVALID (generator"), "{stdout}");
     assert!(
         stdout.contains("lower bounds, not the target's limit"),
         "{stdout}"
@@ -900,6 +926,8 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
 
 #[test]
 fn a_report_from_the_store_is_identical_and_junit_validates() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
     let server = TestServer::start();
     let dir = workdir("report");
     let plan = dir.join("strict.toml");
@@ -993,6 +1021,8 @@ fn a_report_from_the_store_is_identical_and_junit_validates() {
 
 #[test]
 fn plan_init_suggests_from_history_and_render_writes_a_review_document() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
     let server = TestServer::start();
     let dir = workdir("init");
     std::fs::write(dir.join("h.csv"), daily_history(50_000.0)).unwrap();
