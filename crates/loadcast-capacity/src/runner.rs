@@ -30,6 +30,12 @@ pub trait Grower {
     /// and returns the volume reached.
     fn grow_to(&mut self, label: &str, rows: f64) -> Result<Volume, GrowerError>;
 
+    /// The measuring table's rows before loadcast first grew it, when recorded: what `1x`
+    /// means. `None`: today's volume is the baseline.
+    fn baseline(&mut self) -> Option<f64> {
+        None
+    }
+
     /// Limits an extrapolation may cross unseen: the database's cache, the machine's memory
     /// (`(what, bytes)`).
     fn limits(&mut self) -> Vec<(String, f64)> {
@@ -165,12 +171,28 @@ pub fn run_study(
         })?),
         None => None,
     };
-    // Resolve every scale to rows of the measuring table, ascending (data only grows).
+    // "1x" is the recorded baseline; data grown by an earlier study or `grow` is said so, and
+    // today's search is labelled with the volume it measures.
     let table = spec.table.clone().unwrap_or_else(|| "the data".into());
+    let baseline = grower.as_deref_mut().and_then(|g| g.baseline());
+    let base = baseline.or(today_volume.map(|v| v.rows)).unwrap_or(0.0);
+    let mut today_label = "1x".to_string();
+    if let (Some(b), Some(v)) = (baseline, today_volume) {
+        if b > 0.0 && (v.rows / b - 1.0).abs() > REACHED_TOLERANCE {
+            let ratio = format!("{:.2}", v.rows / b);
+            today_label = format!("{}x", ratio.trim_end_matches('0').trim_end_matches('.'));
+            study.warnings.push(format!(
+                "today's data is {:.0} rows of {table}, {:.2}× the {b:.0} recorded before loadcast first grew it: today's search measured that volume (labelled {today_label}), not the baseline; restore the database to measure at 1x",
+                v.rows,
+                v.rows / b
+            ));
+        }
+    }
+    // Resolve every scale to rows of the measuring table, ascending (data only grows).
+    let now_rows = today_volume.map_or(0.0, |v| v.rows);
     let mut targets: Vec<(String, f64)> = Vec::new();
     for scale in &spec.scales {
         let label = scale.label();
-        let base = today_volume.map_or(0.0, |v| v.rows);
         let rows = match scale {
             ScaleTarget::Times(m) => base * m,
             ScaleTarget::Horizon(Some(v)) => *v,
@@ -181,9 +203,9 @@ pub fn run_study(
                 });
             }
         };
-        if rows <= base * (1.0 + REACHED_TOLERANCE) {
+        if rows <= now_rows * (1.0 + REACHED_TOLERANCE) {
             study.warnings.push(format!(
-                "the {label} scale ({rows:.0} rows) is not above today's {base:.0} rows of {table}: not measured again"
+                "the {label} scale ({rows:.0} rows) is not above the {now_rows:.0} rows of {table} measured first: not measured again"
             ));
             continue;
         }
@@ -197,10 +219,10 @@ pub fn run_study(
         Some(today) => study.scales.push(today),
         None => {
             observer.event(StudyEvent::Searching {
-                label: "1x",
+                label: &today_label,
                 rows: today_volume.map(|v| v.rows),
             });
-            match search_scale(&mut probe, observer, spec, "1x", today_volume)? {
+            match search_scale(&mut probe, observer, spec, &today_label, today_volume)? {
                 Some(result) => study.scales.push(result),
                 None => return Ok(finish(study, spec, &mut probe, observer)),
             }

@@ -23,7 +23,9 @@
 //! # Ok::<(), loadcast_datagen::GrowError>(())
 //! ```
 
+mod db;
 mod generate;
+mod guard;
 mod mysql;
 mod postgres;
 pub mod schema;
@@ -34,18 +36,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use loadcast_plan::{ColumnSpec, RowsTarget, redact_url};
+use loadcast_plan::{ColumnSpec, RowsTarget};
 use loadcast_stats::Cancel;
 use rand::SeedableRng as _;
 use rand::rngs::SmallRng;
 
+use db::{Batch, Db};
 use generate::{ColumnGen, RowContext};
 pub use generate::{DEFAULT_REF_ZIPF, Value};
+pub use guard::{BASELINE_TABLE, MARKER_TABLE, baseline, init_marker};
 pub use schema::Schema;
 use schema::{Column, Table};
-
-/// The marker table that says "this database may be written to by loadcast".
-pub const MARKER_TABLE: &str = "loadcast_target";
 
 /// Growth could not be done, or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -93,199 +94,6 @@ pub(crate) fn format_timestamp(us: i64) -> String {
         &t[11..19],
         us.rem_euclid(1_000_000)
     )
-}
-
-/// Turns a generated batch into what the writer sends.
-type Encoder = fn(&[Column], Vec<Vec<Value>>) -> Result<Batch, String>;
-
-/// One batch of new rows, ready for the writer.
-enum Batch {
-    Rows(Vec<Vec<Value>>),
-    /// A binary `COPY` stream and its row count.
-    Copy(bytes::Bytes, u64),
-}
-
-impl Batch {
-    fn rows(&self) -> u64 {
-        match self {
-            Batch::Rows(rows) => rows.len() as u64,
-            Batch::Copy(_, n) => *n,
-        }
-    }
-}
-
-/// A connected database of any supported kind.
-enum Db {
-    Pg(postgres::Pg),
-    My(mysql::My),
-    Lite(sqlite::Lite),
-}
-
-impl Db {
-    fn connect(url: &str) -> Result<Self, GrowError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            postgres::Pg::connect(url).map(Db::Pg)
-        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
-            mysql::My::connect(url).map(Db::My)
-        } else if url.starts_with("sqlite://") {
-            sqlite::Lite::connect(url).map(Db::Lite)
-        } else {
-            Err(GrowError::Connect {
-                url: redact_url(url),
-                cause: "not a postgres://, mysql:// or sqlite:// URL".into(),
-            })
-        }
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            Db::Pg(_) => "PostgreSQL",
-            Db::My(_) => "MariaDB/MySQL",
-            Db::Lite(_) => "SQLite",
-        }
-    }
-
-    fn name(&mut self) -> Result<String, GrowError> {
-        match self {
-            Db::Pg(d) => d.name(),
-            Db::My(d) => d.name(),
-            Db::Lite(d) => Ok(d.name()),
-        }
-    }
-
-    fn has_table(&mut self, table: &str) -> Result<bool, GrowError> {
-        match self {
-            Db::Pg(d) => d.has_table(table),
-            Db::My(d) => d.has_table(table),
-            Db::Lite(d) => d.has_table(table),
-        }
-    }
-
-    fn execute(&mut self, sql: &str) -> Result<(), GrowError> {
-        match self {
-            Db::Pg(d) => d.execute(sql),
-            Db::My(d) => d.execute(sql),
-            Db::Lite(d) => d.execute(sql),
-        }
-    }
-
-    fn schema(&mut self) -> Result<Schema, GrowError> {
-        let mut schema = match self {
-            Db::Pg(d) => d.schema(),
-            Db::My(d) => d.schema(),
-            Db::Lite(d) => d.schema(),
-        }?;
-        schema.tables.retain(|t| t.name != MARKER_TABLE);
-        Ok(schema)
-    }
-
-    fn count(&mut self, table: &str) -> Result<u64, GrowError> {
-        match self {
-            Db::Pg(d) => d.count(table),
-            Db::My(d) => d.count(table),
-            Db::Lite(d) => d.count(table),
-        }
-    }
-
-    fn max(&mut self, table: &str, column: &str) -> Result<Option<i64>, GrowError> {
-        match self {
-            Db::Pg(d) => d.max(table, column),
-            Db::My(d) => d.max(table, column),
-            Db::Lite(d) => d.max(table, column),
-        }
-    }
-
-    fn keys(&mut self, table: &str, column: &Column) -> Result<Vec<Value>, GrowError> {
-        match self {
-            Db::Pg(d) => d.keys(table, column),
-            Db::My(d) => d.keys(table, column),
-            Db::Lite(d) => d.keys(table, column),
-        }
-    }
-
-    /// How a batch travels from the generator thread: PostgreSQL's is encoded there, so the
-    /// writer only streams bytes while the next batch is being made.
-    fn encoder(&self) -> Encoder {
-        match self {
-            Db::Pg(_) => |columns, rows| {
-                let n = rows.len() as u64;
-                postgres::encode_copy(columns, &rows).map(|bytes| Batch::Copy(bytes, n))
-            },
-            _ => |_, rows| Ok(Batch::Rows(rows)),
-        }
-    }
-
-    fn insert(&mut self, table: &str, columns: &[Column], batch: &Batch) -> Result<(), GrowError> {
-        match (self, batch) {
-            (Db::Pg(d), Batch::Copy(bytes, _)) => d.copy(table, columns, bytes.clone()),
-            (Db::Pg(d), Batch::Rows(rows)) => d.insert(table, columns, rows),
-            (Db::My(d), Batch::Rows(rows)) => d.insert(table, columns, rows),
-            (Db::Lite(d), Batch::Rows(rows)) => d.insert(table, columns, rows),
-            (_, Batch::Copy(..)) => Err(GrowError::Database {
-                table: Some(table.to_string()),
-                cause: "a COPY batch for a database that is not PostgreSQL".into(),
-            }),
-        }
-    }
-
-    fn analyze(&mut self, table: &str) -> Result<(), GrowError> {
-        match self {
-            Db::Pg(d) => d.analyze(table),
-            Db::My(d) => d.analyze(table),
-            Db::Lite(d) => d.analyze(table),
-        }
-    }
-
-    fn size(&mut self) -> Result<u64, GrowError> {
-        match self {
-            Db::Pg(d) => d.size(),
-            Db::My(d) => d.size(),
-            Db::Lite(d) => d.size(),
-        }
-    }
-
-    /// The guard: a marker table, or the database named by the caller.
-    fn check_allowed(&mut self, options: &GrowOptions) -> Result<String, GrowError> {
-        let name = self.name()?;
-        if let Some(allowed) = &options.allow_database {
-            if *allowed == name {
-                return Ok(name);
-            }
-            return Err(GrowError::Refused {
-                database: name.clone(),
-                why: format!("--allow-database names {allowed:?}, not this database"),
-            });
-        }
-        if !options.require_marker || self.has_table(MARKER_TABLE)? {
-            return Ok(name);
-        }
-        Err(GrowError::Refused {
-            database: name,
-            why: format!(
-                "it has no {MARKER_TABLE} table, so nothing says it is a test database. If it is \
-                 one, mark it with `loadcast grow --init-marker` (or name it with \
-                 --allow-database)"
-            ),
-        })
-    }
-}
-
-/// Creates the marker table that allows growth in this database. Returns the database's name.
-pub fn init_marker(url: &str) -> Result<String, GrowError> {
-    let mut db = Db::connect(url)?;
-    let name = db.name()?;
-    let sql = match db {
-        Db::My(_) => format!(
-            "CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (marked_at VARCHAR(40), note VARCHAR(200))"
-        ),
-        _ => format!("CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (marked_at TEXT, note TEXT)"),
-    };
-    db.execute(&sql)?;
-    db.execute(&format!(
-        "INSERT INTO {MARKER_TABLE} (marked_at, note) VALUES ('{}', 'test database: loadcast grow may write here')",
-        format_timestamp(generate::now_us())
-    ))?;
-    Ok(name)
 }
 
 /// The database's own data cache in bytes (PostgreSQL `shared_buffers`, InnoDB's buffer pool,
@@ -492,24 +300,35 @@ pub fn grow(
     })
 }
 
-fn target_rows(goal: &Goal, before: u64, options: &GrowOptions) -> Result<u64, GrowError> {
+/// The rows a goal asks for. A multiple is of the table's recorded baseline (recorded now, on
+/// its first growth), so an interrupted `2x` resumed later still ends at twice the original.
+fn target_rows(
+    db: &mut Db,
+    goal: &Goal,
+    before: u64,
+    options: &GrowOptions,
+) -> Result<u64, GrowError> {
     Ok(match &goal.rows {
         RowsTarget::Absolute(n) => *n,
-        RowsTarget::Multiple(m) => (before as f64 * m).round() as u64,
+        RowsTarget::Multiple(m) => {
+            let base = db.record_baseline(&goal.table, before)?;
+            (base as f64 * m).round() as u64
+        }
         RowsTarget::Horizon { series } => {
             let name = series.as_deref().unwrap_or(&goal.table);
             let rows = options.horizon.get(name).ok_or_else(|| {
-                GrowError::Plan(format!(
-                    "table {} grows to the horizon, but the projection has no data series {name:?} \
-                     (series: {})",
-                    goal.table,
-                    options
-                        .horizon
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
+                GrowError::Plan(if options.horizon.is_empty() {
+                    format!(
+                        "table {} grows to the horizon, but there is no forecast with data series: give a projection (loadcast forecast --data {name}=COLUMN) or a plan with [history]",
+                        goal.table
+                    )
+                } else {
+                    format!(
+                        "table {} grows to the horizon, but the projection has no data series {name:?} (its data series: {}; name one with rows = \"horizon:SERIES\")",
+                        goal.table,
+                        options.horizon.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                })
             })?;
             rows.round().max(0.0) as u64
         }
@@ -530,7 +349,17 @@ fn grow_table(
 ) -> Result<TableReport, GrowError> {
     let started = Instant::now();
     let before = db.count(&table.name)?;
-    let target = target_rows(goal, before, options)?;
+    let target = target_rows(db, goal, before, options)?;
+    // Growth only adds rows: a count asked for below what is there is a mistake to name, not
+    // a silent success.
+    if let RowsTarget::Absolute(asked) = goal.rows {
+        if asked < before {
+            return Err(GrowError::Plan(format!(
+                "table {} has {before} rows, more than the {asked} asked for: loadcast grows tables and never deletes rows (ask for a count above {before}, or a multiple such as 2x)",
+                table.name
+            )));
+        }
+    }
     observer.table_started(&table.name, before, target);
     if target <= before {
         return Ok(TableReport {

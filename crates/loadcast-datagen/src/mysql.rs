@@ -205,6 +205,10 @@ impl My {
             .unwrap_or(0) as u64)
     }
 
+    pub(crate) fn scalar(&mut self, sql: &str) -> Result<Option<i64>, GrowError> {
+        self.single_i64(sql)
+    }
+
     pub(crate) fn max(&mut self, table: &str, column: &str) -> Result<Option<i64>, GrowError> {
         self.single_i64(&format!(
             "SELECT CAST(MAX({}) AS SIGNED) FROM {}",

@@ -176,6 +176,11 @@ impl Pg {
         Ok(rows[0].get::<_, i64>(0) as u64)
     }
 
+    pub(crate) fn scalar(&self, sql: &str) -> Result<Option<i64>, GrowError> {
+        let rows = self.query(sql)?;
+        Ok(rows.first().and_then(|r| r.get::<_, Option<i64>>(0)))
+    }
+
     pub(crate) fn max(&self, table: &str, column: &str) -> Result<Option<i64>, GrowError> {
         let rows = self.query(&format!(
             "SELECT max({})::bigint FROM {}",

@@ -177,6 +177,12 @@ impl Lite {
             .map_err(|e| db_error(Some(table), e))
     }
 
+    pub(crate) fn scalar(&self, sql: &str) -> Result<Option<i64>, GrowError> {
+        self.conn
+            .query_row(sql, [], |r| r.get::<_, Option<i64>>(0))
+            .map_err(|e| db_error(None, e))
+    }
+
     pub(crate) fn max(&self, table: &str, column: &str) -> Result<Option<i64>, GrowError> {
         self.conn
             .query_row(

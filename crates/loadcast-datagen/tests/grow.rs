@@ -309,8 +309,9 @@ fn mistakes_in_the_plan_name_the_table_and_column() {
         rows: RowsTarget::Horizon { series: None },
         columns: vec![],
     }];
+    // No forecast at all: said so, with how to give one (not an empty list of series).
     refused(&db, &horizon, |e| {
-        e.contains("the projection has no data series \"customers\"")
+        e.contains("there is no forecast with data series") && e.contains("--data customers=")
     });
     let missing = vec![Goal {
         table: "invoices".into(),
@@ -318,4 +319,104 @@ fn mistakes_in_the_plan_name_the_table_and_column() {
         columns: vec![],
     }];
     refused(&db, &missing, |e| e.contains("has no table \"invoices\""));
+}
+
+/// Cancels the growth once a table has passed `at` rows: an interrupted run.
+struct InterruptAt {
+    at: u64,
+    cancel: loadcast_stats::Cancel,
+}
+
+impl loadcast_datagen::GrowObserver for InterruptAt {
+    fn progress(&mut self, _table: &str, rows: u64, _target: u64, _bytes: u64) {
+        if rows >= self.at {
+            self.cancel.cancel();
+        }
+    }
+}
+
+/// `2x` means twice the table before loadcast first grew it: interrupted at 1.3× and run again,
+/// it ends at exactly 2× the original, not 2× the partly grown table. A count below what the
+/// table holds is refused by name, never a silent success.
+fn a_resumed_relative_growth_ends_at_the_first_runs_target(engine: Engine) {
+    let db = TestDb::create(engine, &schema(engine));
+    db.mark();
+    let options = GrowOptions {
+        batch_rows: 1_000,
+        ..GrowOptions::default()
+    };
+    grow(
+        &db.url,
+        &goals(RowsTarget::Absolute(10_000)),
+        &options,
+        &mut (),
+        &Default::default(),
+    )
+    .unwrap_or_else(|e| panic!("{engine:?}: {e}"));
+    let cancel = loadcast_stats::Cancel::new();
+    let mut interrupt = InterruptAt {
+        at: 13_000,
+        cancel: cancel.clone(),
+    };
+    let first = grow(
+        &db.url,
+        &goals(RowsTarget::Multiple(2.0)),
+        &options,
+        &mut interrupt,
+        &cancel,
+    );
+    assert!(
+        matches!(first, Err(GrowError::Interrupted(_))),
+        "{engine:?}: {first:?}"
+    );
+    let partial = db.number("SELECT count(*) FROM orders") as u64;
+    assert!((13_000..20_000).contains(&partial), "{engine:?}: {partial}");
+    assert_eq!(
+        loadcast_datagen::baseline(&db.url, "orders").unwrap(),
+        Some(10_000),
+        "{engine:?}"
+    );
+    let report = grow(
+        &db.url,
+        &goals(RowsTarget::Multiple(2.0)),
+        &options,
+        &mut (),
+        &Default::default(),
+    )
+    .unwrap_or_else(|e| panic!("{engine:?}: {e}"));
+    let orders = report.tables.iter().find(|t| t.table == "orders").unwrap();
+    eprintln!(
+        "{engine:?}: interrupted at {partial}, resumed {} → {}",
+        orders.before, orders.after
+    );
+    assert_eq!(orders.target, 20_000, "{engine:?}");
+    assert_eq!(
+        db.number("SELECT count(*) FROM orders") as u64,
+        20_000,
+        "{engine:?}"
+    );
+    let err = grow(
+        &db.url,
+        &goals(RowsTarget::Absolute(100)),
+        &options,
+        &mut (),
+        &Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("has 20000 rows, more than the 100 asked for")
+            && err.contains("never deletes"),
+        "{engine:?}: {err}"
+    );
+}
+
+#[test]
+fn postgres_resumes_a_relative_growth_at_the_first_runs_target() {
+    a_resumed_relative_growth_ends_at_the_first_runs_target(Engine::Postgres);
+}
+
+#[test]
+fn sqlite_resumes_a_relative_growth_at_the_first_runs_target() {
+    a_resumed_relative_growth_ends_at_the_first_runs_target(Engine::Sqlite);
 }

@@ -62,7 +62,21 @@ where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: std::future::Future<Output = Reply> + Send + 'static,
 {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    serve_on(0, acceptor, threads, handler)
+}
+
+/// [`serve`] on a chosen loopback port (0: any free one).
+pub fn serve_on<H, F>(
+    port: u16,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    threads: usize,
+    handler: H,
+) -> std::io::Result<Serving>
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Reply> + Send + 'static,
+{
+    let std_listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;
     let (shutdown, mut shutdown_rx) = oneshot::channel();
@@ -227,6 +241,11 @@ fn error(status: StatusCode, message: &str) -> Reply {
 impl Shop {
     /// Serves the shop whose database is at `db` (made by [`create_database`]).
     pub fn start(db: &Path, threads: usize) -> std::io::Result<Self> {
+        Self::start_on(db, threads, 0)
+    }
+
+    /// The shop on a chosen loopback port (0: any free one).
+    pub fn start_on(db: &Path, threads: usize, port: u16) -> std::io::Result<Self> {
         let state = Arc::new(State {
             db: db.to_path_buf(),
             tokens: Mutex::default(),
@@ -234,7 +253,9 @@ impl Shop {
             db_pool: tokio::sync::Semaphore::new(DB_POOL_SIZE),
         });
         let handler_state = state.clone();
-        let server = serve(None, threads, move |req| route(handler_state.clone(), req))?;
+        let server = serve_on(port, None, threads, move |req| {
+            route(handler_state.clone(), req)
+        })?;
         Ok(Self { server, state })
     }
 

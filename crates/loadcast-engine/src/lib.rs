@@ -191,18 +191,18 @@ pub fn run(
         loadcast_version: env!("CARGO_PKG_VERSION").to_string(),
         shards: 1,
     });
-    let mut by_name: BTreeMap<String, loadcast_stats::RequestStats> = BTreeMap::new();
+    // In the order the plan's steps first name them: the flow a user follows.
+    let mut requests: Vec<loadcast_stats::RequestStats> = shape
+        .request_names
+        .iter()
+        .map(|n| loadcast_stats::RequestStats::new(n.clone()))
+        .collect();
     for thread in threads {
         let recorder = thread
             .join()
             .map_err(|_| std::io::Error::other("a worker thread panicked"))??;
-        for stats in recorder.requests {
-            match by_name.get_mut(&stats.name) {
-                Some(existing) => existing.merge(&stats),
-                None => {
-                    by_name.insert(stats.name.clone(), stats);
-                }
-            }
+        for (total, stats) in requests.iter_mut().zip(&recorder.requests) {
+            total.merge(stats);
         }
         let mut generator = recorder.generator;
         generator.abandoned += recorder.in_flight;
@@ -223,7 +223,7 @@ pub fn run(
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
-    result.requests = by_name.into_values().collect();
+    result.requests = requests;
     result.timeline = timeline;
     result.thresholds = loadcast_stats::slo::evaluate(&plan.thresholds, &result);
     Ok(result)

@@ -217,13 +217,46 @@ fn infer_step(times: &[i64]) -> Option<i64> {
     Some(diffs[diffs.len() / 2])
 }
 
+/// A declared series: its name, where it comes from (a CSV column, or a PromQL query), and
+/// whether it is traffic or data volume. Written `name=source`, or just `source` (then the
+/// name is the source).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeriesSpec {
+    pub name: String,
+    pub source: String,
+    pub kind: SeriesKind,
+}
+
+impl SeriesSpec {
+    pub fn new(name: impl Into<String>, source: impl Into<String>, kind: SeriesKind) -> Self {
+        Self {
+            name: name.into(),
+            source: source.into(),
+            kind,
+        }
+    }
+
+    /// `name=source` or `source`, of the given kind.
+    pub fn parse(text: &str, kind: SeriesKind) -> Result<Self, String> {
+        let (name, source) = match text.split_once('=') {
+            Some((name, source)) => (name.trim(), source.trim()),
+            None => (text.trim(), text.trim()),
+        };
+        if name.is_empty() || source.is_empty() {
+            return Err(format!(
+                "{text:?} is not a series: a column (`requests`) or `name=column` (`orders=orders_rows`)"
+            ));
+        }
+        Ok(Self::new(name, source, kind))
+    }
+}
+
 /// Which CSV columns to read, and as what.
 #[derive(Clone, Debug, Default)]
 pub struct CsvSpec {
     /// The timestamp column; the first column when `None`.
     pub timestamp: Option<String>,
-    /// `(series name, column, kind)`.
-    pub series: Vec<(String, String, SeriesKind)>,
+    pub series: Vec<SeriesSpec>,
 }
 
 /// Reads a CSV history: a timestamp column and one column per declared series.
@@ -279,7 +312,12 @@ pub fn parse_csv(text: &str, origin: &str, spec: &CsvSpec) -> Result<History, Fo
         ));
     }
     let mut wanted = Vec::new();
-    for (name, column, kind) in &spec.series {
+    for SeriesSpec {
+        name,
+        source: column,
+        kind,
+    } in &spec.series
+    {
         let index = columns.iter().position(|c| c == column).ok_or_else(|| {
             input_error(
                 Some(1),
@@ -351,8 +389,8 @@ mod tests {
         CsvSpec {
             timestamp: None,
             series: vec![
-                ("rps".into(), "requests".into(), SeriesKind::Traffic),
-                ("orders".into(), "orders_rows".into(), SeriesKind::Data),
+                SeriesSpec::new("rps", "requests", SeriesKind::Traffic),
+                SeriesSpec::new("orders", "orders_rows", SeriesKind::Data),
             ],
         }
     }

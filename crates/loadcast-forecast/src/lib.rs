@@ -260,6 +260,27 @@ pub fn project(history: &History, options: &Options) -> Result<Projection, Forec
         )));
     }
     let steps = (options.horizon.as_secs_f64() / step).ceil() as usize;
+    // A history much shorter than the horizon cannot say where the series goes: far past
+    // ten times its length a forecast is a guess with a date on it.
+    let span = (history.end() - history.start).max(0) as f64;
+    let horizon = options.horizon.as_secs_f64();
+    let days = |s: f64| format!("{:.0} days", (s / 86_400.0).max(0.0));
+    if span * 10.0 < horizon {
+        return Err(ForecastError::Options(format!(
+            "the history covers {} but the horizon is {}: a forecast more than ten times as long as its history is a guess (give more history, or a horizon of at most {})",
+            days(span),
+            days(horizon),
+            days(span * 10.0)
+        )));
+    }
+    let mut notes = history.notes.clone();
+    if span < horizon {
+        notes.push(format!(
+            "the history covers {}, less than the {} horizon: seasons longer than the history are not seen, and the intervals widen past what it can test",
+            days(span),
+            days(horizon)
+        ));
+    }
     let results = parallel_map(&history.series, |series| {
         project_series(history, series, steps, options)
     });
@@ -279,7 +300,7 @@ pub fn project(history: &History, options: &Options) -> Result<Projection, Forec
         horizon_end: format_time(horizon_end),
         horizon_end_unix: horizon_end,
         series: out,
-        notes: history.notes.clone(),
+        notes,
     })
 }
 
@@ -332,7 +353,14 @@ fn project_series(
         SeriesKind::Data => last,
     };
     let at_horizon = bands[steps - 1];
-    let peak = bands[peak_index];
+    // The peak's bounds are the highest bounds within the horizon, so that no value of the
+    // path (the horizon's included) has an upper bound above the peak's.
+    let highest = |f: fn(&Band) -> f64| bands.iter().map(f).fold(f64::MIN, f64::max);
+    let peak = Band {
+        hi80: highest(|b| b.hi80),
+        hi95: highest(|b| b.hi95),
+        ..bands[peak_index]
+    };
     let growth = match series.kind {
         SeriesKind::Traffic => ratio(peak.point, current_peak),
         SeriesKind::Data => ratio(at_horizon.point, last),

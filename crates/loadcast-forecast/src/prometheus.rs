@@ -7,15 +7,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::ForecastError;
-use crate::history::{History, SeriesKind, format_time};
+use crate::history::{History, SeriesSpec, format_time};
 
-/// A series to read: its name in the projection, whether it is traffic or data, and the PromQL.
-#[derive(Clone, Debug)]
-pub struct PromSeries {
-    pub name: String,
-    pub kind: SeriesKind,
-    pub query: String,
-}
+/// A series to read is a [`SeriesSpec`] whose source is the PromQL query.
+pub use crate::history::SeriesSpec as PromSeries;
 
 #[derive(Debug, Deserialize)]
 struct Answer {
@@ -44,7 +39,7 @@ struct Matrix {
 /// seconds) at `step`.
 pub fn query_range(
     url: &str,
-    series: &[PromSeries],
+    series: &[SeriesSpec],
     start: i64,
     end: i64,
     step: Duration,
@@ -74,7 +69,7 @@ pub fn query_range(
     for s in series {
         let mut response = agent
             .get(format!("{base}/api/v1/query_range"))
-            .query("query", &s.query)
+            .query("query", &s.source)
             .query("start", start.to_string())
             .query("end", end.to_string())
             .query("step", step.as_secs().to_string())
@@ -112,7 +107,7 @@ pub fn query_range(
                 return Err(error(format!(
                     "query for series {} ({}) returned no data between {} and {}",
                     s.name,
-                    s.query,
+                    s.source,
                     format_time(start),
                     format_time(end)
                 )));

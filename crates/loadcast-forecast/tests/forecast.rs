@@ -197,3 +197,74 @@ fn too_short_for_the_requested_season_is_an_error_naming_the_series() {
         "{err}"
     );
 }
+
+/// Three days of hourly history for a six-month horizon is refused, naming both lengths; a
+/// history shorter than the horizon (but not absurdly) is projected with a note.
+#[test]
+fn a_history_much_shorter_than_the_horizon_is_refused_and_a_short_one_noted() {
+    let hourly = |hours: i64| {
+        let points = (0..hours)
+            .map(|h| {
+                (
+                    h * 3600,
+                    200.0 + 50.0 * ((h % 24) as f64 / 24.0 * std::f64::consts::TAU).sin(),
+                )
+            })
+            .collect();
+        History::from_points(
+            "test",
+            None,
+            vec![("rps".into(), SeriesKind::Traffic, points)],
+        )
+        .unwrap()
+    };
+    let err = project(
+        &hourly(72),
+        &Options::horizon(Duration::from_secs(183 * DAY as u64)),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("covers 3 days") && err.contains("183 days"),
+        "{err}"
+    );
+    let p = project(
+        &hourly(24 * 30),
+        &Options::horizon(Duration::from_secs(60 * DAY as u64)),
+    )
+    .unwrap();
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("less than the 60 days horizon")),
+        "{:?}",
+        p.notes
+    );
+}
+
+/// The peak's upper bounds are the highest within the horizon: no point of the path, the
+/// horizon's included, has an upper bound above the peak's.
+#[test]
+fn the_peaks_bounds_are_never_below_the_paths() {
+    let mut rng = fastrand::Rng::with_seed(3);
+    let h = daily(
+        "rps",
+        SeriesKind::Traffic,
+        (0..200).map(|d| truth(d) + 30.0 * normal(&mut rng)),
+    );
+    let p = project(&h, &Options::horizon(Duration::from_secs(120 * DAY as u64))).unwrap();
+    let s = p.series("rps").unwrap();
+    assert!(
+        s.peak.hi95 >= s.at_horizon.hi95 && s.peak.hi80 >= s.at_horizon.hi80,
+        "{s:?}"
+    );
+    for q in &s.path {
+        assert!(
+            s.peak.hi95 >= q.band.hi95 - 1e-9,
+            "{:?} vs {:?}",
+            s.peak,
+            q.band
+        );
+    }
+    assert!(s.peak.hi95 >= s.peak.hi80 && s.peak.hi80 >= s.peak.point);
+}

@@ -45,16 +45,16 @@ fn prometheus_history_round_trips_and_projects() {
     ]);
     let prometheus = Prometheus::start_with_history(&history);
     let series = [
-        PromSeries {
-            name: "rps".into(),
-            kind: SeriesKind::Traffic,
-            query: r#"shop_requests_per_second{job="shop"}"#.into(),
-        },
-        PromSeries {
-            name: "orders".into(),
-            kind: SeriesKind::Data,
-            query: r#"pg_table_rows{table="orders"}"#.into(),
-        },
+        PromSeries::new(
+            "rps",
+            r#"shop_requests_per_second{job="shop"}"#,
+            SeriesKind::Traffic,
+        ),
+        PromSeries::new(
+            "orders",
+            r#"pg_table_rows{table="orders"}"#,
+            SeriesKind::Data,
+        ),
     ];
     let step = Duration::from_secs(HOUR as u64);
     let timeout = Duration::from_secs(10);
@@ -84,11 +84,7 @@ fn prometheus_history_round_trips_and_projects() {
     let err = |query: &str| {
         query_range(
             &prometheus.url(),
-            &[PromSeries {
-                name: "x".into(),
-                kind: SeriesKind::Traffic,
-                query: query.into(),
-            }],
+            &[PromSeries::new("x", query, SeriesKind::Traffic)],
             start,
             end,
             step,
@@ -113,11 +109,11 @@ fn prometheus_history_round_trips_and_projects() {
     assert!(
         query_range(
             &prometheus.url(),
-            &[PromSeries {
-                name: "x".into(),
-                kind: SeriesKind::Traffic,
-                query: "sum(shop_replica_rps)".into(),
-            }],
+            &[PromSeries::new(
+                "x",
+                "sum(shop_replica_rps)",
+                SeriesKind::Traffic
+            )],
             start,
             end,
             step,

@@ -33,6 +33,7 @@ mod lint;
 mod model;
 mod raw;
 pub mod resolve;
+pub mod suggest;
 pub mod template;
 pub mod units;
 mod validate;
@@ -190,7 +191,70 @@ impl Plan {
                 let _ = writeln!(out, "  {t}");
             }
         }
+        self.describe_data(&mut out);
         out
+    }
+
+    /// `[history]`, `[horizon]`, `[database]` and `[capacity]`, as `plan check` shows them.
+    fn describe_data(&self, out: &mut String) {
+        if let Some(h) = &self.history {
+            let data: Vec<String> = h.data.iter().map(|(n, c)| format!("{n} ← {c}")).collect();
+            let _ = writeln!(
+                out,
+                "history   {} (traffic {}; data {})",
+                h.csv.display(),
+                if h.traffic.is_empty() {
+                    "none".to_string()
+                } else {
+                    h.traffic.join(", ")
+                },
+                if data.is_empty() {
+                    "none".to_string()
+                } else {
+                    data.join(", ")
+                }
+            );
+        }
+        if let Some(h) = &self.horizon {
+            let _ = writeln!(
+                out,
+                "horizon   {} ahead; traffic at {}, data at {}",
+                humantime::format_duration(h.until),
+                h.traffic,
+                h.data
+            );
+        }
+        if let Some(db) = &self.database {
+            let _ = writeln!(
+                out,
+                "database  {}{}",
+                database::redact_url(&db.url),
+                if db.require_marker {
+                    " (grown only with its loadcast_target marker)"
+                } else {
+                    " (no marker required)"
+                }
+            );
+            for t in &db.tables {
+                let _ = writeln!(out, "  {} to {}", t.name, t.rows);
+            }
+        }
+        if let Some(c) = &self.capacity {
+            let scales: Vec<String> = std::iter::once("1x".to_string())
+                .chain(c.data_scales.iter().map(ToString::to_string))
+                .collect();
+            let _ = writeln!(
+                out,
+                "capacity  from {}, ×{} per step, {} each; data scales {}{}",
+                c.from.map_or("50/s".into(), |r| format!("{r}/s")),
+                c.factor.unwrap_or(1.5),
+                humantime::format_duration(c.hold.unwrap_or(std::time::Duration::from_secs(10))),
+                scales.join(", "),
+                c.table
+                    .as_ref()
+                    .map_or(String::new(), |t| format!(" (volume: rows of {t})"))
+            );
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use loadcast_forecast::history::{CsvSpec, SeriesKind};
+use loadcast_forecast::history::{CsvSpec, SeriesKind, SeriesSpec};
 use loadcast_forecast::{Band, ForecastError, Projection, SeriesProjection};
 
 use crate::database::RowsTarget;
@@ -130,16 +130,16 @@ fn horizon_of(plan: &Plan) -> Duration {
 
 /// The series a plan's `[history]` declares: traffic columns by their own name, data series by
 /// the name the plan gives them.
-pub fn history_series(history: &HistorySpec) -> Vec<(String, String, SeriesKind)> {
+pub fn history_series(history: &HistorySpec) -> Vec<SeriesSpec> {
     history
         .traffic
         .iter()
-        .map(|c| (c.clone(), c.clone(), SeriesKind::Traffic))
+        .map(|c| SeriesSpec::new(c, c, SeriesKind::Traffic))
         .chain(
             history
                 .data
                 .iter()
-                .map(|(name, column)| (name.clone(), column.clone(), SeriesKind::Data)),
+                .map(|(name, column)| SeriesSpec::new(name, column, SeriesKind::Data)),
         )
         .collect()
 }

@@ -19,7 +19,11 @@ fn projection() -> Projection {
         })
         .collect();
     let orders = (0..400)
-        .map(|d| (start + d * DAY, 1e6 * 1.002f64.powi(d as i32)))
+        .map(|d| {
+            // A few percent of day-to-day noise: the forecast has a band to pick from.
+            let noise = 1.0 + 0.03 * ((d as f64) * 1.7).sin();
+            (start + d * DAY, 1e6 * 1.002f64.powi(d as i32) * noise)
+        })
         .collect();
     let h = History::from_points(
         "test",

@@ -62,6 +62,37 @@ pub struct RequestChange {
 pub struct Comparison {
     pub overall: Vec<Change>,
     pub requests: Vec<RequestChange>,
+    /// Seconds of each run the whole-run intervals resample: the first and last (partial)
+    /// seconds are left out.
+    pub seconds: (usize, usize),
+}
+
+impl Comparison {
+    /// Every change worse than `limit` beyond noise, of the whole run or of any one request (a
+    /// regression of one endpoint is one too), in words: `p99 +20.1%`, `slow p50 +18.0%`.
+    pub fn regressions(&self, limit: f64) -> Vec<String> {
+        self.overall
+            .iter()
+            .map(|ch| (None, ch))
+            .chain(
+                self.requests
+                    .iter()
+                    .flat_map(|r| r.changes.iter().map(move |ch| (Some(&r.name), ch))),
+            )
+            .filter(|(_, ch)| ch.regressed(limit))
+            .map(|(request, ch)| {
+                let change = if ch.metric == "error rate" {
+                    format!("{:+.2}pt", ch.change * 100.0)
+                } else {
+                    format!("{:+.1}%", ch.change * 100.0)
+                };
+                match request {
+                    Some(name) => format!("{name} {} {change}", ch.metric),
+                    None => format!("{} {change}", ch.metric),
+                }
+            })
+            .collect()
+    }
 }
 
 /// The seconds that carry load (the ramp-in and the drain are left out: partial seconds).
@@ -221,7 +252,11 @@ pub fn compare(a: &RunResult, b: &RunResult, floors: [f64; 4]) -> Comparison {
             changes,
         });
     }
-    Comparison { overall, requests }
+    Comparison {
+        overall,
+        requests,
+        seconds: (sa.len(), sb.len()),
+    }
 }
 
 /// The metrics compared, and whether higher is worse.
@@ -371,6 +406,11 @@ pub fn comparison_text(c: &Comparison, a_name: &str, b_name: &str) -> String {
             verdict(ch)
         );
     }
+    let _ = writeln!(
+        out,
+        "(whole-run intervals resample {} seconds of A and {} of B; the first and last seconds, partial, are left out)",
+        c.seconds.0, c.seconds.1
+    );
     let _ = writeln!(
         out,
         "\n{:<28} {:>18} {:>18} {:>18} {:>16}   verdict",

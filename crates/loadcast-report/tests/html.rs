@@ -187,31 +187,7 @@ pub fn study(p: &Projection) -> CapacityStudy {
     s
 }
 
-fn chromium() -> PathBuf {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .expect("Chromium is not installed: apt-get install chromium (scripts/test.sh does)")
-}
-
-fn headless(profile: &Path) -> Vec<String> {
-    [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([format!("--user-data-dir={}", profile.display())])
-    .collect()
-}
+use loadcast_testkit::chromium::{binary as chromium, headless};
 
 #[test]
 fn the_html_report_loads_in_chromium_with_every_chart_drawn() {
@@ -237,14 +213,7 @@ fn the_html_report_loads_in_chromium_with_every_chart_drawn() {
     std::fs::write(&page, &html).unwrap();
     let url = format!("file://{}", page.display());
 
-    let out = Command::new(chromium())
-        .args(headless(&dir.join("profile-dom")))
-        .args(["--enable-logging=stderr", "--v=0", "--dump-dom", &url])
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
+    let (dom, log) = loadcast_testkit::chromium::dump_dom(&page, &dir.join("profile-dom"));
     let console_errors: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("CONSOLE") && (l.contains("Uncaught") || l.contains("Error")))

@@ -244,7 +244,7 @@ pub struct RunResult {
     pub format: String,
     pub version: u32,
     pub meta: RunMeta,
-    /// Per named request, sorted by name.
+    /// Per named request, in the order the plan's steps first name them.
     pub requests: Vec<RequestStats>,
     pub timeline: Vec<Second>,
     pub generator: GeneratorStats,
@@ -300,7 +300,7 @@ impl RunResult {
                 None => self.requests.push(theirs.clone()),
             }
         }
-        self.requests.sort_by(|a, b| a.name.cmp(&b.name));
+        // Requests keep the order of the first result (the plan's flow); new ones follow.
         for theirs in &other.timeline {
             match self.timeline.iter_mut().find(|s| s.t == theirs.t) {
                 Some(ours) => ours.merge(theirs),

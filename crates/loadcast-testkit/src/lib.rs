@@ -8,6 +8,7 @@
 
 mod app;
 pub mod capacity;
+pub mod chromium;
 pub mod db;
 pub mod prometheus;
 

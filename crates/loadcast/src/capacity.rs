@@ -114,6 +114,8 @@ pub struct DatagenGrower {
     pub cancel: Cancel,
     /// Row counts when the study began.
     pub today: BTreeMap<String, u64>,
+    /// The measuring table's recorded baseline (rows before loadcast first grew it).
+    pub baseline: Option<u64>,
 }
 
 impl DatagenGrower {
@@ -144,27 +146,38 @@ impl Grower for DatagenGrower {
         let (_, counts) =
             loadcast_datagen::inspect(&self.url).map_err(|e| GrowerError::Failed(Box::new(e)))?;
         self.today = counts;
+        self.baseline = loadcast_datagen::baseline(&self.url, &self.table)
+            .map_err(|e| GrowerError::Failed(Box::new(e)))?;
         self.volume()
     }
 
+    fn baseline(&mut self) -> Option<f64> {
+        self.baseline.map(|b| b as f64)
+    }
+
     fn grow_to(&mut self, _label: &str, rows: f64) -> Result<Volume, GrowerError> {
-        let base = self.today.get(&self.table).copied().unwrap_or(0).max(1) as f64;
-        let factor = rows / base;
+        // Multiples of the recorded baselines (datagen records them on a table's first
+        // growth): the measuring table lands on `rows`, the others in proportion, and a rerun
+        // after an interruption aims at the same counts.
+        let base = self
+            .baseline
+            .or_else(|| self.today.get(&self.table).copied())
+            .unwrap_or(0)
+            .max(1) as f64;
+        let factor = RowsTarget::Multiple(rows / base);
         let mut goals: Vec<loadcast_datagen::Goal> = self
             .plan_tables
             .iter()
             .filter(|t| t.name != self.table)
             .map(|t| loadcast_datagen::Goal {
                 table: t.name.clone(),
-                rows: RowsTarget::Absolute(
-                    (self.today.get(&t.name).copied().unwrap_or(0) as f64 * factor).round() as u64,
-                ),
+                rows: factor.clone(),
                 columns: t.columns.clone(),
             })
             .collect();
         goals.push(loadcast_datagen::Goal {
             table: self.table.clone(),
-            rows: RowsTarget::Absolute(rows.round() as u64),
+            rows: factor,
             columns: self
                 .plan_tables
                 .iter()
@@ -378,6 +391,7 @@ pub fn study(
             allow_database: settings.allow_database.clone(),
             cancel: cancel.clone(),
             today: BTreeMap::new(),
+            baseline: None,
         }),
         _ => None,
     };

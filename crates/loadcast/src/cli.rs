@@ -14,7 +14,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "loadcast",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    // `--help` on every command; no `help` command, so every page `loadcast man` lists exists.
+    disable_help_subcommand = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -66,8 +68,12 @@ pub enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to standard output.
-    Man,
+    /// Print a man page (roff) to standard output: loadcast(1), or a command's own
+    /// (`loadcast man run` is loadcast-run(1)).
+    Man {
+        /// The command whose page to print (`run`, `plan`, `capacity`, …).
+        command: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +92,15 @@ pub struct RunArgs {
     /// Do not check that the target accepts connections before the run.
     #[arg(long)]
     pub skip_preflight: bool,
+    /// Also write a self-contained HTML report (as `loadcast report --html`).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also write JUnit XML, each threshold a test case (as `loadcast report --junit`).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write the JSON summary (as `loadcast report --summary`).
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -197,11 +212,16 @@ pub struct DemoArgs {
     /// A shorter run for CI (under a minute): fewer scales, shorter steps.
     #[arg(long)]
     pub quick: bool,
-    /// Only start the sample shop (seeded with today's data) and keep it serving.
+    /// Only start the sample shop (seeded with today's data) and keep it serving; a plan that
+    /// targets it is written beside its database.
     #[arg(long)]
     pub serve: bool,
-    /// Where to put the shop's database, the plan, the history and the report [default: a new
-    /// directory under the system's temporary directory].
+    /// The loopback port the shop serves on [default: any free port].
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    pub port: u16,
+    /// Where to put the shop's database, the plan, the history and the report: a new or empty
+    /// directory, or one an earlier demo made [default: a new directory under the system's
+    /// temporary directory].
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Also write the demo's figures as JSON here.

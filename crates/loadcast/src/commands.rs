@@ -14,7 +14,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
     let store = cli.store.clone();
     match cli.command {
         Command::Demo(args) => match &args.serve_db {
-            Some(db) => crate::demo::serve_db(db),
+            Some(db) => crate::demo::serve_db(db, args.port),
             None => crate::demo::demo(args, &store),
         },
         Command::Run(args) => run(args, &store),
@@ -60,8 +60,26 @@ pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
             );
             Ok(exit::PASSED)
         }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command())
+        Command::Man { command } => {
+            // The top page lists loadcast-COMMAND(1) for each command: each one is printed here.
+            let root = Cli::command();
+            let page = match &command {
+                None => root,
+                Some(name) => {
+                    let sub = root.find_subcommand(name).cloned().ok_or_else(|| {
+                        Failure::usage(format!(
+                            "no command {name:?} (commands: {})",
+                            root.get_subcommands()
+                                .map(|c| c.get_name().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    })?;
+                    // The process ends after printing: the name may live as long.
+                    sub.name(&*format!("loadcast-{name}").leak())
+                }
+            };
+            clap_mangen::Man::new(page)
                 .render(&mut std::io::stdout())
                 .map_err(Failure::run)?;
             Ok(exit::PASSED)
@@ -96,6 +114,27 @@ fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
     result.save(&out)?;
     print!("{}", loadcast_report::terminal_summary(&result));
     println!("\nresult written to {}", out.display());
+    let write = |path: &Path, what: &str, text: String| -> Result<(), Failure> {
+        std::fs::write(path, text).map_err(|e| Failure::run(format!("{}: {e}", path.display())))?;
+        println!("{what} written to {}", path.display());
+        Ok(())
+    };
+    if let Some(path) = &args.html {
+        let html = loadcast_report::html_report(&loadcast_report::HtmlInput {
+            title: &format!("loadcast report: {}", result.meta.plan_name),
+            run: Some(&result),
+            ..Default::default()
+        });
+        write(path, "HTML report", html)?;
+    }
+    if let Some(path) = &args.junit {
+        write(path, "JUnit XML", loadcast_report::junit(&result))?;
+    }
+    if let Some(path) = &args.summary {
+        let json = serde_json::to_string_pretty(&loadcast_report::summary_json(&result))
+            .map_err(Failure::run)?;
+        write(path, "JSON summary", json)?;
+    }
     crate::store::record(
         store,
         loadcast_store::NewRecord {
@@ -153,7 +192,7 @@ fn import_har(args: ImportHarArgs) -> Result<u8, Failure> {
 }
 
 fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
-    use loadcast_forecast::history::{self, CsvSpec, SeriesKind};
+    use loadcast_forecast::history::{self, CsvSpec, SeriesKind, SeriesSpec};
     let seasons = match args.seasonality.as_str() {
         "auto" => None,
         "none" => Some(Vec::new()),
@@ -187,17 +226,17 @@ fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
             .and_then(|p| p.horizon)
             .map_or(loadcast_plan::resolve::DEFAULT_HORIZON, |h| h.until)
     });
-    // `name=source` or just `source` (the name is the source then).
-    let mut declared: Vec<(String, String, SeriesKind)> = args
+    let mut declared: Vec<SeriesSpec> = args
         .traffic
         .iter()
-        .map(|s| (s, SeriesKind::Traffic))
-        .chain(args.data.iter().map(|s| (s, SeriesKind::Data)))
-        .map(|(s, kind)| match s.split_once('=') {
-            Some((name, source)) => (name.trim().to_string(), source.trim().to_string(), kind),
-            None => (s.trim().to_string(), s.trim().to_string(), kind),
-        })
-        .collect();
+        .map(|s| SeriesSpec::parse(s, SeriesKind::Traffic))
+        .chain(
+            args.data
+                .iter()
+                .map(|s| SeriesSpec::parse(s, SeriesKind::Data)),
+        )
+        .collect::<Result<_, _>>()
+        .map_err(Failure::usage)?;
     if let (true, Some(h)) = (declared.is_empty(), plan_history) {
         declared = loadcast_plan::resolve::history_series(h);
     }
@@ -227,16 +266,7 @@ fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
             };
             let step = args.step.as_secs().max(1) as i64;
             let end = end - end % step;
-            let queries: Vec<_> = declared
-                .into_iter()
-                .map(
-                    |(name, query, kind)| loadcast_forecast::prometheus::PromSeries {
-                        name,
-                        kind,
-                        query,
-                    },
-                )
-                .collect();
+            let queries = declared;
             loadcast_forecast::prometheus::query_range(
                 url,
                 &queries,

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use loadcast_datagen::{Goal, GrowOptions};
-use loadcast_forecast::history::{CsvSpec, SeriesKind, format_date};
+use loadcast_forecast::history::{CsvSpec, SeriesKind, SeriesSpec, format_date};
 use loadcast_plan::{ColumnSpec, Generator, ResolvedPlan, RowsTarget};
 use loadcast_stats::{Cancel, Document};
 
@@ -190,7 +190,7 @@ fn seed(db: &Path, orders: u64) -> Result<(), Failure> {
 
 /// The bundled history with its traffic scaled so that today's peak is `TODAY_SHARE` of what
 /// the shop serves today on this machine.
-fn scaled_history(capacity_today: f64) -> (String, f64) {
+fn scaled_history(capacity_today: Option<f64>) -> (String, f64) {
     let rows: Vec<(&str, f64, &str)> = loadcast_demo::HISTORY_CSV
         .lines()
         .skip(1)
@@ -200,7 +200,8 @@ fn scaled_history(capacity_today: f64) -> (String, f64) {
         })
         .collect();
     let today_peak = rows.iter().rev().take(7).map(|r| r.1).fold(0.0, f64::max);
-    let factor = TODAY_SHARE * capacity_today / today_peak.max(1e-9);
+    // Unscaled until the shop's capacity on this machine is known.
+    let factor = capacity_today.map_or(1.0, |c| TODAY_SHARE * c / today_peak.max(1e-9));
     // The story is about the months ahead of *now*: the history ends in the last week before
     // today, shifted by whole weeks so that its weekdays stay its weekdays.
     let day = 86_400;
@@ -248,8 +249,7 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let dir = args.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("loadcast-demo-{}", std::process::id()))
     });
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| Failure::run(format!("{}: {e}", dir.display())))?;
+    prepare_dir(&dir)?;
     let db = dir.join("shop.db");
     loadcast_demo::create_database(&db)
         .map_err(|e| Failure::run(format!("{}: {e}", db.display())))?;
@@ -266,17 +266,35 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     seed(&db, orders_today)?;
     // The shop runs in a process of its own, as a real service would: the generator's CPU
     // figures are then its own.
-    let shop = ShopProcess::start(&db)?;
+    let shop = ShopProcess::start(&db, args.port)?;
     std::fs::write(
         dir.join("users.csv"),
         loadcast_demo::users_csv(&db).map_err(|e| Failure::run(e.to_string()))?,
     )
     .map_err(Failure::run)?;
+    let (hold, warmup, factor, scales, precision, max_steps) = if args.quick {
+        ("1500ms", "500ms", 1.8, "\"horizon\"", 0.15, 9)
+    } else {
+        ("3s", "1s", 1.6, "\"2x\", \"horizon\"", 0.08, 14)
+    };
+    let plan_path = dir.join("plan.toml");
+    std::fs::write(
+        &plan_path,
+        plan_text(&shop.url, &db, scales, hold, warmup, factor),
+    )
+    .map_err(Failure::run)?;
+    // The history file must exist before the plan is read; it is rescaled once the shop's
+    // capacity on this machine is known.
+    std::fs::write(dir.join("history.csv"), scaled_history(None).0).map_err(Failure::run)?;
     if args.serve {
         println!(
             "the demo shop is serving at {} (database {}); Ctrl-C stops it",
             shop.url,
             db.display()
+        );
+        println!(
+            "a plan that targets it: {} (try `loadcast plan check` or `loadcast run` on it)",
+            plan_path.display()
         );
         println!(
             "customers and passwords: {}",
@@ -289,19 +307,6 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
         }
         return Ok(exit::PASSED);
     }
-    let (hold, warmup, factor, scales, precision, max_steps) = if args.quick {
-        ("1500ms", "500ms", 1.8, "\"horizon\"", 0.15, 9)
-    } else {
-        ("3s", "1s", 1.6, "\"2x\", \"horizon\"", 0.08, 14)
-    };
-    let plan_path = dir.join("plan.toml");
-    std::fs::write(
-        &plan_path,
-        plan_text(&shop.url, &db, scales, hold, warmup, factor),
-    )
-    .map_err(Failure::run)?;
-    // The history file must exist before the plan is read.
-    std::fs::write(dir.join("history.csv"), loadcast_demo::HISTORY_CSV).map_err(Failure::run)?;
     let plan = loadcast_plan::load(&plan_path).map_err(Failure::usage)?;
 
     let cancel = Cancel::new();
@@ -345,7 +350,7 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
             today_study.warnings.join("; ")
         )));
     }
-    let (history, scale) = scaled_history(capacity_today);
+    let (history, scale) = scaled_history(Some(capacity_today));
     std::fs::write(dir.join("history.csv"), &history).map_err(Failure::run)?;
     stage(
         started,
@@ -362,12 +367,8 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let spec = CsvSpec {
         timestamp: None,
         series: vec![
-            (
-                "requests_per_s".into(),
-                "requests_per_s".into(),
-                SeriesKind::Traffic,
-            ),
-            ("orders".into(), "orders_rows".into(), SeriesKind::Data),
+            SeriesSpec::new("requests_per_s", "requests_per_s", SeriesKind::Traffic),
+            SeriesSpec::new("orders", "orders_rows", SeriesKind::Data),
         ],
     };
     let history = loadcast_forecast::history::read_csv(&dir.join("history.csv"), &spec)
@@ -522,10 +523,37 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     Ok(exit::PASSED)
 }
 
+/// Marks a directory the demo made: only such a directory is emptied by a later demo.
+const DEMO_MARKER: &str = ".loadcast-demo";
+
+/// A new or empty directory, or one an earlier demo made (emptied): never anything else, since
+/// loadcast deletes only what it created.
+fn prepare_dir(dir: &Path) -> Result<(), Failure> {
+    let existing = std::fs::read_dir(dir).ok().map(|entries| entries.count());
+    match existing {
+        Some(n) if n > 0 && dir.join(DEMO_MARKER).is_file() => std::fs::remove_dir_all(dir)
+            .map_err(|e| Failure::run(format!("{}: {e}", dir.display())))?,
+        Some(n) if n > 0 => {
+            return Err(Failure::usage(format!(
+                "{} is not empty and not a directory an earlier `loadcast demo` made: the demo deletes nothing it did not create (give a new or empty --dir)",
+                dir.display()
+            )));
+        }
+        _ => {}
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Failure::run(format!("{}: {e}", dir.display())))?;
+    std::fs::write(
+        dir.join(DEMO_MARKER),
+        "made by `loadcast demo`; a later demo with this --dir may empty it\n",
+    )
+    .map_err(|e| Failure::run(format!("{}: {e}", dir.display())))
+}
+
 /// `loadcast demo --serve-db DB`: serve an existing shop database and print its URL (the demo
 /// starts its shop this way, in a child process).
-pub fn serve_db(db: &Path) -> Result<u8, Failure> {
-    let shop = loadcast_demo::Shop::start(db, 2).map_err(Failure::run)?;
+pub fn serve_db(db: &Path, port: u16) -> Result<u8, Failure> {
+    let shop = loadcast_demo::Shop::start_on(db, 2, port)
+        .map_err(|e| Failure::run(format!("cannot serve on 127.0.0.1:{port}: {e}")))?;
     println!("{}", shop.url());
     // Ctrl-C reaches the whole process group: the parent decides (it finishes its step, then
     // drops this process), so the shop keeps serving until then and says nothing.
@@ -545,11 +573,17 @@ struct ShopProcess {
 }
 
 impl ShopProcess {
-    fn start(db: &Path) -> Result<Self, Failure> {
+    fn start(db: &Path, port: u16) -> Result<Self, Failure> {
         use std::io::BufRead as _;
         let exe = std::env::current_exe().map_err(Failure::run)?;
         let mut child = std::process::Command::new(exe)
-            .args(["--no-store", "demo", "--serve-db"])
+            .args([
+                "--no-store",
+                "demo",
+                "--port",
+                &port.to_string(),
+                "--serve-db",
+            ])
             .arg(db)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())

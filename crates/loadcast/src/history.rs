@@ -189,29 +189,7 @@ pub fn compare(args: CompareArgs, store: &StoreArgs) -> Result<u8, Failure> {
         print!("{}", loadcast_report::comparison_text(&c, &args.a, &args.b));
     }
     if let Some(limit) = limit {
-        // The whole run's, then each request's: a regression of one endpoint is one too.
-        let regressions: Vec<String> = c
-            .overall
-            .iter()
-            .map(|ch| (None, ch))
-            .chain(
-                c.requests
-                    .iter()
-                    .flat_map(|r| r.changes.iter().map(|ch| (Some(&r.name), ch))),
-            )
-            .filter(|(_, ch)| ch.regressed(limit))
-            .map(|(request, ch)| {
-                let change = if ch.metric == "error rate" {
-                    format!("{:+.2}pt", ch.change * 100.0)
-                } else {
-                    format!("{:+.1}%", ch.change * 100.0)
-                };
-                match request {
-                    Some(name) => format!("{name} {} {change}", ch.metric),
-                    None => format!("{} {change}", ch.metric),
-                }
-            })
-            .collect();
+        let regressions = c.regressions(limit);
         if !regressions.is_empty() {
             eprintln!(
                 "regression beyond {:.0}%: {}",
@@ -282,24 +260,8 @@ pub fn render(args: RenderArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
     Ok(exit::PASSED)
 }
 
-/// A TOML string.
-fn toml_str(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
-}
-
 pub fn init(args: InitArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# Suggested by `loadcast plan init` from history; review every line before use."
-    );
-    let _ = writeln!(
-        out,
-        "name = {}\ntarget = {}",
-        toml_str(&args.name),
-        toml_str(&args.target)
-    );
+    use loadcast_plan::suggest::{SuggestedHistory, SuggestedHorizon, SuggestedPlan};
     let store = open(store_args);
     let last_run = store
         .as_ref()
@@ -317,39 +279,43 @@ pub fn init(args: InitArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
                 .ok()
                 .map(|c| (r.id, c))
         });
-
-    // The forecast, when there is history.
-    let mut peak: Option<(String, f64, String)> = None;
-    let mut data_names: Vec<String> = Vec::new();
+    let data: Vec<(String, String)> = args
+        .data
+        .iter()
+        .map(|d| {
+            loadcast_forecast::history::SeriesSpec::parse(
+                d,
+                loadcast_forecast::history::SeriesKind::Data,
+            )
+            .map(|s| (s.name, s.source))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| Failure::usage(format!("--data: {e}")))?;
+    // The forecast, when there is history: the load is its peak's upper 95% bound.
+    let mut reasons = Vec::new();
+    let mut history = None;
+    let mut peak = None;
     if let Some(csv) = &args.history {
-        use loadcast_forecast::history::{CsvSpec, SeriesKind};
-        let mut series: Vec<(String, String, SeriesKind)> = args
+        use loadcast_forecast::history::{CsvSpec, SeriesKind, SeriesSpec};
+        let series = args
             .traffic
             .iter()
-            .map(|c| (c.clone(), c.clone(), SeriesKind::Traffic))
+            .map(|c| SeriesSpec::new(c, c, SeriesKind::Traffic))
+            .chain(
+                data.iter()
+                    .map(|(n, c)| SeriesSpec::new(n, c, SeriesKind::Data)),
+            )
             .collect();
-        for d in &args.data {
-            let (name, column) = d.split_once('=').unwrap_or((d.as_str(), d.as_str()));
-            series.push((name.to_string(), column.to_string(), SeriesKind::Data));
-            data_names.push(name.to_string());
-        }
-        let history = loadcast_forecast::history::read_csv(
+        let past = loadcast_forecast::history::read_csv(
             csv,
             &CsvSpec {
                 timestamp: None,
                 series,
             },
-        )
-        .map_err(Failure::usage)?;
-        let projection = loadcast_forecast::project(
-            &history,
-            &loadcast_forecast::Options::horizon(args.horizon),
-        )
-        .map_err(Failure::usage)?;
-        let _ = writeln!(
-            out,
-            "\n[history]                     # the forecast this plan rests on"
-        );
+        )?;
+        let projection =
+            loadcast_forecast::project(&past, &loadcast_forecast::Options::horizon(args.horizon))?;
+        reasons.push(format!("forecast: {}", projection.growth_summary()));
         // A plan's paths are relative to the plan: from another directory, name the file
         // absolutely.
         let plan_elsewhere = args
@@ -361,122 +327,84 @@ pub fn init(args: InitArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
             Ok(absolute) if plan_elsewhere && csv.is_relative() => absolute,
             _ => csv.clone(),
         };
-        let _ = writeln!(
-            out,
-            "csv = {}",
-            toml_str(&csv_in_plan.display().to_string())
-        );
-        let traffic: Vec<String> = args.traffic.iter().map(|t| toml_str(t)).collect();
-        let _ = writeln!(out, "traffic = [{}]", traffic.join(", "));
-        let data: Vec<String> = args
-            .data
-            .iter()
-            .map(|d| {
-                let (name, column) = d.split_once('=').unwrap_or((d.as_str(), d.as_str()));
-                format!("{name} = {}", toml_str(column))
-            })
-            .collect();
-        let _ = writeln!(out, "data = {{ {} }}", data.join(", "));
-        let _ = writeln!(
-            out,
-            "\n[horizon]\nuntil = {}\ntraffic = \"p95\"             # the seasonal peak's upper 95% bound\ndata = \"p95\"",
-            toml_str(&humantime::format_duration(args.horizon).to_string())
-        );
-        let _ = writeln!(out, "# forecast: {}", projection.growth_summary());
+        history = Some(SuggestedHistory {
+            csv: csv_in_plan.display().to_string(),
+            traffic: args.traffic.clone(),
+            data: data.iter().cloned().collect(),
+        });
         if let Some(t) = projection
             .series
             .iter()
             .find(|s| s.kind == SeriesKind::Traffic)
         {
-            peak = Some((
-                t.name.clone(),
-                t.peak.hi95,
-                loadcast_stats::time::format_date(t.peak_at_unix),
+            reasons.push(format!(
+                "load: the forecast's peak of {} (upper 95%) on {}",
+                t.name,
+                loadcast_stats::time::format_date(t.peak_at_unix)
             ));
+            peak = Some(t.peak.hi95);
         }
     }
-
-    let _ = writeln!(out, "\n[slo]");
+    if peak.is_none() {
+        reasons.push("load: no history, a starting rate to adjust".into());
+    }
+    let mut plan = SuggestedPlan::new(&args.name, &args.target, peak.unwrap_or(100.0));
+    if history.is_some() {
+        plan.horizon = Some(SuggestedHorizon {
+            until: humantime::format_duration(args.horizon).to_string(),
+            traffic: "p95".into(),
+            data: "p95".into(),
+        });
+    }
+    plan.history = history;
     match &last_run {
         Some((id, run)) if !run.thresholds.is_empty() => {
-            let _ = writeln!(out, "# from run #{id} of this plan");
+            reasons.push(format!(
+                "from run #{id} of this plan: the SLOs it was judged by"
+            ));
+            plan.slo.clear();
             for t in &run.thresholds {
-                let limit = if t.threshold.metric.is_latency() {
+                let limit = toml::Value::String(if t.threshold.metric.is_latency() {
                     format!("{}ms", (t.threshold.limit * 1000.0).round())
                 } else {
                     format!("{}%", t.threshold.limit * 100.0)
-                };
+                });
+                let metric = t.threshold.metric.to_string();
                 match &t.threshold.scope {
                     Some(scope) => {
-                        let _ = writeln!(
-                            out,
-                            "{}.{} = {}",
-                            toml_str(scope),
-                            t.threshold.metric,
-                            toml_str(&limit)
-                        );
+                        let entry = plan
+                            .slo
+                            .entry(scope.clone())
+                            .or_insert_with(|| toml::Value::Table(Default::default()));
+                        if let toml::Value::Table(table) = entry {
+                            table.insert(metric, limit);
+                        }
                     }
                     None => {
-                        let _ = writeln!(out, "{} = {}", t.threshold.metric, toml_str(&limit));
+                        plan.slo.insert(metric, limit);
                     }
                 }
             }
         }
-        _ => {
-            let _ = writeln!(
-                out,
-                "# no earlier run of this plan in the store: common defaults\np99 = \"500ms\"\nerrors = \"1%\""
-            );
-        }
+        _ => reasons.push("slo: no earlier run of this plan in the store, common defaults".into()),
     }
-    let _ = writeln!(
-        out,
-        "\n# One scenario to start from: replace it, or record a browser session and run\n\
-         # `loadcast plan import-har session.har`; give every user their own data with [feeders.user].\n\
-         [[scenario]]\nname = \"home\"\n\n[[scenario.step]]\nget = \"/\"\ncheck = {{ status = 200 }}\n\n[[scenario.step]]\nthink = \"1s..3s\""
-    );
-    let (rate, why) = match &peak {
-        Some((name, value, date)) => (
-            value.max(1.0),
-            format!("the forecast's peak of {name} (upper 95%) on {date}"),
-        ),
-        None => (100.0, "no history: a starting rate to adjust".to_string()),
-    };
-    let rate = format!("{:.0}/s", rate.ceil());
-    let _ = writeln!(
-        out,
-        "\n[load]                        # {why}\nmodel = \"open\"\nstages = [ {{ rate = \"0..{rate}\", over = \"2m\" }}, {{ rate = {}, over = \"10m\" }} ]",
-        toml_str(&rate)
-    );
-    let _ = writeln!(out, "\n[capacity]");
-    match &last_capacity {
-        Some((id, c)) => {
-            let today = c.today().map_or(0.0, |b| b.capacity());
-            let _ = writeln!(
-                out,
-                "# capacity study #{id} of this plan: {}",
-                loadcast_report::capacity_headline(c)
-            );
-            let _ = writeln!(out, "from = \"{:.0}/s\"", (today / 4.0).max(1.0));
-        }
-        None => {
-            let _ = writeln!(out, "from = \"20/s\"");
-        }
+    if let Some((id, c)) = &last_capacity {
+        let today = c.today().map_or(0.0, |b| b.capacity());
+        reasons.push(format!(
+            "capacity study #{id} of this plan: {}",
+            loadcast_report::capacity_headline(c)
+        ));
+        plan.capacity.from = format!("{:.0}/s", (today / 4.0).max(1.0));
     }
-    let _ = writeln!(out, "factor = 1.5\nhold = \"20s\"");
-    if !data_names.is_empty() {
-        let _ = writeln!(
-            out,
-            "data_scales = [\"2x\", \"horizon\"]\ntable = {}",
-            toml_str(&data_names[0])
-        );
-        let _ = writeln!(
-            out,
-            "\n# The test database to grow to the horizon's volume (mark it first: loadcast grow --init-marker).\n\
-             # [database]\n# url = \"${{env:TEST_DATABASE_URL}}\"\n# [database.tables.{}]\n# rows = \"horizon\"",
-            data_names[0]
-        );
+    if let Some((name, _)) = data.first() {
+        plan.capacity.data_scales = vec!["2x".into(), "horizon".into()];
+        plan.capacity.table = Some(name.clone());
+        plan.database_table = Some(name.clone());
     }
+    plan.reasons = reasons;
+    let out = plan
+        .to_toml()
+        .map_err(|e| Failure::run(format!("cannot write the plan: {e}")))?;
     match &args.out {
         Some(path) => write(path, &out)?,
         None => print!("{out}"),

@@ -1,0 +1,201 @@
+//! A starting plan suggested from what is known (`loadcast plan init`): the forecast's peak, the
+//! SLOs and capacity of earlier runs. Written by the TOML serializer from typed sections, with
+//! the reasons as comments above it, so that what it writes is always a plan this crate reads.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// The plan `plan init` writes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SuggestedPlan {
+    pub name: String,
+    pub target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<SuggestedHistory>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub horizon: Option<SuggestedHorizon>,
+    /// `p99 = "500ms"`, or a request's own: `"GET /x" = { p99 = "300ms" }`.
+    pub slo: BTreeMap<String, toml::Value>,
+    pub scenario: Vec<SuggestedScenario>,
+    pub load: SuggestedLoad,
+    pub capacity: SuggestedCapacity,
+    /// Why each value is what it is: written as comments at the top.
+    #[serde(skip)]
+    pub reasons: Vec<String>,
+    /// The table to grow to the horizon, suggested as a commented `[database]` section.
+    #[serde(skip)]
+    pub database_table: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SuggestedHistory {
+    pub csv: String,
+    pub traffic: Vec<String>,
+    /// Series name → CSV column.
+    pub data: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SuggestedHorizon {
+    /// `"6months"`.
+    pub until: String,
+    /// `"p95"`.
+    pub traffic: String,
+    pub data: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SuggestedScenario {
+    pub name: String,
+    pub step: Vec<SuggestedStep>,
+}
+
+/// A request (`get` with a status check) or a pause (`think`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SuggestedStep {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub get: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<BTreeMap<String, u16>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub think: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SuggestedLoad {
+    pub model: String,
+    pub stages: Vec<SuggestedStage>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SuggestedStage {
+    /// `"0..120/s"` or `"120/s"`.
+    pub rate: String,
+    pub over: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SuggestedCapacity {
+    pub from: String,
+    pub factor: f64,
+    pub hold: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub data_scales: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+}
+
+impl SuggestedPlan {
+    /// A plan of one scenario (`GET /`, a pause) at `rate` per second, SLOs by default.
+    pub fn new(name: &str, target: &str, rate: f64) -> Self {
+        let rate = format!("{:.0}/s", rate.max(1.0).ceil());
+        Self {
+            name: name.into(),
+            target: target.into(),
+            history: None,
+            horizon: None,
+            slo: BTreeMap::from([
+                ("p99".to_string(), toml::Value::String("500ms".into())),
+                ("errors".to_string(), toml::Value::String("1%".into())),
+            ]),
+            scenario: vec![SuggestedScenario {
+                name: "home".into(),
+                step: vec![
+                    SuggestedStep {
+                        get: Some("/".into()),
+                        check: Some(BTreeMap::from([("status".to_string(), 200)])),
+                        think: None,
+                    },
+                    SuggestedStep {
+                        get: None,
+                        check: None,
+                        think: Some("1s..3s".into()),
+                    },
+                ],
+            }],
+            load: SuggestedLoad {
+                model: "open".into(),
+                stages: vec![
+                    SuggestedStage {
+                        rate: format!("0..{rate}"),
+                        over: "2m".into(),
+                    },
+                    SuggestedStage {
+                        rate,
+                        over: "10m".into(),
+                    },
+                ],
+            },
+            capacity: SuggestedCapacity {
+                from: "20/s".into(),
+                factor: 1.5,
+                hold: "20s".into(),
+                data_scales: Vec::new(),
+                table: None,
+            },
+            reasons: Vec::new(),
+            database_table: None,
+        }
+    }
+
+    /// The plan as TOML: the reasons as comments, the sections from the serializer, and the
+    /// test database to fill in as a commented section.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        let mut out =
+            String::from("# Suggested by `loadcast plan init`; review every line before use.\n");
+        for reason in &self.reasons {
+            let _ = writeln!(out, "# {reason}");
+        }
+        out.push_str("# One scenario to start from: replace it, or record a browser session and run\n# `loadcast plan import-har session.har`; give every user their own data with [feeders.user].\n\n");
+        out.push_str(&toml::to_string(self)?);
+        if let Some(table) = &self.database_table {
+            let _ = write!(
+                out,
+                "\n# The test database to grow to the horizon's volume (mark it first: loadcast grow --init-marker).\n\
+                 # [database]\n# url = \"${{env:TEST_DATABASE_URL}}\"\n# [database.tables.{table}]\n# rows = \"horizon\"\n"
+            );
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `plan init` writes is a plan: it parses, and says what it was given.
+    #[test]
+    fn a_suggested_plan_is_a_valid_plan_with_its_values() {
+        let dir = std::env::temp_dir().join(format!("loadcast-suggest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut s = SuggestedPlan::new("shop", "http://127.0.0.1:8080", 119.2);
+        s.slo.insert(
+            "GET /".into(),
+            toml::Value::Table(toml::map::Map::from_iter([(
+                "p99".to_string(),
+                toml::Value::String("300ms".into()),
+            )])),
+        );
+        s.capacity.data_scales = vec!["2x".into(), "horizon".into()];
+        s.capacity.table = Some("orders".into());
+        s.reasons.push("load at the forecast's peak".into());
+        s.database_table = Some("orders".into());
+        let text = s.to_toml().unwrap();
+        let path = dir.join("plan.toml");
+        std::fs::write(&path, &text).unwrap();
+        let plan = crate::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(plan.name, "shop");
+        assert_eq!(plan.thresholds.len(), 3, "{text}");
+        assert!(text.contains("# load at the forecast's peak"), "{text}");
+        assert!(text.contains("# [database.tables.orders]"), "{text}");
+        let peak = match plan.load.unwrap() {
+            crate::Load::Open(o) => o.stages[1].to,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(peak, 120.0);
+        assert_eq!(plan.capacity.unwrap().data_scales.len(), 2);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

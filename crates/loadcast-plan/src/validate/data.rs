@@ -1,0 +1,305 @@
+//! `[history]`, `[horizon]`, `[capacity]`, `[database]` and `[feeders]`: where the data comes
+//! from and how much of it the plan tests with.
+
+use super::*;
+
+impl Validator<'_> {
+    pub(super) fn history(&mut self, raw: &Spanned<RawHistory>) -> Option<HistorySpec> {
+        let h = raw.get_ref();
+        if h.traffic.is_empty() && h.data.is_empty() {
+            self.error(
+                raw,
+                "history",
+                "no series declared",
+                Some("traffic = [\"requests_per_s\"] and/or data = { orders = \"orders_rows\" }"),
+            );
+            return None;
+        }
+        let csv = self.base_dir.join(h.csv.get_ref());
+        if !csv.is_file() {
+            self.error(
+                &h.csv,
+                "history.csv",
+                format!("no such file: {}", csv.display()),
+                Some("a CSV file of history, relative to the plan"),
+            );
+            return None;
+        }
+        Some(HistorySpec {
+            csv,
+            timestamp: h.timestamp.as_ref().map(|t| t.get_ref().clone()),
+            traffic: h.traffic.iter().map(|t| t.get_ref().clone()).collect(),
+            data: h
+                .data
+                .iter()
+                .map(|(name, column)| (name.clone(), column.get_ref().clone()))
+                .collect(),
+        })
+    }
+
+    pub(super) fn horizon(&mut self, raw: &Spanned<RawHorizon>) -> Option<HorizonSpec> {
+        let h = raw.get_ref();
+        let until = self.unit(&h.until, "horizon.until", units::parse_duration);
+        let mut bound = |value: &Option<Spanned<String>>, key: &str, default: Bound| match value {
+            None => Some(default),
+            Some(v) => {
+                let parsed = Bound::parse(v.get_ref());
+                if parsed.is_none() {
+                    self.error(
+                        v,
+                        key,
+                        format!("{:?} is not a forecast bound", v.get_ref()),
+                        Some("\"peak\" (the point forecast), \"p80\" or \"p95\" (upper bounds)"),
+                    );
+                }
+                parsed
+            }
+        };
+        let traffic = bound(&h.traffic, "horizon.traffic", Bound::Point);
+        let data = bound(&h.data, "horizon.data", Bound::Point);
+        Some(HorizonSpec {
+            until: until?,
+            traffic: traffic?,
+            data: data?,
+        })
+    }
+
+    pub(super) fn capacity(&mut self, raw: &Spanned<RawCapacity>) -> Option<CapacitySpec> {
+        let c = raw.get_ref();
+        let mut ok = true;
+        let from = match &c.from {
+            None => None,
+            Some(r) => {
+                let v = self.unit(r, "capacity.from", units::parse_rate);
+                ok &= v.is_some();
+                v
+            }
+        };
+        let factor = match &c.factor {
+            Some(f) if *f.get_ref() <= 1.0 => {
+                self.error(
+                    f,
+                    "capacity.factor",
+                    format!("{} does not grow", f.get_ref()),
+                    Some("a factor above 1, such as 1.5"),
+                );
+                ok = false;
+                None
+            }
+            Some(f) => Some(*f.get_ref()),
+            None => None,
+        };
+        let mut duration = |v: &Option<Spanned<String>>, key: &str| match v {
+            None => Some(None),
+            Some(v) => self.unit(v, key, units::parse_duration).map(Some),
+        };
+        let hold = duration(&c.hold, "capacity.hold");
+        let warmup = duration(&c.warmup, "capacity.warmup");
+        let mut data_scales = Vec::new();
+        for (i, s) in c.data_scales.iter().enumerate() {
+            match DataScale::parse(s.get_ref()) {
+                Some(scale) => data_scales.push(scale),
+                None => {
+                    self.error(
+                        s,
+                        format!("capacity.data_scales[{i}]"),
+                        format!("{:?} is not a data scale", s.get_ref()),
+                        Some("a multiple of today's data such as \"2x\", or \"horizon\""),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let mut users = Vec::new();
+        for (i, u) in c.users.iter().enumerate() {
+            match u32::try_from(*u.get_ref()) {
+                Ok(n) if n >= 1 => users.push(n),
+                _ => {
+                    self.error(
+                        u,
+                        format!("capacity.users[{i}]"),
+                        format!("{} is not a number of users", u.get_ref()),
+                        Some("a whole number of at least 1"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let (hold, warmup) = (hold?, warmup?);
+        ok.then(|| CapacitySpec {
+            from,
+            factor,
+            hold,
+            warmup,
+            data_scales,
+            table: c.table.as_ref().map(|t| t.get_ref().clone()),
+            users,
+        })
+    }
+
+    pub(super) fn database(&mut self, raw: &Spanned<RawDatabase>) -> Option<DatabaseSpec> {
+        let d = raw.get_ref();
+        let url = self.env(&d.url, "database.url")?;
+        let known = [
+            "postgres://",
+            "postgresql://",
+            "mysql://",
+            "mariadb://",
+            "sqlite://",
+        ];
+        if !known.iter().any(|k| url.starts_with(k)) {
+            self.error(
+                &d.url,
+                "database.url",
+                format!(
+                    "{:?} is not a database URL loadcast can grow",
+                    redact_url(&url)
+                ),
+                Some("postgres://user@host/db, mysql://user@host/db or sqlite://path/to.db"),
+            );
+            return None;
+        }
+        let mut tables = Vec::new();
+        let mut ok = true;
+        for (name, spanned) in &d.tables {
+            let key = format!("database.tables.{name}");
+            let t = spanned.get_ref();
+            let rows = match RowsTarget::parse(t.rows.get_ref()) {
+                Ok(rows) => Some(rows),
+                Err(expected) => {
+                    self.error(
+                        &t.rows,
+                        format!("{key}.rows"),
+                        format!("{} is not valid", t.rows.get_ref()),
+                        Some(expected),
+                    );
+                    None
+                }
+            };
+            let mut columns = Vec::new();
+            for (column, value) in &t.columns {
+                let key = format!("{key}.columns.{column}");
+                let parsed = match value.get_ref() {
+                    toml::Value::Table(table) => Generator::parse_column(table),
+                    _ => Err("a table such as { fake = \"email\" }".to_string()),
+                };
+                match parsed {
+                    Ok(spec) => columns.push((column.clone(), spec)),
+                    Err(message) => {
+                        self.error(value, &key, message, None);
+                        ok = false;
+                    }
+                }
+            }
+            match rows {
+                Some(rows) => tables.push(TableSpec {
+                    name: name.clone(),
+                    rows,
+                    columns,
+                }),
+                None => ok = false,
+            }
+        }
+        ok.then(|| DatabaseSpec {
+            url,
+            require_marker: d.require_marker.unwrap_or(true),
+            tables,
+        })
+    }
+
+    pub(super) fn feeders(&mut self, raw: &BTreeMap<String, Spanned<RawFeeder>>) -> Vec<Feeder> {
+        const RESERVED: [&str; 6] = ["vu", "iteration", "uuid", "rand", "choice", "env"];
+        let mut feeders = Vec::new();
+        for (name, spanned) in raw {
+            let key = format!("feeders.{name}");
+            let f = spanned.get_ref();
+            if RESERVED.contains(&name.as_str()) || name.contains('.') {
+                self.error(
+                    spanned,
+                    &key,
+                    format!("{name:?} cannot name a feeder"),
+                    Some("a name that is not vu, iteration, uuid, rand, choice or env"),
+                );
+                continue;
+            }
+            let file = match (&f.csv, &f.jsonl) {
+                (Some(file), None) | (None, Some(file)) => file,
+                _ => {
+                    self.error(
+                        spanned,
+                        &key,
+                        "a feeder reads exactly one file",
+                        Some("csv = \"users.csv\" or jsonl = \"users.jsonl\""),
+                    );
+                    continue;
+                }
+            };
+            let strategy = match &f.strategy {
+                None => FeederStrategy::Unique,
+                Some(s) => match FeederStrategy::parse(s.get_ref()) {
+                    Some(strategy) => strategy,
+                    None => {
+                        self.error(
+                            s,
+                            format!("{key}.strategy"),
+                            format!("{:?} is not a feeder strategy", s.get_ref()),
+                            Some("\"unique\", \"sequential\", \"random\" or \"circular\""),
+                        );
+                        continue;
+                    }
+                },
+            };
+            let path = self.base_dir.join(file.get_ref());
+            let data = match FeederData::load(&path) {
+                Ok(data) => data,
+                Err(e) => {
+                    self.error(
+                        file,
+                        format!("{key}.{}", if f.csv.is_some() { "csv" } else { "jsonl" }),
+                        e.to_string(),
+                        Some("a readable CSV file with a header row, or JSON lines"),
+                    );
+                    continue;
+                }
+            };
+            feeders.push(Feeder {
+                name: name.clone(),
+                path,
+                strategy,
+                reuse: f.reuse,
+                data: Arc::new(data),
+            });
+        }
+        feeders
+    }
+
+    /// A `unique` feeder needs a row for every closed-model user that exists at once: fewer
+    /// rows is an error before the run, unless the plan allows reuse. (Open-model arrivals are
+    /// new users each; the rows they lack are counted at run time and linted.)
+    pub(super) fn unique_feeders_cover_users(
+        &mut self,
+        plan: &Plan,
+        raw: &BTreeMap<String, Spanned<RawFeeder>>,
+    ) {
+        let peak = plan.peak_closed_users();
+        for feeder in &plan.feeders {
+            let rows = feeder.data.rows() as u64;
+            if feeder.strategy == FeederStrategy::Unique && !feeder.reuse && rows < peak {
+                if let Some(spanned) = raw.get(&feeder.name) {
+                    self.error(
+                        spanned,
+                        format!("feeders.{}", feeder.name),
+                        format!(
+                            "{} has {rows} rows but the load may have {peak} virtual users at once",
+                            feeder.path.display()
+                        ),
+                        Some(
+                            "a row per virtual user: more rows, fewer users (load.users or \
+                             load.max_in_flight), or reuse = true to share rows",
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! `loadcast capacity` against servers of known capacity.
+
+use super::*;
+
+fn capacity_plan(dir: &Path, target: &str, extra_load: &str) -> PathBuf {
+    let path = dir.join("capacity.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"known\"\ntarget = \"{target}\"\n[http]\ntimeout = \"5s\"\n[slo]\np99 = \"100ms\"\nerrors = \"1%\"\n\
+             [[scenario]]\n[[scenario.step]]\nget = \"/\"\ncheck = {{ status = 200 }}\n\
+             [load]\nmodel = \"open\"\nrate = \"10/s\"\nduration = \"1s\"\n{extra_load}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn capacity_search_finds_a_known_capacity_and_stops_at_the_break() {
+    let _alone = measuring_alone();
+    // 4 workers × 10 ms: 400 requests per second by construction.
+    let server = CapacityServer::start(4, Duration::from_millis(10), Duration::ZERO, 0);
+    let truth = server.capacity(0);
+    let dir = workdir("capacity");
+    let plan = capacity_plan(&dir, &server.url(), "");
+    let started = std::time::Instant::now();
+    let out = stored(
+        &dir,
+        &[
+            "capacity",
+            plan.to_str().unwrap(),
+            "--from",
+            "100/s",
+            "--factor",
+            "1.5",
+            "--hold",
+            "3s",
+            "--warmup",
+            "1s",
+            "-o",
+            "study.json",
+        ],
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(elapsed < Duration::from_secs(120), "took {elapsed:?}");
+    let study: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("study.json")).unwrap()).unwrap();
+    let point = &study["scales"][0]["breaking_point"];
+    let (good, bad) = (
+        point["max_rate"].as_f64().unwrap(),
+        point["broke_at"].as_f64().unwrap(),
+    );
+    // The capacity is the highest rate that held (the bracket's lower end). A 4-server queue
+    // breaks a p99 of 10× its service time below its throughput limit, and a busy 2-core machine
+    // delays arrivals: the figure lies between 85% and 100% of the 400/s by construction.
+    let capacity = good;
+    eprintln!("found {good:.0}..{bad:.0}/s (truth {truth:.0}/s) in {elapsed:?}");
+    assert!(
+        capacity >= 0.85 * truth && capacity <= 1.02 * truth && bad > good,
+        "capacity {capacity:.0} (bracket {good:.0}..{bad:.0}) vs {truth:.0}\n{}",
+        text(&out.stdout)
+    );
+    assert_eq!(point["generator_limited"], false);
+    // The failing step and its confirmation; after that the search only goes down.
+    assert!(point["steps_after_break"].as_u64().unwrap() <= 2, "{point}");
+    assert!(
+        point["first_broken"].as_str().unwrap().contains("p99"),
+        "{point}"
+    );
+    assert_has(&text(&out.stdout), "held; broke at");
+
+    // One figure everywhere: the terminal, the study's JSON, the run store and the HTML report
+    // as Chromium renders it.
+    let stdout = text(&out.stdout);
+    let figure = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("1x: capacity "))
+        .map(|f| f.split(" — ").next().unwrap_or(f).to_string())
+        .unwrap_or_else(|| panic!("no capacity line in:\n{stdout}"));
+    let shown: f64 = figure
+        .split('/')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{figure:?} does not start with a rate"));
+    assert!(
+        (shown / good - 1.0).abs() < 0.005,
+        "terminal {figure:?} vs the study's max_rate {good}"
+    );
+    let runs = text(&stored(&dir, &["runs"]).stdout);
+    assert!(runs.contains(&figure), "{figure:?} not in `runs`:\n{runs}");
+    let out = stored(&dir, &["report", "study.json", "--html", "report.html"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (dom, _) =
+        loadcast_testkit::chromium::dump_dom(&dir.join("report.html"), &dir.join("profile"));
+    assert!(
+        dom.contains(&figure),
+        "{figure:?} is not in the report Chromium rendered"
+    );
+}
+
+#[test]
+fn a_saturated_generator_is_never_reported_as_the_targets_capacity() {
+    let _alone = measuring_alone();
+    let server = CapacityServer::start(4, Duration::from_millis(10), Duration::ZERO, 0);
+    let dir = workdir("capacity-saturated");
+    // Two requests in flight at most: the generator tops out near 200/s, the target at 400/s.
+    let plan = capacity_plan(&dir, &server.url(), "max_in_flight = 2");
+    let out = run_in(
+        &dir,
+        &[
+            "capacity",
+            plan.to_str().unwrap(),
+            "--from",
+            "100/s",
+            "--factor",
+            "1.5",
+            "--hold",
+            "2s",
+            "--warmup",
+            "0s",
+            "-o",
+            "study.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("GENERATOR-LIMITED"), "{stdout}");
+    assert!(stdout.contains("INVALID (generator"), "{stdout}");
+    assert!(
+        stdout.contains("lower bounds, not the target's limit"),
+        "{stdout}"
+    );
+    let study: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("study.json")).unwrap()).unwrap();
+    let point = &study["scales"][0]["breaking_point"];
+    assert_eq!(point["generator_limited"], true);
+    assert!(point["max_rate"].as_f64().unwrap() < 300.0, "{point}");
+}

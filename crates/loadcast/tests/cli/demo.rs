@@ -1,0 +1,71 @@
+//! `loadcast demo --quick`: the story, from its own measurements.
+
+use super::*;
+
+#[test]
+fn the_quick_demo_tells_the_data_growth_story_from_its_own_measurements() {
+    let _alone = measuring_alone();
+    let dir = workdir("demo");
+    let out = run_in(
+        &dir,
+        &[
+            "demo",
+            "--quick",
+            "--dir",
+            dir.join("shop").to_str().unwrap(),
+            "--json",
+            "demo.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Traffic-only plan"), "{stdout}");
+    assert!(stdout.contains("Data-aware plan"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("demo.json")).unwrap()).unwrap();
+    // A figure that is missing is a failure, never a `None` that compares as smaller.
+    let figure = |value: &serde_json::Value, what: &str| -> f64 {
+        value
+            .as_f64()
+            .unwrap_or_else(|| panic!("{what} is missing or not a number in {summary}"))
+    };
+    let number = |key: &str| figure(&summary[key], key);
+
+    // Capacity measured at each volume falls as the orders grow.
+    let capacities = summary["capacities"].as_array().unwrap();
+    assert!(capacities.len() >= 2, "{summary}");
+    for pair in capacities.windows(2) {
+        assert!(
+            figure(&pair[1]["volume"], "volume") > figure(&pair[0]["volume"], "volume"),
+            "{summary}"
+        );
+        assert!(
+            figure(&pair[1]["capacity"], "capacity") < figure(&pair[0]["capacity"], "capacity"),
+            "{summary}"
+        );
+        assert_eq!(pair[1]["generator_limited"], false, "{summary}");
+    }
+
+    // The data-aware view runs out, before the seasonal peak; the traffic-only view runs out
+    // later, or never within the horizon (then it is written, as null).
+    let peak_at = number("traffic_peak_at");
+    let data_aware = number("data_aware_runs_out");
+    assert!(data_aware < peak_at, "{summary}");
+    match summary.get("traffic_only_runs_out") {
+        Some(serde_json::Value::Null) => {}
+        Some(v) => assert!(data_aware < figure(v, "traffic_only_runs_out"), "{summary}"),
+        None => panic!("traffic_only_runs_out is missing from {summary}"),
+    }
+    assert!(
+        number("traffic_peak") < number("capacity_today"),
+        "{summary}"
+    );
+
+    // The report it points to exists and carries the story.
+    let report = std::fs::read_to_string(summary["report"].as_str().unwrap()).unwrap();
+    assert!(
+        report.contains("Data-aware plan") && report.contains("<svg"),
+        "report"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

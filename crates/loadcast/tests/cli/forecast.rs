@@ -1,0 +1,151 @@
+//! `loadcast forecast`, and a plan's `[history]` driving forecast and grow.
+
+use super::*;
+
+#[test]
+fn forecast_reads_history_writes_a_projection_and_names_bad_lines() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
+    let dir = workdir("forecast");
+    let csv = daily_history(50_000.0);
+    std::fs::write(dir.join("history.csv"), &csv).unwrap();
+    let out = run_in(
+        &dir,
+        &[
+            "forecast",
+            "history.csv",
+            "--traffic",
+            "rps=requests",
+            "--data",
+            "orders=orders_rows",
+            "--horizon",
+            "90d",
+            "-o",
+            "p.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("rps ") && stdout.contains("orders "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("growth to the horizon: rps +"), "{stdout}");
+    let projection: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("p.json")).unwrap()).unwrap();
+    assert_eq!(projection["format"], "loadcast-projection");
+    let orders = &projection["series"][1];
+    assert_eq!(orders["name"], "orders");
+    let expected = 50_000.0 * 1.004f64.powi(399 + 90);
+    let at = orders["at_horizon"]["point"].as_f64().unwrap();
+    assert!((at / expected - 1.0).abs() < 0.05, "{at} vs {expected}");
+
+    let out = run_in(
+        &dir,
+        &[
+            "forecast",
+            "history.csv",
+            "--traffic",
+            "requests",
+            "--backtest",
+            "--holdout",
+            "28d",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_has(&text(&out.stdout), "MASE");
+
+    let broken = csv.replacen(",200.0,", ",lots,", 1);
+    std::fs::write(dir.join("broken.csv"), broken).unwrap();
+    let out = run_in(&dir, &["forecast", "broken.csv", "--traffic", "requests"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_has(
+        &text(&out.stderr),
+        "broken.csv:2: series requests: \"lots\" is not a number",
+    );
+    let out = run_in(
+        &dir,
+        &[
+            "forecast",
+            "history.csv",
+            "--traffic",
+            "requests",
+            "--seasonality",
+            "yearly",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_has(&text(&out.stderr), "yearly seasonality needs 548 samples");
+}
+
+#[test]
+fn a_plans_history_and_horizon_drive_forecast_and_grow() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
+    let db = TestDb::create(
+        Engine::Postgres,
+        "CREATE TABLE orders (id BIGSERIAL PRIMARY KEY, customer_id INT NOT NULL, total NUMERIC(10, 2) NOT NULL);",
+    );
+    let dir = workdir("plan-history");
+    std::fs::create_dir_all(dir.join("history")).unwrap();
+    std::fs::create_dir_all(dir.join("elsewhere")).unwrap();
+    std::fs::write(dir.join("history/daily.csv"), daily_history(1_000.0)).unwrap();
+    let body = "[[scenario]]\n[[scenario.step]]\nget = \"/\"\n[load]\nmodel = \"open\"\nrate = \"1/s\"\nduration = \"1s\"\n";
+    std::fs::write(
+        dir.join("plan.toml"),
+        format!(
+            "name = \"from-history\"\ntarget = \"http://127.0.0.1:9\"\n\
+             [history]\ncsv = \"history/daily.csv\"\ntraffic = [\"requests\"]\ndata = {{ orders = \"orders_rows\" }}\n\
+             [horizon]\nuntil = \"90 days\"\n\
+             [database]\nurl = \"{}\"\n[database.tables.orders]\nrows = \"horizon\"\n{body}",
+            db.url
+        ),
+    )
+    .unwrap();
+
+    // The history's path is the plan's, wherever loadcast runs from.
+    let out = run_in(
+        &dir.join("elsewhere"),
+        &["forecast", "--plan", "../plan.toml", "-o", "p.json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let projection: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("elsewhere/p.json")).unwrap())
+            .unwrap();
+    let names: Vec<&str> = projection["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["requests", "orders"]);
+    let span = projection["horizon_end_unix"].as_i64().unwrap()
+        - projection["as_of_unix"].as_i64().unwrap();
+    assert_eq!(span, 90 * 86_400, "the plan's [horizon] until");
+    let expected = 1_000.0 * 1.004f64.powi(399 + 90);
+    let at = projection["series"][1]["at_horizon"]["point"]
+        .as_f64()
+        .unwrap();
+    assert!((at / expected - 1.0).abs() < 0.05, "{at} vs {expected}");
+
+    // `grow` with rows = "horizon" and no --projection forecasts from the same [history].
+    let out = run_in(&dir, &["grow", "plan.toml", "--init-marker"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run_in(&dir, &["grow", "plan.toml", "--progress", "off"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_has(&text(&out.stderr), "forecast from the plan's [history]");
+    let rows = db.number("SELECT count(*) FROM orders");
+    assert!((rows / at - 1.0).abs() < 0.01, "{rows} rows vs {at}");
+
+    std::fs::write(
+        dir.join("plain.toml"),
+        format!("name = \"plain\"\ntarget = \"http://127.0.0.1:9\"\n{body}"),
+    )
+    .unwrap();
+    let out = run_in(&dir, &["forecast", "--plan", "plain.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_has(
+        &text(&out.stderr),
+        "plain.toml: the plan has no [history] section",
+    );
+}

@@ -1,0 +1,139 @@
+//! `loadcast run`: results, exit codes, Ctrl-C; completions and the man page.
+
+use super::*;
+
+#[test]
+fn a_passing_run_writes_a_result_that_report_re_renders_and_merges() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
+    let server = TestServer::start();
+    let dir = workdir("pass");
+    let plan = write_plan(
+        &dir,
+        &server.url(),
+        "[slo]\np99 = \"2s\"\nerrors = \"1%\"\n[load]\nmodel = \"open\"\nrate = \"100/s\"\nduration = \"2s\"",
+    );
+    let out = run_in(
+        &dir,
+        &["run", plan.to_str().unwrap(), "--progress", "lines"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("pass  p99 <= 2.00s"), "{stdout}");
+    assert!(
+        text(&out.stderr).contains("[   1s/2s]"),
+        "progress lines: {}",
+        text(&out.stderr)
+    );
+    let result_path = dir.join("smoke.result.json");
+    let result = RunResult::load(&result_path).unwrap();
+    assert_eq!(result.total().count, 200);
+
+    let out = run_in(&dir, &["report", "smoke.result.json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("GET /"));
+
+    let out = run_in(
+        &dir,
+        &["report", "--json", "smoke.result.json", "smoke.result.json"],
+    );
+    let merged: RunResult = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(merged.total().count, 400);
+    assert_eq!(merged.meta.shards, 2);
+}
+
+#[test]
+fn a_failed_threshold_exits_3() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
+    let server = TestServer::start();
+    let dir = workdir("threshold");
+    let plan = dir.join("slow.toml");
+    std::fs::write(&plan, format!("target = \"{}\"\n[slo]\np99 = \"5ms\"\n[[scenario]]\n[[scenario.step]]\nget = \"/slow/20\"\n[load]\nmodel = \"open\"\nrate = \"50/s\"\nduration = \"1s\"\n", server.url())).unwrap();
+    let out = run_in(&dir, &["run", plan.to_str().unwrap(), "--progress", "off"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_has(&text(&out.stdout), "FAIL  p99 <= 5.00ms");
+}
+
+#[test]
+fn sigint_saves_a_valid_partial_result_and_exits_130() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
+    let server = TestServer::start();
+    let dir = workdir("sigint");
+    let plan = write_plan(
+        &dir,
+        &server.url(),
+        "[load]\nmodel = \"open\"\nrate = \"200/s\"\nduration = \"60s\"",
+    );
+    let child = loadcast()
+        .args([
+            "run",
+            plan.to_str().unwrap(),
+            "--out",
+            "partial.json",
+            "--progress",
+            "lines",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped promptly"
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("interrupted, stopping the load"));
+    assert!(text(&out.stdout).contains("INTERRUPTED: partial result"));
+    let result = RunResult::load(&dir.join("partial.json")).unwrap();
+    assert_eq!(result.meta.status, RunStatus::Interrupted);
+    let count = result.total().count;
+    assert!(
+        (300..=600).contains(&count),
+        "about 2.5 s at 200/s: {count}"
+    );
+    assert_eq!(
+        server.counters.requests(),
+        count + result.generator.abandoned
+    );
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_same_definitions() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
+    let out = run_in(&std::env::temp_dir(), &["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("loadcast"));
+    let out = run_in(&std::env::temp_dir(), &["man"]);
+    let page = text(&out.stdout);
+    assert!(page.contains(".TH loadcast"));
+    // Every page the top page lists can be printed.
+    let listed: Vec<String> = page
+        .split("loadcast\\-")
+        .skip(1)
+        .filter_map(|rest| rest.split('(').next().map(str::to_string))
+        .collect();
+    assert!(listed.len() >= 8, "{page}");
+    for command in &listed {
+        let out = run_in(&std::env::temp_dir(), &["man", command]);
+        assert_eq!(out.status.code(), Some(0), "loadcast man {command}");
+        assert!(
+            text(&out.stdout).contains(&format!(".TH loadcast-{command}")),
+            "loadcast man {command}: {}",
+            text(&out.stdout)
+        );
+    }
+    let out = run_in(&std::env::temp_dir(), &["--help"]);
+    assert!(text(&out.stdout).contains("Exit codes"));
+}

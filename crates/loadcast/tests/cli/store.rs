@@ -1,0 +1,216 @@
+//! The run store: `runs`, `report` and `compare`.
+
+use super::*;
+
+/// Each iteration: one `slow` request and two 8 ms ones, so that the whole run's median sits
+/// in the 8 ms mode (with an even mix it may jump between the two modes from run to run).
+fn slow_plan(dir: &Path, target: &str, name: &str, ms: u64) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"{name}\"\ntarget = \"{target}\"\n[slo]\np99 = \"500ms\"\nerrors = \"1%\"\n\
+             [[scenario]]\n[[scenario.step]]\nname = \"slow\"\nget = \"/slow/{ms}\"\n\
+             [[scenario.step]]\nname = \"steady\"\nget = \"/slow/8\"\n\
+             [[scenario.step]]\nname = \"again\"\nget = \"/slow/8\"\n\
+             [load]\nmodel = \"open\"\nrate = \"100/s\"\nduration = \"6s\"\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
+    let _alone = measuring_alone();
+    let server = TestServer::start();
+    let dir = workdir("compare");
+    let go = |plan: &Path, out: &str| {
+        let out = stored(
+            &dir,
+            &[
+                "run",
+                plan.to_str().unwrap(),
+                "--progress",
+                "off",
+                "--out",
+                out,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_has(&text(&out.stderr), "recorded as run #");
+    };
+    // A first run meets a cold server, cold caches and a cold generator: a warm-up, not
+    // recorded, so that the two runs compared as "the same" are alike.
+    let warm = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "run",
+            slow_plan(&dir, &server.url(), "base", 20).to_str().unwrap(),
+            "--progress",
+            "off",
+            "--out",
+            "warm.json",
+        ],
+    );
+    assert_eq!(warm.status.code(), Some(0), "{}", text(&warm.stderr));
+    go(&slow_plan(&dir, &server.url(), "base", 20), "a.json");
+    go(&slow_plan(&dir, &server.url(), "base", 20), "b.json");
+    go(&slow_plan(&dir, &server.url(), "base", 28), "c.json");
+
+    let out = stored(&dir, &["runs"]);
+    let listing = text(&out.stdout);
+    assert_eq!(listing.matches(" run ").count(), 3, "{listing}");
+    assert!(
+        listing.contains("#3") && listing.contains("p99"),
+        "{listing}"
+    );
+
+    let compare = |a: &str, b: &str, extra: &[&str]| {
+        let mut args = vec!["compare", a, b];
+        args.extend_from_slice(extra);
+        stored(&dir, &args)
+    };
+    // Two runs of one configuration: within noise, and the gate stays open.
+    let out = compare("1", "2", &["--fail-on-regression", "10%"]);
+    let same = text(&out.stdout);
+    eprintln!("same configuration:\n{same}");
+    assert_eq!(out.status.code(), Some(0), "{same}\n{}", text(&out.stderr));
+    assert!(!same.contains("WORSE"), "{same}");
+    for request in ["slow ", "steady "] {
+        let row = same.lines().find(|l| l.starts_with(request)).unwrap();
+        assert!(row.ends_with("within noise"), "{same}");
+    }
+    // 20 ms → 28 ms: +40%, beyond noise on a busy machine too; the gate closes.
+    let out = compare("a.json", "#3", &["--fail-on-regression", "10%"]);
+    let worse = text(&out.stdout);
+    eprintln!("planted regression:\n{worse}");
+    assert_eq!(out.status.code(), Some(3), "{worse}");
+    let p99 = worse.lines().find(|l| l.starts_with("p99")).unwrap();
+    assert!(p99.contains("WORSE"), "{worse}");
+    // Judged per request too: only the endpoint that slowed down is flagged.
+    let slow = worse.lines().find(|l| l.starts_with("slow ")).unwrap();
+    assert!(slow.contains("p99 WORSE"), "{worse}");
+    let steady = worse.lines().find(|l| l.starts_with("steady ")).unwrap();
+    assert!(steady.ends_with("within noise"), "{worse}");
+    assert!(
+        text(&out.stderr).contains("regression beyond 10%: p99 +")
+            && text(&out.stderr).contains("slow p50 +")
+            && !text(&out.stderr).contains("steady"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A floor above the change: nothing is judged, the gate stays open.
+    let out = compare(
+        "a.json",
+        "#3",
+        &["--fail-on-regression", "10%", "--noise-floor", "80%"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        !text(&out.stdout).contains("WORSE"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = compare("a.json", "c.json", &["--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let change = json["overall"][2]["change"].as_f64().unwrap();
+    // 20 → 28 ms on the slow third of the requests.
+    assert!((0.12..0.60).contains(&change), "p99 change {change}");
+}
+
+#[test]
+fn a_report_from_the_store_is_identical_and_junit_validates() {
+    // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
+    let _alone = measuring_alone();
+    let server = TestServer::start();
+    let dir = workdir("report");
+    let plan = dir.join("strict.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            "name = \"strict\"\ntarget = \"{}\"\n[slo]\np99 = \"5ms\"\nerrors = \"1%\"\n\"GET /status/500\".errors = \"10%\"\n\
+             [[scenario]]\n[[scenario.step]]\nget = \"/slow/12\"\n[[scenario.step]]\nget = \"/status/500\"\n\
+             [load]\nmodel = \"open\"\nrate = \"50/s\"\nduration = \"2s\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let out = stored(
+        &dir,
+        &[
+            "run",
+            plan.to_str().unwrap(),
+            "--progress",
+            "off",
+            "--out",
+            "r.json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "thresholds fail: {}",
+        text(&out.stdout)
+    );
+    let from_file = stored(
+        &dir,
+        &[
+            "report",
+            "r.json",
+            "--html",
+            "file.html",
+            "--junit",
+            "junit.xml",
+            "--summary",
+            "summary.json",
+            "--csv",
+            "timeline.csv",
+        ],
+    );
+    assert_eq!(
+        from_file.status.code(),
+        Some(0),
+        "{}",
+        text(&from_file.stderr)
+    );
+    let from_store = stored(&dir, &["report", "#1", "--html", "store.html"]);
+    assert_eq!(
+        from_store.status.code(),
+        Some(0),
+        "{}",
+        text(&from_store.stderr)
+    );
+    assert_eq!(text(&from_file.stdout), text(&from_store.stdout));
+    let (a, b) = (
+        std::fs::read_to_string(dir.join("file.html")).unwrap(),
+        std::fs::read_to_string(dir.join("store.html")).unwrap(),
+    );
+    assert!(a == b, "the stored run renders the same report");
+
+    // JUnit against the schema Jenkins' xUnit plugin publishes (via pytest's sdist).
+    let xsd = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../loadcast-report/tests/fixtures/junit-10.xsd");
+    let out = Command::new("xmllint")
+        .args(["--noout", "--schema", xsd.to_str().unwrap(), "junit.xml"])
+        .current_dir(&dir)
+        .output()
+        .expect("xmllint (libxml2-utils; scripts/test.sh installs it)");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("tests=\"3\"") && junit.contains("failures=\"3\""),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("<failure message=\"p99 &lt;= 5.00ms: measured"),
+        "{junit}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["passed"], false);
+    let csv = std::fs::read_to_string(dir.join("timeline.csv")).unwrap();
+    assert!(csv.starts_with("second,sent,completed,errors"), "{csv}");
+    assert!(csv.lines().count() >= 3, "{csv}");
+}
