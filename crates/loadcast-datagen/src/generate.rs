@@ -521,10 +521,15 @@ pub(crate) fn compile(
                 SqlType::Bytes => Kind::Bytes(16),
                 _ if column.has_default || column.nullable => continue,
                 other => {
+                    let sql = match other {
+                        SqlType::Other(name) => name.clone(),
+                        known => format!("{known:?}").to_lowercase(),
+                    };
                     return Err(GrowError::Plan(format!(
-                        "table {}: column {} has type {other:?}, which loadcast cannot generate; \
-                         give it a generator in [database.tables.{}.columns]",
-                        table.name, column.name, table.name
+                        "table {}: column {} has type {sql}, which loadcast cannot generate; \
+                         give it a generator in the plan, e.g. [database.tables.{}] \
+                         columns.{} = {{ choice = [\"…\", \"…\"] }}",
+                        table.name, column.name, table.name, column.name
                     )));
                 }
             },

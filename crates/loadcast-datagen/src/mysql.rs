@@ -102,7 +102,11 @@ impl My {
                 nullable: text(r, 4) == "YES",
                 has_default: auto || has_default_value,
                 auto,
-                bounds: Default::default(),
+                bounds: crate::schema::Bounds {
+                    // `enum('new','paid')`: only its labels fit (anything else is truncated).
+                    allowed: (data_type == "enum").then(|| enum_labels(&column_type)),
+                    ..Default::default()
+                },
             };
             schema.add_column(table, column);
         }
@@ -300,6 +304,36 @@ impl My {
     }
 }
 
+/// The labels of `enum('a','b','it''s')`, unquoted.
+fn enum_labels(column_type: &str) -> Vec<String> {
+    let inner = column_type
+        .trim()
+        .strip_prefix("enum(")
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or("");
+    let mut labels = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' if quoted && chars.peek() == Some(&'\'') => {
+                current.push('\'');
+                chars.next();
+            }
+            '\'' => {
+                if quoted {
+                    labels.push(std::mem::take(&mut current));
+                }
+                quoted = !quoted;
+            }
+            _ if quoted => current.push(c),
+            _ => {}
+        }
+    }
+    labels
+}
+
 fn my_type(data_type: &str, column_type: &str, max: u64, scale: u64) -> SqlType {
     match data_type {
         "tinyint" if column_type.starts_with("tinyint(1)") => SqlType::Bool,
@@ -355,5 +389,17 @@ fn my_value(value: &Value, ty: &SqlType) -> mysql_async::Value {
         }
         Value::Bytes(b) => V::Bytes(b.clone()),
         other => V::Bytes(other.to_text().into_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn enum_labels_are_read_with_their_quotes() {
+        assert_eq!(
+            super::enum_labels("enum('new','paid','it''s shipped')"),
+            ["new", "paid", "it's shipped"]
+        );
+        assert!(super::enum_labels("varchar(20)").is_empty());
     }
 }

@@ -103,6 +103,14 @@ impl Pg {
                AND a.attnum > 0 AND NOT a.attisdropped \
              ORDER BY c.relname, a.attnum",
         )?;
+        // User-defined enum types and their labels: a column of one takes only those.
+        let mut enums: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for row in self.query(
+            "SELECT t.typname::text, e.enumlabel::text FROM pg_type t \
+             JOIN pg_enum e ON e.enumtypid = t.oid ORDER BY t.typname, e.enumsortorder",
+        )? {
+            enums.entry(row.get(0)).or_default().push(row.get(1));
+        }
         let mut schema = Schema::default();
         for row in columns {
             let table: String = row.get(0);
@@ -110,13 +118,21 @@ impl Pg {
             let formatted: String = row.get(3);
             let identity: String = row.get(6);
             let default: String = row.get(7);
+            let labels = enums.get(&type_name).cloned();
             let column = Column {
                 name: row.get(1),
-                sql_type: pg_type(&type_name, &formatted),
+                // An enum is sent as its label's text, in COPY's binary format too.
+                sql_type: match labels {
+                    Some(_) => SqlType::Text { max: None },
+                    None => pg_type(&type_name, &formatted),
+                },
                 nullable: !row.get::<_, bool>(4),
                 has_default: row.get::<_, bool>(5) || !identity.is_empty(),
                 auto: !identity.is_empty() || default.starts_with("nextval("),
-                bounds: Default::default(),
+                bounds: crate::schema::Bounds {
+                    allowed: labels,
+                    ..Default::default()
+                },
             };
             schema.add_column(table, column);
         }

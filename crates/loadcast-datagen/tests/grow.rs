@@ -420,3 +420,45 @@ fn postgres_resumes_a_relative_growth_at_the_first_runs_target() {
 fn sqlite_resumes_a_relative_growth_at_the_first_runs_target() {
     a_resumed_relative_growth_ends_at_the_first_runs_target(Engine::Sqlite);
 }
+
+/// Enum columns take their labels: MariaDB's `enum('new','paid','shipped')` and a PostgreSQL
+/// `CREATE TYPE … AS ENUM` are read from the catalogue and generated from, not filled with text
+/// the database truncates or refuses.
+#[test]
+fn enum_columns_are_grown_with_their_labels() {
+    for (engine, schema) in [
+        (
+            Engine::MariaDb,
+            "CREATE TABLE shipments (id INT AUTO_INCREMENT PRIMARY KEY, \
+             status ENUM('new','paid','shipped') NOT NULL);",
+        ),
+        (
+            Engine::Postgres,
+            "CREATE TYPE ship_state AS ENUM ('new', 'paid', 'shipped'); \
+             CREATE TABLE shipments (id SERIAL PRIMARY KEY, status ship_state NOT NULL);",
+        ),
+    ] {
+        let db = TestDb::create(engine, schema);
+        db.mark();
+        let goals = [Goal {
+            table: "shipments".into(),
+            rows: RowsTarget::Absolute(3_000),
+            columns: vec![],
+        }];
+        grow(
+            &db.url,
+            &goals,
+            &GrowOptions::default(),
+            &mut (),
+            &Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("{engine:?}: {e}"));
+        assert_eq!(
+            db.number("SELECT count(*) FROM shipments"),
+            3_000.0,
+            "{engine:?}"
+        );
+        let distinct = db.number("SELECT count(DISTINCT status) FROM shipments");
+        assert_eq!(distinct, 3.0, "{engine:?}: every label is used");
+    }
+}

@@ -54,10 +54,16 @@ fn capacity_search_finds_a_known_capacity_and_stops_at_the_break() {
     let study: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("study.json")).unwrap()).unwrap();
     let point = &study["scales"][0]["breaking_point"];
-    let (good, bad) = (
-        point["max_rate"].as_f64().unwrap(),
-        point["broke_at"].as_f64().unwrap(),
-    );
+    let figure = |key: &str| {
+        point[key].as_f64().unwrap_or_else(|| {
+            panic!(
+                "the study has no {key} (no break found?):\n{}\n{}",
+                text(&out.stdout),
+                text(&out.stderr)
+            )
+        })
+    };
+    let (good, bad) = (figure("max_rate"), figure("broke_at"));
     // The capacity is the highest rate that held (the bracket's lower end). A 4-server queue
     // breaks a p99 of 10× its service time below its throughput limit, and a busy 2-core machine
     // delays arrivals: the figure lies between 85% and 100% of the 400/s by construction.
@@ -143,4 +149,104 @@ fn a_saturated_generator_is_never_reported_as_the_targets_capacity() {
     let point = &study["scales"][0]["breaking_point"];
     assert_eq!(point["generator_limited"], true);
     assert!(point["max_rate"].as_f64().unwrap() < 300.0, "{point}");
+}
+
+/// A study grows the data; the next study of the same database must not call that volume
+/// "1x". The first grows `items` (no `[database.tables.items]`: default generators) from its
+/// 1,000 rows to 2x; the second finds 2,000 rows, labels today's search "2x" with a warning that
+/// names the recorded baseline, and does not measure 2x again. A plan whose scale cannot be
+/// reached (no database) is refused.
+#[test]
+fn a_study_after_a_study_measures_the_volumes_it_names() {
+    let _alone = measuring_alone();
+    let server = TestServer::start();
+    let db = TestDb::create(
+        Engine::Sqlite,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price REAL NOT NULL);",
+    );
+    db.mark();
+    let dir = workdir("study-after-study");
+    let out = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "grow",
+            "--db",
+            &db.url,
+            "--rows",
+            "items=1000",
+            "--progress",
+            "off",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan = dir.join("plan.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            "name = \"twice\"\ntarget = \"{}\"\n[slo]\np99 = \"500ms\"\nerrors = \"1%\"\n\
+             [[scenario]]\n[[scenario.step]]\nget = \"/\"\ncheck = {{ status = 200 }}\n\
+             [load]\nmodel = \"open\"\nrate = \"10/s\"\nduration = \"1s\"\n\
+             [database]\nurl = \"{}\"\n\
+             [capacity]\ntable = \"items\"\ndata_scales = [\"2x\"]\nfrom = \"20/s\"\nfactor = 3.0\nhold = \"1s\"\nwarmup = \"0s\"\n",
+            server.url(),
+            db.url
+        ),
+    )
+    .unwrap();
+    let study = |name: &str| {
+        let out = run_in(
+            &dir,
+            &[
+                "--no-store",
+                "capacity",
+                "plan.toml",
+                "--max-steps",
+                "2",
+                "--quiet",
+                "-o",
+                name,
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+        (json, text(&out.stdout))
+    };
+    let (first, _) = study("first.json");
+    let scales: Vec<(String, f64)> = first["scales"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["scale"].as_str().unwrap().to_string(),
+                s["volume"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        scales,
+        [("1x".to_string(), 1000.0), ("2x".to_string(), 2000.0)],
+        "{first}"
+    );
+    assert_eq!(db.number("SELECT count(*) FROM items"), 2000.0);
+
+    let (second, stdout) = study("second.json");
+    let scales = second["scales"].as_array().unwrap();
+    assert_eq!(scales.len(), 1, "2x is not measured again: {second}");
+    assert_eq!(scales[0]["scale"], "2x", "{second}");
+    assert_eq!(scales[0]["volume"], 2000.0, "{second}");
+    assert_has(&stdout, "the 1000 recorded before loadcast first grew it");
+    assert_eq!(
+        db.number("SELECT count(*) FROM items"),
+        2000.0,
+        "nothing grown twice"
+    );
 }

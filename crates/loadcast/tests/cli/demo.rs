@@ -69,3 +69,28 @@ fn the_quick_demo_tells_the_data_growth_story_from_its_own_measurements() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The demo deletes nothing it did not make: a directory with a file of the user's in it is
+/// refused (exit 2), and the file is still there.
+#[test]
+fn the_demo_refuses_a_directory_it_did_not_make() {
+    let _alone = measuring_alone();
+    let dir = workdir("demo-dir");
+    let theirs = dir.join("mine").join("notes.txt");
+    std::fs::create_dir_all(theirs.parent().unwrap()).unwrap();
+    std::fs::write(&theirs, "keep me").unwrap();
+    let out = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "demo",
+            "--quick",
+            "--dir",
+            dir.join("mine").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_has(&text(&out.stderr), "deletes nothing it did not create");
+    assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "keep me");
+    let _ = std::fs::remove_dir_all(&dir);
+}
