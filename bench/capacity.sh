@@ -19,7 +19,8 @@ TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 LOADCAST="$TARGET_DIR/release/loadcast"
 work=$(mktemp -d)
 server=""
-trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
+# The study files of the last run stay in bench/out/capacity for a look.
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; mkdir -p bench/out/capacity; cp "$work"/*.json "$work"/*.out bench/out/capacity/ 2>/dev/null; rm -rf "$work"' EXIT
 
 fresh_db() {
   rm -f "$work/items.db"*
@@ -86,8 +87,14 @@ def cap(s):
     return s["breaking_point"]["max_rate"]
 print(f"== capacity against data volume (4 workers, 2 ms + 0.5 ms × (rows/1000)^{sys.argv[4]})")
 for s in fit["scales"]:
-    print(f"measured  {s['scale']:>4}  {s['volume']:>9.0f} rows  {cap(s):7.1f}/s")
+    b = s["breaking_point"]
+    limited = "  GENERATOR-LIMITED" if b["generator_limited"] else ""
+    print(f"measured  {s['scale']:>4}  {s['volume']:>9.0f} rows  {cap(s):7.1f}/s  (broke at {b['broke_at']}){limited}")
+for w in fit["warnings"]:
+    print(f"warning: {w}")
 m = fit["data_model"]
+if m is None:
+    sys.exit("no capacity-vs-data fit (see the warnings above)")
 print(f"fitted form: {m['form']}  (mean error {m['relative_error']*100:.1f}% on 3 scales; tried {[(f, round(e*100,1)) for f, e in m['tried']]}; alternatives {[a['form'] for a in m.get('alternatives', [])]})")
 p = fit["at_horizon"]
 eight = measured["scales"][1]

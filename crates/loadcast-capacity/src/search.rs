@@ -7,9 +7,12 @@
 //! probes until it holds the SLO again (the recovery time is reported), so that a step's verdict
 //! never depends on the backlog of the step before it.
 //!
-//! A step the generator could not deliver (late or dropped arrivals, its CPU saturated) is
-//! *invalid*: it says nothing about the target, and the search stops there rather than report
-//! the generator's limit as the target's capacity.
+//! A step the generator could not deliver is *invalid*: it says nothing about the target, and
+//! the search stops there rather than report the generator's limit as the target's capacity. A
+//! step that held the SLO is invalid only when arrivals were dropped (late ones are measured
+//! from their intended start, so they made the step harsher, not easier); a step that broke it
+//! is invalid when arrivals were late or dropped, or the generator's CPU was saturated, unless
+//! it broke on service time too.
 
 use std::time::Duration;
 
@@ -170,12 +173,19 @@ pub fn judge(
     };
     // A share alone would let one arrival delayed by a scheduler hiccup invalidate a short
     // step (1 of 90 is 1.1%): a few missed arrivals are always tolerated.
-    let missed = (g.late + g.dropped) as f64;
     let tolerated = (options.max_generator_miss * g.scheduled as f64).max(MISSES_TOLERATED);
-    let generator_fine = missed <= tolerated && !cpu_saturated;
+    let generator_fine = if broken.is_empty() {
+        // A step that held its SLO held it with the generator's delays counted in (latency
+        // runs from each arrival's intended start): late arrivals only made it harsher. It
+        // says nothing only when load was not delivered at all.
+        g.dropped as f64 <= tolerated
+    } else {
+        // A broken step may be the generator's doing: late, dropped, or its CPU saturated.
+        (g.late + g.dropped) as f64 <= tolerated && !cpu_saturated
+    };
     let valid = generator_fine || broken_on_service_time;
     let note = if !valid {
-        Some(if cpu_saturated {
+        Some(if cpu_saturated && !broken.is_empty() {
             "the generator's CPU was saturated".to_string()
         } else {
             format!(

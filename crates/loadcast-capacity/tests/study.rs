@@ -419,3 +419,36 @@ proptest! {
         prop_assert_eq!(back, study);
     }
 }
+
+/// Late arrivals are measured from their intended start: a step that held the SLO with some of
+/// them late held it under harsher load, and stands; a step that broke with the generator late
+/// says nothing (unless it broke on service time too); dropped arrivals void a pass.
+#[test]
+fn late_arrivals_void_a_break_but_not_a_pass_and_dropped_ones_void_both() {
+    use loadcast_capacity::search::judge;
+    let slo = slo_p99(100);
+    let options = SearchOptions::default();
+    let hold = Duration::from_secs(10);
+    // 1000 arrivals at 100/s, 50 of them late.
+    let mut passed = support::result(100.0, hold, 1000, 0, 0.010, 0.050);
+    passed.generator.late = 50;
+    assert!(judge(&passed, 100.0, &slo, &options, "geometric").valid);
+    // p99 300 ms from the intended start, but 10 ms from the actual send: the generator's delay.
+    let mut broke = support::result(100.0, hold, 1000, 0, 0.010, 0.300);
+    broke.generator.late = 50;
+    broke.requests[0].service = loadcast_stats::LatencyHistogram::new();
+    for _ in 0..1000 {
+        broke.requests[0].service.record(Duration::from_millis(10));
+    }
+    let step = judge(&broke, 100.0, &slo, &options, "geometric");
+    assert!(!step.passed && !step.valid, "{step:?}");
+    assert!(step.note.unwrap().contains("50 late"));
+    let mut dropped = support::result(100.0, hold, 950, 0, 0.010, 0.050);
+    dropped.generator.dropped = 50;
+    assert!(!judge(&dropped, 100.0, &slo, &options, "geometric").valid);
+    // Two late arrivals of a short step are a scheduler hiccup, not a generator limit.
+    let mut short = support::result(100.0, Duration::from_secs(1), 100, 0, 0.010, 0.300);
+    short.generator.late = 2;
+    short.requests[0].service = broke.requests[0].service.clone();
+    assert!(judge(&short, 100.0, &slo, &options, "geometric").valid);
+}

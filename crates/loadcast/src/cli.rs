@@ -92,15 +92,25 @@ pub struct RunArgs {
     /// Do not check that the target accepts connections before the run.
     #[arg(long)]
     pub skip_preflight: bool,
-    /// Also write a self-contained HTML report (as `loadcast report --html`).
+    #[command(flatten)]
+    pub files: OutputFiles,
+}
+
+/// The files a run's result can be written as, by `run` directly or by `report` later.
+#[derive(Debug, Args)]
+pub struct OutputFiles {
+    /// Write a self-contained HTML report with charts.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// Also write JUnit XML, each threshold a test case (as `loadcast report --junit`).
+    /// Write JUnit XML (each threshold a test case).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Also write the JSON summary (as `loadcast report --summary`).
+    /// Write a JSON summary.
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
+    /// Write the per-second timeline as CSV.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -385,18 +395,8 @@ pub struct ReportArgs {
     /// Print the (merged) run result as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
-    /// Write a self-contained HTML report with charts.
-    #[arg(long, value_name = "FILE")]
-    pub html: Option<PathBuf>,
-    /// Write JUnit XML (each threshold a test case).
-    #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
-    /// Write a JSON summary.
-    #[arg(long, value_name = "FILE")]
-    pub summary: Option<PathBuf>,
-    /// Write the per-second timeline as CSV.
-    #[arg(long, value_name = "FILE")]
-    pub csv: Option<PathBuf>,
+    #[command(flatten)]
+    pub files: OutputFiles,
     /// The HTML report's title.
     #[arg(long)]
     pub title: Option<String>,

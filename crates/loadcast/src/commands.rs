@@ -114,27 +114,14 @@ fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
     result.save(&out)?;
     print!("{}", loadcast_report::terminal_summary(&result));
     println!("\nresult written to {}", out.display());
-    let write = |path: &Path, what: &str, text: String| -> Result<(), Failure> {
-        std::fs::write(path, text).map_err(|e| Failure::run(format!("{}: {e}", path.display())))?;
-        println!("{what} written to {}", path.display());
-        Ok(())
-    };
-    if let Some(path) = &args.html {
-        let html = loadcast_report::html_report(&loadcast_report::HtmlInput {
+    crate::store::write_outputs(
+        &args.files,
+        &loadcast_report::HtmlInput {
             title: &format!("loadcast report: {}", result.meta.plan_name),
             run: Some(&result),
             ..Default::default()
-        });
-        write(path, "HTML report", html)?;
-    }
-    if let Some(path) = &args.junit {
-        write(path, "JUnit XML", loadcast_report::junit(&result))?;
-    }
-    if let Some(path) = &args.summary {
-        let json = serde_json::to_string_pretty(&loadcast_report::summary_json(&result))
-            .map_err(Failure::run)?;
-        write(path, "JSON summary", json)?;
-    }
+        },
+    )?;
     crate::store::record(
         store,
         loadcast_store::NewRecord {

@@ -11,7 +11,7 @@ use loadcast_store::Kind;
 
 use crate::cli::{CompareArgs, InitArgs, RenderArgs, ReportArgs, RunsArgs, StoreArgs};
 use crate::failure::{Failure, exit};
-use crate::store::{Input, load, open, parse};
+use crate::store::{Input, load, open, parse, write};
 
 pub fn runs(args: RunsArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
     let store = open(store_args).ok_or_else(|| Failure::usage("the run store is turned off"))?;
@@ -63,12 +63,6 @@ pub fn runs(args: RunsArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
     Ok(exit::PASSED)
 }
 
-fn write(path: &Path, text: &str) -> Result<(), Failure> {
-    std::fs::write(path, text).map_err(|e| Failure::run(format!("{}: {e}", path.display())))?;
-    eprintln!("wrote {}", path.display());
-    Ok(())
-}
-
 pub fn report(args: ReportArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let mut run: Option<RunResult> = None;
     let mut capacity: Option<CapacityStudy> = None;
@@ -111,40 +105,24 @@ pub fn report(args: ReportArgs, store: &StoreArgs) -> Result<u8, Failure> {
     if let Some(r) = &run {
         print!("{}", loadcast_report::terminal_summary(r));
     }
-    let needs_run = |what: &str| -> Result<&RunResult, Failure> {
-        run.as_ref()
-            .ok_or_else(|| Failure::usage(format!("{what} needs a run result")))
-    };
-    if let Some(path) = &args.junit {
-        write(path, &loadcast_report::junit(needs_run("--junit")?))?;
-    }
-    if let Some(path) = &args.summary {
-        let json =
-            serde_json::to_string_pretty(&loadcast_report::summary_json(needs_run("--summary")?))
-                .map_err(Failure::run)?;
-        write(path, &json)?;
-    }
-    if let Some(path) = &args.csv {
-        write(path, &loadcast_report::timeline_csv(needs_run("--csv")?))?;
-    }
-    if let Some(path) = &args.html {
-        let title = args.title.clone().unwrap_or_else(|| {
-            let name = run
-                .as_ref()
-                .map(|r| r.meta.plan_name.clone())
-                .or_else(|| capacity.as_ref().map(|c| c.plan_name.clone()))
-                .unwrap_or_else(|| "forecast".into());
-            format!("loadcast report: {name}")
-        });
-        let html = loadcast_report::html_report(&loadcast_report::HtmlInput {
+    let title = args.title.clone().unwrap_or_else(|| {
+        let name = run
+            .as_ref()
+            .map(|r| r.meta.plan_name.clone())
+            .or_else(|| capacity.as_ref().map(|c| c.plan_name.clone()))
+            .unwrap_or_else(|| "forecast".into());
+        format!("loadcast report: {name}")
+    });
+    crate::store::write_outputs(
+        &args.files,
+        &loadcast_report::HtmlInput {
             title: &title,
             run: run.as_ref(),
             capacity: capacity.as_ref(),
             projection: projection.as_ref(),
             ..Default::default()
-        });
-        write(path, &html)?;
-    }
+        },
+    )?;
     Ok(exit::PASSED)
 }
 

@@ -114,3 +114,39 @@ pub fn run_headline(r: &RunResult) -> String {
         }
     )
 }
+
+/// Writes the files asked for (`--html`, `--junit`, `--summary`, `--csv`) of what is given;
+/// the run-only ones need a run result.
+pub fn write_outputs(
+    files: &crate::cli::OutputFiles,
+    input: &loadcast_report::HtmlInput<'_>,
+) -> Result<(), Failure> {
+    let needs_run = |what: &str| -> Result<&RunResult, Failure> {
+        input
+            .run
+            .ok_or_else(|| Failure::usage(format!("{what} needs a run result")))
+    };
+    if let Some(path) = &files.junit {
+        write(path, &loadcast_report::junit(needs_run("--junit")?))?;
+    }
+    if let Some(path) = &files.summary {
+        let json =
+            serde_json::to_string_pretty(&loadcast_report::summary_json(needs_run("--summary")?))
+                .map_err(Failure::run)?;
+        write(path, &json)?;
+    }
+    if let Some(path) = &files.csv {
+        write(path, &loadcast_report::timeline_csv(needs_run("--csv")?))?;
+    }
+    if let Some(path) = &files.html {
+        write(path, &loadcast_report::html_report(input))?;
+    }
+    Ok(())
+}
+
+/// Writes a file loadcast made and says so.
+pub fn write(path: &Path, text: &str) -> Result<(), Failure> {
+    std::fs::write(path, text).map_err(|e| Failure::run(format!("{}: {e}", path.display())))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
