@@ -299,7 +299,10 @@ impl Generator {
                 let spread = table["spread"]
                     .as_str()
                     .and_then(|s| humantime::parse_duration(s).ok())
-                    .ok_or("spread = \"365d\"")?;
+                    .ok_or(
+                        "spread is how far back the timestamps reach, a duration: \
+                         { spread = \"365d\", shape = \"growth\" } (shape beside spread, not inside it)",
+                    )?;
                 let growth = match table.get("shape").and_then(|s| s.as_str()) {
                     None | Some("growth") => true,
                     Some("uniform") => false,

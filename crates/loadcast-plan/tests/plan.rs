@@ -283,3 +283,19 @@ duration = "1m"
     assert!(err.contains(":3:9: `feeders.user.jsonl`"), "{err}");
     assert!(err.contains("nope.csv: No such file"), "{err}");
 }
+
+/// A generator written wrongly says what it expects: a timestamp spread nested inside itself
+/// names the form it takes.
+#[test]
+fn a_misshapen_column_generator_says_what_is_expected() {
+    let text = "target = \"http://127.0.0.1:8080\"\n[[scenario]]\n[[scenario.step]]\nget = \"/\"\n\
+                [load]\nmodel = \"open\"\nrate = \"1/s\"\nduration = \"1s\"\n\
+                [database]\nurl = \"sqlite://x.db\"\n[database.tables.orders]\nrows = 10\n\
+                columns.placed_at = { spread = { shape = \"growth\" } }\n";
+    let e = err(text);
+    assert!(
+        e.contains("database.tables.orders.columns.placed_at")
+            && e.contains("spread = \"365d\", shape = \"growth\""),
+        "{e}"
+    );
+}

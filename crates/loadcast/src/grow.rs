@@ -104,6 +104,22 @@ pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
             "a table grows to the horizon, but there is no forecast: give --projection FILE, or a plan with [history]",
         ));
     }
+    // What "horizon" means for each table: the forecast of its data series, an absolute
+    // count that replaces (never adds to) today's.
+    for goal in &goals {
+        if let RowsTarget::Horizon { series } = &goal.rows {
+            let name = series.as_deref().unwrap_or(&goal.table);
+            if let Some(rows) = horizon.get(name) {
+                eprintln!(
+                    "loadcast: {} grows to the horizon: the forecast of {name} there is {rows:.0} rows{}",
+                    goal.table,
+                    args.bound
+                        .or(plan.as_ref().and_then(|p| p.horizon).map(|h| h.data))
+                        .map_or(String::new(), |b| format!(" ({b})"))
+                );
+            }
+        }
+    }
     let options = GrowOptions {
         allow_database: args.allow_database.clone(),
         require_marker: database.as_ref().is_none_or(|d| d.require_marker),

@@ -186,6 +186,12 @@ impl Validator<'_> {
                 match parsed {
                     Ok(spec) => columns.push((column.clone(), spec)),
                     Err(message) => {
+                        // The generators' messages show the form they take: say so.
+                        let message = if message.contains(" = ") && !message.contains(':') {
+                            format!("expected {message}")
+                        } else {
+                            message
+                        };
                         self.error(value, &key, message, None);
                         ok = false;
                     }
