@@ -48,9 +48,9 @@ pub fn capacity_headline(s: &CapacityStudy) -> String {
     })
 }
 
-/// The header of the step table, in the words of an open-model search: arrivals (iterations
-/// started per second) and responses completed per second.
-pub const STEP_HEADER: &str = "   arrivals/s  completed/s       p50       p99  errors  verdict";
+/// The header of the step table, in the words of an open-model search: arrivals (iterations, a
+/// user's journey, started per second) and the requests they made that completed per second.
+pub const STEP_HEADER: &str = "   arrivals/s   requests/s       p50       p99  errors  verdict";
 
 /// One search step, as the terminal shows it (live and in the summary).
 pub fn step_line(st: &Step) -> String {
@@ -120,7 +120,8 @@ pub fn capacity_summary(s: &CapacityStudy) -> String {
             m.a,
             m.b,
             m.quality(),
-            if m.alternatives.is_empty() {
+            // Through two points every form fits exactly: naming them says nothing.
+            if m.alternatives.is_empty() || m.dof == 0 {
                 String::new()
             } else {
                 format!(
