@@ -1,93 +1,16 @@
-//! What each subcommand does: wire the stages together, report, choose the exit code.
+//! `loadcast run`, `plan import-har` and `forecast`: wire the stages together, report, choose the
+//! exit code.
 
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory as _;
 use loadcast_engine::RunOptions;
 use loadcast_stats::{Cancel, Document, RunResult, RunStatus};
 
-use crate::cli::{Cli, Command, ForecastArgs, ImportHarArgs, PlanCommand, RunArgs, StoreArgs};
+use crate::cli::{ForecastArgs, ImportHarArgs, RunArgs, StoreArgs};
 use crate::failure::{Failure, exit};
 use crate::progress::Display;
 
-pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
-    let store = cli.store.clone();
-    match cli.command {
-        Command::Demo(args) => match &args.serve_db {
-            Some(db) => crate::demo::serve_db(db, args.port),
-            None => crate::demo::demo(args, &store),
-        },
-        Command::Run(args) => run(args, &store),
-        Command::Plan(PlanCommand::Check {
-            plan,
-            deny_warnings,
-        }) => {
-            let plan = loadcast_plan::load(&plan).map_err(Failure::usage)?;
-            print!("{}", plan.describe());
-            let lints = plan.lints();
-            for lint in &lints {
-                eprintln!("{lint}");
-            }
-            if deny_warnings && !lints.is_empty() {
-                return Err(Failure::usage(format!(
-                    "{}: {} warning(s) and --deny-warnings",
-                    plan.path.display(),
-                    lints.len()
-                )));
-            }
-            let warnings = match lints.len() {
-                0 => String::new(),
-                n => format!(" ({n} warning{})", if n == 1 { "" } else { "s" }),
-            };
-            println!("ok: {} is valid{warnings}", plan.path.display());
-            Ok(exit::PASSED)
-        }
-        Command::Plan(PlanCommand::ImportHar(args)) => import_har(args),
-        Command::Plan(PlanCommand::Render(args)) => crate::history::render(args, &store),
-        Command::Plan(PlanCommand::Init(args)) => crate::history::init(args, &store),
-        Command::Forecast(args) => forecast(args, &store),
-        Command::Grow(args) => crate::grow::grow(args),
-        Command::Capacity(args) => crate::capacity::capacity(args, &store),
-        Command::Report(args) => crate::history::report(args, &store),
-        Command::Runs(args) => crate::history::runs(args, &store),
-        Command::Compare(args) => crate::history::compare(args, &store),
-        Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "loadcast",
-                &mut std::io::stdout(),
-            );
-            Ok(exit::PASSED)
-        }
-        Command::Man { command } => {
-            // The top page lists loadcast-COMMAND(1) for each command: each one is printed here.
-            let root = Cli::command();
-            let page = match &command {
-                None => root,
-                Some(name) => {
-                    let sub = root.find_subcommand(name).cloned().ok_or_else(|| {
-                        Failure::usage(format!(
-                            "no command {name:?} (commands: {})",
-                            root.get_subcommands()
-                                .map(|c| c.get_name().to_string())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ))
-                    })?;
-                    // The process ends after printing: the name may live as long.
-                    sub.name(&*format!("loadcast-{name}").leak())
-                }
-            };
-            clap_mangen::Man::new(page)
-                .render(&mut std::io::stdout())
-                .map_err(Failure::run)?;
-            Ok(exit::PASSED)
-        }
-    }
-}
-
-fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
+pub fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let plan = loadcast_plan::load(&args.plan).map_err(Failure::usage)?;
     let out = args
         .out
@@ -141,7 +64,7 @@ fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
     Ok(exit_code(&result))
 }
 
-fn import_har(args: ImportHarArgs) -> Result<u8, Failure> {
+pub fn import_har(args: ImportHarArgs) -> Result<u8, Failure> {
     let text = std::fs::read_to_string(&args.har)
         .map_err(|e| Failure::usage(format!("{}: {e}", args.har.display())))?;
     let options = loadcast_plan::har::HarOptions {
@@ -178,7 +101,7 @@ fn import_har(args: ImportHarArgs) -> Result<u8, Failure> {
     Ok(exit::PASSED)
 }
 
-fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
+pub fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
     use loadcast_forecast::history::{self, CsvSpec, SeriesKind, SeriesSpec};
     let seasons = match args.seasonality.as_str() {
         "auto" => None,

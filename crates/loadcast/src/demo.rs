@@ -12,9 +12,9 @@ use loadcast_forecast::history::{CsvSpec, SeriesKind, SeriesSpec, format_date};
 use loadcast_plan::{ColumnSpec, Generator, ResolvedPlan, RowsTarget};
 use loadcast_stats::{Cancel, Document};
 
-use crate::capacity::StudySettings;
 use crate::cli::{DemoArgs, StoreArgs};
 use crate::failure::{Failure, exit};
+use crate::study::StudySettings;
 
 /// Today's volume of the shop (orders = the history's last value).
 const CUSTOMERS: u64 = 2_000;
@@ -324,7 +324,7 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
         started,
         "finding the breaking point at today's data (SLO: p99 250 ms, errors 1%)",
     );
-    let today_study = crate::capacity::study(
+    let today_study = crate::study::study(
         &ResolvedPlan::with_projection(&plan, None),
         &settings,
         !args.quiet,
@@ -405,14 +405,14 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     settings.scales = None;
     settings.from = Some((capacity_today * 0.2).max(5.0));
     settings.today = Some(baseline);
-    let study = crate::capacity::study(
+    let study = crate::study::study(
         &ResolvedPlan::with_projection(&plan, Some(projection.clone())),
         &settings,
         !args.quiet,
         &cancel,
     )?;
     study.save(&dir.join("capacity.json"))?;
-    crate::capacity::record(&study, store, cancel.is_cancelled());
+    crate::study::record(&study, store, cancel.is_cancelled());
     if cancel.is_cancelled() {
         eprintln!(
             "loadcast: the demo stopped; the scales searched so far are in {}",

@@ -108,11 +108,21 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
         "{}",
         text(&out.stderr)
     );
-    // A floor above the whole run's change: it is not judged.
+    // With a floor of 100%, only a change beyond it is judged.
     let out = compare("a.json", "#3", &["--noise-floor", "100%"]);
     let floored = text(&out.stdout);
-    let p99 = floored.lines().find(|l| l.starts_with("p99")).unwrap();
-    assert!(p99.ends_with("within noise"), "{floored}");
+    for metric in ["throughput", "p50", "p99"] {
+        let row = floored.lines().find(|l| l.starts_with(metric)).unwrap();
+        let change: f64 = row
+            .split_whitespace()
+            .nth(3)
+            .and_then(|c| c.trim_end_matches('%').parse().ok())
+            .unwrap_or_else(|| panic!("no change in {row:?}"));
+        assert!(
+            row.ends_with("within noise") || change.abs() > 100.0,
+            "{floored}"
+        );
+    }
     let out = compare("a.json", "c.json", &["--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let change = json["overall"][2]["change"].as_f64().unwrap();
