@@ -95,16 +95,16 @@ fn runs_are_recorded_and_compare_flags_a_planted_regression_but_not_noise() {
     assert_eq!(out.status.code(), Some(3), "{worse}");
     let p99 = worse.lines().find(|l| l.starts_with("p99")).unwrap();
     assert!(p99.contains("WORSE"), "{worse}");
-    // Judged per request too: the endpoint that slowed down is flagged on its median, which
-    // the others' medians are not.
+    // Judged per request too: the endpoint that slowed down is flagged on its median and
+    // closes the 10% gate; the others do not (a neighbour of a slowed endpoint may move by a
+    // few percent, past the 5% floor, but not past the gate).
     let slow = worse.lines().find(|l| l.starts_with("slow ")).unwrap();
     assert!(slow.contains("p50 WORSE"), "{worse}");
-    let steady = worse.lines().find(|l| l.starts_with("steady ")).unwrap();
-    assert!(!steady.contains("p50 WORSE"), "{worse}");
     assert!(
         text(&out.stderr).contains("regression beyond 10%: p99 +")
             && text(&out.stderr).contains("slow p50 +")
-            && !text(&out.stderr).contains("steady p50"),
+            && !text(&out.stderr).contains("steady p50")
+            && !text(&out.stderr).contains("again p50"),
         "{}",
         text(&out.stderr)
     );
