@@ -231,10 +231,13 @@ fn open_model_holds_2000_per_second() {
             second.sent
         );
     }
+    // Late means more than 10 ms behind the schedule: on a busy 2-core machine a scheduler
+    // hiccup makes a few dozen of them; 2% would be a generator that cannot keep up.
     assert!(
-        result.generator.late < 100,
-        "late {}",
-        result.generator.late
+        result.generator.late < 200,
+        "late {} of {} scheduled",
+        result.generator.late,
+        result.generator.scheduled
     );
 }
 
