@@ -231,10 +231,11 @@ fn open_model_holds_2000_per_second() {
             second.sent
         );
     }
-    // Late means more than 10 ms behind the schedule: on a busy 2-core machine a scheduler
-    // hiccup makes a few dozen of them; 2% would be a generator that cannot keep up.
+    // Late means more than 10 ms behind the schedule. Generator and server share two cores
+    // in an unoptimized build here: scheduler stalls made 106 and 317 of 10,000 late in two CI
+    // runs. A generator that cannot keep up is late for most arrivals, far past 5%.
     assert!(
-        result.generator.late < 200,
+        result.generator.late < 500,
         "late {} of {} scheduled",
         result.generator.late,
         result.generator.scheduled
