@@ -65,13 +65,19 @@ fn capacity_search_finds_a_known_capacity_and_stops_at_the_break() {
     };
     let (good, bad) = (figure("max_rate"), figure("broke_at"));
     // The capacity is the highest rate that held (the bracket's lower end). A 4-server queue
-    // breaks a p99 of 10× its service time below its throughput limit, and a busy 2-core machine
-    // delays arrivals: the figure lies between 85% and 100% of the 400/s by construction.
+    // breaks a p99 of 10× its service time below its throughput limit, and on a busy 2-core
+    // machine the server's own timers fire late (a CI run saw 323/s held, 337/s broken, while
+    // the 10 ms requests really held a worker longer): the figure lies between 85% of what the
+    // workers really delivered and the 400/s of the construction.
     let capacity = good;
-    eprintln!("found {good:.0}..{bad:.0}/s (truth {truth:.0}/s) in {elapsed:?}");
+    let delivered = server.measured_capacity().unwrap_or(truth).min(truth);
+    eprintln!(
+        "found {good:.0}..{bad:.0}/s (truth {truth:.0}/s, {delivered:.0}/s delivered) in {elapsed:?}"
+    );
     assert!(
-        capacity >= 0.85 * truth && capacity <= 1.02 * truth && bad > good,
-        "capacity {capacity:.0} (bracket {good:.0}..{bad:.0}) vs {truth:.0}\n{}",
+        capacity >= 0.85 * delivered && capacity <= 1.02 * truth && bad > good,
+        "capacity {capacity:.0} (bracket {good:.0}..{bad:.0}) vs {truth:.0}/s by construction, \
+         {delivered:.0}/s delivered by the server's workers\n{}",
         text(&out.stdout)
     );
     assert_eq!(point["generator_limited"], false);
