@@ -160,6 +160,7 @@ pub fn run_study(
         &spec.started_at,
     );
     study.table = spec.table.clone();
+    study.thresholds = spec.thresholds.clone();
     if !spec.scales.is_empty() && grower.is_none() {
         return Err(CapacityError::NoDatabase);
     }

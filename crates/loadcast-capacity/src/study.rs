@@ -38,6 +38,9 @@ pub struct CapacityStudy {
     pub plan_hash: String,
     pub target: String,
     pub started_at: String,
+    /// What "held" meant: the plan's thresholds every step was judged against.
+    #[serde(default)]
+    pub thresholds: Vec<loadcast_stats::slo::Threshold>,
     /// The table whose rows are the data volume.
     pub table: Option<String>,
     pub scales: Vec<ScaleResult>,
@@ -65,6 +68,7 @@ impl CapacityStudy {
             plan_hash: plan_hash.into(),
             target: target.into(),
             started_at: started_at.into(),
+            thresholds: Vec::new(),
             table: None,
             scales: Vec::new(),
             data_model: None,

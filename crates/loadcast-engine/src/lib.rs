@@ -32,7 +32,7 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
 use loadcast_plan::template::Template;
-use loadcast_plan::{CaptureSource, Plan, Step};
+use loadcast_plan::{CaptureSource, Load, Plan, Step};
 use loadcast_stats::{RunMeta, RunResult, RunStatus, Second};
 use tokio::sync::watch;
 
@@ -245,7 +245,25 @@ fn collect_timeline(
         .map(|g| g.load.duration())
         .max()
         .unwrap_or_default();
-    let mut publish = |second: Second, timeline: &mut Vec<Second>| {
+    // What the open model's schedules asked for each second, from the same pacer the workers
+    // follow: the rate a report and the live display hold the achieved rate against.
+    let schedules: Vec<pacer::ArrivalRate> = shape
+        .groups
+        .iter()
+        .filter_map(|g| match &g.load {
+            Load::Open(open) => Some(pacer::ArrivalRate::new(&open.stages)),
+            Load::Closed(_) => None,
+        })
+        .collect();
+    let mut publish = |mut second: Second, timeline: &mut Vec<Second>| {
+        let (from, to) = (
+            Duration::from_secs(u64::from(second.t)),
+            Duration::from_secs(u64::from(second.t) + 1),
+        );
+        second.scheduled = schedules
+            .iter()
+            .map(|s| s.hits_before(to) - s.hits_before(from))
+            .sum();
         sent += second.sent;
         completed += second.completed;
         errors += second.error_count();

@@ -77,6 +77,10 @@ get = "/status/503"
         1200
     );
     assert_eq!(ok.latency.count(), 400);
+    // The schedule second by second: 200 arrivals in each of the two seconds, none after.
+    let scheduled: Vec<u64> = result.timeline.iter().map(|s| s.scheduled).collect();
+    assert_eq!(scheduled.iter().sum::<u64>(), 400, "{scheduled:?}");
+    assert_eq!(scheduled[..2], [200, 200], "{scheduled:?}");
     // Each user reuses its connection: far fewer connections than requests.
     assert!(server.connections() < 100);
 }
@@ -323,6 +327,8 @@ fn closed_model_ramps_users() {
         (count - expected).abs() <= 12.0,
         "expected ≈{expected}, got {count}"
     );
+    // A closed model has no schedule of arrivals to show.
+    assert!(result.timeline.iter().all(|s| s.scheduled == 0));
 }
 
 #[test]

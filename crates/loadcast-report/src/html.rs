@@ -295,7 +295,13 @@ fn runway_section(out: &mut String, input: &HtmlInput<'_>) {
         .and_then(|n| p.series(n))
         .or_else(|| p.series.iter().find(|s| s.kind == SeriesKind::Traffic));
     let runway = input.capacity.and_then(|c| c.runway.as_ref());
-    let _ = writeln!(out, "<h2>Forecast and runway</h2>");
+    // Without a capacity study there is no runway to speak of: only the forecast.
+    let heading = if runway.is_some() {
+        "Forecast and runway"
+    } else {
+        "Forecast"
+    };
+    let _ = writeln!(out, "<h2>{heading}</h2>");
     let _ = writeln!(
         out,
         "<p class=\"meta\">history {} → {}; horizon {}; growth: {}</p>",

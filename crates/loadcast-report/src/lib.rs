@@ -12,7 +12,7 @@
 //! ```
 
 mod capacity;
-mod charts;
+pub mod charts;
 mod compare;
 mod forecast;
 mod html;

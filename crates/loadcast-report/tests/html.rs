@@ -13,6 +13,7 @@ use loadcast_capacity::{CapacityStudy, ScaleResult};
 use loadcast_forecast::history::{History, SeriesKind};
 use loadcast_forecast::{Options, Projection, project};
 use loadcast_report::{HtmlInput, html_report};
+use loadcast_stats::slo::{Metric, Threshold};
 use loadcast_stats::{
     ErrorKind, GeneratorStats, RequestStats, RunMeta, RunResult, RunStatus, Second,
 };
@@ -36,6 +37,7 @@ pub fn run() -> RunResult {
     let mut total = RequestStats::new("GET /products");
     for t in 0..60u32 {
         let mut s = Second::new(t);
+        s.scheduled = 200;
         s.sent = 200;
         s.completed = 200;
         for i in 0..200u64 {
@@ -120,6 +122,11 @@ pub fn study(p: &Projection) -> CapacityStudy {
         "2026-11-24T10:00:00Z",
     );
     s.table = Some("orders".into());
+    s.thresholds = vec![Threshold::latency(
+        None,
+        Metric::Latency { quantile: 0.99 },
+        Duration::from_millis(300),
+    )];
     for (scale, volume, cap) in [
         ("1x", 2.0e6, 420.0),
         ("2x", 4.0e6, 300.0),
@@ -264,6 +271,131 @@ fn the_html_report_loads_in_chromium_with_every_chart_drawn() {
         png.len()
     );
     eprintln!("screenshot: {}", shot.display());
+}
+
+/// `(x, text)` of every text element of an SVG.
+fn svg_texts(svg: &str) -> Vec<(f64, String)> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|element| {
+            let x = element
+                .split("x=\"")
+                .nth(1)?
+                .split('"')
+                .next()?
+                .parse()
+                .ok()?;
+            let body = element.split_once('>')?.1.split("</text>").next()?;
+            Some((
+                x,
+                body.trim()
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&apos;", "'")
+                    .replace("&amp;", "&"),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn every_legend_sits_beside_its_plot_and_names_what_the_chart_draws() {
+    use loadcast_report::charts;
+    let p = projection();
+    let s = study(&p);
+    let r = run();
+    let traffic = p.series("requests").unwrap();
+    let runway = s.runway.as_ref().unwrap();
+    let charts: Vec<(&str, Option<String>, Vec<&str>)> = vec![
+        (
+            "throughput",
+            charts::throughput(&r),
+            vec![
+                "arrivals scheduled/s",
+                "requests completed/s",
+                "requests sent/s",
+            ],
+        ),
+        (
+            "latency",
+            charts::latency_over_time(&r),
+            vec!["p50", "p90", "p99"],
+        ),
+        (
+            "distribution",
+            charts::latency_distribution(&r),
+            vec!["from intended start", "service time (from send)"],
+        ),
+        (
+            "errors",
+            charts::errors_over_time(&r),
+            vec!["http_503", "timeout"],
+        ),
+        (
+            "capacity curve",
+            charts::capacity_curve(&s),
+            vec!["SLO p99 <= 300ms", "p99 at 1x data", "errors (right axis)"],
+        ),
+        (
+            "capacity vs data",
+            charts::capacity_vs_data(&s),
+            vec!["fit: ", "measured", "predicted at the horizon's"],
+        ),
+        (
+            "forecast",
+            charts::forecast_fan(traffic, Some(runway), None),
+            vec!["95% band", "history", "forecast"],
+        ),
+        (
+            "runway",
+            charts::runway_comparison(runway),
+            vec!["traffic-only: ", "data-aware: "],
+        ),
+    ];
+    for (name, svg, legend) in charts {
+        let svg = svg.unwrap_or_else(|| panic!("{name}: no chart drawn"));
+        let texts = svg_texts(&svg);
+        // The plot is the chart's left 550 px; its legend starts right of it.
+        for entry in legend {
+            let found: Vec<&(f64, String)> =
+                texts.iter().filter(|(_, t)| t.starts_with(entry)).collect();
+            assert!(
+                !found.is_empty() && found.iter().all(|(x, _)| *x >= 550.0),
+                "{name}: legend entry {entry:?} not (only) beside the plot: {found:?}\nall texts: {texts:?}"
+            );
+        }
+    }
+    // The time axis of a forecast is dated: every tick label is a date within its range.
+    let fan = svg_texts(&charts::forecast_fan(traffic, None, None).unwrap());
+    let dates: Vec<&String> = fan
+        .iter()
+        .map(|(_, t)| t)
+        .filter(|t| t.len() == 10 && t.starts_with("20") && t.as_bytes()[4] == b'-')
+        .collect();
+    assert!(dates.len() >= 3, "date ticks: {dates:?} of {fan:?}");
+    assert!(!fan.iter().any(|(_, t)| t.contains("days from")), "{fan:?}");
+}
+
+#[test]
+fn a_forecast_without_a_capacity_study_is_not_called_a_runway() {
+    let p = projection();
+    let html = html_report(&HtmlInput {
+        title: "loadcast report: forecast",
+        projection: Some(&p),
+        traffic_series: Some("requests"),
+        ..Default::default()
+    });
+    assert!(html.contains("<h2>Forecast</h2>"), "{html}");
+    assert!(!html.to_lowercase().contains("runway"), "{html}");
+    let s = study(&p);
+    let html = html_report(&HtmlInput {
+        title: "loadcast report: shop",
+        projection: Some(&p),
+        capacity: Some(&s),
+        traffic_series: Some("requests"),
+        ..Default::default()
+    });
+    assert!(html.contains("<h2>Forecast and runway</h2>"));
 }
 
 #[test]

@@ -88,6 +88,10 @@ impl RequestStats {
 pub struct Second {
     /// Seconds since the start of the run (0 = the first second).
     pub t: u32,
+    /// Arrivals the open model's schedule asked for during this second (iterations, not
+    /// requests); 0 in the closed model, which has no schedule of arrivals.
+    #[serde(default)]
+    pub scheduled: u64,
     /// Requests sent during this second.
     pub sent: u64,
     /// Requests that ended during this second.
@@ -107,6 +111,7 @@ impl Second {
     pub fn new(t: u32) -> Self {
         Self {
             t,
+            scheduled: 0,
             sent: 0,
             completed: 0,
             errors: BTreeMap::new(),
@@ -121,6 +126,7 @@ impl Second {
     }
 
     pub fn merge(&mut self, other: &Second) {
+        self.scheduled += other.scheduled;
         self.sent += other.sent;
         self.completed += other.completed;
         for (kind, n) in &other.errors {

@@ -47,14 +47,21 @@ impl Display {
 impl Observer for Display {
     fn on_second(&mut self, p: &Progress<'_>) {
         let s = p.second;
+        // The open model's schedule first (arrivals are iterations, each of one or more
+        // requests), then what the target did with the requests.
+        let schedule = if s.scheduled > 0 {
+            format!("arrivals {:>5}/s due ({} late)  ", s.scheduled, s.late)
+        } else {
+            String::new()
+        };
         let line = format!(
-            "rate {:>7}/s  p50 {:>7}  p99 {:>7}  errors {} ({} this second)  late {}  in flight {}",
+            "{schedule}requests {:>6}/s done  p50 {:>7}  p99 {:>7}  errors {} ({} this second)  \
+             requests in flight {}",
             s.completed,
             format_duration(s.latency.quantile(0.5)),
             format_duration(s.latency.quantile(0.99)),
             p.errors,
             s.error_count(),
-            s.late,
             s.in_flight,
         );
         match self {

@@ -20,10 +20,15 @@ fn a_passing_run_writes_a_result_that_report_re_renders_and_merges() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("pass  p99 <= 2.00s"), "{stdout}");
+    // Each live line says what its rates count: the schedule's arrivals, the target's requests.
+    let progress = text(&out.stderr);
     assert!(
-        text(&out.stderr).contains("[   1s/2s]"),
-        "progress lines: {}",
-        text(&out.stderr)
+        progress
+            .lines()
+            .any(|l| l.starts_with("[   1s/2s] arrivals   100/s due (")
+                && l.contains(" requests ")
+                && l.contains("/s done")),
+        "progress lines: {progress}"
     );
     let result_path = dir.join("smoke.result.json");
     let result = RunResult::load(&result_path).unwrap();
