@@ -32,6 +32,7 @@ pub mod har;
 mod lint;
 mod model;
 mod raw;
+mod read;
 pub mod resolve;
 pub mod suggest;
 pub mod template;
@@ -60,48 +61,24 @@ pub fn load(path: &Path) -> Result<Plan, PlanError> {
     parse(&text, path)
 }
 
-/// Validates plan text; `path` names the file in errors and anchors relative paths.
+/// Validates plan text; `path` names the file in errors and anchors relative paths. Every
+/// problem found is reported at once: unknown keys, then what validation finds in the rest.
 pub fn parse(text: &str, path: &Path) -> Result<Plan, PlanError> {
-    let invalid = |diagnostics| PlanError::Invalid {
-        path: path.to_path_buf(),
-        diagnostics,
-    };
-    let raw: raw::RawPlan = toml::from_str(text).map_err(|e| {
-        let source = error::Source::new(text);
-        let span = e.span().unwrap_or(0..0);
-        invalid(vec![source.diagnostic(
-            span,
-            key_path_of_error(text),
-            e.message().trim_end_matches('\n'),
-            None,
-        )])
-    })?;
-    let hash = hex_sha256(text.as_bytes());
-    let mut validator = validate::Validator::new(text, path);
-    let plan = validator.plan(raw, path, hash);
-    let diagnostics = validator.finish();
+    let (raw, mut diagnostics) = read::read(text);
+    let plan = raw.and_then(|raw| {
+        let mut validator = validate::Validator::new(text, path);
+        let plan = validator.plan(raw, path, hex_sha256(text.as_bytes()));
+        diagnostics.extend(validator.finish());
+        plan
+    });
     match plan {
         Some(plan) if diagnostics.is_empty() => Ok(plan),
-        _ => Err(invalid(diagnostics)),
-    }
-}
-
-/// The key path where deserialization failed (`load.stages[2].rate`), found by a second pass that
-/// tracks the path; only used on the error path.
-fn key_path_of_error(text: &str) -> String {
-    let Ok(deserializer) = toml::Deserializer::parse(text) else {
-        return String::new();
-    };
-    match serde_path_to_error::deserialize::<_, raw::RawPlan>(deserializer) {
-        Ok(_) => String::new(),
-        Err(e) => {
-            // `toml::Spanned` shows up as a synthetic field; readers only want the plan's keys.
-            e.path()
-                .to_string()
-                .split('.')
-                .filter(|segment| !segment.starts_with("$__serde_spanned"))
-                .collect::<Vec<_>>()
-                .join(".")
+        _ => {
+            diagnostics.sort_by_key(|d| (d.line, d.column));
+            Err(PlanError::Invalid {
+                path: path.to_path_buf(),
+                diagnostics,
+            })
         }
     }
 }

@@ -147,6 +147,40 @@ fn unknown_keys_are_refused_with_their_path() {
 }
 
 #[test]
+fn an_unknown_key_hides_no_other_problem() {
+    // Two typos in different tables and a bad duration elsewhere: all three, in file order,
+    // and what the typo leaves behind (a step with nothing in it), but nothing that follows
+    // from that (the threshold on a later step's request stays unjudged).
+    let text = GOOD
+        .replace("max_in_flight = 500", "max_inflight = 500")
+        .replace("think = \"1s..4s\"", "thinks = \"1s..4s\"")
+        .replace("timeout = \"2s\"", "timeout = \"2 parsecs\"");
+    let e = err(&text);
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let lines: Vec<&str> = e.lines().filter(|l| l.starts_with("plan.toml:")).collect();
+    assert_eq!(lines.len(), 4, "{e}");
+    assert!(
+        lines[0].starts_with(&format!("plan.toml:{}:", line_of("2 parsecs")))
+            && lines[0].contains("`http.timeout`"),
+        "{e}"
+    );
+    assert!(
+        lines[1].contains("`scenario[0].step[1]`: a step needs exactly one request"),
+        "{e}"
+    );
+    assert!(
+        lines[2].starts_with(&format!("plan.toml:{}:1:", line_of("thinks")))
+            && lines[2].contains("unknown field `thinks`, expected one of"),
+        "{e}"
+    );
+    assert!(
+        lines[3].starts_with(&format!("plan.toml:{}:1:", line_of("max_inflight")))
+            && lines[3].contains("unknown field `max_inflight`"),
+        "{e}"
+    );
+}
+
+#[test]
 fn wrong_types_name_the_key() {
     let text = GOOD.replace("weight = 80", "weight = \"lots\"");
     let e = err(&text);

@@ -243,18 +243,20 @@ impl Validator<'_> {
     pub(super) fn thresholds(
         &mut self,
         raw: &std::collections::BTreeMap<String, Spanned<toml::Value>>,
-        request_names: &[String],
+        request_names: Option<&[String]>,
     ) -> Vec<Threshold> {
         let mut thresholds = Vec::new();
         for (key, value) in raw {
             match value.get_ref() {
                 toml::Value::Table(scoped) => {
-                    if !request_names.iter().any(|n| n == key) {
+                    // Names are only known when every scenario was valid: a broken step must not
+                    // also be reported as a threshold naming a request that does not exist.
+                    if let Some(names) = request_names.filter(|names| !names.contains(key)) {
                         self.error(
                             value,
                             format!("slo.{key}"),
                             format!("no request is named {key:?}"),
-                            Some(&format!("a step name: {}", request_names.join(", "))),
+                            Some(&format!("a step name: {}", names.join(", "))),
                         );
                         continue;
                     }

@@ -173,16 +173,17 @@ impl<'a> Validator<'a> {
                 self.diagnostics.push(d);
             }
         }
-        let request_names: Vec<String> = scenarios
-            .iter()
-            .flatten()
-            .flat_map(|s| &s.steps)
-            .filter_map(|step| match step {
-                Step::Request(r) => Some(r.name.clone()),
-                Step::Think(_) => None,
-            })
-            .collect();
-        let thresholds = self.thresholds(&raw.slo, &request_names);
+        let request_names: Option<Vec<String>> = scenarios.as_ref().map(|scenarios| {
+            scenarios
+                .iter()
+                .flat_map(|s| &s.steps)
+                .filter_map(|step| match step {
+                    Step::Request(r) => Some(r.name.clone()),
+                    Step::Think(_) => None,
+                })
+                .collect()
+        });
+        let thresholds = self.thresholds(&raw.slo, request_names.as_deref());
         let name = raw.name.map_or_else(
             || {
                 path.file_stem()
