@@ -103,8 +103,10 @@ pub struct DataModel {
     pub residual_se: f64,
     /// Relative error of the fit on the measured points (mean |C − fit| / C).
     pub relative_error: f64,
+    #[serde(default)]
     pub points: Vec<DataPoint>,
     /// Every form tried, with its relative error.
+    #[serde(default)]
     pub tried: Vec<(Form, f64)>,
     /// Degrees of freedom of the fit (points − 2): 0 means the line passes exactly through
     /// the points and their scatter says nothing about its error.
@@ -123,7 +125,10 @@ pub struct Prediction {
     pub capacity: f64,
     pub low: f64,
     /// Infinite (`null` in JSON) when nothing bounds it.
-    #[serde(with = "loadcast_stats::document::unbounded")]
+    #[serde(
+        with = "loadcast_stats::document::unbounded",
+        default = "loadcast_stats::document::unbounded::infinite"
+    )]
     pub high: f64,
 }
 

@@ -45,13 +45,22 @@ impl CapacityCurve for Flat {
 pub struct RunwayView {
     /// Capacity / demand now (above 1: headroom; below: already over); infinite (`null`) with
     /// no demand.
-    #[serde(with = "loadcast_stats::document::unbounded")]
+    #[serde(
+        with = "loadcast_stats::document::unbounded",
+        default = "loadcast_stats::document::unbounded::infinite"
+    )]
     pub headroom_now: f64,
     /// At the forecast's traffic peak.
-    #[serde(with = "loadcast_stats::document::unbounded")]
+    #[serde(
+        with = "loadcast_stats::document::unbounded",
+        default = "loadcast_stats::document::unbounded::infinite"
+    )]
     pub headroom_at_peak: f64,
     /// At the horizon.
-    #[serde(with = "loadcast_stats::document::unbounded")]
+    #[serde(
+        with = "loadcast_stats::document::unbounded",
+        default = "loadcast_stats::document::unbounded::infinite"
+    )]
     pub headroom_at_horizon: f64,
     /// The first time (Unix seconds) the point forecast of traffic exceeds the point capacity;
     /// `None`: not within the horizon.

@@ -117,6 +117,7 @@ pub struct BreakingPoint {
     /// capacity, not its capacity.
     pub generator_limited: bool,
     /// Every step, in order.
+    #[serde(default)]
     pub steps: Vec<Step>,
     /// Steps run at or above the first rate that failed (the failure and its confirmation).
     pub steps_after_break: usize,

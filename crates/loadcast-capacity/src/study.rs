@@ -43,6 +43,7 @@ pub struct CapacityStudy {
     pub thresholds: Vec<loadcast_stats::slo::Threshold>,
     /// The table whose rows are the data volume.
     pub table: Option<String>,
+    #[serde(default)]
     pub scales: Vec<ScaleResult>,
     /// Capacity against data volume (two scales or more).
     pub data_model: Option<DataModel>,
@@ -50,12 +51,15 @@ pub struct CapacityStudy {
     pub at_horizon: Option<Prediction>,
     pub horizon_volume: Option<f64>,
     /// Limits the extrapolation crosses.
+    #[serde(default)]
     pub cliffs: Vec<Cliff>,
     pub usl: Option<UslFit>,
     /// `(concurrency, throughput)` of the sweep.
+    #[serde(default)]
     pub sweep: Vec<(f64, f64)>,
     pub runway: Option<Runway>,
     /// Anything the reader must know to trust the figures.
+    #[serde(default)]
     pub warnings: Vec<String>,
 }
 

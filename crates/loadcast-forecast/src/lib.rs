@@ -124,8 +124,10 @@ pub struct Projection {
     pub step_seconds: u64,
     pub horizon_end: String,
     pub horizon_end_unix: i64,
+    #[serde(default)]
     pub series: Vec<SeriesProjection>,
     /// What was repaired or assumed on the way (filled gaps, seasons not supported).
+    #[serde(default)]
     pub notes: Vec<String>,
 }
 
@@ -136,6 +138,7 @@ pub struct SeriesProjection {
     pub kind: SeriesKind,
     /// The model chosen by backtest, and every candidate's backtest MASE.
     pub model: String,
+    #[serde(default)]
     pub candidates: Vec<CandidateScore>,
     /// Last observed value.
     pub last: f64,
@@ -153,8 +156,10 @@ pub struct SeriesProjection {
     /// The chosen model's accuracy on the selection backtest.
     pub backtest: Accuracy,
     /// The forecast, downsampled for charts (traffic keeps each bucket's peak).
+    #[serde(default)]
     pub path: Vec<PathPoint>,
     /// The end of the history, downsampled the same way.
+    #[serde(default)]
     pub history: Vec<(i64, f64)>,
 }
 
@@ -472,6 +477,7 @@ pub struct SeriesBacktest {
     pub kind: SeriesKind,
     pub accuracy: Accuracy,
     /// The model each fold chose.
+    #[serde(default)]
     pub models: Vec<String>,
 }
 

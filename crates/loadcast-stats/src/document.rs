@@ -147,4 +147,10 @@ pub mod unbounded {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
     }
+
+    /// A figure left out reads as one written as `null`: unbounded. Pair it with `with` as
+    /// `default = "loadcast_stats::document::unbounded::infinite"`.
+    pub fn infinite() -> f64 {
+        f64::INFINITY
+    }
 }

@@ -251,7 +251,9 @@ pub struct RunResult {
     pub version: u32,
     pub meta: RunMeta,
     /// Per named request, in the order the plan's steps first name them.
+    #[serde(default)]
     pub requests: Vec<RequestStats>,
+    #[serde(default)]
     pub timeline: Vec<Second>,
     pub generator: GeneratorStats,
     /// Threshold outcomes, when the plan had thresholds.
