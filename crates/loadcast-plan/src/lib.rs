@@ -34,6 +34,7 @@ mod model;
 mod raw;
 mod read;
 pub mod resolve;
+pub mod study;
 pub mod suggest;
 pub mod template;
 pub mod units;
@@ -50,6 +51,7 @@ pub use feeder::{Feeder, FeederData, FeederStrategy};
 pub use lint::Lint;
 pub use model::*;
 pub use resolve::ResolvedPlan;
+pub use study::{StudySettings, study_spec};
 pub use validate::expand_env;
 
 /// Reads and validates a plan file.

@@ -87,11 +87,21 @@ fn grow_and_capacity_aim_at_the_same_volume_with_the_plans_bound() {
         let plan = plan(&dir, bound);
         let resolved = ResolvedPlan::with_projection(&plan, Some(p.clone()));
         let grow_volume = resolved.horizon_volumes()["orders_rows"];
-        let capacity_volume = resolved
-            .horizon_volume_of(&resolved.measuring_table().unwrap())
-            .unwrap();
+        // What `capacity` hands its study: the horizon scale's target and the fit's horizon.
+        let spec = loadcast_plan::study_spec(
+            &resolved,
+            &loadcast_plan::StudySettings {
+                scales: Some(vec![loadcast_plan::DataScale::Horizon]),
+                ..Default::default()
+            },
+        );
+        let scale_volume = match spec.scales.as_slice() {
+            [loadcast_capacity::ScaleTarget::Horizon(Some(v))] => *v,
+            other => panic!("{bound}: the horizon scale is {other:?}"),
+        };
         assert_eq!(grow_volume, expected, "{bound}");
-        assert_eq!(capacity_volume, expected, "{bound}");
+        assert_eq!(scale_volume, expected, "{bound}");
+        assert_eq!(spec.horizon_volume, Some(expected), "{bound}");
         let peak = p.series("requests").unwrap().peak;
         let want = match resolved.traffic_bound {
             Bound::Point => peak.point,

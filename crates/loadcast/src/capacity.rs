@@ -6,7 +6,9 @@ use loadcast_stats::{Cancel, Document};
 
 use crate::cli::{CapacityArgs, StoreArgs};
 use crate::failure::{Failure, exit};
-use crate::study::{StudySettings, record, study};
+use loadcast_plan::StudySettings;
+
+use crate::study::{record, study};
 
 pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let plan = loadcast_plan::load(&args.plan)?;

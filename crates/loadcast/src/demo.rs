@@ -14,7 +14,7 @@ use loadcast_stats::{Cancel, Document};
 
 use crate::cli::{DemoArgs, StoreArgs};
 use crate::failure::{Failure, exit};
-use crate::study::StudySettings;
+use loadcast_plan::StudySettings;
 
 /// Today's volume of the shop (orders = the history's last value).
 const CUSTOMERS: u64 = 2_000;

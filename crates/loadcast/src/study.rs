@@ -5,14 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use loadcast_capacity::runway::PathPoint;
 use loadcast_capacity::{
-    CapacityStudy, EarlyStop, Grower, GrowerError, Probe, ProbeError, RunwayInput, ScaleResult,
-    ScaleTarget, SearchOptions, StudyEvent, StudyObserver, StudySpec, Volume,
+    CapacityStudy, EarlyStop, Grower, GrowerError, Probe, ProbeError, StudyEvent, StudyObserver,
+    Volume,
 };
 use loadcast_engine::{Observer, Progress, RunOptions};
 use loadcast_plan::{
-    ClosedLoad, DataScale, Load, OpenLoad, Plan, RateStage, ResolvedPlan, RowsTarget, UserStage,
+    ClosedLoad, Load, OpenLoad, Plan, RateStage, ResolvedPlan, RowsTarget, StudySettings, UserStage,
 };
 use loadcast_stats::{Cancel, Document, RunResult};
 
@@ -218,23 +217,7 @@ impl Grower for DatagenGrower {
 }
 
 /// How a study searches and what it covers, from flags or from the demo.
-#[derive(Clone, Debug, Default)]
-pub struct StudySettings {
-    pub from: Option<f64>,
-    pub factor: Option<f64>,
-    pub hold: Option<Duration>,
-    pub warmup: Option<Duration>,
-    pub precision: f64,
-    pub max_steps: usize,
-    /// `None`: the plan's `[capacity] data_scales`.
-    pub scales: Option<Vec<DataScale>>,
-    pub traffic_series: Option<String>,
-    pub usl: bool,
-    pub allow_database: Option<String>,
-    /// Today's search, done already.
-    pub today: Option<ScaleResult>,
-}
-
+/// `loadcast capacity`'s flags over the plan's `[capacity]`.
 impl From<&CapacityArgs> for StudySettings {
     fn from(args: &CapacityArgs) -> Self {
         Self {
@@ -250,95 +233,6 @@ impl From<&CapacityArgs> for StudySettings {
             allow_database: args.allow_database.clone(),
             today: None,
         }
-    }
-}
-
-fn path(series: &loadcast_forecast::SeriesProjection) -> Vec<PathPoint> {
-    series
-        .path
-        .iter()
-        .map(|q| PathPoint {
-            t: q.t,
-            point: q.band.point,
-            lo95: q.band.lo95,
-            hi95: q.band.hi95,
-        })
-        .collect()
-}
-
-/// The study's spec: the plan's `[capacity]` under the flags, volumes from the resolved plan.
-pub fn spec(resolved: &ResolvedPlan<'_>, settings: &StudySettings) -> StudySpec {
-    let plan = resolved.plan;
-    let c = plan
-        .capacity
-        .clone()
-        .unwrap_or_else(|| loadcast_plan::CapacitySpec {
-            from: None,
-            factor: None,
-            hold: None,
-            warmup: None,
-            data_scales: Vec::new(),
-            table: None,
-            users: Vec::new(),
-        });
-    let search = SearchOptions {
-        from: settings.from.or(c.from).unwrap_or(50.0),
-        factor: settings.factor.or(c.factor).unwrap_or(1.5),
-        hold: settings.hold.or(c.hold).unwrap_or(Duration::from_secs(10)),
-        warmup: settings
-            .warmup
-            .or(c.warmup)
-            .unwrap_or(Duration::from_secs(3)),
-        precision: settings.precision,
-        max_steps: settings.max_steps,
-        ..SearchOptions::default()
-    };
-    let table = resolved.measuring_table();
-    let horizon_volume = table.as_deref().and_then(|t| resolved.horizon_volume_of(t));
-    let scales = settings
-        .scales
-        .clone()
-        .unwrap_or(c.data_scales)
-        .into_iter()
-        .filter(|s| !matches!(s, DataScale::Times(m) if (*m - 1.0).abs() < 1e-9))
-        .map(|s| match s {
-            DataScale::Times(m) => ScaleTarget::Times(m),
-            DataScale::Horizon => ScaleTarget::Horizon(horizon_volume),
-        })
-        .collect();
-    let runway = resolved
-        .traffic_series(settings.traffic_series.as_deref())
-        .map(|traffic| RunwayInput {
-            traffic: path(traffic),
-            data: table
-                .as_deref()
-                .and_then(|t| {
-                    resolved
-                        .projection
-                        .as_ref()?
-                        .series(&resolved.data_series_of(t))
-                })
-                .map(path),
-        });
-    StudySpec {
-        plan_name: plan.name.clone(),
-        plan_hash: plan.hash.clone(),
-        target: plan.target.url(),
-        started_at: loadcast_stats::time::format_time(loadcast_stats::time::now()),
-        thresholds: plan.thresholds.clone(),
-        search,
-        table,
-        scales,
-        horizon_volume,
-        usl_users: if settings.usl {
-            Some(c.users)
-                .filter(|u| !u.is_empty())
-                .unwrap_or_else(|| vec![1, 2, 4, 8, 16, 32])
-        } else {
-            Vec::new()
-        },
-        runway,
-        today: settings.today.clone(),
     }
 }
 
@@ -377,7 +271,7 @@ pub fn study(
     cancel: &Cancel,
 ) -> Result<CapacityStudy, Failure> {
     let plan = resolved.plan;
-    let spec = spec(resolved, settings);
+    let spec = loadcast_plan::study_spec(resolved, settings);
     let mut probe = EngineProbe {
         plan,
         cancel: cancel.clone(),

@@ -256,3 +256,155 @@ fn a_study_after_a_study_measures_the_volumes_it_names() {
         "nothing grown twice"
     );
 }
+
+/// A plan tested at the p95 of its data forecast: `capacity` measures its horizon scale at the
+/// very volume `grow` grows the table to, and both are the forecast's upper 95% bound (not its
+/// point). Two fresh databases, one per command, from one history.
+#[test]
+fn grow_and_capacity_aim_at_the_p95_volume_of_the_plans_horizon() {
+    let _alone = measuring_alone();
+    let server = TestServer::start();
+    let dir = workdir("p95-volume");
+    // Orders growing 0.4% a day with ±3% noise: an interval wide enough that p95 ≠ point.
+    let mut csv = String::from("date,requests,orders_rows\n");
+    for d in 0..400i64 {
+        let noise = 1.0 + 0.03 * ((d * 7919 % 101) as f64 / 50.0 - 1.0);
+        csv.push_str(&format!(
+            "{},{:.1},{:.0}\n",
+            loadcast_forecast::history::format_date(1_735_689_600 + d * 86_400),
+            100.0 + 0.1 * d as f64,
+            2_000.0 * 1.004f64.powi(d as i32) * noise
+        ));
+    }
+    std::fs::write(dir.join("history.csv"), csv).unwrap();
+    let schema = "CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL NOT NULL);";
+    let plan = |name: &str, db: &TestDb| {
+        std::fs::write(
+            dir.join(name),
+            format!(
+                "target = \"{}\"\n[slo]\np99 = \"500ms\"\n\
+                 [[scenario]]\n[[scenario.step]]\nget = \"/\"\n\
+                 [load]\nmodel = \"open\"\nrate = \"10/s\"\nduration = \"1s\"\n\
+                 [history]\ncsv = \"history.csv\"\ntraffic = [\"requests\"]\ndata = {{ orders = \"orders_rows\" }}\n\
+                 [horizon]\nuntil = \"60 days\"\ndata = \"p95\"\n\
+                 [database]\nurl = \"{}\"\n[database.tables.orders]\nrows = \"horizon\"\n\
+                 [capacity]\ntable = \"orders\"\ndata_scales = [\"horizon\"]\nfrom = \"20/s\"\nfactor = 3.0\nhold = \"1s\"\nwarmup = \"0s\"\n",
+                server.url(),
+                db.url
+            ),
+        )
+        .unwrap();
+    };
+    let out = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "forecast",
+            "history.csv",
+            "--data",
+            "orders=orders_rows",
+            "--horizon",
+            "60 days",
+            "-o",
+            "p.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let projection: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("p.json")).unwrap()).unwrap();
+    let band = &projection["series"][0]["at_horizon"];
+    let (point, p95) = (
+        band["point"].as_f64().unwrap(),
+        band["hi95"].as_f64().unwrap(),
+    );
+    assert!(
+        p95 > point * 1.01,
+        "the forecast's interval is too narrow to tell: {band}"
+    );
+
+    let grown = TestDb::create(Engine::Sqlite, schema);
+    grown.mark();
+    plan("grow.toml", &grown);
+    let out = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "grow",
+            "grow.toml",
+            "--rows",
+            "orders=2000",
+            "--progress",
+            "off",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run_in(
+        &dir,
+        &["--no-store", "grow", "grow.toml", "--progress", "off"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_has(&text(&out.stderr), "(the upper 95% bound)");
+    let grow_rows = grown.number("SELECT count(*) FROM orders");
+
+    let measured = TestDb::create(Engine::Sqlite, schema);
+    measured.mark();
+    plan("capacity.toml", &measured);
+    let out = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "grow",
+            "capacity.toml",
+            "--rows",
+            "orders=2000",
+            "--progress",
+            "off",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "capacity",
+            "capacity.toml",
+            "--max-steps",
+            "2",
+            "--quiet",
+            "-o",
+            "study.json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let study: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("study.json")).unwrap()).unwrap();
+    let horizon = study["scales"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["scale"] == "horizon")
+        .unwrap_or_else(|| panic!("no horizon scale in {study}"));
+    let study_volume = horizon["volume"].as_f64().unwrap();
+    let measured_rows = measured.number("SELECT count(*) FROM orders");
+
+    // Rows are whole: each command rounds the same figure once.
+    assert!(
+        (grow_rows - p95).abs() <= 1.0 && (study_volume - p95).abs() <= 1.0,
+        "grow reached {grow_rows} rows, the study measured {study_volume}: the p95 is {p95:.1} (point {point:.1})"
+    );
+    assert_eq!(
+        measured_rows, study_volume,
+        "the study's volume is the table's"
+    );
+    assert_eq!(
+        study["horizon_volume"].as_f64().map(f64::round),
+        Some(p95.round()),
+        "{study}"
+    );
+}
