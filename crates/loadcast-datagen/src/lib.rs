@@ -14,9 +14,10 @@
 //!   their password.
 //!
 //! ```no_run
-//! use loadcast_datagen::{Goal, GrowOptions, grow};
+//! use loadcast_datagen::{GrowOptions, grow};
+//! use loadcast_plan::TableSpec;
 //! use loadcast_plan::RowsTarget;
-//! let goals = [Goal { table: "orders".into(), rows: RowsTarget::Multiple(2.0), columns: vec![] }];
+//! let goals = [TableSpec { name: "orders".into(), rows: RowsTarget::Multiple(2.0), columns: vec![] }];
 //! let report = grow("postgres://postgres@127.0.0.1/shop_test", &goals, &GrowOptions::default(),
 //!                   &mut (), &Default::default())?;
 //! println!("{} bytes", report.size_bytes);
@@ -36,7 +37,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use loadcast_plan::{ColumnSpec, RowsTarget};
+use loadcast_plan::{RowsTarget, TableSpec};
 use loadcast_stats::Cancel;
 use rand::SeedableRng as _;
 use rand::rngs::SmallRng;
@@ -123,14 +124,6 @@ pub fn inspect(url: &str) -> Result<(Schema, BTreeMap<String, u64>), GrowError> 
     Ok((schema, counts))
 }
 
-/// One table to grow.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Goal {
-    pub table: String,
-    pub rows: RowsTarget,
-    pub columns: Vec<(String, ColumnSpec)>,
-}
-
 #[derive(Clone, Debug)]
 pub struct GrowOptions {
     /// Write without a marker into the database of exactly this name.
@@ -203,18 +196,21 @@ pub struct GrowReport {
 }
 
 /// Orders goal tables so that a table comes after every goal table it references.
-fn parents_first<'a>(schema: &Schema, goals: &'a [Goal]) -> Result<Vec<&'a Goal>, GrowError> {
-    let mut ordered: Vec<&Goal> = Vec::new();
-    let mut pending: Vec<&Goal> = goals.iter().collect();
+fn parents_first<'a>(
+    schema: &Schema,
+    goals: &'a [TableSpec],
+) -> Result<Vec<&'a TableSpec>, GrowError> {
+    let mut ordered: Vec<&TableSpec> = Vec::new();
+    let mut pending: Vec<&TableSpec> = goals.iter().collect();
     while !pending.is_empty() {
         let before = pending.len();
         pending.retain(|goal| {
-            let table = schema.table(&goal.table);
+            let table = schema.table(&goal.name);
             let waits = table.is_some_and(|t| {
                 t.foreign_keys.iter().any(|fk| {
-                    fk.table != goal.table
-                        && goals.iter().any(|g| g.table == fk.table)
-                        && !ordered.iter().any(|o| o.table == fk.table)
+                    fk.table != goal.name
+                        && goals.iter().any(|g| g.name == fk.table)
+                        && !ordered.iter().any(|o| o.name == fk.table)
                 })
             });
             if !waits {
@@ -227,7 +223,7 @@ fn parents_first<'a>(schema: &Schema, goals: &'a [Goal]) -> Result<Vec<&'a Goal>
                 "tables {} reference each other in a cycle; grow them in separate runs",
                 pending
                     .iter()
-                    .map(|g| g.table.as_str())
+                    .map(|g| g.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
@@ -240,7 +236,7 @@ fn parents_first<'a>(schema: &Schema, goals: &'a [Goal]) -> Result<Vec<&'a Goal>
 /// committed so far stays; a rerun finishes the rest).
 pub fn grow(
     url: &str,
-    goals: &[Goal],
+    goals: &[TableSpec],
     options: &GrowOptions,
     observer: &mut dyn GrowObserver,
     stop: &Cancel,
@@ -250,11 +246,11 @@ pub fn grow(
     let database = db.check_allowed(options)?;
     let schema = db.schema()?;
     // Every table named before any row is written.
-    let table_of = |goal: &Goal| {
-        schema.table(&goal.table).ok_or_else(|| {
+    let table_of = |goal: &TableSpec| {
+        schema.table(&goal.name).ok_or_else(|| {
             GrowError::Plan(format!(
                 "database {database} has no table {:?} (tables: {})",
-                goal.table,
+                goal.name,
                 schema
                     .tables
                     .iter()
@@ -287,7 +283,7 @@ pub fn grow(
         if stop.is_cancelled() {
             return Err(GrowError::Interrupted(format!(
                 "stopped in table {}; every committed row stays, and running again finishes the rest",
-                goal.table
+                goal.name
             )));
         }
     }
@@ -304,28 +300,28 @@ pub fn grow(
 /// its first growth), so an interrupted `2x` resumed later still ends at twice the original.
 fn target_rows(
     db: &mut Db,
-    goal: &Goal,
+    goal: &TableSpec,
     before: u64,
     options: &GrowOptions,
 ) -> Result<u64, GrowError> {
     Ok(match &goal.rows {
         RowsTarget::Absolute(n) => *n,
         RowsTarget::Multiple(m) => {
-            let base = db.record_baseline(&goal.table, before)?;
+            let base = db.record_baseline(&goal.name, before)?;
             (base as f64 * m).round() as u64
         }
         RowsTarget::Horizon { series } => {
-            let name = series.as_deref().unwrap_or(&goal.table);
+            let name = series.as_deref().unwrap_or(&goal.name);
             let rows = options.horizon.get(name).ok_or_else(|| {
                 GrowError::Plan(if options.horizon.is_empty() {
                     format!(
                         "table {} grows to the horizon, but there is no forecast with data series: give a projection (loadcast forecast --data {name}=COLUMN) or a plan with [history]",
-                        goal.table
+                        goal.name
                     )
                 } else {
                     format!(
                         "table {} grows to the horizon, but the projection has no data series {name:?} (its data series: {}; name one with rows = \"horizon:SERIES\")",
-                        goal.table,
+                        goal.name,
                         options.horizon.keys().cloned().collect::<Vec<_>>().join(", ")
                     )
                 })
@@ -341,7 +337,7 @@ fn grow_table(
     extra: &mut [Db],
     schema: &Schema,
     table: &Table,
-    goal: &Goal,
+    goal: &TableSpec,
     options: &GrowOptions,
     rng: &mut SmallRng,
     observer: &mut dyn GrowObserver,

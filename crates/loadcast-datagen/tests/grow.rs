@@ -1,8 +1,8 @@
 //! Growth against the real PostgreSQL, MariaDB and SQLite: exact counts, no orphan foreign
 //! keys, no unique violations, the plan's distributions, incremental growth and the guard.
 
-use loadcast_datagen::{Goal, GrowError, GrowOptions, grow};
-use loadcast_plan::{ColumnSpec, Generator, RowsTarget};
+use loadcast_datagen::{GrowError, GrowOptions, grow};
+use loadcast_plan::{ColumnSpec, Generator, RowsTarget, TableSpec};
 use loadcast_testkit::db::{Engine, TestDb};
 
 fn schema(engine: Engine) -> String {
@@ -52,11 +52,11 @@ fn column(name: &str, generator: Generator) -> (String, ColumnSpec) {
     )
 }
 
-fn goals(orders: RowsTarget) -> Vec<Goal> {
+fn goals(orders: RowsTarget) -> Vec<TableSpec> {
     vec![
         // Children first on purpose: growth must order them.
-        Goal {
-            table: "orders".into(),
+        TableSpec {
+            name: "orders".into(),
             rows: orders,
             columns: vec![
                 column(
@@ -85,13 +85,13 @@ fn goals(orders: RowsTarget) -> Vec<Goal> {
                 ),
             ],
         },
-        Goal {
-            table: "customers".into(),
+        TableSpec {
+            name: "customers".into(),
             rows: RowsTarget::Absolute(3000),
             columns: vec![],
         },
-        Goal {
-            table: "products".into(),
+        TableSpec {
+            name: "products".into(),
             rows: RowsTarget::Absolute(200),
             columns: vec![],
         },
@@ -282,7 +282,7 @@ fn an_unmarked_database_is_refused() {
 }
 
 /// Growing `goals` fails, with a message `expected` accepts.
-fn refused(db: &TestDb, goals: &[Goal], expected: impl Fn(&str) -> bool) {
+fn refused(db: &TestDb, goals: &[TableSpec], expected: impl Fn(&str) -> bool) {
     let err = grow(
         &db.url,
         goals,
@@ -304,8 +304,8 @@ fn mistakes_in_the_plan_name_the_table_and_column() {
     refused(&db, &bad, |e| {
         e.starts_with("table orders: no column \"totl\"")
     });
-    let horizon = vec![Goal {
-        table: "customers".into(),
+    let horizon = vec![TableSpec {
+        name: "customers".into(),
         rows: RowsTarget::Horizon { series: None },
         columns: vec![],
     }];
@@ -313,8 +313,8 @@ fn mistakes_in_the_plan_name_the_table_and_column() {
     refused(&db, &horizon, |e| {
         e.contains("there is no forecast with data series") && e.contains("--data customers=")
     });
-    let missing = vec![Goal {
-        table: "invoices".into(),
+    let missing = vec![TableSpec {
+        name: "invoices".into(),
         rows: RowsTarget::Absolute(1),
         columns: vec![],
     }];
@@ -440,8 +440,8 @@ fn enum_columns_are_grown_with_their_labels() {
     ] {
         let db = TestDb::create(engine, schema);
         db.mark();
-        let goals = [Goal {
-            table: "shipments".into(),
+        let goals = [TableSpec {
+            name: "shipments".into(),
             rows: RowsTarget::Absolute(3_000),
             columns: vec![],
         }];

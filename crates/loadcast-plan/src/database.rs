@@ -51,6 +51,37 @@ pub struct TableSpec {
     pub columns: Vec<(String, ColumnSpec)>,
 }
 
+impl TableSpec {
+    /// Puts `other`'s target in place of this list's table of the same name, or adds it (with
+    /// the schema's default generators when it brings none).
+    pub fn set_target(tables: &mut Vec<TableSpec>, other: TableSpec) {
+        match tables.iter_mut().find(|t| t.name == other.name) {
+            Some(table) => table.rows = other.rows,
+            None => tables.push(other),
+        }
+    }
+}
+
+/// `orders=2000000`, `orders=2x`, `orders=horizon`: a table and its target, as a command line
+/// gives it (`grow --rows`), with no column generators of its own.
+impl std::str::FromStr for TableSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (name, target) = text
+            .split_once('=')
+            .filter(|(name, _)| !name.trim().is_empty())
+            .ok_or("expected TABLE=TARGET, such as orders=2x")?;
+        let rows = RowsTarget::parse(&toml::Value::String(target.trim().to_string()))
+            .map_err(|expected| format!("{target:?} is not a target: expected {expected}"))?;
+        Ok(TableSpec {
+            name: name.trim().to_string(),
+            rows,
+            columns: Vec::new(),
+        })
+    }
+}
+
 /// How many rows a table should have after growth.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RowsTarget {

@@ -185,7 +185,7 @@ pub struct GrowArgs {
     /// A table and its target: `orders=2000000`, `orders=2x`, `orders=horizon`. Repeatable;
     /// adds to or overrides the plan's tables.
     #[arg(long = "rows", value_name = "TABLE=TARGET")]
-    pub rows: Vec<String>,
+    pub rows: Vec<loadcast_plan::TableSpec>,
     /// The projection (from `loadcast forecast`) for tables that grow to the horizon
     /// [default: forecast from the plan's [history]].
     #[arg(long, value_name = "FILE")]

@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use loadcast_datagen::{Goal, GrowOptions};
+use loadcast_datagen::GrowOptions;
 use loadcast_forecast::history::{CsvSpec, SeriesKind, SeriesSpec, format_date};
-use loadcast_plan::{ColumnSpec, Generator, ResolvedPlan, RowsTarget};
+use loadcast_plan::{ColumnSpec, Generator, ResolvedPlan, RowsTarget, TableSpec};
 use loadcast_stats::{Cancel, Document};
 
 use crate::cli::{DemoArgs, StoreArgs};
@@ -136,13 +136,13 @@ table = "orders"
 fn seed(db: &Path, orders: u64) -> Result<(), Failure> {
     let url = format!("sqlite://{}", db.display());
     let goals = vec![
-        Goal {
-            table: "customers".into(),
+        TableSpec {
+            name: "customers".into(),
             rows: RowsTarget::Absolute(CUSTOMERS),
             columns: vec![column("password", Generator::Fake("word".into()))],
         },
-        Goal {
-            table: "products".into(),
+        TableSpec {
+            name: "products".into(),
             rows: RowsTarget::Absolute(PRODUCTS),
             columns: vec![
                 column("title", Generator::Words { min: 2, max: 5 }),
@@ -155,8 +155,8 @@ fn seed(db: &Path, orders: u64) -> Result<(), Failure> {
                 ),
             ],
         },
-        Goal {
-            table: "orders".into(),
+        TableSpec {
+            name: "orders".into(),
             rows: RowsTarget::Absolute(orders),
             columns: vec![
                 column(

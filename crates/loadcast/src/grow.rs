@@ -4,8 +4,8 @@ use std::io::IsTerminal as _;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use loadcast_datagen::{Goal, GrowObserver, GrowOptions, TableReport};
-use loadcast_plan::{RowsTarget, redact_url};
+use loadcast_datagen::{GrowObserver, GrowOptions, TableReport};
+use loadcast_plan::{RowsTarget, TableSpec, redact_url};
 use loadcast_stats::{Cancel, Document};
 
 use crate::cli::{GrowArgs, ProgressMode};
@@ -32,37 +32,12 @@ pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
         );
         return Ok(exit::PASSED);
     }
-    let mut goals: Vec<Goal> = database
+    let mut goals: Vec<TableSpec> = database
         .as_ref()
-        .map(|d| {
-            d.tables
-                .iter()
-                .map(|t| Goal {
-                    table: t.name.clone(),
-                    rows: t.rows.clone(),
-                    columns: t.columns.clone(),
-                })
-                .collect()
-        })
+        .map(|d| d.tables.clone())
         .unwrap_or_default();
-    for spec in &args.rows {
-        let (table, target) = spec
-            .split_once('=')
-            .ok_or_else(|| Failure::usage(format!("--rows {spec:?}: expected TABLE=TARGET")))?;
-        let value = match target.trim().replace('_', "").parse::<i64>() {
-            Ok(n) => toml::Value::Integer(n),
-            Err(_) => toml::Value::String(target.trim().to_string()),
-        };
-        let rows = RowsTarget::parse(&value)
-            .map_err(|expected| Failure::usage(format!("--rows {spec:?}: expected {expected}")))?;
-        match goals.iter_mut().find(|g| g.table == table.trim()) {
-            Some(goal) => goal.rows = rows,
-            None => goals.push(Goal {
-                table: table.trim().to_string(),
-                rows,
-                columns: Vec::new(),
-            }),
-        }
+    for table in args.rows.iter().cloned() {
+        TableSpec::set_target(&mut goals, table);
     }
     if goals.is_empty() {
         return Err(Failure::usage(
@@ -108,11 +83,11 @@ pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
     // count that replaces (never adds to) today's.
     for goal in &goals {
         if let RowsTarget::Horizon { series } = &goal.rows {
-            let name = series.as_deref().unwrap_or(&goal.table);
+            let name = series.as_deref().unwrap_or(&goal.name);
             if let Some(rows) = horizon.get(name) {
                 eprintln!(
                     "loadcast: {} grows to the horizon: the forecast of {name} there is {rows:.0} rows{}",
-                    goal.table,
+                    goal.name,
                     args.bound
                         .or(plan.as_ref().and_then(|p| p.horizon).map(|h| h.data))
                         .map_or(String::new(), |b| format!(" ({b})"))

@@ -11,7 +11,8 @@ use loadcast_capacity::{
 };
 use loadcast_engine::{Observer, Progress, RunOptions};
 use loadcast_plan::{
-    ClosedLoad, Load, OpenLoad, Plan, RateStage, ResolvedPlan, RowsTarget, StudySettings, UserStage,
+    ClosedLoad, Load, OpenLoad, Plan, RateStage, ResolvedPlan, RowsTarget, StudySettings,
+    TableSpec, UserStage,
 };
 use loadcast_stats::{Cancel, Document, RunResult};
 
@@ -164,26 +165,24 @@ impl Grower for DatagenGrower {
             .unwrap_or(0)
             .max(1) as f64;
         let factor = RowsTarget::Multiple(rows / base);
-        let mut goals: Vec<loadcast_datagen::Goal> = self
+        // Every table of the plan in proportion; the measuring table even when the plan has
+        // no section for it (the schema's default generators).
+        let mut goals: Vec<TableSpec> = self
             .plan_tables
             .iter()
-            .filter(|t| t.name != self.table)
-            .map(|t| loadcast_datagen::Goal {
-                table: t.name.clone(),
+            .map(|t| TableSpec {
                 rows: factor.clone(),
-                columns: t.columns.clone(),
+                ..t.clone()
             })
             .collect();
-        goals.push(loadcast_datagen::Goal {
-            table: self.table.clone(),
-            rows: factor,
-            columns: self
-                .plan_tables
-                .iter()
-                .find(|t| t.name == self.table)
-                .map(|t| t.columns.clone())
-                .unwrap_or_default(),
-        });
+        TableSpec::set_target(
+            &mut goals,
+            TableSpec {
+                name: self.table.clone(),
+                rows: factor,
+                columns: Vec::new(),
+            },
+        );
         loadcast_datagen::grow(
             &self.url,
             &goals,

@@ -20,6 +20,19 @@ fn grow_refuses_unmarked_databases_and_resumes_exactly_after_sigkill() {
         args.extend_from_slice(extra);
         run_in(&dir, &args)
     };
+    // A malformed target is refused by the flag parser, before anything connects.
+    for (bad, says) in [
+        ("events", "expected TABLE=TARGET"),
+        ("events=lots", "\"lots\" is not a target"),
+    ] {
+        let out = grow(&["--rows", bad]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert_has(
+            &text(&out.stderr),
+            &format!("invalid value '{bad}' for '--rows <TABLE=TARGET>'"),
+        );
+        assert_has(&text(&out.stderr), says);
+    }
     let out = grow(&["--rows", "events=100"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
