@@ -12,7 +12,10 @@
 //! | `POST /checkout` `{product}` (bearer) | a new order |
 //!
 //! Also the demo's bundled history ([`HISTORY_CSV`], made by `data/generate_history.py`) and the
-//! small HTTP serving helper loadcast's test servers share ([`serve`]).
+//! small HTTP serving helper loadcast's test servers share ([`serve`]). The demo's plan, its
+//! history brought up to date and the story it tells are in [`story`].
+
+pub mod story;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

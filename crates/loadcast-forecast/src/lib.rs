@@ -81,6 +81,33 @@ impl Season {
     }
 }
 
+/// Which seasons to model: every one the history supports (`auto`), none (`none`), or exactly a
+/// list (`weekly,yearly`), as a command line says it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Seasonality(pub Option<Vec<Season>>);
+
+impl std::str::FromStr for Seasonality {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "auto" => Ok(Self(None)),
+            "none" => Ok(Self(Some(Vec::new()))),
+            list => list
+                .split(',')
+                .map(|s| {
+                    Season::parse(s).ok_or_else(|| {
+                        format!(
+                            "{s:?} is not a season: auto, none, or a list of daily, weekly, yearly"
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()
+                .map(|seasons| Self(Some(seasons))),
+        }
+    }
+}
+
 /// What to forecast.
 #[derive(Clone, Debug)]
 pub struct Options {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use loadcast_forecast::history::{SeriesKind, SeriesSpec};
 
 /// Forecast traffic and data volume, grow a test database to tomorrow's size, and load-test
 /// it until it breaks.
@@ -126,11 +127,11 @@ pub struct ForecastArgs {
     pub plan: Option<PathBuf>,
     /// A traffic series: a CSV column (`requests`, or `rps=requests` to rename it), or with
     /// --prometheus `name=PROMQL`. Repeatable.
-    #[arg(long, value_name = "SERIES")]
-    pub traffic: Vec<String>,
+    #[arg(long, value_name = "SERIES", value_parser = traffic_series)]
+    pub traffic: Vec<SeriesSpec>,
     /// A data-volume series (rows or bytes), as for --traffic. Repeatable.
-    #[arg(long, value_name = "SERIES")]
-    pub data: Vec<String>,
+    #[arg(long, value_name = "SERIES", value_parser = data_series)]
+    pub data: Vec<SeriesSpec>,
     /// The CSV's timestamp column [default: the first].
     #[arg(long, value_name = "COLUMN")]
     pub timestamp: Option<String>,
@@ -141,7 +142,7 @@ pub struct ForecastArgs {
     /// Seasons to model: `auto` (what the history supports) or a list such as `weekly,yearly`
     /// (an error when the history is too short for one).
     #[arg(long, default_value = "auto")]
-    pub seasonality: String,
+    pub seasonality: loadcast_forecast::Seasonality,
     /// Where to write the projection (JSON) [default: projection.json].
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -165,8 +166,8 @@ pub struct ForecastArgs {
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub step: std::time::Duration,
     /// Prometheus: the end of the history (RFC 3339 or Unix seconds) [default: now].
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = time)]
+    pub until: Option<i64>,
 }
 
 #[derive(Debug, Args)]
@@ -340,11 +341,11 @@ pub struct InitArgs {
     #[arg(long, value_name = "CSV")]
     pub history: Option<PathBuf>,
     /// A traffic column of the history.
-    #[arg(long, value_name = "COLUMN")]
-    pub traffic: Vec<String>,
+    #[arg(long, value_name = "COLUMN", value_parser = traffic_series)]
+    pub traffic: Vec<SeriesSpec>,
     /// A data series of the history: `orders=orders_rows`.
-    #[arg(long, value_name = "NAME=COLUMN")]
-    pub data: Vec<String>,
+    #[arg(long, value_name = "NAME=COLUMN", value_parser = data_series)]
+    pub data: Vec<SeriesSpec>,
     /// How far ahead the plan tests.
     #[arg(long, default_value = "6months", value_parser = humantime::parse_duration)]
     pub horizon: std::time::Duration,
@@ -432,4 +433,18 @@ pub struct CompareArgs {
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+fn traffic_series(text: &str) -> Result<SeriesSpec, String> {
+    SeriesSpec::parse(text, SeriesKind::Traffic)
+}
+
+fn data_series(text: &str) -> Result<SeriesSpec, String> {
+    SeriesSpec::parse(text, SeriesKind::Data)
+}
+
+fn time(text: &str) -> Result<i64, String> {
+    loadcast_stats::time::parse_time(text).ok_or_else(|| {
+        format!("{text:?} is not a time: RFC 3339 (2026-12-01T00:00:00Z) or Unix seconds")
+    })
 }

@@ -102,22 +102,8 @@ pub fn import_har(args: ImportHarArgs) -> Result<u8, Failure> {
 }
 
 pub fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
-    use loadcast_forecast::history::{self, CsvSpec, SeriesKind, SeriesSpec};
-    let seasons = match args.seasonality.as_str() {
-        "auto" => None,
-        "none" => Some(Vec::new()),
-        list => Some(
-            list.split(',')
-                .map(|s| {
-                    loadcast_forecast::Season::parse(s).ok_or_else(|| {
-                        Failure::usage(format!(
-                            "--seasonality: {s:?} is not daily, weekly or yearly"
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-    };
+    use loadcast_forecast::history::{self, CsvSpec};
+    let seasons = args.seasonality.0;
     let plan = match &args.plan {
         Some(path) => Some(loadcast_plan::load(path).map_err(Failure::usage)?),
         None => None,
@@ -136,17 +122,7 @@ pub fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
             .and_then(|p| p.horizon)
             .map_or(loadcast_plan::resolve::DEFAULT_HORIZON, |h| h.until)
     });
-    let mut declared: Vec<SeriesSpec> = args
-        .traffic
-        .iter()
-        .map(|s| SeriesSpec::parse(s, SeriesKind::Traffic))
-        .chain(
-            args.data
-                .iter()
-                .map(|s| SeriesSpec::parse(s, SeriesKind::Data)),
-        )
-        .collect::<Result<_, _>>()
-        .map_err(Failure::usage)?;
+    let mut declared: Vec<_> = args.traffic.iter().chain(&args.data).cloned().collect();
     if let (true, Some(h)) = (declared.is_empty(), plan_history) {
         declared = loadcast_plan::resolve::history_series(h);
     }
@@ -169,11 +145,7 @@ pub fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
         )
         .map_err(Failure::usage)?,
         (None, Some(url)) => {
-            let end = match &args.until {
-                Some(t) => history::parse_time(t)
-                    .ok_or_else(|| Failure::usage(format!("--until: {t:?} is not a time")))?,
-                None => history::now(),
-            };
+            let end = args.until.unwrap_or_else(history::now);
             let step = args.step.as_secs().max(1) as i64;
             let end = end - end % step;
             let queries = declared;

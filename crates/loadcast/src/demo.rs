@@ -3,25 +3,19 @@
 //! several data scales, runway, report — ending with the traffic-only answer beside the
 //! data-aware one.
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use loadcast_datagen::GrowOptions;
+use loadcast_demo::story::{self, thousands};
 use loadcast_forecast::history::{CsvSpec, SeriesKind, SeriesSpec, format_date};
 use loadcast_plan::{ColumnSpec, Generator, ResolvedPlan, RowsTarget, TableSpec};
+use loadcast_stats::time::now;
 use loadcast_stats::{Cancel, Document};
 
 use crate::cli::{DemoArgs, StoreArgs};
 use crate::failure::{Failure, exit};
 use loadcast_plan::StudySettings;
-
-/// Today's volume of the shop (orders = the history's last value).
-const CUSTOMERS: u64 = 2_000;
-const PRODUCTS: u64 = 600;
-/// Today's traffic peak as a share of what the shop serves today on this machine: a team that
-/// "felt there was enough headroom".
-const TODAY_SHARE: f64 = 0.50;
 
 fn stage(started: Instant, text: &str) {
     eprintln!("[{:>5.1}s] {text}", started.elapsed().as_secs_f64());
@@ -37,113 +31,18 @@ fn column(name: &str, generator: Generator) -> (String, ColumnSpec) {
     )
 }
 
-/// The demo's plan: the shop's three journeys, each user with their own row.
-fn plan_text(url: &str, db: &Path, scales: &str, hold: &str, warmup: &str, factor: f64) -> String {
-    format!(
-        r#"# The plan `loadcast demo` wrote for its sample shop; try `loadcast plan check` on it.
-name = "demo-shop"
-target = "{url}"
-
-[http]
-timeout = "5s"
-
-[slo]
-p99 = "250ms"
-errors = "1%"
-
-[feeders.user]
-csv = "users.csv"                 # one customer per virtual user
-
-[[scenario]]
-name = "browse"
-weight = 45
-[[scenario.step]]
-name = "products"
-get = "/products?page={{{{rand(1, 30)}}}}"
-check = {{ status = 200 }}
-[[scenario.step]]
-name = "search"
-get = "/search?q={{{{choice(quis, dolor, magnam, nihil, sed)}}}}"
-check = {{ status = 200 }}
-
-[[scenario]]
-name = "order-history"            # the page that scans the orders table
-weight = 45
-[[scenario.step]]
-name = "login"
-post = "/login"
-json = {{ email = "{{{{user.email}}}}", password = "{{{{user.password}}}}" }}
-capture = {{ token = "json:/token" }}
-check = {{ status = 200 }}
-[[scenario.step]]
-name = "my orders"
-get = "/me/orders"
-headers = {{ authorization = "Bearer {{{{token}}}}" }}
-check = {{ status = 200 }}
-
-[[scenario]]
-name = "checkout"
-weight = 10
-[[scenario.step]]
-name = "login"
-post = "/login"
-json = {{ email = "{{{{user.email}}}}", password = "{{{{user.password}}}}" }}
-capture = {{ token = "json:/token" }}
-check = {{ status = 200 }}
-[[scenario.step]]
-name = "checkout"
-post = "/checkout"
-json = {{ product = "{{{{rand(1, {PRODUCTS})}}}}" }}
-headers = {{ authorization = "Bearer {{{{token}}}}" }}
-check = {{ status = 201 }}
-
-[load]
-model = "open"
-rate = "50/s"
-duration = "30s"
-max_in_flight = 1000
-
-[history]
-csv = "history.csv"
-traffic = ["requests_per_s"]
-data = {{ orders = "orders_rows" }}
-
-[horizon]
-until = "6 months"
-traffic = "peak"
-data = "peak"
-
-[database]
-url = "sqlite://{db}"
-
-[database.tables.orders]
-rows = "horizon"
-columns.total = {{ lognormal = {{ median = 38.0, sigma = 0.6 }} }}
-columns.customer_id = {{ ref = "customers.id", skew = "zipf(0.9)" }}
-
-[capacity]
-factor = {factor}
-hold = "{hold}"
-warmup = "{warmup}"
-data_scales = [{scales}]
-table = "orders"
-"#,
-        db = db.display()
-    )
-}
-
 /// Seeds today's shop: customers, products and the orders the history ends with.
 fn seed(db: &Path, orders: u64) -> Result<(), Failure> {
     let url = format!("sqlite://{}", db.display());
     let goals = vec![
         TableSpec {
             name: "customers".into(),
-            rows: RowsTarget::Absolute(CUSTOMERS),
+            rows: RowsTarget::Absolute(story::CUSTOMERS),
             columns: vec![column("password", Generator::Fake("word".into()))],
         },
         TableSpec {
             name: "products".into(),
-            rows: RowsTarget::Absolute(PRODUCTS),
+            rows: RowsTarget::Absolute(story::PRODUCTS),
             columns: vec![
                 column("title", Generator::Words { min: 2, max: 5 }),
                 column(
@@ -188,62 +87,6 @@ fn seed(db: &Path, orders: u64) -> Result<(), Failure> {
     .map_err(|e| Failure::run(format!("seeding the demo shop: {e}")))
 }
 
-/// The bundled history with its traffic scaled so that today's peak is `TODAY_SHARE` of what
-/// the shop serves today on this machine.
-fn scaled_history(capacity_today: Option<f64>) -> (String, f64) {
-    let rows: Vec<(&str, f64, &str)> = loadcast_demo::HISTORY_CSV
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let mut cells = l.split(',');
-            Some((cells.next()?, cells.next()?.parse().ok()?, cells.next()?))
-        })
-        .collect();
-    let today_peak = rows.iter().rev().take(7).map(|r| r.1).fold(0.0, f64::max);
-    // Unscaled until the shop's capacity on this machine is known.
-    let factor = capacity_today.map_or(1.0, |c| TODAY_SHARE * c / today_peak.max(1e-9));
-    // The story is about the months ahead of *now*: the history ends in the last week before
-    // today, shifted by whole weeks so that its weekdays stay its weekdays.
-    let day = 86_400;
-    let last = rows
-        .last()
-        .and_then(|r| loadcast_stats::time::parse_time(r.0))
-        .unwrap_or(0);
-    let yesterday = loadcast_stats::time::now() - day;
-    let shift = (yesterday - last).div_euclid(7 * day) * 7 * day;
-    let mut csv = String::from("date,requests_per_s,orders_rows\n");
-    for (date, traffic, orders) in &rows {
-        let date = loadcast_stats::time::parse_time(date).map_or_else(
-            || date.to_string(),
-            |t| loadcast_stats::time::format_date(t + shift),
-        );
-        let _ = writeln!(csv, "{date},{:.2},{orders}", traffic * factor);
-    }
-    (csv, factor)
-}
-
-/// `623689` → `623,689`: the story's row counts are read, not parsed.
-fn thousands(value: f64) -> String {
-    let digits = format!("{:.0}", value.max(0.0));
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn last_orders() -> u64 {
-    loadcast_demo::HISTORY_CSV
-        .lines()
-        .last()
-        .and_then(|l| l.rsplit(',').next())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(40_000)
-}
-
 pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let started = Instant::now();
     let dir = args.dir.clone().unwrap_or_else(|| {
@@ -253,12 +96,13 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let db = dir.join("shop.db");
     loadcast_demo::create_database(&db)
         .map_err(|e| Failure::run(format!("{}: {e}", db.display())))?;
-    let orders_today = last_orders();
+    let orders_today = story::orders_today();
     stage(
         started,
         &format!(
-            "seeding the demo shop: {} customers, {PRODUCTS} products, {} orders (SQLite in {})",
-            thousands(CUSTOMERS as f64),
+            "seeding the demo shop: {} customers, {} products, {} orders (SQLite in {})",
+            thousands(story::CUSTOMERS as f64),
+            story::PRODUCTS,
             thousands(orders_today as f64),
             dir.display()
         ),
@@ -272,20 +116,12 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
         loadcast_demo::users_csv(&db).map_err(|e| Failure::run(e.to_string()))?,
     )
     .map_err(Failure::run)?;
-    let (hold, warmup, factor, scales, precision, max_steps) = if args.quick {
-        ("1500ms", "500ms", 1.8, "\"horizon\"", 0.15, 9)
-    } else {
-        ("3s", "1s", 1.6, "\"2x\", \"horizon\"", 0.08, 14)
-    };
+    let search = story::Search::new(args.quick);
     let plan_path = dir.join("plan.toml");
-    std::fs::write(
-        &plan_path,
-        plan_text(&shop.url, &db, scales, hold, warmup, factor),
-    )
-    .map_err(Failure::run)?;
+    std::fs::write(&plan_path, story::plan_text(&shop.url, &db, &search)).map_err(Failure::run)?;
     // The history file must exist before the plan is read; it is rescaled once the shop's
     // capacity on this machine is known.
-    std::fs::write(dir.join("history.csv"), scaled_history(None).0).map_err(Failure::run)?;
+    std::fs::write(dir.join("history.csv"), story::history(None, now()).0).map_err(Failure::run)?;
     if args.serve {
         println!(
             "the demo shop is serving at {} (database {}); Ctrl-C stops it",
@@ -313,8 +149,8 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     crate::interrupt::cancel_on_ctrl_c("ending the demo after this step", &cancel)?;
     let mut settings = StudySettings {
         from: Some(60.0),
-        precision,
-        max_steps,
+        precision: search.precision,
+        max_steps: search.max_steps,
         // Today's data only, first: the history is scaled to what the shop serves.
         scales: Some(Vec::new()),
         traffic_series: Some("requests_per_s".into()),
@@ -350,13 +186,13 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
             today_study.warnings.join("; ")
         )));
     }
-    let (history, scale) = scaled_history(Some(capacity_today));
+    let (history, scale) = story::history(Some(capacity_today), now());
     std::fs::write(dir.join("history.csv"), &history).map_err(Failure::run)?;
     stage(
         started,
         &format!(
             "the shop holds its SLO up to ≈{capacity_today:.0} journeys/s today; the bundled history is scaled ×{scale:.2} so that today's peak uses {:.0}% of that",
-            TODAY_SHARE * 100.0
+            story::TODAY_SHARE * 100.0
         ),
     );
 
@@ -425,54 +261,24 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
         .as_ref()
         .ok_or_else(|| Failure::run("the study has no runway"))?;
 
-    // The story.
+    // The story, told from the study's own figures.
     let today = study.today().map_or(0.0, |b| b.capacity());
     let at_horizon = study.at_horizon.map_or(0.0, |p| p.capacity);
-    let mut story = Vec::new();
-    story.push(format!(
-        "Today the shop holds its SLO up to {today:.0} journeys per second with today's {} orders; today's peak traffic is {:.0}/s.",
-        thousands(orders_today as f64),
-        traffic.current_peak
-    ));
-    story.push(format!(
-        "Traffic-only plan (today's data): the seasonal peak of {:.0}/s on {} leaves {:.1}× headroom — {}.",
-        traffic.peak.point,
-        format_date(traffic.peak_at_unix),
-        runway.traffic_only.headroom_at_peak,
-        match runway.traffic_only.runs_out {
-            None => "plenty, it says: the headroom never runs out within the six months".to_string(),
-            Some(t) => format!("it runs out on {}", format_date(t)),
-        }
-    ));
-    story.push(format!(
-        "Data-aware plan: the orders table grows from {} to {} rows by {}, and capacity falls with it to about {at_horizon:.0}/s. {}",
-        thousands(orders_today as f64),
-        thousands(orders.at_horizon.point),
-        format_date(projection.horizon_end_unix),
-        match runway.data_aware.runs_out {
-            Some(t) => {
-                let days_before_peak = ((traffic.peak_at_unix - t) as f64 / 86_400.0).round();
-                format!(
-                    "The headroom runs out on {} (80% between {} and {}), {}",
-                    format_date(t),
-                    runway.data_aware.runs_out_p10.map_or("now".into(), format_date),
-                    runway.data_aware.runs_out_p90.map_or("beyond the horizon".into(), format_date),
-                    if days_before_peak > 0.0 {
-                        format!("{days_before_peak:.0} days before the seasonal peak: a test on today's data could not have seen it.")
-                    } else {
-                        "after the seasonal peak.".to_string()
-                    }
-                )
-            }
-            None => "Even so, the headroom lasts through the horizon on this machine.".into(),
-        }
-    ));
-    let data_growth = orders.at_horizon.point / (orders_today as f64).max(1.0);
-    story.push(format!(
-        "Why: the order-history page filters orders by customer without an index, so each visit reads the whole table; \
-         {data_growth:.1}× the orders is {data_growth:.1}× the work per visit, and the capacity fell from {today:.0}/s to {at_horizon:.0}/s. \
-         The traffic-only plan measured today's table."
-    ));
+    let story = story::story(&story::Facts {
+        capacity_today: today,
+        capacity_at_horizon: at_horizon,
+        orders_today: orders_today as f64,
+        orders_at_horizon: orders.at_horizon.point,
+        traffic_peak_today: traffic.current_peak,
+        traffic_peak: traffic.peak.point,
+        traffic_peak_at: traffic.peak_at_unix,
+        horizon: projection.horizon_end_unix,
+        traffic_only_headroom_at_peak: runway.traffic_only.headroom_at_peak,
+        traffic_only_runs_out: runway.traffic_only.runs_out,
+        data_aware_runs_out: runway.data_aware.runs_out,
+        data_aware_runs_out_p10: runway.data_aware.runs_out_p10,
+        data_aware_runs_out_p90: runway.data_aware.runs_out_p90,
+    });
 
     let report_path = dir.join("report.html");
     let html = loadcast_report::html_report(&loadcast_report::HtmlInput {
@@ -612,17 +418,5 @@ impl Drop for ShopProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn thousands_groups_digits() {
-        assert_eq!(super::thousands(0.0), "0");
-        assert_eq!(super::thousands(999.4), "999");
-        assert_eq!(super::thousands(1000.0), "1,000");
-        assert_eq!(super::thousands(623_689.2), "623,689");
-        assert_eq!(super::thousands(1_234_567.0), "1,234,567");
     }
 }

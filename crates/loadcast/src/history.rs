@@ -257,33 +257,14 @@ pub fn init(args: InitArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
                 .ok()
                 .map(|c| (r.id, c))
         });
-    let data: Vec<(String, String)> = args
-        .data
-        .iter()
-        .map(|d| {
-            loadcast_forecast::history::SeriesSpec::parse(
-                d,
-                loadcast_forecast::history::SeriesKind::Data,
-            )
-            .map(|s| (s.name, s.source))
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|e| Failure::usage(format!("--data: {e}")))?;
+
     // The forecast, when there is history: the load is its peak's upper 95% bound.
     let mut reasons = Vec::new();
     let mut history = None;
     let mut peak = None;
     if let Some(csv) = &args.history {
-        use loadcast_forecast::history::{CsvSpec, SeriesKind, SeriesSpec};
-        let series = args
-            .traffic
-            .iter()
-            .map(|c| SeriesSpec::new(c, c, SeriesKind::Traffic))
-            .chain(
-                data.iter()
-                    .map(|(n, c)| SeriesSpec::new(n, c, SeriesKind::Data)),
-            )
-            .collect();
+        use loadcast_forecast::history::{CsvSpec, SeriesKind};
+        let series = args.traffic.iter().chain(&args.data).cloned().collect();
         let past = loadcast_forecast::history::read_csv(
             csv,
             &CsvSpec {
@@ -307,8 +288,12 @@ pub fn init(args: InitArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
         };
         history = Some(SuggestedHistory {
             csv: csv_in_plan.display().to_string(),
-            traffic: args.traffic.clone(),
-            data: data.iter().cloned().collect(),
+            traffic: args.traffic.iter().map(|s| s.source.clone()).collect(),
+            data: args
+                .data
+                .iter()
+                .map(|s| (s.name.clone(), s.source.clone()))
+                .collect(),
         });
         if let Some(t) = projection
             .series
@@ -374,10 +359,10 @@ pub fn init(args: InitArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
         ));
         plan.capacity.from = format!("{:.0}/s", (today / 4.0).max(1.0));
     }
-    if let Some((name, _)) = data.first() {
+    if let Some(data) = args.data.first() {
         plan.capacity.data_scales = vec!["2x".into(), "horizon".into()];
-        plan.capacity.table = Some(name.clone());
-        plan.database_table = Some(name.clone());
+        plan.capacity.table = Some(data.name.clone());
+        plan.database_table = Some(data.name.clone());
     }
     plan.reasons = reasons;
     let out = plan
