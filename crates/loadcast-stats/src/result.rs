@@ -244,6 +244,32 @@ fn one() -> u32 {
     1
 }
 
+impl RunMeta {
+    /// How two runs differ in what they ran (plan, target, load model), in words: results that
+    /// differ so are not shards of one run, and their comparison measures the plan as much as
+    /// the service.
+    pub fn differences(&self, other: &RunMeta) -> Vec<String> {
+        let short = |hash: &str| hash.chars().take(12).collect::<String>();
+        let mut out = Vec::new();
+        if self.plan_hash != other.plan_hash {
+            out.push(format!(
+                "plan {} ({}) vs {} ({})",
+                self.plan_name,
+                short(&self.plan_hash),
+                other.plan_name,
+                short(&other.plan_hash)
+            ));
+        }
+        if self.target != other.target {
+            out.push(format!("target {} vs {}", self.target, other.target));
+        }
+        if self.model != other.model {
+            out.push(format!("{} model vs {} model", self.model, other.model));
+        }
+        out
+    }
+}
+
 /// A whole run: the serialized boundary between running and reporting.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RunResult {

@@ -423,13 +423,13 @@ pub struct CompareArgs {
     pub b: String,
     /// Exit 3 when B is worse than A by more than this (p50, p99, throughput or error rate),
     /// beyond run-to-run noise, for the whole run or any one request: `10%`.
-    #[arg(long, value_name = "PERCENT")]
-    pub fail_on_regression: Option<String>,
+    #[arg(long, value_name = "PERCENT", value_parser = fraction)]
+    pub fail_on_regression: Option<f64>,
     /// Changes of throughput, p50 and p99 smaller than this are not judged (run-to-run noise
     /// that resampling within a run cannot see) [default: 2% throughput, 5% p50, 7.5% p99].
     /// Lower it on a quiet, dedicated machine.
-    #[arg(long, value_name = "PERCENT")]
-    pub noise_floor: Option<String>,
+    #[arg(long, value_name = "PERCENT", value_parser = fraction)]
+    pub noise_floor: Option<f64>,
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
@@ -447,4 +447,8 @@ fn time(text: &str) -> Result<i64, String> {
     loadcast_stats::time::parse_time(text).ok_or_else(|| {
         format!("{text:?} is not a time: RFC 3339 (2026-12-01T00:00:00Z) or Unix seconds")
     })
+}
+
+fn fraction(text: &str) -> Result<f64, String> {
+    loadcast_plan::units::parse_fraction(text).map_err(|expected| format!("expected {expected}"))
 }

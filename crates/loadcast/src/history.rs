@@ -72,7 +72,7 @@ pub fn report(args: ReportArgs, store: &StoreArgs) -> Result<u8, Failure> {
             Input::Run(r) => match run.as_mut() {
                 None => run = Some(*r),
                 Some(m) => {
-                    let differences = run_differences(m, &r);
+                    let differences = m.meta.differences(&r.meta);
                     if !differences.is_empty() && !args.force {
                         return Err(Failure::usage(format!(
                             "{arg}: not a shard of the same run as the results before it ({}): refusing to merge (--force merges anyway)",
@@ -139,22 +139,13 @@ pub fn compare(args: CompareArgs, store: &StoreArgs) -> Result<u8, Failure> {
         }
     };
     let (a, b) = (run(&args.a)?, run(&args.b)?);
-    for d in run_differences(&a, &b) {
+    for d in a.meta.differences(&b.meta) {
         eprintln!(
             "WARNING: the runs compared differ: {d}; their changes may be the plan's, not the service's"
         );
     }
-    let limit =
-        match &args.fail_on_regression {
-            Some(text) => Some(loadcast_plan::units::parse_fraction(text).map_err(|e| {
-                Failure::usage(format!("--fail-on-regression {text:?}: expected {e}"))
-            })?),
-            None => None,
-        };
     let mut floors = loadcast_report::NOISE_FLOORS;
-    if let Some(text) = &args.noise_floor {
-        let floor = loadcast_plan::units::parse_fraction(text)
-            .map_err(|e| Failure::usage(format!("--noise-floor {text:?}: expected {e}")))?;
+    if let Some(floor) = args.noise_floor {
         floors[..3].fill(floor);
     }
     let c = loadcast_report::compare(&a, &b, floors);
@@ -166,7 +157,7 @@ pub fn compare(args: CompareArgs, store: &StoreArgs) -> Result<u8, Failure> {
     } else {
         print!("{}", loadcast_report::comparison_text(&c, &args.a, &args.b));
     }
-    if let Some(limit) = limit {
+    if let Some(limit) = args.fail_on_regression {
         let regressions = c.regressions(limit);
         if !regressions.is_empty() {
             eprintln!(
@@ -178,28 +169,6 @@ pub fn compare(args: CompareArgs, store: &StoreArgs) -> Result<u8, Failure> {
         }
     }
     Ok(exit::PASSED)
-}
-
-/// How two results differ in what they ran: plan, target or load model.
-fn run_differences(a: &RunResult, b: &RunResult) -> Vec<String> {
-    let (a, b) = (&a.meta, &b.meta);
-    let mut out = Vec::new();
-    if a.plan_hash != b.plan_hash {
-        out.push(format!(
-            "plan {} ({}) vs {} ({})",
-            a.plan_name,
-            &a.plan_hash[..a.plan_hash.len().min(12)],
-            b.plan_name,
-            &b.plan_hash[..b.plan_hash.len().min(12)]
-        ));
-    }
-    if a.target != b.target {
-        out.push(format!("target {} vs {}", a.target, b.target));
-    }
-    if a.model != b.model {
-        out.push(format!("{} model vs {} model", a.model, b.model));
-    }
-    out
 }
 
 pub fn render(args: RenderArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
