@@ -265,8 +265,10 @@ impl Model {
             Model::Linear { window } => {
                 need(3, "a linear trend")?;
                 let w = window.clamp(3, n);
-                let (a, b) = robust_line(&y[n - w..]);
-                Ok((1..=horizon).map(|h| a + b * (w - 1 + h) as f64).collect())
+                // The slope of the window, from today's volume: a table is tomorrow what it is
+                // today plus its growth, so the fit's level is not allowed to jump on day one.
+                let (_, b) = robust_line(&y[n - w..]);
+                Ok((1..=horizon).map(|h| y[n - 1] + b * h as f64).collect())
             }
             Model::LogLinear { window } => {
                 need(3, "an exponential trend")?;
@@ -278,9 +280,9 @@ impl Model {
                     ));
                 }
                 let logs: Vec<f64> = recent.iter().map(|v| v.ln()).collect();
-                let (a, b) = robust_line(&logs);
+                let (_, b) = robust_line(&logs);
                 Ok((1..=horizon)
-                    .map(|h| (a + b * (w - 1 + h) as f64).exp())
+                    .map(|h| y[n - 1] * (b * h as f64).exp())
                     .collect())
             }
         }

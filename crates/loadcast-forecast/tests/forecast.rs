@@ -268,3 +268,40 @@ fn the_peaks_bounds_are_never_below_the_paths() {
     }
     assert!(s.peak.hi95 >= s.peak.hi80 && s.peak.hi80 >= s.peak.point);
 }
+
+/// A table that grows faster in its busy season — the demo's bundled orders, 19 months of them:
+/// a trend fitted over a window that spans the season sits above the last count at the
+/// window's end. Whatever model the backtest picks, the forecast starts from today's volume: a
+/// first day that jumps away from the last count makes "headroom now" differ between a view
+/// that measures today's data and one that follows the forecast.
+#[test]
+fn a_data_forecast_starts_from_todays_volume() {
+    let csv = include_str!("../../loadcast-demo/data/history.csv");
+    let spec = loadcast_forecast::history::CsvSpec {
+        timestamp: None,
+        series: vec![loadcast_forecast::history::SeriesSpec::new(
+            "orders",
+            "orders_rows",
+            SeriesKind::Data,
+        )],
+    };
+    let history = loadcast_forecast::history::parse_csv(csv, "history.csv", &spec).unwrap();
+    let last: f64 = csv
+        .lines()
+        .last()
+        .and_then(|l| l.rsplit(',').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    let p = project(
+        &history,
+        &Options::horizon(Duration::from_secs(183 * DAY as u64)),
+    )
+    .unwrap();
+    let orders = &p.series[0];
+    let first = orders.path[0].band.point;
+    assert!(
+        first >= last && first <= last * 1.01,
+        "{}: day one at {first:.0}, today {last:.0}",
+        orders.model
+    );
+}

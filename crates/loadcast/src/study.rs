@@ -246,10 +246,16 @@ impl StudyObserver for StudyPrinter {
             StudyEvent::Growing { label, rows } => {
                 eprintln!("loadcast: growing the data to {label} ({rows:.0} rows)")
             }
-            StudyEvent::Searching { label, rows } => eprintln!(
-                "loadcast: searching the breaking point at {label}{}",
-                rows.map_or(String::new(), |v| format!(" ({v:.0} rows)"))
-            ),
+            StudyEvent::Searching { label, rows } => {
+                eprintln!(
+                    "loadcast: searching the breaking point at {label}{}",
+                    rows.map_or(String::new(), |v| format!(" ({v:.0} rows)"))
+                );
+                // Each search's steps under the headings the final table uses.
+                if self.verbose {
+                    eprintln!("  {}", loadcast_report::STEP_HEADER);
+                }
+            }
             StudyEvent::Step(step) if self.verbose => {
                 eprintln!("  {}", loadcast_report::step_line(step))
             }
