@@ -322,22 +322,27 @@ fn grow_and_capacity_aim_at_the_p95_volume_of_the_plans_horizon() {
         "the forecast's interval is too narrow to tell: {band}"
     );
 
-    let grown = TestDb::create(Engine::Sqlite, schema);
-    grown.mark();
-    plan("grow.toml", &grown);
-    let out = run_in(
-        &dir,
-        &[
-            "--no-store",
-            "grow",
-            "grow.toml",
-            "--rows",
-            "orders=2000",
-            "--progress",
-            "off",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Today's 2,000 orders in a fresh database, and a plan for it.
+    let today = |plan_file: &str| {
+        let db = TestDb::create(Engine::Sqlite, schema);
+        db.mark();
+        plan(plan_file, &db);
+        let out = run_in(
+            &dir,
+            &[
+                "--no-store",
+                "grow",
+                plan_file,
+                "--rows",
+                "orders=2000",
+                "--progress",
+                "off",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        db
+    };
+    let grown = today("grow.toml");
     let out = run_in(
         &dir,
         &["--no-store", "grow", "grow.toml", "--progress", "off"],
@@ -346,22 +351,7 @@ fn grow_and_capacity_aim_at_the_p95_volume_of_the_plans_horizon() {
     assert_has(&text(&out.stderr), "(the upper 95% bound)");
     let grow_rows = grown.number("SELECT count(*) FROM orders");
 
-    let measured = TestDb::create(Engine::Sqlite, schema);
-    measured.mark();
-    plan("capacity.toml", &measured);
-    let out = run_in(
-        &dir,
-        &[
-            "--no-store",
-            "grow",
-            "capacity.toml",
-            "--rows",
-            "orders=2000",
-            "--progress",
-            "off",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let measured = today("capacity.toml");
     let out = run_in(
         &dir,
         &[
