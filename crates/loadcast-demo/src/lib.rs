@@ -449,3 +449,42 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Reply {
         _ => error(StatusCode::NOT_FOUND, "no such page"),
     }
 }
+
+/// The shop in a child process of its own, as a real service would run (the generator's CPU
+/// figures are then its own): `command` serves a shop and prints its URL on its first line of
+/// output, then serves until its standard input closes. Killed when dropped.
+#[derive(Debug)]
+pub struct ShopProcess {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl ShopProcess {
+    pub fn start(command: &mut std::process::Command) -> std::io::Result<Self> {
+        use std::io::BufRead as _;
+        let mut child = command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            std::io::BufReader::new(stdout).read_line(&mut line)?;
+        }
+        let url = line.trim().to_string();
+        if !url.starts_with("http://") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other(format!(
+                "it printed {url:?} instead of its address"
+            )));
+        }
+        Ok(Self { child, url })
+    }
+}
+
+impl Drop for ShopProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

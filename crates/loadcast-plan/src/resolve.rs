@@ -27,6 +27,17 @@ pub struct ResolvedPlan<'a> {
     pub traffic_bound: Bound,
 }
 
+/// Every data series' volume at a projection's horizon, at `bound`: what a table that grows
+/// to "horizon" grows to, with a plan or without one.
+pub fn horizon_volumes(projection: &Projection, bound: Bound) -> BTreeMap<String, f64> {
+    projection
+        .series
+        .iter()
+        .filter(|s| s.kind == SeriesKind::Data)
+        .map(|s| (s.name.clone(), pick(&s.at_horizon, bound)))
+        .collect()
+}
+
 /// One value of a forecast band.
 pub fn pick(band: &Band, bound: Bound) -> f64 {
     match bound {
@@ -65,11 +76,9 @@ impl<'a> ResolvedPlan<'a> {
     /// Every data series' volume at the horizon, with the plan's data bound.
     pub fn horizon_volumes(&self) -> BTreeMap<String, f64> {
         self.projection
-            .iter()
-            .flat_map(|p| &p.series)
-            .filter(|s| s.kind == SeriesKind::Data)
-            .map(|s| (s.name.clone(), pick(&s.at_horizon, self.data_bound)))
-            .collect()
+            .as_ref()
+            .map(|p| horizon_volumes(p, self.data_bound))
+            .unwrap_or_default()
     }
 
     /// The data series that forecasts a table: the one its `rows = "horizon:SERIES"` names,

@@ -140,6 +140,64 @@ impl SuggestedPlan {
         }
     }
 
+    /// The plan `plan init` suggests from what is known, each suggestion with its reason: the
+    /// load at the forecast's traffic peak (upper 95%) and a `[horizon]` at p95 when there is
+    /// history, the SLOs the plan's last run was judged by, a search starting below the last
+    /// study's capacity, and the first data series as the table to grow and measure.
+    pub fn suggest(name: &str, target: &str, evidence: &Evidence<'_>) -> Self {
+        let mut reasons = Vec::new();
+        let peak = evidence.forecast.as_ref().and_then(|f| {
+            reasons.push(format!("forecast: {}", f.projection.growth_summary()));
+            let traffic = f
+                .projection
+                .series
+                .iter()
+                .find(|s| s.kind == loadcast_forecast::history::SeriesKind::Traffic)?;
+            reasons.push(format!(
+                "load: the forecast's peak of {} (upper 95%) on {}",
+                traffic.name,
+                loadcast_stats::time::format_date(traffic.peak_at_unix)
+            ));
+            Some(traffic.peak.hi95)
+        });
+        if peak.is_none() {
+            reasons.push("load: no history, a starting rate to adjust".into());
+        }
+        let mut plan = Self::new(name, target, peak.unwrap_or(100.0));
+        if let Some(f) = &evidence.forecast {
+            plan.horizon = Some(SuggestedHorizon {
+                until: humantime::format_duration(f.horizon).to_string(),
+                traffic: "p95".into(),
+                data: "p95".into(),
+            });
+            if let Some((table, _)) = f.history.data.first_key_value() {
+                plan.capacity.data_scales = vec!["2x".into(), "horizon".into()];
+                plan.capacity.table = Some(table.clone());
+                plan.database_table = Some(table.clone());
+            }
+            plan.history = Some(f.history.clone());
+        }
+        match evidence.last_run {
+            Some((id, thresholds)) if !thresholds.is_empty() => {
+                reasons.push(format!(
+                    "from run #{id} of this plan: the SLOs it was judged by"
+                ));
+                plan.slo = slo_table(thresholds);
+            }
+            _ => reasons
+                .push("slo: no earlier run of this plan in the store, common defaults".into()),
+        }
+        if let Some((id, study)) = evidence.last_study {
+            let today = study.today().map_or(0.0, |b| b.capacity());
+            reasons.push(format!(
+                "capacity study #{id} of this plan: {today:.0}/s held at today's data; the search starts at a quarter of it"
+            ));
+            plan.capacity.from = format!("{:.0}/s", (today / 4.0).max(1.0));
+        }
+        plan.reasons = reasons;
+        plan
+    }
+
     /// The plan as TOML: the reasons as comments, the sections from the serializer, and the
     /// test database to fill in as a commented section.
     pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
@@ -198,4 +256,51 @@ mod tests {
         assert_eq!(plan.capacity.unwrap().data_scales.len(), 2);
         std::fs::remove_dir_all(&dir).ok();
     }
+}
+
+/// What a suggestion is made from; each part is optional.
+#[derive(Debug, Default)]
+pub struct Evidence<'a> {
+    pub forecast: Option<Forecasted<'a>>,
+    /// The plan's last run in the store (its id) and the thresholds it was judged by.
+    pub last_run: Option<(i64, &'a [loadcast_stats::slo::ThresholdOutcome])>,
+    /// The plan's last capacity study in the store, with its id.
+    pub last_study: Option<(i64, &'a loadcast_capacity::CapacityStudy)>,
+}
+
+/// The user's history, as the plan will name it, and its forecast to `horizon`.
+#[derive(Debug)]
+pub struct Forecasted<'a> {
+    pub history: SuggestedHistory,
+    pub projection: &'a loadcast_forecast::Projection,
+    pub horizon: std::time::Duration,
+}
+
+/// The `[slo]` table of the thresholds a run was judged by (scoped ones as sub-tables).
+fn slo_table(
+    thresholds: &[loadcast_stats::slo::ThresholdOutcome],
+) -> BTreeMap<String, toml::Value> {
+    let mut slo = BTreeMap::new();
+    for t in thresholds {
+        let limit = toml::Value::String(if t.threshold.metric.is_latency() {
+            format!("{}ms", (t.threshold.limit * 1000.0).round())
+        } else {
+            format!("{}%", t.threshold.limit * 100.0)
+        });
+        let metric = t.threshold.metric.to_string();
+        match &t.threshold.scope {
+            Some(scope) => {
+                if let toml::Value::Table(table) = slo
+                    .entry(scope.clone())
+                    .or_insert_with(|| toml::Value::Table(Default::default()))
+                {
+                    table.insert(metric, limit);
+                }
+            }
+            None => {
+                slo.insert(metric, limit);
+            }
+        }
+    }
+    slo
 }

@@ -16,6 +16,7 @@ pub mod charts;
 mod compare;
 mod forecast;
 mod html;
+mod input;
 mod outputs;
 mod review;
 
@@ -25,6 +26,7 @@ pub use capacity::{STEP_HEADER, capacity_figure, capacity_headline, capacity_sum
 pub use compare::{Change, Comparison, NOISE_FLOORS, compare, comparison_text};
 pub use forecast::{backtest_table, chart, forecast_summary, si};
 pub use html::{HtmlInput, escape, html_report};
+pub use input::{Input, run_headline};
 pub use outputs::{junit, summary_json, timeline_csv};
 pub use review::{review_html, review_markdown};
 

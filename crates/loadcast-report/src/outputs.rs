@@ -95,6 +95,14 @@ pub fn summary_json(result: &RunResult) -> serde_json::Value {
             "p90_ms": ms(s.latency.quantile(0.9)),
             "p99_ms": ms(s.latency.quantile(0.99)),
             "max_ms": ms(s.latency.max()),
+            // From the actual send: beside the latency from the intended start, the gap
+            // between the two is the coordinated omission a closed loop would have hidden.
+            "service": {
+                "p50_ms": ms(s.service.quantile(0.5)),
+                "p90_ms": ms(s.service.quantile(0.9)),
+                "p99_ms": ms(s.service.quantile(0.99)),
+                "max_ms": ms(s.service.max()),
+            },
         })
     };
     serde_json::json!({
@@ -113,8 +121,16 @@ pub fn summary_json(result: &RunResult) -> serde_json::Value {
         "passed": result.thresholds.iter().all(|t| t.passed),
         "generator": {
             "scheduled": result.generator.scheduled,
+            "started": result.generator.started,
             "late": result.generator.late,
             "dropped": result.generator.dropped,
+            "waited_for_capacity": result.generator.waited_for_capacity,
+            "feeder_exhausted": result.generator.feeder_exhausted,
+            "abandoned": result.generator.abandoned,
+            "users": result.generator.users,
+            "identities": result.generator.identities,
+            "max_in_flight": result.generator.max_in_flight,
+            "cpu_seconds": result.generator.cpu_seconds,
             "miss_rate": result.generator.miss_rate(),
         },
     })

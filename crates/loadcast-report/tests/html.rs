@@ -235,3 +235,29 @@ fn the_terminal_summary_matches_its_snapshot() {
         "rerun with UPDATE_SNAPSHOTS=1 after a deliberate change"
     );
 }
+
+/// A CI script sees the coordinated-omission gap the terminal shows: service time (from the
+/// send) beside the latency from the intended start, and the generator's health.
+#[test]
+fn the_json_summary_carries_service_time_and_the_generators_health() {
+    let r = run();
+    let summary = loadcast_report::summary_json(&r);
+    let total = &summary["total"];
+    let (intended, service) = (
+        total["p99_ms"].as_f64().unwrap(),
+        total["service"]["p99_ms"].as_f64().unwrap(),
+    );
+    let want = r.total().service.quantile(0.99).as_secs_f64() * 1e3;
+    assert!((service - want).abs() < 1e-9, "{summary}");
+    assert!(service < intended, "{summary}");
+    for key in [
+        "scheduled",
+        "started",
+        "late",
+        "dropped",
+        "abandoned",
+        "users",
+    ] {
+        assert!(summary["generator"][key].is_u64(), "{key}: {summary}");
+    }
+}

@@ -15,11 +15,26 @@ pub const MAX_TRACKABLE_MICROS: u64 = 3_600_000_000;
 /// A latency distribution in microseconds (1 µs to 1 h).
 ///
 /// Run-wide histograms keep 3 significant digits; per-second timeline histograms keep 2, which
-/// is plenty for a chart and keeps a one-hour soak's timeline small. Two histograms of different
-/// precision still merge: values are re-recorded at the receiver's precision.
-#[derive(Clone, PartialEq)]
+/// is plenty for a chart. Two histograms of different precision still merge: values are
+/// re-recorded at the receiver's precision.
+///
+/// A finished second of a timeline is [`compact`](Self::compact)ed: only its non-empty buckets
+/// are kept (a few hundred at most, against the dense form's 27 KB), so a soak's memory does not
+/// grow with its length. A compact histogram answers every question exactly as the dense one
+/// did; recording into it or merging into it makes it dense again.
+#[derive(Clone)]
 pub struct LatencyHistogram {
-    inner: Histogram<u64>,
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    Dense(Histogram<u64>),
+    /// `(highest value of the bucket, count)` of each non-empty bucket at `sigfig` digits.
+    Sparse {
+        sigfig: u8,
+        buckets: Vec<(u32, u32)>,
+    },
 }
 
 impl LatencyHistogram {
@@ -34,28 +49,82 @@ impl LatencyHistogram {
     }
 
     fn with_precision(sigfig: u8) -> Self {
-        let inner = Histogram::new_with_bounds(1, MAX_TRACKABLE_MICROS, sigfig)
-            .expect("static histogram bounds are valid");
-        Self { inner }
+        Self {
+            repr: Repr::Dense(dense(sigfig)),
+        }
+    }
+
+    /// The dense form, rebuilt for a compact histogram (bucket for bucket: the same answers).
+    fn inner(&self) -> std::borrow::Cow<'_, Histogram<u64>> {
+        match &self.repr {
+            Repr::Dense(h) => std::borrow::Cow::Borrowed(h),
+            Repr::Sparse { sigfig, buckets } => {
+                let mut h = dense(*sigfig);
+                for (value, count) in buckets {
+                    h.saturating_record_n(u64::from(*value), u64::from(*count));
+                }
+                std::borrow::Cow::Owned(h)
+            }
+        }
+    }
+
+    fn inner_mut(&mut self) -> &mut Histogram<u64> {
+        if let Repr::Sparse { .. } = self.repr {
+            self.repr = Repr::Dense(self.inner().into_owned());
+        }
+        match &mut self.repr {
+            Repr::Dense(h) => h,
+            Repr::Sparse { .. } => unreachable!("made dense above"),
+        }
+    }
+
+    fn sigfig(&self) -> u8 {
+        match &self.repr {
+            Repr::Dense(h) => h.sigfig(),
+            Repr::Sparse { sigfig, .. } => *sigfig,
+        }
+    }
+
+    /// Keeps only the non-empty buckets (a finished timeline second): see the type's docs.
+    pub fn compact(&mut self) {
+        if let Repr::Dense(h) = &self.repr {
+            let buckets: Option<Vec<(u32, u32)>> = h
+                .iter_recorded()
+                .map(|v| {
+                    Some((
+                        u32::try_from(v.value_iterated_to()).ok()?,
+                        u32::try_from(v.count_at_value()).ok()?,
+                    ))
+                })
+                .collect();
+            if let Some(buckets) = buckets {
+                self.repr = Repr::Sparse {
+                    sigfig: h.sigfig(),
+                    buckets,
+                };
+            }
+        }
     }
 
     /// Records one latency. Sub-microsecond values count as 1 µs, values beyond an hour as an hour.
     pub fn record(&mut self, latency: Duration) {
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        self.inner
+        self.inner_mut()
             .saturating_record(micros.clamp(1, MAX_TRACKABLE_MICROS));
     }
 
     /// Adds every value of `other` to this histogram.
     pub fn merge(&mut self, other: &LatencyHistogram) {
-        if self.inner.sigfig() == other.inner.sigfig() {
+        let other = other.inner();
+        let inner = self.inner_mut();
+        if inner.sigfig() == other.sigfig() {
             // Same bounds and precision: `add` cannot fail.
-            self.inner
-                .add(&other.inner)
+            inner
+                .add(&*other)
                 .expect("histograms with identical bounds always add");
         } else {
-            for value in other.inner.iter_recorded() {
-                self.inner.saturating_record_n(
+            for value in other.iter_recorded() {
+                inner.saturating_record_n(
                     value.value_iterated_to().clamp(1, MAX_TRACKABLE_MICROS),
                     value.count_at_value(),
                 );
@@ -64,47 +133,53 @@ impl LatencyHistogram {
     }
 
     pub fn reset(&mut self) {
-        self.inner.reset();
+        self.repr = Repr::Dense(dense(self.sigfig()));
     }
 
     pub fn count(&self) -> u64 {
-        self.inner.len()
+        match &self.repr {
+            Repr::Dense(h) => h.len(),
+            Repr::Sparse { buckets, .. } => buckets.iter().map(|(_, n)| u64::from(*n)).sum(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
+        match &self.repr {
+            Repr::Dense(h) => h.is_empty(),
+            Repr::Sparse { buckets, .. } => buckets.is_empty(),
+        }
     }
 
     /// The value at quantile `q` (0.0 ..= 1.0); zero for an empty histogram.
     pub fn quantile(&self, q: f64) -> Duration {
-        if self.inner.is_empty() {
+        if self.is_empty() {
             return Duration::ZERO;
         }
-        Duration::from_micros(self.inner.value_at_quantile(q))
+        Duration::from_micros(self.inner().value_at_quantile(q))
     }
 
     pub fn min(&self) -> Duration {
-        if self.inner.is_empty() {
+        if self.is_empty() {
             return Duration::ZERO;
         }
-        Duration::from_micros(self.inner.min())
+        Duration::from_micros(self.inner().min())
     }
 
     pub fn max(&self) -> Duration {
-        Duration::from_micros(self.inner.max())
+        Duration::from_micros(self.inner().max())
     }
 
     pub fn mean(&self) -> Duration {
-        Duration::from_secs_f64(self.inner.mean() / 1e6)
+        Duration::from_secs_f64(self.inner().mean() / 1e6)
     }
 
     pub fn stdev(&self) -> Duration {
-        Duration::from_secs_f64(self.inner.stdev() / 1e6)
+        Duration::from_secs_f64(self.inner().stdev() / 1e6)
     }
 
     /// Every distinct recorded value with its count, for percentile plots.
     pub fn percentile_curve(&self, ticks_per_half_distance: u32) -> Vec<(f64, Duration)> {
-        self.inner
+        self.inner()
             .iter_quantiles(ticks_per_half_distance)
             .map(|v| {
                 (
@@ -119,7 +194,7 @@ impl LatencyHistogram {
     pub fn to_base64(&self) -> String {
         let mut bytes = Vec::new();
         V2DeflateSerializer::new()
-            .serialize(&self.inner, &mut bytes)
+            .serialize(&*self.inner(), &mut bytes)
             .expect("serializing into memory cannot fail");
         BASE64.encode(bytes)
     }
@@ -131,19 +206,46 @@ impl LatencyHistogram {
         let inner: Histogram<u64> = Deserializer::new()
             .deserialize(&mut bytes.as_slice())
             .map_err(|e| HistogramDecodeError(format!("not an HDR histogram: {e:?}")))?;
-        let mut histogram = if inner.sigfig() >= 3 {
-            Self::new()
-        } else {
-            Self::coarse()
-        };
+        let mut histogram = dense(if inner.sigfig() >= 3 { 3 } else { 2 });
         // Re-home into our fixed bounds so later merges always work.
         for value in inner.iter_recorded() {
-            histogram.inner.saturating_record_n(
+            histogram.saturating_record_n(
                 value.value_iterated_to().clamp(1, MAX_TRACKABLE_MICROS),
                 value.count_at_value(),
             );
         }
+        let mut histogram = Self {
+            repr: Repr::Dense(histogram),
+        };
+        // A timeline's seconds are read compact, as they were kept: a long soak's result reads
+        // back in the memory it was written from.
+        if histogram.sigfig() < 3 {
+            histogram.compact();
+        }
         Ok(histogram)
+    }
+}
+
+fn dense(sigfig: u8) -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_TRACKABLE_MICROS, sigfig)
+        .expect("static histogram bounds are valid")
+}
+
+/// Equal when they hold the same counts in the same buckets, dense or compact.
+impl PartialEq for LatencyHistogram {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.repr, &other.repr) {
+            (Repr::Dense(a), Repr::Dense(b)) => a == b,
+            _ => {
+                let buckets = |h: &LatencyHistogram| -> Vec<(u64, u64)> {
+                    h.inner()
+                        .iter_recorded()
+                        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                        .collect()
+                };
+                self.sigfig() == other.sigfig() && buckets(self) == buckets(other)
+            }
+        }
     }
 }
 
@@ -225,6 +327,37 @@ mod tests {
         fine.merge(&coarse);
         assert_eq!(fine.count(), 2);
         assert!(fine.quantile(1.0) >= Duration::from_millis(49));
+    }
+
+    #[test]
+    fn a_compact_histogram_answers_as_the_dense_one_and_takes_new_values() {
+        let mut dense = LatencyHistogram::coarse();
+        for us in (1..5000u64).map(|i| i * i % 250_000 + 100) {
+            dense.record(Duration::from_micros(us));
+        }
+        let mut compact = dense.clone();
+        compact.compact();
+        assert!(matches!(compact.repr, Repr::Sparse { .. }));
+        assert_eq!(compact, dense);
+        for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(compact.quantile(q), dense.quantile(q), "q = {q}");
+        }
+        assert_eq!(
+            (
+                compact.count(),
+                compact.min(),
+                compact.max(),
+                compact.mean()
+            ),
+            (dense.count(), dense.min(), dense.max(), dense.mean())
+        );
+        assert_eq!(compact.to_base64(), dense.to_base64());
+        compact.record(Duration::from_millis(900));
+        dense.record(Duration::from_millis(900));
+        assert_eq!(compact, dense);
+        let mut total = LatencyHistogram::new();
+        total.merge(&compact);
+        assert_eq!(total.count(), dense.count());
     }
 
     #[test]

@@ -337,7 +337,10 @@ impl RunResult {
         // Requests keep the order of the first result (the plan's flow); new ones follow.
         for theirs in &other.timeline {
             match self.timeline.iter_mut().find(|s| s.t == theirs.t) {
-                Some(ours) => ours.merge(theirs),
+                Some(ours) => {
+                    ours.merge(theirs);
+                    ours.latency.compact();
+                }
                 None => self.timeline.push(theirs.clone()),
             }
         }

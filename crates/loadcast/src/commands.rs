@@ -57,7 +57,7 @@ pub fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
                 RunStatus::Complete => "complete".into(),
                 RunStatus::Interrupted => "interrupted".into(),
             },
-            headline: crate::store::run_headline(&result),
+            headline: loadcast_report::run_headline(&result),
             body: result.to_json(),
         },
     );

@@ -110,7 +110,19 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     seed(&db, orders_today)?;
     // The shop runs in a process of its own, as a real service would: the generator's CPU
     // figures are then its own.
-    let shop = ShopProcess::start(&db, args.port)?;
+    let exe = std::env::current_exe().map_err(Failure::run)?;
+    let shop = loadcast_demo::ShopProcess::start(
+        std::process::Command::new(exe)
+            .args([
+                "--no-store",
+                "demo",
+                "--port",
+                &args.port.to_string(),
+                "--serve-db",
+            ])
+            .arg(&db),
+    )
+    .map_err(|e| Failure::run(format!("the demo shop did not start: {e}")))?;
     std::fs::write(
         dir.join("users.csv"),
         loadcast_demo::users_csv(&db).map_err(|e| Failure::run(e.to_string()))?,
@@ -370,53 +382,4 @@ pub fn serve_db(db: &Path, port: u16) -> Result<u8, Failure> {
     let _ = std::io::stdin().read_line(&mut sink);
     drop(shop);
     Ok(exit::PASSED)
-}
-
-/// The shop as a child process; killed when dropped.
-struct ShopProcess {
-    child: std::process::Child,
-    url: String,
-}
-
-impl ShopProcess {
-    fn start(db: &Path, port: u16) -> Result<Self, Failure> {
-        use std::io::BufRead as _;
-        let exe = std::env::current_exe().map_err(Failure::run)?;
-        let mut child = std::process::Command::new(exe)
-            .args([
-                "--no-store",
-                "demo",
-                "--port",
-                &port.to_string(),
-                "--serve-db",
-            ])
-            .arg(db)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .map_err(|e| Failure::run(format!("cannot start the demo shop: {e}")))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| Failure::run("the demo shop has no output"))?;
-        let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .map_err(|e| Failure::run(format!("the demo shop did not start: {e}")))?;
-        let url = line.trim().to_string();
-        if !url.starts_with("http://") {
-            let _ = child.kill();
-            return Err(Failure::run(format!(
-                "the demo shop did not start: {url:?}"
-            )));
-        }
-        Ok(Self { child, url })
-    }
-}
-
-impl Drop for ShopProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -58,19 +58,10 @@ pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
         }
         Some(_) => Default::default(),
         None => match &args.projection {
-            Some(path) => {
-                let p = loadcast_forecast::Projection::load(path)?;
-                let bound = args.bound.unwrap_or(loadcast_plan::Bound::Point);
-                p.series
-                    .iter()
-                    .map(|s| {
-                        (
-                            s.name.clone(),
-                            loadcast_plan::resolve::pick(&s.at_horizon, bound),
-                        )
-                    })
-                    .collect()
-            }
+            Some(path) => loadcast_plan::resolve::horizon_volumes(
+                &loadcast_forecast::Projection::load(path)?,
+                args.bound.unwrap_or(loadcast_plan::Bound::Point),
+            ),
             None => Default::default(),
         },
     };

@@ -11,7 +11,8 @@ use loadcast_store::Kind;
 
 use crate::cli::{CompareArgs, InitArgs, RenderArgs, ReportArgs, RunsArgs, StoreArgs};
 use crate::failure::{Failure, exit};
-use crate::store::{Input, load, open, parse, write};
+use crate::store::{load, open, write};
+use loadcast_report::Input;
 
 pub fn runs(args: RunsArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
     let store = open(store_args).ok_or_else(|| Failure::usage("the run store is turned off"))?;
@@ -30,7 +31,7 @@ pub fn runs(args: RunsArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
             r.machine,
             r.headline
         );
-        match parse(&r.body, &format!("run #{id}"))? {
+        match Input::parse(&r.body, &format!("run #{id}"))? {
             Input::Run(run) => print!("\n{}", loadcast_report::terminal_summary(&run)),
             Input::Capacity(s) => print!("\n{}", loadcast_report::capacity_summary(&s)),
             Input::Forecast(p) => print!("\n{}", loadcast_report::forecast_summary(&p)),
@@ -130,11 +131,9 @@ pub fn compare(args: CompareArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let run = |arg: &str| -> Result<RunResult, Failure> {
         match load(arg, store)? {
             Input::Run(r) => Ok(*r),
-            Input::Capacity(_) => Err(Failure::usage(format!(
-                "{arg} is a capacity study: compare takes two run results (`loadcast report {arg}` shows a study)"
-            ))),
-            Input::Forecast(_) => Err(Failure::usage(format!(
-                "{arg} is a projection: compare takes two run results (`loadcast report {arg}` shows a projection)"
+            other => Err(Failure::usage(format!(
+                "{arg} is a {}: compare takes two run results (`loadcast report {arg}` shows it)",
+                other.what()
             ))),
         }
     };
@@ -208,132 +207,75 @@ pub fn render(args: RenderArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
 }
 
 pub fn init(args: InitArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
-    use loadcast_plan::suggest::{SuggestedHistory, SuggestedHorizon, SuggestedPlan};
+    use loadcast_plan::suggest::{Evidence, Forecasted, SuggestedHistory, SuggestedPlan};
     let store = open(store_args);
-    let last_run = store
-        .as_ref()
-        .and_then(|s| s.latest(Kind::Run, Some(&args.name)).ok().flatten())
-        .and_then(|r| {
-            RunResult::from_json(&r.body, &format!("run #{}", r.id))
-                .ok()
-                .map(|run| (r.id, run))
-        });
-    let last_capacity = store
-        .as_ref()
-        .and_then(|s| s.latest(Kind::Capacity, Some(&args.name)).ok().flatten())
-        .and_then(|r| {
-            CapacityStudy::from_json(&r.body, &format!("run #{}", r.id))
-                .ok()
-                .map(|c| (r.id, c))
-        });
-
-    // The forecast, when there is history: the load is its peak's upper 95% bound.
-    let mut reasons = Vec::new();
-    let mut history = None;
-    let mut peak = None;
-    if let Some(csv) = &args.history {
-        use loadcast_forecast::history::{CsvSpec, SeriesKind};
-        let series = args.traffic.iter().chain(&args.data).cloned().collect();
-        let past = loadcast_forecast::history::read_csv(
-            csv,
-            &CsvSpec {
+    let latest = |kind: Kind| {
+        store
+            .as_ref()
+            .and_then(|s| s.latest(kind, Some(&args.name)).ok().flatten())
+    };
+    let last_run = latest(Kind::Run).and_then(|r| {
+        RunResult::from_json(&r.body, &format!("run #{}", r.id))
+            .ok()
+            .map(|run| (r.id, run))
+    });
+    let last_study = latest(Kind::Capacity).and_then(|r| {
+        CapacityStudy::from_json(&r.body, &format!("run #{}", r.id))
+            .ok()
+            .map(|c| (r.id, c))
+    });
+    let projection = match &args.history {
+        Some(csv) => {
+            let spec = loadcast_forecast::history::CsvSpec {
                 timestamp: None,
-                series,
-            },
-        )?;
-        let projection =
-            loadcast_forecast::project(&past, &loadcast_forecast::Options::horizon(args.horizon))?;
-        reasons.push(format!("forecast: {}", projection.growth_summary()));
-        // A plan's paths are relative to the plan: from another directory, name the file
-        // absolutely.
-        let plan_elsewhere = args
-            .out
-            .as_deref()
-            .and_then(Path::parent)
-            .is_some_and(|dir| !dir.as_os_str().is_empty());
-        let csv_in_plan = match std::fs::canonicalize(csv) {
-            Ok(absolute) if plan_elsewhere && csv.is_relative() => absolute,
-            _ => csv.clone(),
-        };
-        history = Some(SuggestedHistory {
-            csv: csv_in_plan.display().to_string(),
-            traffic: args.traffic.iter().map(|s| s.source.clone()).collect(),
-            data: args
-                .data
-                .iter()
-                .map(|s| (s.name.clone(), s.source.clone()))
-                .collect(),
-        });
-        if let Some(t) = projection
-            .series
-            .iter()
-            .find(|s| s.kind == SeriesKind::Traffic)
-        {
-            reasons.push(format!(
-                "load: the forecast's peak of {} (upper 95%) on {}",
-                t.name,
-                loadcast_stats::time::format_date(t.peak_at_unix)
-            ));
-            peak = Some(t.peak.hi95);
+                series: args.traffic.iter().chain(&args.data).cloned().collect(),
+            };
+            let past = loadcast_forecast::history::read_csv(csv, &spec)?;
+            let options = loadcast_forecast::Options::horizon(args.horizon);
+            Some(loadcast_forecast::project(&past, &options)?)
         }
-    }
-    if peak.is_none() {
-        reasons.push("load: no history, a starting rate to adjust".into());
-    }
-    let mut plan = SuggestedPlan::new(&args.name, &args.target, peak.unwrap_or(100.0));
-    if history.is_some() {
-        plan.horizon = Some(SuggestedHorizon {
-            until: humantime::format_duration(args.horizon).to_string(),
-            traffic: "p95".into(),
-            data: "p95".into(),
-        });
-    }
-    plan.history = history;
-    match &last_run {
-        Some((id, run)) if !run.thresholds.is_empty() => {
-            reasons.push(format!(
-                "from run #{id} of this plan: the SLOs it was judged by"
-            ));
-            plan.slo.clear();
-            for t in &run.thresholds {
-                let limit = toml::Value::String(if t.threshold.metric.is_latency() {
-                    format!("{}ms", (t.threshold.limit * 1000.0).round())
-                } else {
-                    format!("{}%", t.threshold.limit * 100.0)
-                });
-                let metric = t.threshold.metric.to_string();
-                match &t.threshold.scope {
-                    Some(scope) => {
-                        let entry = plan
-                            .slo
-                            .entry(scope.clone())
-                            .or_insert_with(|| toml::Value::Table(Default::default()));
-                        if let toml::Value::Table(table) = entry {
-                            table.insert(metric, limit);
-                        }
-                    }
-                    None => {
-                        plan.slo.insert(metric, limit);
-                    }
-                }
-            }
+        None => None,
+    };
+    let forecast = match (&args.history, &projection) {
+        (Some(csv), Some(projection)) => {
+            // A plan's paths are relative to the plan: from another directory, name the file
+            // absolutely.
+            let plan_elsewhere = args
+                .out
+                .as_deref()
+                .and_then(Path::parent)
+                .is_some_and(|dir| !dir.as_os_str().is_empty());
+            let csv_in_plan = match std::fs::canonicalize(csv) {
+                Ok(absolute) if plan_elsewhere && csv.is_relative() => absolute,
+                _ => csv.clone(),
+            };
+            Some(Forecasted {
+                history: SuggestedHistory {
+                    csv: csv_in_plan.display().to_string(),
+                    traffic: args.traffic.iter().map(|s| s.source.clone()).collect(),
+                    data: args
+                        .data
+                        .iter()
+                        .map(|s| (s.name.clone(), s.source.clone()))
+                        .collect(),
+                },
+                projection,
+                horizon: args.horizon,
+            })
         }
-        _ => reasons.push("slo: no earlier run of this plan in the store, common defaults".into()),
-    }
-    if let Some((id, c)) = &last_capacity {
-        let today = c.today().map_or(0.0, |b| b.capacity());
-        reasons.push(format!(
-            "capacity study #{id} of this plan: {}",
-            loadcast_report::capacity_headline(c)
-        ));
-        plan.capacity.from = format!("{:.0}/s", (today / 4.0).max(1.0));
-    }
-    if let Some(data) = args.data.first() {
-        plan.capacity.data_scales = vec!["2x".into(), "horizon".into()];
-        plan.capacity.table = Some(data.name.clone());
-        plan.database_table = Some(data.name.clone());
-    }
-    plan.reasons = reasons;
+        _ => None,
+    };
+    let plan = SuggestedPlan::suggest(
+        &args.name,
+        &args.target,
+        &Evidence {
+            forecast,
+            last_run: last_run
+                .as_ref()
+                .map(|(id, run)| (*id, run.thresholds.as_slice())),
+            last_study: last_study.as_ref().map(|(id, study)| (*id, study)),
+        },
+    );
     let out = plan
         .to_toml()
         .map_err(|e| Failure::run(format!("cannot write the plan: {e}")))?;

@@ -3,9 +3,8 @@
 
 use std::path::Path;
 
-use loadcast_capacity::CapacityStudy;
-use loadcast_forecast::Projection;
-use loadcast_stats::{Document, RunResult};
+use loadcast_report::Input;
+use loadcast_stats::RunResult;
 use loadcast_store::{NewRecord, Store};
 
 use crate::cli::StoreArgs;
@@ -46,41 +45,13 @@ pub fn record(args: &StoreArgs, record: NewRecord) -> Option<i64> {
     }
 }
 
-/// One input of `report` or `compare`.
-pub enum Input {
-    Run(Box<RunResult>),
-    Capacity(Box<CapacityStudy>),
-    Forecast(Box<Projection>),
-}
-
-pub fn parse(text: &str, origin: &str) -> Result<Input, Failure> {
-    let value = serde_json::from_str::<serde_json::Value>(text).map_err(|e| {
-        Failure::usage(format!(
-            "{origin}:{}:{}: not JSON ({e}); expected a run result, capacity study or projection written by loadcast",
-            e.line(),
-            e.column()
-        ))
-    })?;
-    let format = value
-        .get("format")
-        .and_then(|f| f.as_str())
-        .map(str::to_string);
-    Ok(match format.as_deref() {
-        Some(CapacityStudy::FORMAT) => {
-            Input::Capacity(Box::new(CapacityStudy::from_json(text, origin)?))
-        }
-        Some(Projection::FORMAT) => Input::Forecast(Box::new(Projection::from_json(text, origin)?)),
-        _ => Input::Run(Box::new(RunResult::from_json(text, origin)?)),
-    })
-}
-
 /// A file, or a run id (`12` or `#12`) from the store.
 pub fn load(arg: &str, store: &StoreArgs) -> Result<Input, Failure> {
     let path = Path::new(arg);
     if path.exists() {
         let text =
             std::fs::read_to_string(path).map_err(|e| Failure::usage(format!("{arg}: {e}")))?;
-        return parse(&text, arg);
+        return Ok(Input::parse(&text, arg)?);
     }
     let Ok(id) = arg.trim_start_matches('#').parse::<i64>() else {
         return Err(Failure::usage(format!(
@@ -90,29 +61,7 @@ pub fn load(arg: &str, store: &StoreArgs) -> Result<Input, Failure> {
     let store =
         open(store).ok_or_else(|| Failure::usage(format!("{arg}: no run store to look in")))?;
     let record = store.get(id).map_err(Failure::usage)?;
-    parse(&record.body, &format!("run #{id}"))
-}
-
-/// The store's one-line headline of a run.
-pub fn run_headline(r: &RunResult) -> String {
-    let t = r.total();
-    let verdict = if r.thresholds.iter().any(|t| !t.passed) {
-        "FAIL: "
-    } else if r.thresholds.is_empty() {
-        ""
-    } else {
-        "pass: "
-    };
-    format!(
-        "{verdict}{:.1} requests/s, p99 {}, {:.2}% errors{}",
-        r.throughput(),
-        loadcast_stats::format_duration(t.latency.quantile(0.99)),
-        t.error_rate() * 100.0,
-        match r.thresholds.iter().filter(|t| !t.passed).count() {
-            0 => String::new(),
-            n => format!(", {n} threshold(s) failed"),
-        }
-    )
+    Ok(Input::parse(&record.body, &format!("run #{id}"))?)
 }
 
 /// Writes the files asked for (`--html`, `--junit`, `--summary`, `--csv`) of what is given;

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Soak: memory must stay flat however long a run lasts. Two runs of SOAK seconds each (600 by
+# default), RSS sampled from /proc early and late, and the run's errors:
+#   1. 10,000 closed-model connections against nginx on loopback (one worker, CPU 0);
+#   2. 50,000 virtual users of the session app, each logged in with its own feeder row and
+#      its own token, looping through an authenticated page with a think time.
+# Goal: RSS growth between the early and the late sample below 10%, and 0 errors.
+#
+# Usage: bench/soak.sh                 (SOAK=600 CONNECTIONS=10000 USERS=50000 by default)
+# Needs: nginx (apt-get install nginx), python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SOAK=${SOAK:-600}
+CONNECTIONS=${CONNECTIONS:-10000}
+USERS=${USERS:-50000}
+PORT=${PORT:-18182}
+# Early sample once the ramp is over; late sample shortly before the end.
+EARLY=${EARLY:-30}
+
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "missing: nginx" >&2; exit 1; }
+cargo build --release -q -p loadcast
+cargo build --release -q -p loadcast-testkit --example session_app
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+LOADCAST="$TARGET_DIR/release/loadcast"
+APP="$TARGET_DIR/release/examples/session_app"
+
+work=$(mktemp -d)
+app_pid=""
+trap 'nginx -p "$work" -c nginx.conf -s stop 2>/dev/null || true; [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null; rm -rf "$work"' EXIT
+mkdir -p "$work/logs"
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/logs/error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 19000; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 3600s;
+  server {
+    listen 127.0.0.1:${PORT} backlog=16384;
+    location / { return 200 "ok\n"; }
+  }
+}
+NGINX
+taskset -c 0 nginx -p "$work" -c nginx.conf
+sleep 0.5
+
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# soak NAME PLAN: runs the plan, samples RSS at EARLY s and at SOAK-10 s, prints the figures.
+soak() {
+  local name=$1 plan=$2
+  "$LOADCAST" --no-store run "$plan" --progress off --out "$work/$name.json" > "$work/$name.out" 2>&1 &
+  local pid=$!
+  sleep "$EARLY"; local early; early=$(rss "$pid")
+  sleep $((SOAK - EARLY - 10)); local late; late=$(rss "$pid")
+  wait "$pid" || true
+  python3 - "$work/$name.json" "$name" "$early" "$late" "$EARLY" "$((SOAK - 10))" <<'PY'
+import json, sys
+path, name, early, late, t1, t2 = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+r = json.load(open(path))
+requests = sum(q["count"] for q in r["requests"])
+errors = sum(sum(q["errors"].values()) for q in r["requests"])
+growth = 100.0 * (late - early) / early if early else float("nan")
+print(f"{name:<12} RSS at {t1} s {early / 1024:7.1f} MiB, at {t2} s {late / 1024:7.1f} MiB: "
+      f"{growth:+.1f}% (goal < 10%); {requests:,} requests, {errors} errors (goal 0); "
+      f"{len(r['timeline'])} seconds of timeline kept")
+PY
+}
+
+cat > "$work/connections.toml" <<TOML
+name = "soak-connections"
+target = "http://127.0.0.1:${PORT}"
+[http]
+timeout = "60s"
+[[scenario]]
+[[scenario.step]]
+get = "/"
+[[scenario.step]]
+think = "100ms..300ms"
+[load]
+model = "closed"
+stages = [ { users = "0..${CONNECTIONS}", over = "10s" }, { users = ${CONNECTIONS}, over = "$((SOAK - 10))s" } ]
+TOML
+
+SESSION_APP_USERS=$USERS "$APP" > "$work/url" &
+app_pid=$!
+for _ in $(seq 50); do [ -s "$work/url" ] && break; sleep 0.1; done
+URL=$(cat "$work/url")
+python3 - "$USERS" > "$work/users.csv" <<'PY'
+import sys
+print("email,password")
+for i in range(int(sys.argv[1])):
+    print(f"user{i}@example.com,pw-{i}")
+PY
+cat > "$work/users.toml" <<TOML
+name = "soak-users"
+target = "$URL"
+[http]
+connections = "shared"      # 50,000 sockets would pass the machine's open-file limit
+timeout = "30s"
+[feeders.user]
+csv = "users.csv"
+[[scenario]]
+[[scenario.step]]
+name = "login"
+post = "/api/login"
+json = { email = "{{user.email}}", password = "{{user.password}}" }
+capture = { token = "json:/token" }
+check = { status = 200 }
+[[scenario.step]]
+name = "orders"
+get = "/api/users/{{user.email}}/orders"
+headers = { authorization = "Bearer {{token}}" }
+check = { status = 200 }
+[[scenario.step]]
+think = "20s..40s"
+[load]
+model = "closed"
+stages = [ { users = "0..${USERS}", over = "20s" }, { users = ${USERS}, over = "$((SOAK - 20))s" } ]
+TOML
+
+echo "== soak: ${SOAK}s each; RSS early and late (loopback, nginx on CPU 0)"
+soak connections "$work/connections.toml"
+(cd "$work" && soak users users.toml)
