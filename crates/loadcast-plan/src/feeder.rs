@@ -56,6 +56,9 @@ pub struct Feeder {
     pub strategy: FeederStrategy,
     /// `unique` only: allow more virtual users than rows (rows are then shared, and a lint says so).
     pub reuse: bool,
+    /// Columns whose values are credentials (`secret = ["password"]`): never sent in a URL
+    /// (servers log URLs; a lint says so), never shown.
+    pub secret: Vec<String>,
     pub data: Arc<FeederData>,
 }
 

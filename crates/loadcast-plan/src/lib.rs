@@ -258,12 +258,7 @@ fn describe_step(step: &Step) -> String {
             } else {
                 format!(" ({})", extras.join(", "))
             };
-            format!(
-                "{} {}{body}{extras}  [{}]",
-                r.method,
-                r.path.describe(),
-                r.name
-            )
+            format!("{} {}{body}{extras}  [{}]", r.method, r.shown_url, r.name)
         }
         Step::Think(ThinkTime::Fixed(t)) => format!("think {}", d(*t)),
         Step::Think(ThinkTime::Uniform(a, b)) => format!("think {}..{}", d(*a), d(*b)),

@@ -55,10 +55,12 @@ impl Plan {
         if latency_only {
             lints.push(Lint {
                 code: "latency-without-errors",
-                message: "[slo] judges latency but not errors: a service that fails fast looks                           fast (add errors = \"1%\")"
+                message: "[slo] judges latency but not errors: a service that fails fast looks \
+                          fast (add errors = \"1%\")"
                     .into(),
             });
         }
+        self.lint_secrets_in_urls(&mut lints);
         if self.load.is_some() && self.scenarios.iter().all(|s| s.load.is_some()) {
             lints.push(Lint {
                 code: "unused-load",
@@ -66,6 +68,35 @@ impl Plan {
             });
         }
         lints
+    }
+
+    /// A credential column sent in a URL: the target's access logs, proxies and browsers'
+    /// histories keep URLs, so the secret would outlive the test.
+    fn lint_secrets_in_urls(&self, lints: &mut Vec<Lint>) {
+        for scenario in &self.scenarios {
+            for step in &scenario.steps {
+                let Step::Request(r) = step else { continue };
+                for part in &r.path.parts {
+                    let Part::Expr(Expr::Field { feeder, column }, _) = part else {
+                        continue;
+                    };
+                    let Some(f) = self.feeders.get(*feeder) else {
+                        continue;
+                    };
+                    let name = f.data.columns().get(*column).cloned().unwrap_or_default();
+                    if f.secret.contains(&name) {
+                        lints.push(Lint {
+                            code: "secret-in-url",
+                            message: format!(
+                                "{:?} sends {}.{name}, a secret column, in its URL: access logs \
+                                 keep URLs (send it in a header or the body)",
+                                r.name, f.name
+                            ),
+                        });
+                    }
+                }
+            }
+        }
     }
 
     /// Logins and identity headers that are the same for every virtual user.

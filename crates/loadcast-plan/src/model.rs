@@ -320,6 +320,9 @@ pub struct RequestSpec {
     pub method: http::Method,
     /// Path and query, already joined with the target's base path.
     pub path: Template,
+    /// The URL as the plan wrote it, joined the same way but with `${env:…}` unexpanded: what
+    /// `plan check` shows (a value from the environment may be a secret).
+    pub shown_url: String,
     pub headers: Vec<(http::HeaderName, Template)>,
     pub body: Body,
     /// Overrides the plan-wide timeout.

@@ -84,6 +84,8 @@ pub(crate) struct RawFeeder {
     pub strategy: Option<Spanned<String>>,
     #[serde(default)]
     pub reuse: bool,
+    #[serde(default)]
+    pub secret: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

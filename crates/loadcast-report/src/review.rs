@@ -109,7 +109,7 @@ pub fn review_markdown(
                     format!(
                         "`{} {}`{}",
                         r.method,
-                        r.path.describe(),
+                        r.shown_url,
                         if extras.is_empty() {
                             String::new()
                         } else {

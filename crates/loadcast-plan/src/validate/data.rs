@@ -151,9 +151,11 @@ impl Validator<'_> {
             self.error(
                 &d.url,
                 "database.url",
+                // The plan's own text, its password hidden: a value from the environment may be
+                // a secret of its own.
                 format!(
                     "{:?} is not a database URL loadcast can grow",
-                    redact_url(&url)
+                    redact_url(d.url.get_ref())
                 ),
                 Some("postgres://user@host/db, mysql://user@host/db or sqlite://path/to.db"),
             );
@@ -268,11 +270,30 @@ impl Validator<'_> {
                     continue;
                 }
             };
+            let columns = data.columns();
+            let mut secret = Vec::new();
+            for column in &f.secret {
+                if columns.iter().any(|c| c == column.get_ref()) {
+                    secret.push(column.get_ref().clone());
+                } else {
+                    self.error(
+                        column,
+                        format!("{key}.secret"),
+                        format!(
+                            "{:?} is not a column of {}",
+                            column.get_ref(),
+                            file.get_ref()
+                        ),
+                        Some(&format!("one of its columns: {}", columns.join(", "))),
+                    );
+                }
+            }
             feeders.push(Feeder {
                 name: name.clone(),
                 path,
                 strategy,
                 reuse: f.reuse,
+                secret,
                 data: Arc::new(data),
             });
         }

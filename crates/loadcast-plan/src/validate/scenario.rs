@@ -175,10 +175,17 @@ impl Validator<'_> {
             None => Some(Checks::default()),
             Some(check) => self.checks(check, &format!("{key}.check")),
         };
+        let base = target.map_or("", |t| t.base_path.as_str());
+        let shown_url = if url.get_ref().starts_with('/') {
+            format!("{base}{}", url.get_ref())
+        } else {
+            url.get_ref().clone()
+        };
         Some(Step::Request(Box::new(RequestSpec {
             name,
             method,
             path: path?,
+            shown_url,
             headers: headers?,
             body: body?,
             timeout: timeout?,

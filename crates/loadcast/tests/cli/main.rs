@@ -17,6 +17,7 @@ mod har_check;
 mod input;
 mod plan_init;
 mod run;
+mod secrets;
 mod store;
 
 fn loadcast() -> Command {
