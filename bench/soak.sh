@@ -15,15 +15,17 @@ SOAK=${SOAK:-600}
 CONNECTIONS=${CONNECTIONS:-10000}
 USERS=${USERS:-50000}
 PORT=${PORT:-18182}
-# Early sample once the ramp is over; late sample shortly before the end.
+# The early sample once every connection is open (30 s) and every user has logged in and
+# been through its first think time (90 s); the late one 10 s before the end.
 EARLY=${EARLY:-30}
+EARLY_USERS=${EARLY_USERS:-90}
 
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "missing: nginx" >&2; exit 1; }
 cargo build --release -q -p loadcast
 cargo build --release -q -p loadcast-testkit --example session_app
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-LOADCAST="$TARGET_DIR/release/loadcast"
-APP="$TARGET_DIR/release/examples/session_app"
+LOADCAST=$(realpath "$TARGET_DIR/release/loadcast")
+APP=$(realpath "$TARGET_DIR/release/examples/session_app")
 
 work=$(mktemp -d)
 app_pid=""
@@ -50,14 +52,15 @@ sleep 0.5
 
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-# soak NAME PLAN: runs the plan, samples RSS at EARLY s and at SOAK-10 s, prints the figures.
+# soak NAME PLAN EARLY: runs the plan, samples RSS at EARLY s and at SOAK-10 s, prints the figures.
 soak() {
-  local name=$1 plan=$2
+  local name=$1 plan=$2 EARLY=$3
   "$LOADCAST" --no-store run "$plan" --progress off --out "$work/$name.json" > "$work/$name.out" 2>&1 &
   local pid=$!
   sleep "$EARLY"; local early; early=$(rss "$pid")
   sleep $((SOAK - EARLY - 10)); local late; late=$(rss "$pid")
   wait "$pid" || true
+  [ -s "$work/$name.json" ] || { echo "$name: no result; its output:" >&2; tail -20 "$work/$name.out" >&2; return 1; }
   python3 - "$work/$name.json" "$name" "$early" "$late" "$EARLY" "$((SOAK - 10))" <<'PY'
 import json, sys
 path, name, early, late, t1, t2 = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
@@ -124,5 +127,5 @@ stages = [ { users = "0..${USERS}", over = "20s" }, { users = ${USERS}, over = "
 TOML
 
 echo "== soak: ${SOAK}s each; RSS early and late (loopback, nginx on CPU 0)"
-soak connections "$work/connections.toml"
-(cd "$work" && soak users users.toml)
+soak connections "$work/connections.toml" "$EARLY"
+(cd "$work" && soak users users.toml "$EARLY_USERS")

@@ -229,6 +229,11 @@ pub fn run(
     Ok(result)
 }
 
+/// Seconds of the timeline kept with every latency bucket (a run of a minute or less keeps all
+/// of them); older ones keep their quantiles (p50, p90, p99, p99.9, max), which is what charts
+/// and the CSV read.
+const FULL_RESOLUTION_SECONDS: usize = 60;
+
 /// Merges per-worker seconds into the timeline, reporting each second once every worker has.
 fn collect_timeline(
     seconds: &mpsc::Receiver<Second>,
@@ -275,9 +280,13 @@ fn collect_timeline(
             completed,
             errors,
         });
-        // Kept for the result: its non-empty buckets only, so memory stays flat in a soak.
+        // Kept for the result: its non-empty buckets while it is recent, its quantiles once it
+        // is older than the window, so a soak's memory stays flat however long it runs.
         second.latency.compact();
         timeline.push(second);
+        if let Some(old) = timeline.len().checked_sub(FULL_RESOLUTION_SECONDS + 1) {
+            timeline[old].latency.summarize();
+        }
     };
     for second in seconds.iter() {
         let entry = pending

@@ -106,7 +106,28 @@ impl History {
         }
         let start = *all_times.first().unwrap_or(&0);
         let end = *all_times.last().unwrap_or(&0);
-        let len = ((end - start) / step + 1) as usize;
+        let span = (end - start) / step + 1;
+        // A grid mostly empty is a timestamp out of place (a year with too many digits, a
+        // sample from another decade), not a history: say where, before allocating it.
+        if span > 5 * all_times.len() as i64 + 5 {
+            let (a, b) = all_times
+                .windows(2)
+                .map(|w| (w[0], w[1]))
+                .max_by_key(|(a, b)| b - a)
+                .unwrap_or((start, end));
+            return Err(ForecastError::Input {
+                origin: origin.to_string(),
+                line: None,
+                series: None,
+                cause: format!(
+                    "{} samples would span {span} steps of {step} s: the timestamps jump from {} to {} (a timestamp out of place?)",
+                    all_times.len(),
+                    format_time(a),
+                    format_time(b)
+                ),
+            });
+        }
+        let len = span as usize;
         let mut notes = Vec::new();
         let mut out = Vec::new();
         for (name, kind, points) in series {

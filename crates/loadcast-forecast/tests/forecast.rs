@@ -305,3 +305,33 @@ fn a_data_forecast_starts_from_todays_volume() {
         orders.model
     );
 }
+
+/// Found by fuzzing: one timestamp from another decade among daily samples asked for a grid of
+/// millions of empty samples (and ran out of memory). It is refused, naming the jump.
+#[test]
+fn a_timestamp_out_of_place_is_named_not_allocated() {
+    let mut csv = String::from("date,requests\n");
+    for d in 0..60i64 {
+        csv.push_str(&format!(
+            "{},{}\n",
+            format_date(1_735_689_600 + d * DAY),
+            100 + d
+        ));
+    }
+    csv.push_str("2391-05-02,118\n");
+    let spec = loadcast_forecast::history::CsvSpec {
+        timestamp: None,
+        series: vec![loadcast_forecast::history::SeriesSpec::new(
+            "requests",
+            "requests",
+            SeriesKind::Traffic,
+        )],
+    };
+    let err = loadcast_forecast::history::parse_csv(&csv, "h.csv", &spec)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("h.csv") && err.contains("jump from 2025-03-01") && err.contains("2391-05-02"),
+        "{err}"
+    );
+}

@@ -46,8 +46,10 @@ pub fn format_date(unix: i64) -> String {
 /// offset, or digits (already Unix seconds). Any year, 1958 included.
 pub fn parse_time(text: &str) -> Option<i64> {
     let text = text.trim().trim_matches('"');
+    // Unix seconds, up to the end of year 9999 (as far as a date with a four-digit year goes).
+    const LAST: i64 = 253_402_300_799;
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && text.len() != 8 {
-        return text.parse().ok();
+        return text.parse().ok().filter(|t| *t <= LAST);
     }
     let number = |s: &str| -> Option<i64> {
         (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
@@ -61,7 +63,7 @@ pub fn parse_time(text: &str) -> Option<i64> {
         number(parts.next()?)?,
         number(parts.next()?)?,
     );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    if !(1..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
     let mut seconds = days_from_civil(y, m as u32, d as u32) * 86_400;
@@ -115,6 +117,11 @@ mod tests {
         assert_eq!(format_time(1_795_516_200), "2026-11-24T10:30:00Z");
         assert_eq!(parse_time("1795516200"), Some(1_795_516_200));
         assert_eq!(parse_time("2026-13-01"), None);
+        // A year or a Unix time past 9999 is a typo, not a date (found by fuzzing: a history
+        // with "1342025-05-02" in it asked for a grid a million years long).
+        assert_eq!(parse_time("1342025-05-02"), None);
+        assert_eq!(parse_time("99999999999999"), None);
+        assert_eq!(parse_time("9999-12-31T23:59:59Z"), Some(253_402_300_799));
         assert_eq!(parse_time("yesterday"), None);
         for day in [-600_000i64, -1, 0, 59, 11_016, 20_416, 2_932_896] {
             assert_eq!(parse_time(&format_time(day * 86_400)), Some(day * 86_400));
