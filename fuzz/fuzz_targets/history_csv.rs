@@ -18,7 +18,8 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(history) = parse_csv(text, "fuzz.csv", &spec) {
         if text.lines().count() < 200 {
-            let options = loadcast_forecast::Options::horizon(std::time::Duration::from_secs(86_400));
+            let options =
+                loadcast_forecast::Options::horizon(std::time::Duration::from_secs(86_400));
             let _ = loadcast_forecast::project(&history, &options);
         }
     }
