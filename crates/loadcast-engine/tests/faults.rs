@@ -43,13 +43,16 @@ fn rss_kb() -> u64 {
 
 /// A TCP server that reads each request's head and then answers with `answer`, on a thread of
 /// its own per connection, until dropped.
+/// How a raw server answers a request, until the flag says stop.
+type Answer = fn(&mut TcpStream, &AtomicBool);
+
 struct RawServer {
     port: u16,
     stop: Arc<AtomicBool>,
 }
 
 impl RawServer {
-    fn start(answer: fn(&mut TcpStream, &AtomicBool)) -> Self {
+    fn start(answer: Answer) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -102,7 +105,7 @@ fn step(check: &str) -> String {
 fn answers_that_are_not_http_are_protocol_errors_with_bounded_memory() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let before = rss_kb();
-    let cases: [(&str, fn(&mut TcpStream, &AtomicBool), ErrorKind); 3] = [
+    let cases: [(&str, Answer, ErrorKind); 3] = [
         (
             "garbage",
             |s, _| {
