@@ -462,3 +462,78 @@ fn enum_columns_are_grown_with_their_labels() {
         assert_eq!(distinct, 3.0, "{engine:?}: every label is used");
     }
 }
+
+/// Ends every other session of the database once growth has passed `at` rows: what a failover
+/// or an administrator's `pg_terminate_backend` does to a long growth.
+struct TerminateAt<'a> {
+    at: u64,
+    db: &'a TestDb,
+    done: bool,
+}
+
+impl loadcast_datagen::GrowObserver for TerminateAt<'_> {
+    fn progress(&mut self, _table: &str, rows: u64, _target: u64, _bytes: u64) {
+        if rows >= self.at && !self.done {
+            self.done = true;
+            self.db.number(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            );
+        }
+    }
+}
+
+/// The connection dropped in the middle of a growth (the server ended the session): a clear
+/// error, not a panic; the committed batches stay, and the same growth run again ends at
+/// exactly the target with no row twice.
+#[test]
+fn a_dropped_database_connection_is_an_error_and_a_rerun_completes_exactly() {
+    let db = TestDb::create(Engine::Postgres, &schema(Engine::Postgres));
+    db.mark();
+    let options = GrowOptions {
+        batch_rows: 2_000,
+        ..GrowOptions::default()
+    };
+    let target = RowsTarget::Absolute(60_000);
+    let mut terminate = TerminateAt {
+        at: 10_000,
+        db: &db,
+        done: false,
+    };
+    let first = grow(
+        &db.url,
+        &goals(target.clone()),
+        &options,
+        &mut terminate,
+        &Default::default(),
+    );
+    let err = match first {
+        Ok(report) => panic!("the growth survived its connection being ended: {report:?}"),
+        Err(e) => e.to_string(),
+    };
+    eprintln!("dropped connection: {err}");
+    assert!(
+        terminate.done,
+        "the growth ended before the connection was dropped"
+    );
+    assert!(
+        err.contains("terminat") || err.contains("connection") || err.contains("closed"),
+        "{err}"
+    );
+    let partial = db.number("SELECT count(*) FROM orders") as u64;
+    assert!(partial < 60_000, "{partial}");
+    grow(
+        &db.url,
+        &goals(target),
+        &options,
+        &mut (),
+        &Default::default(),
+    )
+    .unwrap_or_else(|e| panic!("the rerun failed: {e}"));
+    assert_eq!(db.number("SELECT count(*) FROM orders"), 60_000.0);
+    assert_eq!(
+        db.number("SELECT count(DISTINCT ref) FROM orders"),
+        60_000.0,
+        "no row twice"
+    );
+}
