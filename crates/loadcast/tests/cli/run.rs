@@ -61,56 +61,64 @@ fn a_failed_threshold_exits_3() {
 }
 
 #[test]
-fn sigint_saves_a_valid_partial_result_and_exits_130() {
+fn sigint_and_sigterm_save_a_valid_partial_result_and_exit_130() {
     // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
     let _alone = measuring_alone();
-    let server = TestServer::start();
-    let dir = workdir("sigint");
-    let plan = write_plan(
-        &dir,
-        &server.url(),
-        "[load]\nmodel = \"open\"\nrate = \"200/s\"\nduration = \"60s\"",
-    );
-    let child = loadcast()
-        .args([
-            "run",
-            plan.to_str().unwrap(),
-            "--out",
-            "partial.json",
-            "--progress",
-            "lines",
-        ])
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(2500));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let started = std::time::Instant::now();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "stopped promptly"
-    );
-    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("interrupted, stopping the load"));
-    assert!(text(&out.stdout).contains("INTERRUPTED: partial result"));
-    let result = RunResult::load(&dir.join("partial.json")).unwrap();
-    assert_eq!(result.meta.status, RunStatus::Interrupted);
-    let count = result.total().count;
-    assert!(
-        (300..=600).contains(&count),
-        "about 2.5 s at 200/s: {count}"
-    );
-    assert_eq!(
-        server.counters.requests(),
-        count + result.generator.abandoned
-    );
+    // Ctrl-C at a terminal; SIGTERM from a scheduler stopping the pod (Kubernetes, systemd).
+    for signal in ["INT", "TERM"] {
+        let server = TestServer::start();
+        let dir = workdir(&format!("sig{signal}"));
+        let plan = write_plan(
+            &dir,
+            &server.url(),
+            "[load]\nmodel = \"open\"\nrate = \"200/s\"\nduration = \"60s\"",
+        );
+        let child = loadcast()
+            .args([
+                "run",
+                plan.to_str().unwrap(),
+                "--out",
+                "partial.json",
+                "--progress",
+                "lines",
+            ])
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(2500));
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let started = std::time::Instant::now();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "SIG{signal}: stopped promptly"
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "SIG{signal}: {}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stderr).contains("interrupted, stopping the load"));
+        assert!(text(&out.stdout).contains("INTERRUPTED: partial result"));
+        let result = RunResult::load(&dir.join("partial.json")).unwrap();
+        assert_eq!(result.meta.status, RunStatus::Interrupted);
+        let count = result.total().count;
+        assert!(
+            (300..=600).contains(&count),
+            "SIG{signal}: about 2.5 s at 200/s: {count}"
+        );
+        assert_eq!(
+            server.counters.requests(),
+            count + result.generator.abandoned
+        );
+    }
 }
 
 #[test]
