@@ -9,7 +9,8 @@ use loadcast_forecast::history::{SeriesKind, SeriesSpec};
 /// it until it breaks.
 ///
 /// Exit codes: 0 passed; 1 the run could not be done (unreachable target, I/O);
-/// 2 usage or plan error; 3 a threshold failed; 130 interrupted by Ctrl-C or SIGTERM (a partial result is saved).
+/// 2 usage or plan error; 3 a threshold failed; 130 interrupted by Ctrl-C or SIGTERM (a partial
+/// result is saved).
 #[derive(Debug, Parser)]
 #[command(
     name = "loadcast",
