@@ -113,12 +113,37 @@ pub trait Document: Serialize + DeserializeOwned {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".partial");
         let tmp = PathBuf::from(tmp);
-        let mut file = fs::File::create(&tmp).map_err(io_err)?;
-        file.write_all(self.to_json().as_bytes()).map_err(io_err)?;
-        file.write_all(b"\n").map_err(io_err)?;
-        file.sync_all().map_err(io_err)?;
-        fs::rename(&tmp, path).map_err(io_err)
+        let written = (|| {
+            let mut file = fs::File::create(&tmp)?;
+            file.write_all(self.to_json().as_bytes())?;
+            file.write_all(b"\n")?;
+            file.sync_all()?;
+            fs::rename(&tmp, path)
+        })();
+        if written.is_err() {
+            // A full disk leaves half a file: it is ours, and worth nothing.
+            let _ = fs::remove_file(&tmp);
+        }
+        written.map_err(io_err)
     }
+}
+
+/// Whether a file can be written at `path`, found by creating (never over anything that
+/// exists) and removing a file of loadcast's own beside it. Asked before a run, so that a
+/// result is not measured only to be lost.
+pub fn check_writable(path: &Path) -> Result<(), DocumentError> {
+    let mut probe = path.as_os_str().to_owned();
+    probe.push(format!(".loadcast-probe-{}", std::process::id()));
+    let probe = PathBuf::from(probe);
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|_| fs::remove_file(&probe))
+        .map_err(|source| DocumentError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// The `format` field of a JSON text, if it has one: which document it is.

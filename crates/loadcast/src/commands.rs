@@ -16,6 +16,20 @@ pub fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
         .out
         .clone()
         .unwrap_or_else(|| default_result_path(&args.plan));
+    // Every file the run will write, before it runs: a measurement must not be lost to a
+    // directory that does not exist.
+    let files = &args.files;
+    for path in std::iter::once(&out).chain(
+        [&files.html, &files.junit, &files.summary, &files.csv]
+            .into_iter()
+            .flatten(),
+    ) {
+        loadcast_stats::document::check_writable(path).map_err(|e| {
+            Failure::usage(format!(
+                "cannot write the run's output: {e}; nothing was run"
+            ))
+        })?;
+    }
     let stop = Cancel::new();
     crate::interrupt::cancel_on_ctrl_c("stopping the load and saving a partial result", &stop)?;
     let mut display = Display::new(args.progress, plan.duration());
@@ -33,8 +47,25 @@ pub fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let result = loadcast_engine::run(&plan, &options, &stop, &mut display);
     display.finish();
     let result = result?;
-    // Save first: whatever happens next, the measurements are on disk.
-    result.save(&out)?;
+    // Save first: whatever happens next, the measurements are on disk. A disk that filled up
+    // during the run still gets the result somewhere, and says where.
+    if let Err(e) = result.save(&out) {
+        let rescue = std::env::temp_dir().join(format!(
+            "loadcast-{}-{}.result.json",
+            result.meta.plan_name,
+            std::process::id()
+        ));
+        return Err(match result.save(&rescue) {
+            Ok(()) => Failure::run(format!(
+                "{e}; the result is saved in {} instead",
+                rescue.display()
+            )),
+            Err(again) => Failure::run(format!(
+                "{e}; and in {} neither ({again}): the result is lost",
+                rescue.display()
+            )),
+        });
+    }
     print!("{}", loadcast_report::terminal_summary(&result));
     println!("\nresult written to {}", out.display());
     crate::store::write_outputs(

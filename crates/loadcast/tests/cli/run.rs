@@ -150,3 +150,66 @@ fn completions_and_man_page_come_from_the_same_definitions() {
     let out = run_in(&std::env::temp_dir(), &["--help"]);
     assert!(text(&out.stdout).contains("Exit codes"));
 }
+
+/// A result path that cannot be written is refused before any load is sent; a disk that fills
+/// up during the run (a 16 KiB tmpfs the test mounts and fills) still gets the result somewhere, named,
+/// and leaves no half-written file.
+#[test]
+fn an_unwritable_result_is_refused_before_the_run_and_a_full_disk_loses_nothing() {
+    let _alone = measuring_alone();
+    let server = TestServer::start();
+    let dir = workdir("full-disk");
+    let plan = write_plan(
+        &dir,
+        &server.url(),
+        "[load]\nmodel = \"open\"\nrate = \"100/s\"\nduration = \"2s\"",
+    );
+    let plan = plan.to_str().unwrap();
+    let out = run_in(
+        &dir,
+        &["--no-store", "run", plan, "--out", "missing/dir/r.json"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_has(&text(&out.stderr), "missing/dir/r.json");
+    assert_has(&text(&out.stderr), "nothing was run");
+    assert_eq!(server.counters.requests(), 0, "no load before the check");
+
+    let full = dir.join("full");
+    std::fs::create_dir_all(&full).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+        .arg(&full)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        mounted,
+        "mounting a 16 KiB tmpfs at {} needs root (CI runs as root)",
+        full.display()
+    );
+    // The test's own file takes every page: an empty file still fits (the check before the
+    // run passes), the result does not.
+    let mut filler = std::fs::File::create(full.join("filler")).unwrap();
+    while std::io::Write::write_all(&mut filler, &[0u8; 1024]).is_ok() {}
+    drop(filler);
+    let out = run_in(&dir, &["--no-store", "run", plan, "--out", "full/r.json"]);
+    let leftovers: Vec<_> = std::fs::read_dir(&full)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name != "filler")
+        .collect();
+    let _ = Command::new("umount").arg(&full).status();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        leftovers.is_empty(),
+        "half-written files left: {leftovers:?}"
+    );
+    let rescued = stderr
+        .split("the result is saved in ")
+        .nth(1)
+        .and_then(|rest| rest.split(" instead").next())
+        .unwrap_or_else(|| panic!("no rescue named in:\n{stderr}"));
+    let result = RunResult::load(Path::new(rescued)).unwrap();
+    assert_eq!(result.total().count, 200, "the whole run, rescued");
+    std::fs::remove_file(rescued).ok();
+}
