@@ -297,3 +297,40 @@ fn a_target_killed_mid_run_is_counted_and_the_run_recovers_when_it_returns() {
         "the result of a faulty run is a complete document"
     );
 }
+
+/// A redirect to another host is an answer, not an instruction: the run sends only to the
+/// origin the plan names, so a target (or an attacker in front of it) cannot aim the load
+/// elsewhere. The other host, a listener on 127.0.0.2, sees no connection.
+#[test]
+fn a_redirect_to_another_host_is_not_followed() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let elsewhere = TcpListener::bind("127.0.0.2:0").expect("127.0.0.2 is loopback on Linux");
+    let port = elsewhere.local_addr().unwrap().port();
+    elsewhere.set_nonblocking(true).unwrap();
+    static TO: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TO.set(format!("http://127.0.0.2:{port}/")).unwrap();
+    let server = RawServer::start(|s, _| {
+        let answer = format!(
+            "HTTP/1.1 302 Found\r\nLocation: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            TO.get().unwrap()
+        );
+        let _ = s.write_all(answer.as_bytes());
+    });
+    let result = go(&plan(
+        &server.url(),
+        &format!("{}{TEN_PER_SECOND}", step("")),
+    ));
+    let total = result.total();
+    assert_eq!(total.count, 10, "{total:?}");
+    assert_eq!(
+        total.status.get(&302).copied(),
+        Some(10),
+        "{:?}",
+        total.status
+    );
+    let reached = elsewhere.accept().is_ok();
+    assert!(
+        !reached,
+        "a request followed the redirect to 127.0.0.2:{port}"
+    );
+}
