@@ -151,11 +151,9 @@ impl Validator<'_> {
             self.error(
                 &d.url,
                 "database.url",
-                // The plan's own text, its password hidden: a value from the environment may be
-                // a secret of its own.
                 format!(
                     "{:?} is not a database URL loadcast can grow",
-                    redact_url(d.url.get_ref())
+                    redact_url(&url)
                 ),
                 Some("postgres://user@host/db, mysql://user@host/db or sqlite://path/to.db"),
             );

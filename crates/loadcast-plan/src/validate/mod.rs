@@ -37,6 +37,9 @@ pub(crate) struct Validator<'a> {
     diagnostics: Vec<Diagnostic>,
     /// What templates may name: feeders (with their columns) and captured variables.
     names: Names,
+    /// `(name, value)` of every `${env:NAME}` expanded: a value from the environment may be
+    /// a secret, so no diagnostic shows it.
+    env_values: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -89,11 +92,23 @@ impl<'a> Validator<'a> {
             base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
             diagnostics: Vec::new(),
             names: Names::default(),
+            env_values: Vec::new(),
         }
     }
 
+    /// The diagnostics, each value that came from the environment shown as the plan wrote it.
     pub(crate) fn finish(self) -> Vec<Diagnostic> {
-        self.diagnostics
+        let mut diagnostics = self.diagnostics;
+        for (name, value) in self.env_values.iter().filter(|(_, v)| !v.is_empty()) {
+            let written = format!("${{env:{name}}}");
+            for d in &mut diagnostics {
+                d.message = d.message.replace(value.as_str(), &written);
+                if let Some(expected) = &mut d.expected {
+                    *expected = expected.replace(value.as_str(), &written);
+                }
+            }
+        }
+        diagnostics
     }
 
     fn error<T>(
@@ -143,7 +158,7 @@ impl<'a> Validator<'a> {
     }
 
     fn env(&mut self, value: &Spanned<String>, key: &str) -> Option<String> {
-        match expand_env(value.get_ref()) {
+        match expand_env_recording(value.get_ref(), &mut self.env_values) {
             Ok(v) => Some(v),
             Err(message) => {
                 self.error(value, key, message, None);
@@ -224,6 +239,14 @@ impl<'a> Validator<'a> {
 /// Replaces `${env:NAME}` with the environment variable's value; a missing variable is an error,
 /// never an empty string.
 pub fn expand_env(text: &str) -> Result<String, String> {
+    expand_env_recording(text, &mut Vec::new())
+}
+
+/// [`expand_env`], adding each `(name, value)` it expanded to `expanded`.
+fn expand_env_recording(
+    text: &str,
+    expanded: &mut Vec<(String, String)>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${env:") {
@@ -236,6 +259,7 @@ pub fn expand_env(text: &str) -> Result<String, String> {
         let value =
             std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?;
         out.push_str(&value);
+        expanded.push((name.to_string(), value));
         rest = &after[end + 1..];
     }
     out.push_str(rest);

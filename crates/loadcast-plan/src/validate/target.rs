@@ -6,13 +6,11 @@ impl Validator<'_> {
     pub(super) fn target(&mut self, raw: &Spanned<String>) -> Option<Target> {
         const EXPECTED: &str = "an http:// or https:// URL such as \"http://127.0.0.1:8080\"";
         let text = self.env(raw, "target")?;
-        // Messages quote the plan's own text: a value from the environment may be a secret.
-        let shown = raw.get_ref();
         let Ok(uri) = text.parse::<Uri>() else {
             self.error(
                 raw,
                 "target",
-                format!("{shown:?} is not a URL"),
+                format!("{text:?} is not a URL"),
                 Some(EXPECTED),
             );
             return None;
@@ -22,7 +20,7 @@ impl Validator<'_> {
             self.error(
                 raw,
                 "target",
-                format!("{shown:?} has no http(s) scheme and host"),
+                format!("{text:?} has no http(s) scheme and host"),
                 Some(EXPECTED),
             );
             return None;
@@ -31,7 +29,7 @@ impl Validator<'_> {
             self.error(
                 raw,
                 "target",
-                format!("{shown:?} has a query string"),
+                format!("{text:?} has a query string"),
                 Some("a base URL without a query (put queries in steps)"),
             );
             return None;
