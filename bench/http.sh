@@ -9,6 +9,8 @@
 # Needs: nginx, wrk (apt-get install nginx wrk), oha (cargo install oha), python3, GNU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10}
@@ -25,26 +27,8 @@ cargo build --release -q -p loadcast
 LOADCAST="${CARGO_TARGET_DIR:-target}/release/loadcast"
 
 work=$(mktemp -d)
-trap 'nginx -p "$work" -c nginx.conf -s stop 2>/dev/null || true; rm -rf "$work"' EXIT
-mkdir -p "$work/logs"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-worker_rlimit_nofile 20000;
-events { worker_connections 19000; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  server {
-    listen 127.0.0.1:${PORT} backlog=16384;
-    location / { return 200 "ok\n"; }
-  }
-}
-NGINX
-taskset -c 0 nginx -p "$work" -c nginx.conf
-sleep 0.5
+trap 'nginx_stop "$work"; rm -rf "$work"' EXIT
+nginx_start "$work" "$PORT" 300s
 
 closed_plan() { # users duration → plan path
   local path="$work/closed-$1-$2.toml"

@@ -10,6 +10,8 @@
 # Needs: nginx (apt-get install nginx), python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 SOAK=${SOAK:-600}
 CONNECTIONS=${CONNECTIONS:-10000}
@@ -29,26 +31,8 @@ APP=$(realpath "$TARGET_DIR/release/examples/session_app")
 
 work=$(mktemp -d)
 app_pid=""
-trap 'nginx -p "$work" -c nginx.conf -s stop 2>/dev/null || true; [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null; rm -rf "$work"' EXIT
-mkdir -p "$work/logs"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-worker_rlimit_nofile 20000;
-events { worker_connections 19000; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 3600s;
-  server {
-    listen 127.0.0.1:${PORT} backlog=16384;
-    location / { return 200 "ok\n"; }
-  }
-}
-NGINX
-taskset -c 0 nginx -p "$work" -c nginx.conf
-sleep 0.5
+trap 'nginx_stop "$work"; [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null; rm -rf "$work"' EXIT
+nginx_start "$work" "$PORT" 3600s
 
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
@@ -89,16 +73,7 @@ model = "closed"
 stages = [ { users = "0..${CONNECTIONS}", over = "10s" }, { users = ${CONNECTIONS}, over = "$((SOAK - 10))s" } ]
 TOML
 
-SESSION_APP_USERS=$USERS "$APP" > "$work/url" &
-app_pid=$!
-for _ in $(seq 50); do [ -s "$work/url" ] && break; sleep 0.1; done
-URL=$(cat "$work/url")
-python3 - "$USERS" > "$work/users.csv" <<'PY'
-import sys
-print("email,password")
-for i in range(int(sys.argv[1])):
-    print(f"user{i}@example.com,pw-{i}")
-PY
+session_app_start "$APP" "$work" "$USERS"
 cat > "$work/users.toml" <<TOML
 name = "soak-users"
 target = "$URL"

@@ -7,6 +7,8 @@
 # Usage: bench/users.sh          (RUNS=3 USERS=50000 ROWS=100000 RAMP=10 HOLD=15 by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 RUNS=${RUNS:-3}
 USERS=${USERS:-50000}
@@ -17,25 +19,15 @@ HOLD=${HOLD:-15}
 cargo build --release -q -p loadcast
 cargo build --release -q -p loadcast-testkit --example session_app
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-LOADCAST="$TARGET_DIR/release/loadcast"
-APP="$TARGET_DIR/release/examples/session_app"
+LOADCAST=$(realpath "$TARGET_DIR/release/loadcast")
+APP=$(realpath "$TARGET_DIR/release/examples/session_app")
 
 work=$(mktemp -d)
 app_pid=""
 trap '[ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
 # The app knows users 0..999 by default; the bench needs ROWS of them.
-SESSION_APP_USERS=$ROWS "$APP" > "$work/url" &
-app_pid=$!
-for _ in $(seq 50); do [ -s "$work/url" ] && break; sleep 0.1; done
-URL=$(cat "$work/url")
-
-python3 - "$ROWS" > "$work/users.csv" <<'PY'
-import sys
-print("email,password")
-for i in range(int(sys.argv[1])):
-    print(f"user{i}@example.com,pw-{i}")
-PY
+session_app_start "$APP" "$work" "$ROWS"
 
 cat > "$work/users.toml" <<TOML
 name = "idle-users"
