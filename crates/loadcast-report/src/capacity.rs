@@ -36,6 +36,13 @@ fn view_line(name: &str, v: &RunwayView) -> String {
 pub fn capacity_figure(b: &BreakingPoint) -> String {
     let figure = format!("{}/s", si(b.capacity()));
     match b.broke_at {
+        // The lowest rate tried broke already: no figure "held".
+        Some(bad) if b.capacity() <= 0.0 => {
+            format!(
+                "{figure} (nothing held; broke at {}/s, the lowest rate tried)",
+                si(bad)
+            )
+        }
         Some(bad) => format!("{figure} (held; broke at {}/s)", si(bad)),
         None => format!("{figure} (held; no break found)"),
     }
