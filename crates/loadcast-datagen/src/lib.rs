@@ -26,6 +26,7 @@
 
 mod db;
 mod generate;
+mod grower;
 mod guard;
 mod mysql;
 mod postgres;
@@ -45,6 +46,7 @@ use rand::rngs::SmallRng;
 use db::{Batch, Db};
 use generate::{ColumnGen, RowContext};
 pub use generate::{DEFAULT_REF_ZIPF, Value};
+pub use grower::DatagenGrower;
 pub use guard::{BASELINE_TABLE, MARKER_TABLE, baseline, init_marker};
 pub use schema::Schema;
 use schema::{Column, Table};

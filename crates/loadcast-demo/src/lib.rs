@@ -16,6 +16,7 @@
 //! history brought up to date and the story it tells are in [`story`].
 
 pub mod story;
+pub mod workdir;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

@@ -6,6 +6,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use loadcast_capacity::CapacityStudy;
+use loadcast_forecast::Projection;
+use loadcast_plan::{ColumnSpec, Generator, RowsTarget, TableSpec};
 use loadcast_stats::time::{format_date, parse_time};
 
 /// Today's shop: customers and products (orders = the history's last value).
@@ -179,6 +182,50 @@ pub fn history(capacity_today: Option<f64>, now: i64) -> (String, f64) {
     (csv, factor)
 }
 
+/// Today's shop for datagen: customers, products and the `orders` the history ends with.
+pub fn seed_tables(orders: u64) -> Vec<TableSpec> {
+    let column = |name: &str, generator| {
+        (
+            name.to_string(),
+            ColumnSpec {
+                generator,
+                null: 0.0,
+            },
+        )
+    };
+    let log_normal = |median, sigma| Generator::LogNormal { median, sigma };
+    vec![
+        TableSpec {
+            name: "customers".into(),
+            rows: RowsTarget::Absolute(CUSTOMERS),
+            columns: vec![column("password", Generator::Fake("word".into()))],
+        },
+        TableSpec {
+            name: "products".into(),
+            rows: RowsTarget::Absolute(PRODUCTS),
+            columns: vec![
+                column("title", Generator::Words { min: 2, max: 5 }),
+                column("price", log_normal(30.0, 0.7)),
+            ],
+        },
+        TableSpec {
+            name: "orders".into(),
+            rows: RowsTarget::Absolute(orders),
+            columns: vec![
+                column("total", log_normal(38.0, 0.6)),
+                column(
+                    "customer_id",
+                    Generator::Ref {
+                        table: "customers".into(),
+                        column: "id".into(),
+                        zipf: Some(0.9),
+                    },
+                ),
+            ],
+        },
+    ]
+}
+
 /// The orders the bundled history ends with: today's table.
 pub fn orders_today() -> u64 {
     crate::HISTORY_CSV
@@ -222,6 +269,59 @@ pub struct Facts {
     pub data_aware_runs_out: Option<i64>,
     pub data_aware_runs_out_p10: Option<i64>,
     pub data_aware_runs_out_p90: Option<i64>,
+}
+
+impl Facts {
+    /// The facts a study with a runway and its projection establish; `None` without a runway
+    /// or without the two series.
+    pub fn of(
+        study: &CapacityStudy,
+        projection: &Projection,
+        orders_today: u64,
+        traffic_series: &str,
+        orders_series: &str,
+    ) -> Option<Self> {
+        let runway = study.runway.as_ref()?;
+        let traffic = projection.series(traffic_series)?;
+        let orders = projection.series(orders_series)?;
+        Some(Self {
+            capacity_today: study.today().map_or(0.0, |b| b.capacity()),
+            capacity_at_horizon: study.at_horizon.map_or(0.0, |p| p.capacity),
+            orders_today: orders_today as f64,
+            orders_at_horizon: orders.at_horizon.point,
+            traffic_peak_today: traffic.current_peak,
+            traffic_peak: traffic.peak.point,
+            traffic_peak_at: traffic.peak_at_unix,
+            horizon: projection.horizon_end_unix,
+            traffic_only_headroom_at_peak: runway.traffic_only.headroom_at_peak,
+            traffic_only_runs_out: runway.traffic_only.runs_out,
+            data_aware_runs_out: runway.data_aware.runs_out,
+            data_aware_runs_out_p10: runway.data_aware.runs_out_p10,
+            data_aware_runs_out_p90: runway.data_aware.runs_out_p90,
+        })
+    }
+
+    /// The demo's JSON summary (`demo.json`): these facts and each scale's capacity, the same
+    /// figures the story and the report show.
+    pub fn summary(&self, study: &CapacityStudy) -> serde_json::Value {
+        serde_json::json!({
+            "capacity_today": self.capacity_today,
+            "capacity_at_horizon": self.capacity_at_horizon,
+            "capacities": study.scales.iter().map(|s| serde_json::json!({
+                "scale": s.scale, "volume": s.volume, "capacity": s.breaking_point.capacity(),
+                "generator_limited": s.breaking_point.generator_limited,
+            })).collect::<Vec<_>>(),
+            "traffic_peak": self.traffic_peak,
+            "traffic_peak_at": self.traffic_peak_at,
+            "orders_at_horizon": self.orders_at_horizon,
+            "horizon": self.horizon,
+            "traffic_only_runs_out": self.traffic_only_runs_out,
+            "data_aware_runs_out": self.data_aware_runs_out,
+            "data_aware_runs_out_p10": self.data_aware_runs_out_p10,
+            "data_aware_runs_out_p90": self.data_aware_runs_out_p90,
+            "days_earlier": study.runway.as_ref().and_then(|r| r.days_earlier),
+        })
+    }
 }
 
 /// The story, one paragraph each: today, the traffic-only plan's comfort, the data-aware

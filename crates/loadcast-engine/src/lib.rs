@@ -24,6 +24,7 @@ mod client;
 mod executor;
 mod h1;
 pub mod pacer;
+mod probe;
 mod recorder;
 mod session;
 
@@ -38,6 +39,7 @@ use tokio::sync::watch;
 
 pub use loadcast_stats::Cancel;
 pub use pacer::{ArrivalRate, Constant, Pacer, Unpaced, UserSchedule};
+pub use probe::EngineProbe;
 
 use crate::executor::{
     CompiledRequest, CompiledScenario, CompiledStep, GroupShape, RunShape, WorkerSetup,

@@ -25,6 +25,7 @@ pub mod backtest;
 pub mod history;
 pub mod model;
 pub mod prometheus;
+pub mod source;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -6,12 +6,14 @@
 //! so two commands can never aim at different volumes for one plan.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use loadcast_forecast::history::{CsvSpec, SeriesKind, SeriesSpec};
+use loadcast_forecast::source::{HistorySource, PrometheusWindow};
 use loadcast_forecast::{Band, ForecastError, Projection, SeriesProjection};
 
-use crate::database::RowsTarget;
+use crate::database::{RowsTarget, TableSpec};
 use crate::model::{Bound, HistorySpec, Plan};
 
 /// How far ahead a plan looks when its `[horizon]` does not say.
@@ -171,4 +173,154 @@ pub fn forecast_history(plan: &Plan) -> Result<Option<Projection>, ForecastError
         &loadcast_forecast::Options::horizon(horizon_of(plan)),
     )
     .map(Some)
+}
+
+/// What `loadcast forecast` was asked; the plan's `[history]` and `[horizon]` fill in what the
+/// flags leave out.
+#[derive(Clone, Debug, Default)]
+pub struct ForecastAsk<'a> {
+    /// The plan, and the file it came from (for errors).
+    pub plan: Option<(&'a Plan, &'a Path)>,
+    pub csv: Option<PathBuf>,
+    pub prometheus: Option<(String, PrometheusWindow)>,
+    pub timestamp: Option<String>,
+    pub series: Vec<SeriesSpec>,
+    pub horizon: Option<Duration>,
+}
+
+/// The history to read and how far ahead to forecast it.
+#[derive(Clone, Debug)]
+pub struct ForecastInputs {
+    pub source: HistorySource,
+    pub horizon: Duration,
+    /// What the store lists the forecast under: the plan's name, else the history's source.
+    pub name: String,
+}
+
+/// Resolves a forecast's inputs: flags first, then the plan.
+pub fn forecast_inputs(ask: ForecastAsk<'_>) -> Result<ForecastInputs, ForecastError> {
+    let history = match ask.plan {
+        Some((plan, path)) => Some(plan.history.as_ref().ok_or_else(|| {
+            ForecastError::Options(format!(
+                "{}: the plan has no [history] section (csv = \"…\", traffic = […], data = {{ … }})",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
+    let horizon = ask.horizon.unwrap_or_else(|| {
+        ask.plan
+            .map_or(DEFAULT_HORIZON, |(plan, _)| horizon_of(plan))
+    });
+    let series = match (ask.series.is_empty(), history) {
+        (true, Some(h)) => history_series(h),
+        _ => ask.series,
+    };
+    if series.is_empty() {
+        return Err(ForecastError::Options(
+            "declare at least one series with --traffic COLUMN or --data COLUMN".into(),
+        ));
+    }
+    let csv = ask.csv.or_else(|| history.map(|h| h.csv.clone()));
+    let source = match (csv, ask.prometheus) {
+        (Some(path), _) => HistorySource::Csv {
+            path,
+            spec: CsvSpec {
+                timestamp: ask
+                    .timestamp
+                    .or_else(|| history.and_then(|h| h.timestamp.clone())),
+                series,
+            },
+        },
+        (None, Some((url, window))) => HistorySource::Prometheus {
+            url,
+            series,
+            window,
+        },
+        (None, None) => {
+            return Err(ForecastError::Options(
+                "give a history CSV or --prometheus URL".into(),
+            ));
+        }
+    };
+    let name = ask
+        .plan
+        .map_or_else(|| source.name(), |(plan, _)| plan.name.clone());
+    Ok(ForecastInputs {
+        source,
+        horizon,
+        name,
+    })
+}
+
+/// `loadcast grow` cannot tell what to write.
+#[derive(Debug, thiserror::Error)]
+pub enum GoalError {
+    #[error("nothing to grow: [database.tables.NAME] rows = … in the plan, or --rows TABLE=TARGET")]
+    NothingToGrow,
+    #[error(
+        "a table grows to the horizon, but there is no forecast: give --projection FILE, or a plan with [history]"
+    )]
+    NoForecast,
+}
+
+/// What `loadcast grow` writes: each table's target (the plan's, then the flags' over them),
+/// and the volumes a `"horizon"` target resolves to.
+#[derive(Clone, Debug)]
+pub struct GrowthGoals {
+    pub tables: Vec<TableSpec>,
+    /// Row counts at the horizon by data series.
+    pub horizon: BTreeMap<String, f64>,
+}
+
+impl GrowthGoals {
+    pub fn new(
+        plan_tables: &[TableSpec],
+        overrides: impl IntoIterator<Item = TableSpec>,
+    ) -> Result<Self, GoalError> {
+        let mut tables = plan_tables.to_vec();
+        for table in overrides {
+            TableSpec::set_target(&mut tables, table);
+        }
+        if tables.is_empty() {
+            return Err(GoalError::NothingToGrow);
+        }
+        Ok(Self {
+            tables,
+            horizon: BTreeMap::new(),
+        })
+    }
+
+    /// Whether a table grows to the horizon (and so needs a forecast).
+    pub fn needs_horizon(&self) -> bool {
+        self.tables
+            .iter()
+            .any(|g| matches!(g.rows, RowsTarget::Horizon { .. }))
+    }
+
+    /// Resolves the horizon targets against `volumes` ([`ResolvedPlan::horizon_volumes`], or
+    /// [`horizon_volumes`] of a projection alone).
+    pub fn at_horizon(mut self, volumes: BTreeMap<String, f64>) -> Result<Self, GoalError> {
+        if self.needs_horizon() && volumes.is_empty() {
+            return Err(GoalError::NoForecast);
+        }
+        self.horizon = volumes;
+        Ok(self)
+    }
+
+    /// What "horizon" means for each table that grows to it: (table, series, rows), an
+    /// absolute count that replaces (never adds to) today's.
+    pub fn horizon_targets(&self) -> Vec<(&str, &str, f64)> {
+        self.tables
+            .iter()
+            .filter_map(|goal| {
+                let RowsTarget::Horizon { series } = &goal.rows else {
+                    return None;
+                };
+                let name = series.as_deref().unwrap_or(&goal.name);
+                let rows = *self.horizon.get(name)?;
+                Some((goal.name.as_str(), name, rows))
+            })
+            .collect()
+    }
 }

@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
+
+use loadcast_forecast::history::{SeriesKind, SeriesSpec};
 
 use serde::Serialize;
 
@@ -35,6 +38,31 @@ pub struct SuggestedHistory {
     pub traffic: Vec<String>,
     /// Series name → CSV column.
     pub data: BTreeMap<String, String>,
+}
+
+impl SuggestedHistory {
+    /// The `[history]` section naming `csv` and its `series` for a plan written to `plan_path`
+    /// (standard output when `None`). A plan's paths are relative to the plan, so a relative
+    /// CSV is named absolutely when the plan goes to another directory.
+    pub fn of(csv: &Path, series: &[SeriesSpec], plan_path: Option<&Path>) -> Self {
+        let plan_elsewhere = plan_path
+            .and_then(Path::parent)
+            .is_some_and(|dir| !dir.as_os_str().is_empty());
+        let csv = match std::fs::canonicalize(csv) {
+            Ok(absolute) if plan_elsewhere && csv.is_relative() => absolute,
+            _ => csv.to_path_buf(),
+        };
+        let of_kind = |kind| series.iter().filter(move |s| s.kind == kind);
+        Self {
+            csv: csv.display().to_string(),
+            traffic: of_kind(SeriesKind::Traffic)
+                .map(|s| s.source.clone())
+                .collect(),
+            data: of_kind(SeriesKind::Data)
+                .map(|s| (s.name.clone(), s.source.clone()))
+                .collect(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -18,6 +18,7 @@ mod forecast;
 mod html;
 mod input;
 mod outputs;
+mod record;
 mod review;
 
 use std::fmt::Write as _;
@@ -28,6 +29,7 @@ pub use forecast::{backtest_table, chart, forecast_summary, si};
 pub use html::{HtmlInput, escape, html_report};
 pub use input::{Input, run_headline};
 pub use outputs::{junit, summary_json, timeline_csv};
+pub use record::{forecast_record, record_detail, run_record, runs_table, study_record};
 pub use review::{review_html, review_markdown};
 
 use loadcast_stats::{RequestStats, RunResult, RunStatus, format_duration};

@@ -44,6 +44,19 @@ pub enum DocumentError {
         found: Option<u32>,
         supported: u32,
     },
+    #[error("{first}; the {what} is saved in {} instead", rescued.display())]
+    Rescued {
+        first: Box<DocumentError>,
+        what: &'static str,
+        rescued: PathBuf,
+    },
+    #[error("{first}; and in {} neither ({again}): the {what} is lost", rescued.display())]
+    Lost {
+        first: Box<DocumentError>,
+        what: &'static str,
+        rescued: PathBuf,
+        again: Box<DocumentError>,
+    },
 }
 
 /// A versioned JSON document.
@@ -125,6 +138,31 @@ pub trait Document: Serialize + DeserializeOwned {
             let _ = fs::remove_file(&tmp);
         }
         written.map_err(io_err)
+    }
+
+    /// Saves at `path` or, when that fails after the work is done (a disk that filled up, a
+    /// directory removed meanwhile), as `fallback_name` in the temporary directory: the error
+    /// then says where it went ([`DocumentError::Rescued`]), and a measurement is not lost to
+    /// its path.
+    fn save_or_rescue(&self, path: &Path, fallback_name: &str) -> Result<(), DocumentError> {
+        let Err(first) = self.save(path) else {
+            return Ok(());
+        };
+        let rescued = std::env::temp_dir().join(fallback_name);
+        let first = Box::new(first);
+        Err(match self.save(&rescued) {
+            Ok(()) => DocumentError::Rescued {
+                first,
+                what: Self::WHAT,
+                rescued,
+            },
+            Err(again) => DocumentError::Lost {
+                first,
+                what: Self::WHAT,
+                rescued,
+                again: Box::new(again),
+            },
+        })
     }
 }
 

@@ -37,8 +37,8 @@ pub use document::{Document, DocumentError};
 pub use error_kind::{ErrorKind, UnknownErrorKind};
 pub use histogram::{HistogramDecodeError, LatencyHistogram, MAX_TRACKABLE_MICROS};
 pub use result::{
-    GeneratorStats, RESULT_FORMAT, RESULT_VERSION, RequestStats, RunMeta, RunResult, RunStatus,
-    Second,
+    GeneratorStats, NotAShard, RESULT_FORMAT, RESULT_VERSION, RequestStats, RunMeta, RunResult,
+    RunStatus, Second,
 };
 pub use slo::{Metric, Threshold, ThresholdOutcome};
 

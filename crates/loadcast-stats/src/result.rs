@@ -287,6 +287,11 @@ pub struct RunResult {
     pub thresholds: Vec<ThresholdOutcome>,
 }
 
+/// A result is not a shard of the run it was to be merged into: how the two differ.
+#[derive(Debug, thiserror::Error)]
+#[error("not a shard of the same run ({}): refusing to merge", .0.join("; "))]
+pub struct NotAShard(pub Vec<String>);
+
 impl RunResult {
     pub fn new(meta: RunMeta) -> Self {
         Self {
@@ -327,6 +332,22 @@ impl RunResult {
 
     /// Merges another shard of the same plan into this one. Histograms merge exactly; the
     /// timeline is aligned by second. Threshold outcomes are dropped: re-evaluate after merging.
+    /// Merges `other` as a shard of this run. Shards of one run share their plan and its
+    /// settings; when `other` differs ([`RunMeta::differences`]) it is refused unless `force`.
+    /// Returns the differences merged over.
+    pub fn merge_shard(
+        &mut self,
+        other: &RunResult,
+        force: bool,
+    ) -> Result<Vec<String>, NotAShard> {
+        let differences = self.meta.differences(&other.meta);
+        if !differences.is_empty() && !force {
+            return Err(NotAShard(differences));
+        }
+        self.merge(other);
+        Ok(differences)
+    }
+
     pub fn merge(&mut self, other: &RunResult) {
         for theirs in &other.requests {
             match self.requests.iter_mut().find(|r| r.name == theirs.name) {
@@ -360,4 +381,49 @@ impl crate::document::Document for RunResult {
     const FORMAT: &'static str = RESULT_FORMAT;
     const VERSION: u32 = RESULT_VERSION;
     const WHAT: &'static str = "run result";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(plan_hash: &str, requests: u64) -> RunResult {
+        let mut result = RunResult::new(RunMeta {
+            plan_name: "shop".into(),
+            plan_hash: plan_hash.into(),
+            target: "http://127.0.0.1:8080".into(),
+            model: "open".into(),
+            started_at: "2026-12-01T00:00:00Z".into(),
+            planned_seconds: 10.0,
+            elapsed_seconds: 10.0,
+            status: RunStatus::Complete,
+            loadcast_version: "test".into(),
+            shards: 1,
+        });
+        let mut stats = RequestStats::new("GET /");
+        stats.count = requests;
+        stats.ok = requests;
+        result.requests.push(stats);
+        result
+    }
+
+    #[test]
+    fn a_result_of_another_plan_is_not_merged_as_a_shard_unless_forced() {
+        let mut merged = shard("aaaa", 100);
+        let refused = merged
+            .merge_shard(&shard("bbbb", 50), false)
+            .expect_err("another plan's result is not a shard");
+        assert!(
+            refused.to_string().contains("plan shop (aaaa) vs"),
+            "{refused}"
+        );
+        assert_eq!(merged.total().count, 100, "nothing merged when refused");
+
+        let same = merged.merge_shard(&shard("aaaa", 50), false);
+        assert!(matches!(&same, Ok(d) if d.is_empty()), "{same:?}");
+        let forced = merged.merge_shard(&shard("bbbb", 25), true);
+        assert!(matches!(&forced, Ok(d) if d.len() == 1), "{forced:?}");
+        assert_eq!(merged.total().count, 175);
+        assert_eq!(merged.meta.shards, 3);
+    }
 }

@@ -20,10 +20,16 @@ pub fn capacity(args: CapacityArgs, store: &StoreArgs) -> Result<u8, Failure> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("capacity.json"));
-    study.save(&out)?;
+    let fallback = format!(
+        "loadcast-{}-{}.capacity.json",
+        plan.name,
+        std::process::id()
+    );
+    let saved = study.save_or_rescue(&out, &fallback);
+    record(&study, store, cancel.is_cancelled());
+    saved?;
     print!("{}", loadcast_report::capacity_summary(&study));
     println!("capacity study written to {}", out.display());
-    record(&study, store, cancel.is_cancelled());
     if cancel.is_cancelled() {
         return Ok(exit::INTERRUPTED);
     }

@@ -408,9 +408,9 @@ pub struct ReportArgs {
 pub struct RunsArgs {
     /// A record id to show; without it, the newest records are listed.
     pub id: Option<i64>,
-    /// Only runs, capacity studies or forecasts.
-    #[arg(long, value_parser = ["run", "capacity", "forecast"])]
-    pub kind: Option<String>,
+    /// Only runs, capacity studies or forecasts (`run`, `capacity`, `forecast`).
+    #[arg(long)]
+    pub kind: Option<loadcast_store::Kind>,
     /// How many records to list.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,

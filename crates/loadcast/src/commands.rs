@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use loadcast_engine::RunOptions;
+use loadcast_forecast::source::PrometheusWindow;
+use loadcast_plan::resolve::ForecastAsk;
 use loadcast_stats::{Cancel, Document, RunResult, RunStatus};
 
 use crate::cli::{ForecastArgs, ImportHarArgs, RunArgs, StoreArgs};
@@ -38,7 +40,7 @@ pub fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
         plan.name,
         plan.target.url(),
         plan.model_name(),
-        humantime_secs(plan.duration().as_secs_f64()),
+        humantime::format_duration(std::time::Duration::from_secs(plan.duration().as_secs())),
     );
     let options = RunOptions {
         workers: args.workers,
@@ -49,23 +51,15 @@ pub fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let result = result?;
     // Save first: whatever happens next, the measurements are on disk. A disk that filled up
     // during the run still gets the result somewhere, and says where.
-    if let Err(e) = result.save(&out) {
-        let rescue = std::env::temp_dir().join(format!(
-            "loadcast-{}-{}.result.json",
-            result.meta.plan_name,
-            std::process::id()
-        ));
-        return Err(match result.save(&rescue) {
-            Ok(()) => Failure::run(format!(
-                "{e}; the result is saved in {} instead",
-                rescue.display()
-            )),
-            Err(again) => Failure::run(format!(
-                "{e}; and in {} neither ({again}): the result is lost",
-                rescue.display()
-            )),
-        });
-    }
+    let fallback = format!(
+        "loadcast-{}-{}.result.json",
+        result.meta.plan_name,
+        std::process::id()
+    );
+    let saved = result.save_or_rescue(&out, &fallback);
+    // The store keeps it even when the file could not be written where asked.
+    crate::store::record(store, loadcast_report::run_record(&result));
+    saved?;
     print!("{}", loadcast_report::terminal_summary(&result));
     println!("\nresult written to {}", out.display());
     crate::store::write_outputs(
@@ -76,22 +70,6 @@ pub fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
             ..Default::default()
         },
     )?;
-    crate::store::record(
-        store,
-        loadcast_store::NewRecord {
-            kind: loadcast_store::Kind::Run,
-            plan_name: result.meta.plan_name.clone(),
-            plan_hash: result.meta.plan_hash.clone(),
-            started_at: result.meta.started_at.clone(),
-            ended_at: loadcast_stats::time::format_time(loadcast_stats::time::now()),
-            status: match result.meta.status {
-                RunStatus::Complete => "complete".into(),
-                RunStatus::Interrupted => "interrupted".into(),
-            },
-            headline: loadcast_report::run_headline(&result),
-            body: result.to_json(),
-        },
-    );
     Ok(exit_code(&result))
 }
 
@@ -133,65 +111,25 @@ pub fn import_har(args: ImportHarArgs) -> Result<u8, Failure> {
 }
 
 pub fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
-    use loadcast_forecast::history::{self, CsvSpec};
     let seasons = args.seasonality.0;
     let plan = match &args.plan {
         Some(path) => Some(loadcast_plan::load(path).map_err(Failure::usage)?),
         None => None,
     };
-    let plan_history = match (&plan, &args.plan) {
-        (Some(plan), Some(path)) => Some(plan.history.as_ref().ok_or_else(|| {
-            Failure::usage(format!(
-                "{}: the plan has no [history] section (csv = \"…\", traffic = […], data = {{ … }})",
-                path.display()
-            ))
-        })?),
-        _ => None,
+    let window = PrometheusWindow {
+        since: args.since,
+        until: args.until,
+        step: args.step,
     };
-    let horizon = args.horizon.unwrap_or_else(|| {
-        plan.as_ref()
-            .and_then(|p| p.horizon)
-            .map_or(loadcast_plan::resolve::DEFAULT_HORIZON, |h| h.until)
-    });
-    let mut declared: Vec<_> = args.traffic.iter().chain(&args.data).cloned().collect();
-    if let (true, Some(h)) = (declared.is_empty(), plan_history) {
-        declared = loadcast_plan::resolve::history_series(h);
-    }
-    if declared.is_empty() {
-        return Err(Failure::usage(
-            "declare at least one series with --traffic COLUMN or --data COLUMN",
-        ));
-    }
-    let csv = args.history.as_ref().or(plan_history.map(|h| &h.csv));
-    let history = match (csv, &args.prometheus) {
-        (Some(path), _) => history::read_csv(
-            path,
-            &CsvSpec {
-                timestamp: args
-                    .timestamp
-                    .clone()
-                    .or_else(|| plan_history.and_then(|h| h.timestamp.clone())),
-                series: declared,
-            },
-        )
-        .map_err(Failure::usage)?,
-        (None, Some(url)) => {
-            let end = args.until.unwrap_or_else(history::now);
-            let step = args.step.as_secs().max(1) as i64;
-            let end = end - end % step;
-            let queries = declared;
-            loadcast_forecast::prometheus::query_range(
-                url,
-                &queries,
-                end - args.since.as_secs() as i64,
-                end,
-                args.step,
-                std::time::Duration::from_secs(30),
-            )
-            .map_err(Failure::run)?
-        }
-        (None, None) => return Err(Failure::usage("give a history CSV or --prometheus URL")),
-    };
+    let inputs = loadcast_plan::resolve::forecast_inputs(ForecastAsk {
+        plan: plan.as_ref().zip(args.plan.as_deref()),
+        csv: args.history.clone(),
+        prometheus: args.prometheus.clone().map(|url| (url, window)),
+        timestamp: args.timestamp.clone(),
+        series: args.traffic.iter().chain(&args.data).cloned().collect(),
+        horizon: args.horizon,
+    })?;
+    let history = inputs.source.read()?;
     if args.backtest {
         let results =
             loadcast_forecast::backtest(&history, args.holdout, args.min_train, seasons.as_deref())
@@ -205,7 +143,7 @@ pub fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
         return Ok(exit::PASSED);
     }
     let options = loadcast_forecast::Options {
-        horizon,
+        horizon: inputs.horizon,
         seasons,
         path_points: 400,
     };
@@ -221,23 +159,9 @@ pub fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
         );
     }
     println!("projection written to {}", out.display());
-    let source = match (&plan, csv) {
-        (Some(plan), _) => plan.name.clone(),
-        (None, Some(path)) => path.display().to_string(),
-        (None, None) => args.prometheus.clone().unwrap_or_default(),
-    };
     crate::store::record(
         store,
-        loadcast_store::NewRecord {
-            kind: loadcast_store::Kind::Forecast,
-            plan_name: source,
-            plan_hash: String::new(),
-            started_at: loadcast_stats::time::format_time(loadcast_stats::time::now()),
-            ended_at: loadcast_stats::time::format_time(loadcast_stats::time::now()),
-            status: "complete".into(),
-            headline: projection.growth_summary(),
-            body: projection.to_json(),
-        },
+        loadcast_report::forecast_record(&projection, &inputs.name),
     );
     Ok(exit::PASSED)
 }
@@ -258,12 +182,4 @@ fn default_result_path(plan: &Path) -> PathBuf {
         .map_or("loadcast".into(), |s| s.to_string_lossy().into_owned());
     let stem = stem.strip_suffix(".plan").unwrap_or(&stem).to_string();
     PathBuf::from(format!("{stem}.result.json"))
-}
-
-fn humantime_secs(seconds: f64) -> String {
-    if seconds >= 60.0 {
-        format!("{:.0}m{:02.0}s", (seconds / 60.0).floor(), seconds % 60.0)
-    } else {
-        format!("{seconds:.0}s")
-    }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use loadcast_datagen::GrowOptions;
 use loadcast_demo::story::{self, thousands};
 use loadcast_forecast::history::{CsvSpec, SeriesKind, SeriesSpec, format_date};
-use loadcast_plan::{ColumnSpec, Generator, ResolvedPlan, RowsTarget, TableSpec};
+use loadcast_plan::ResolvedPlan;
 use loadcast_stats::time::now;
 use loadcast_stats::{Cancel, Document};
 
@@ -21,65 +21,14 @@ fn stage(started: Instant, text: &str) {
     eprintln!("[{:>5.1}s] {text}", started.elapsed().as_secs_f64());
 }
 
-fn column(name: &str, generator: Generator) -> (String, ColumnSpec) {
-    (
-        name.to_string(),
-        ColumnSpec {
-            generator,
-            null: 0.0,
-        },
-    )
-}
-
 /// Seeds today's shop: customers, products and the orders the history ends with.
 fn seed(db: &Path, orders: u64) -> Result<(), Failure> {
     let url = format!("sqlite://{}", db.display());
-    let goals = vec![
-        TableSpec {
-            name: "customers".into(),
-            rows: RowsTarget::Absolute(story::CUSTOMERS),
-            columns: vec![column("password", Generator::Fake("word".into()))],
-        },
-        TableSpec {
-            name: "products".into(),
-            rows: RowsTarget::Absolute(story::PRODUCTS),
-            columns: vec![
-                column("title", Generator::Words { min: 2, max: 5 }),
-                column(
-                    "price",
-                    Generator::LogNormal {
-                        median: 30.0,
-                        sigma: 0.7,
-                    },
-                ),
-            ],
-        },
-        TableSpec {
-            name: "orders".into(),
-            rows: RowsTarget::Absolute(orders),
-            columns: vec![
-                column(
-                    "total",
-                    Generator::LogNormal {
-                        median: 38.0,
-                        sigma: 0.6,
-                    },
-                ),
-                column(
-                    "customer_id",
-                    Generator::Ref {
-                        table: "customers".into(),
-                        column: "id".into(),
-                        zipf: Some(0.9),
-                    },
-                ),
-            ],
-        },
-    ];
+    let options = GrowOptions::default();
     loadcast_datagen::grow(
         &url,
-        &goals,
-        &GrowOptions::default(),
+        &story::seed_tables(orders),
+        &options,
         &mut (),
         &Cancel::new(),
     )
@@ -92,7 +41,10 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let dir = args.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("loadcast-demo-{}", std::process::id()))
     });
-    prepare_dir(&dir)?;
+    loadcast_demo::workdir::prepare(&dir).map_err(|e| match e {
+        e @ loadcast_demo::workdir::WorkdirError::NotOurs(_) => Failure::usage(e),
+        e => Failure::run(e),
+    })?;
     let db = dir.join("shop.db");
     loadcast_demo::create_database(&db)
         .map_err(|e| Failure::run(format!("{}: {e}", db.display())))?;
@@ -268,29 +220,16 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
         );
         return Ok(exit::INTERRUPTED);
     }
-    let runway = study
-        .runway
-        .as_ref()
-        .ok_or_else(|| Failure::run("the study has no runway"))?;
-
     // The story, told from the study's own figures.
-    let today = study.today().map_or(0.0, |b| b.capacity());
-    let at_horizon = study.at_horizon.map_or(0.0, |p| p.capacity);
-    let story = story::story(&story::Facts {
-        capacity_today: today,
-        capacity_at_horizon: at_horizon,
-        orders_today: orders_today as f64,
-        orders_at_horizon: orders.at_horizon.point,
-        traffic_peak_today: traffic.current_peak,
-        traffic_peak: traffic.peak.point,
-        traffic_peak_at: traffic.peak_at_unix,
-        horizon: projection.horizon_end_unix,
-        traffic_only_headroom_at_peak: runway.traffic_only.headroom_at_peak,
-        traffic_only_runs_out: runway.traffic_only.runs_out,
-        data_aware_runs_out: runway.data_aware.runs_out,
-        data_aware_runs_out_p10: runway.data_aware.runs_out_p10,
-        data_aware_runs_out_p90: runway.data_aware.runs_out_p90,
-    });
+    let facts = story::Facts::of(
+        &study,
+        &projection,
+        orders_today,
+        "requests_per_s",
+        "orders",
+    )
+    .ok_or_else(|| Failure::run("the study has no runway"))?;
+    let story = story::story(&facts);
 
     let report_path = dir.join("report.html");
     let html = loadcast_report::html_report(&loadcast_report::HtmlInput {
@@ -302,25 +241,9 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
         narrative: story.clone(),
     });
     std::fs::write(&report_path, html).map_err(Failure::run)?;
-    let summary = serde_json::json!({
-        "capacity_today": today,
-        "capacity_at_horizon": at_horizon,
-        "capacities": study.scales.iter().map(|s| serde_json::json!({
-            "scale": s.scale, "volume": s.volume, "capacity": s.breaking_point.capacity(),
-            "generator_limited": s.breaking_point.generator_limited,
-        })).collect::<Vec<_>>(),
-        "traffic_peak": traffic.peak.point,
-        "traffic_peak_at": traffic.peak_at_unix,
-        "orders_at_horizon": orders.at_horizon.point,
-        "horizon": projection.horizon_end_unix,
-        "traffic_only_runs_out": runway.traffic_only.runs_out,
-        "data_aware_runs_out": runway.data_aware.runs_out,
-        "data_aware_runs_out_p10": runway.data_aware.runs_out_p10,
-        "data_aware_runs_out_p90": runway.data_aware.runs_out_p90,
-        "days_earlier": runway.days_earlier,
-        "seconds": started.elapsed().as_secs_f64(),
-        "report": report_path,
-    });
+    let mut summary = facts.summary(&study);
+    summary["seconds"] = started.elapsed().as_secs_f64().into();
+    summary["report"] = report_path.display().to_string().into();
     let json_path = args.json.clone().unwrap_or_else(|| dir.join("demo.json"));
     std::fs::write(
         &json_path,
@@ -339,32 +262,6 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     );
     drop(shop);
     Ok(exit::PASSED)
-}
-
-/// Marks a directory the demo made: only such a directory is emptied by a later demo.
-const DEMO_MARKER: &str = ".loadcast-demo";
-
-/// A new or empty directory, or one an earlier demo made (emptied): never anything else, since
-/// loadcast deletes only what it created.
-fn prepare_dir(dir: &Path) -> Result<(), Failure> {
-    let existing = std::fs::read_dir(dir).ok().map(|entries| entries.count());
-    match existing {
-        Some(n) if n > 0 && dir.join(DEMO_MARKER).is_file() => std::fs::remove_dir_all(dir)
-            .map_err(|e| Failure::run(format!("{}: {e}", dir.display())))?,
-        Some(n) if n > 0 => {
-            return Err(Failure::usage(format!(
-                "{} is not empty and not a directory an earlier `loadcast demo` made: the demo deletes nothing it did not create (give a new or empty --dir)",
-                dir.display()
-            )));
-        }
-        _ => {}
-    }
-    std::fs::create_dir_all(dir).map_err(|e| Failure::run(format!("{}: {e}", dir.display())))?;
-    std::fs::write(
-        dir.join(DEMO_MARKER),
-        "made by `loadcast demo`; a later demo with this --dir may empty it\n",
-    )
-    .map_err(|e| Failure::run(format!("{}: {e}", dir.display())))
 }
 
 /// `loadcast demo --serve-db DB`: serve an existing shop database and print its URL (the demo

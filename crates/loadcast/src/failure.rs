@@ -55,6 +55,12 @@ impl From<PlanError> for Failure {
     }
 }
 
+impl From<loadcast_plan::resolve::GoalError> for Failure {
+    fn from(e: loadcast_plan::resolve::GoalError) -> Self {
+        Failure::usage(e)
+    }
+}
+
 impl From<ForecastError> for Failure {
     fn from(e: ForecastError) -> Self {
         match e {
@@ -67,7 +73,11 @@ impl From<ForecastError> for Failure {
 
 impl From<DocumentError> for Failure {
     fn from(e: DocumentError) -> Self {
-        Failure::usage(e)
+        match e {
+            // The work was done and its document could not be written where asked.
+            DocumentError::Rescued { .. } | DocumentError::Lost { .. } => Failure::run(e),
+            _ => Failure::usage(e),
+        }
     }
 }
 

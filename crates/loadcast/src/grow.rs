@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use loadcast_datagen::{GrowObserver, GrowOptions, TableReport};
-use loadcast_plan::{RowsTarget, TableSpec, redact_url};
+use loadcast_plan::redact_url;
+use loadcast_plan::resolve::GrowthGoals;
 use loadcast_stats::{Cancel, Document};
 
 use crate::cli::{GrowArgs, ProgressMode};
@@ -32,66 +33,37 @@ pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
         );
         return Ok(exit::PASSED);
     }
-    let mut goals: Vec<TableSpec> = database
-        .as_ref()
-        .map(|d| d.tables.clone())
-        .unwrap_or_default();
-    for table in args.rows.iter().cloned() {
-        TableSpec::set_target(&mut goals, table);
-    }
-    if goals.is_empty() {
-        return Err(Failure::usage(
-            "nothing to grow: [database.tables.NAME] rows = … in the plan, or --rows TABLE=TARGET",
-        ));
-    }
-    let needs_horizon = goals
-        .iter()
-        .any(|g| matches!(g.rows, RowsTarget::Horizon { .. }));
+    let plan_tables = database.as_ref().map_or(&[][..], |d| &d.tables[..]);
+    let goals = GrowthGoals::new(plan_tables, args.rows.iter().cloned())?;
     // The horizon's volumes with the plan's bound (or --bound): what `capacity` aims at too.
-    let horizon = match &plan {
-        Some(plan) if needs_horizon || args.projection.is_some() => {
+    let volumes = match (&plan, &args.projection) {
+        (Some(plan), _) if goals.needs_horizon() || args.projection.is_some() => {
             let mut resolved = crate::resolve::resolve(plan, args.projection.as_deref())?;
-            if let Some(bound) = args.bound {
-                resolved.data_bound = bound;
-            }
+            resolved.data_bound = args.bound.unwrap_or(resolved.data_bound);
             resolved.horizon_volumes()
         }
-        Some(_) => Default::default(),
-        None => match &args.projection {
-            Some(path) => loadcast_plan::resolve::horizon_volumes(
-                &loadcast_forecast::Projection::load(path)?,
-                args.bound.unwrap_or(loadcast_plan::Bound::Point),
-            ),
-            None => Default::default(),
-        },
+        (None, Some(path)) => loadcast_plan::resolve::horizon_volumes(
+            &loadcast_forecast::Projection::load(path)?,
+            args.bound.unwrap_or(loadcast_plan::Bound::Point),
+        ),
+        _ => Default::default(),
     };
-    if needs_horizon && horizon.is_empty() {
-        return Err(Failure::usage(
-            "a table grows to the horizon, but there is no forecast: give --projection FILE, or a plan with [history]",
-        ));
-    }
-    // What "horizon" means for each table: the forecast of its data series, an absolute
-    // count that replaces (never adds to) today's.
-    for goal in &goals {
-        if let RowsTarget::Horizon { series } = &goal.rows {
-            let name = series.as_deref().unwrap_or(&goal.name);
-            if let Some(rows) = horizon.get(name) {
-                eprintln!(
-                    "loadcast: {} grows to the horizon: the forecast of {name} there is {rows:.0} rows{}",
-                    goal.name,
-                    args.bound
-                        .or(plan.as_ref().and_then(|p| p.horizon).map(|h| h.data))
-                        .map_or(String::new(), |b| format!(" ({b})"))
-                );
-            }
-        }
+    let goals = goals.at_horizon(volumes)?;
+    let bound = args
+        .bound
+        .or(plan.as_ref().and_then(|p| p.horizon).map(|h| h.data));
+    for (table, series, rows) in goals.horizon_targets() {
+        eprintln!(
+            "loadcast: {table} grows to the horizon: the forecast of {series} there is {rows:.0} rows{}",
+            bound.map_or(String::new(), |b| format!(" ({b})"))
+        );
     }
     let options = GrowOptions {
         allow_database: args.allow_database.clone(),
         require_marker: database.as_ref().is_none_or(|d| d.require_marker),
         batch_rows: args.batch,
         seed: args.seed,
-        horizon,
+        horizon: goals.horizon.clone(),
         analyze: !args.no_analyze,
         writers: args.writers,
     };
@@ -99,7 +71,7 @@ pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
     crate::interrupt::cancel_on_ctrl_c("finishing the current batch; committed rows stay", &stop)?;
     eprintln!("loadcast: growing {}", redact_url(&url));
     let mut display = GrowDisplay::new(args.progress);
-    let outcome = loadcast_datagen::grow(&url, &goals, &options, &mut display, &stop);
+    let outcome = loadcast_datagen::grow(&url, &goals.tables, &options, &mut display, &stop);
     display.clear();
     let report = outcome?;
     println!(

@@ -1,8 +1,6 @@
 //! The commands that read the run store and what loadcast wrote: `runs`, `report`, `compare`,
 //! `plan render` and `plan init`.
 
-use std::path::Path;
-
 use loadcast_capacity::CapacityStudy;
 use loadcast_forecast::Projection;
 use loadcast_stats::Document;
@@ -17,49 +15,12 @@ use loadcast_report::Input;
 pub fn runs(args: RunsArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
     let store = open(store_args).ok_or_else(|| Failure::usage("the run store is turned off"))?;
     if let Some(id) = args.id {
-        let r = store.get(id).map_err(Failure::usage)?;
-        println!(
-            "#{} {} of {} (plan hash {})\nstarted {}, ended {}, {}\nloadcast {} on {}\n{}",
-            r.id,
-            r.kind,
-            r.plan_name,
-            &r.plan_hash[..r.plan_hash.len().min(12)],
-            r.started_at,
-            r.ended_at,
-            r.status,
-            r.loadcast_version,
-            r.machine,
-            r.headline
-        );
-        match Input::parse(&r.body, &format!("run #{id}"))? {
-            Input::Run(run) => print!("\n{}", loadcast_report::terminal_summary(&run)),
-            Input::Capacity(s) => print!("\n{}", loadcast_report::capacity_summary(&s)),
-            Input::Forecast(p) => print!("\n{}", loadcast_report::forecast_summary(&p)),
-        }
+        let record = store.get(id).map_err(Failure::usage)?;
+        print!("{}", loadcast_report::record_detail(&record)?);
         return Ok(exit::PASSED);
     }
-    let kind = match args.kind.as_deref() {
-        Some("run") => Some(Kind::Run),
-        Some("capacity") => Some(Kind::Capacity),
-        Some("forecast") => Some(Kind::Forecast),
-        _ => None,
-    };
-    let records = store.list(kind, args.limit).map_err(Failure::run)?;
-    println!(
-        "{:>5}  {:<9} {:<21} {:<24} {:<12} headline",
-        "id", "kind", "started", "plan", "status"
-    );
-    for r in records {
-        println!(
-            "{:>5}  {:<9} {:<21} {:<24} {:<12} {}",
-            format!("#{}", r.id),
-            r.kind.name(),
-            r.started_at,
-            r.plan_name,
-            r.status,
-            r.headline
-        );
-    }
+    let records = store.list(args.kind, args.limit).map_err(Failure::run)?;
+    print!("{}", loadcast_report::runs_table(&records));
     println!("(store: {})", store.path().display());
     Ok(exit::PASSED)
 }
@@ -72,18 +33,13 @@ pub fn report(args: ReportArgs, store: &StoreArgs) -> Result<u8, Failure> {
         match load(arg, store)? {
             Input::Run(r) => match run.as_mut() {
                 None => run = Some(*r),
-                Some(m) => {
-                    let differences = m.meta.differences(&r.meta);
-                    if !differences.is_empty() && !args.force {
-                        return Err(Failure::usage(format!(
-                            "{arg}: not a shard of the same run as the results before it ({}): refusing to merge (--force merges anyway)",
-                            differences.join("; ")
-                        )));
-                    }
+                Some(merged) => {
+                    let differences = merged.merge_shard(&r, args.force).map_err(|e| {
+                        Failure::usage(format!("{arg}: {e} (--force merges anyway)"))
+                    })?;
                     for d in &differences {
                         eprintln!("WARNING: merging results that differ: {d}");
                     }
-                    m.merge(&r)
                 }
             },
             Input::Capacity(c) => capacity = Some(*c),
@@ -224,11 +180,12 @@ pub fn init(args: InitArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
             .ok()
             .map(|c| (r.id, c))
     });
+    let series: Vec<_> = args.traffic.iter().chain(&args.data).cloned().collect();
     let projection = match &args.history {
         Some(csv) => {
             let spec = loadcast_forecast::history::CsvSpec {
                 timestamp: None,
-                series: args.traffic.iter().chain(&args.data).cloned().collect(),
+                series: series.clone(),
             };
             let past = loadcast_forecast::history::read_csv(csv, &spec)?;
             let options = loadcast_forecast::Options::horizon(args.horizon);
@@ -237,32 +194,11 @@ pub fn init(args: InitArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
         None => None,
     };
     let forecast = match (&args.history, &projection) {
-        (Some(csv), Some(projection)) => {
-            // A plan's paths are relative to the plan: from another directory, name the file
-            // absolutely.
-            let plan_elsewhere = args
-                .out
-                .as_deref()
-                .and_then(Path::parent)
-                .is_some_and(|dir| !dir.as_os_str().is_empty());
-            let csv_in_plan = match std::fs::canonicalize(csv) {
-                Ok(absolute) if plan_elsewhere && csv.is_relative() => absolute,
-                _ => csv.clone(),
-            };
-            Some(Forecasted {
-                history: SuggestedHistory {
-                    csv: csv_in_plan.display().to_string(),
-                    traffic: args.traffic.iter().map(|s| s.source.clone()).collect(),
-                    data: args
-                        .data
-                        .iter()
-                        .map(|s| (s.name.clone(), s.source.clone()))
-                        .collect(),
-                },
-                projection,
-                horizon: args.horizon,
-            })
-        }
+        (Some(csv), Some(projection)) => Some(Forecasted {
+            history: SuggestedHistory::of(csv, &series, args.out.as_deref()),
+            projection,
+            horizon: args.horizon,
+        }),
         _ => None,
     };
     let plan = SuggestedPlan::suggest(

@@ -205,7 +205,7 @@ fn an_unwritable_result_is_refused_before_the_run_and_a_full_disk_loses_nothing(
         "half-written files left: {leftovers:?}"
     );
     let rescued = stderr
-        .split("the result is saved in ")
+        .split("the run result is saved in ")
         .nth(1)
         .and_then(|rest| rest.split(" instead").next())
         .unwrap_or_else(|| panic!("no rescue named in:\n{stderr}"));

@@ -1,0 +1,94 @@
+//! The engine as the capacity study's [`Probe`]: one search step is an open-model run at a
+//! fixed rate that ends early once it is clearly broken; one USL level is a closed-model run.
+
+use std::time::Duration;
+
+use loadcast_capacity::{EarlyStop, Probe, ProbeError};
+use loadcast_plan::{ClosedLoad, Load, OpenLoad, Plan, RateStage, UserStage};
+use loadcast_stats::{Cancel, RunResult};
+
+use crate::{Observer, Progress, RunOptions};
+
+/// Runs a plan's scenarios at the load each step asks for.
+#[derive(Debug)]
+pub struct EngineProbe<'a> {
+    pub plan: &'a Plan,
+    pub cancel: Cancel,
+}
+
+impl EngineProbe<'_> {
+    fn run(&self, load: Load, early_stop: bool) -> Result<RunResult, ProbeError> {
+        if self.cancel.is_cancelled() {
+            return Err(ProbeError::Interrupted);
+        }
+        let mut plan = self.plan.clone();
+        plan.load = Some(load);
+        for s in &mut plan.scenarios {
+            s.load = None;
+        }
+        // A step of its own: ending it early (clearly broken) does not end the study.
+        let step = self.cancel.child();
+        let mut watch = StepWatch {
+            rule: early_stop.then(|| EarlyStop::new(&self.plan.thresholds)),
+            step: step.clone(),
+        };
+        let options = RunOptions {
+            skip_preflight: true,
+            ..RunOptions::default()
+        };
+        let result = crate::run(&plan, &options, &step, &mut watch)
+            .map_err(|e| ProbeError::Failed(Box::new(e)))?;
+        if self.cancel.is_cancelled() {
+            return Err(ProbeError::Interrupted);
+        }
+        Ok(result)
+    }
+}
+
+impl Probe for EngineProbe<'_> {
+    fn measure(&mut self, rate: f64, hold: Duration) -> Result<RunResult, ProbeError> {
+        let (max_in_flight, late_after) = match &self.plan.load {
+            Some(Load::Open(o)) => (o.max_in_flight, o.late_after),
+            _ => (10_000, Duration::from_millis(10)),
+        };
+        let load = Load::Open(OpenLoad {
+            stages: vec![RateStage {
+                from: rate,
+                to: rate,
+                over: hold,
+            }],
+            max_in_flight,
+            late_after,
+            preallocate: 0,
+        });
+        self.run(load, true)
+    }
+
+    fn measure_users(&mut self, users: u32, hold: Duration) -> Result<RunResult, ProbeError> {
+        let load = Load::Closed(ClosedLoad {
+            stages: vec![UserStage {
+                from: users,
+                to: users,
+                over: hold,
+            }],
+            pacing: None,
+        });
+        self.run(load, false)
+    }
+}
+
+/// Ends a step once the early-stop rule says it is clearly broken.
+struct StepWatch {
+    rule: Option<EarlyStop>,
+    step: Cancel,
+}
+
+impl Observer for StepWatch {
+    fn on_second(&mut self, p: &Progress<'_>) {
+        if let Some(rule) = &mut self.rule {
+            if rule.second(p.elapsed, p.second) {
+                self.step.cancel();
+            }
+        }
+    }
+}
