@@ -10,6 +10,6 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(plan) = loadcast_plan::har::import(text, &loadcast_plan::har::HarOptions::default()) {
         // What the importer writes must read back as TOML (its own validation may still
         // refuse it: a recording can name a target that is not http).
-        let _ = loadcast_plan::parse(&plan, std::path::Path::new("/nonexistent/har.toml"));
+        let _ = loadcast_plan::parse(&plan.text_for_validation(), std::path::Path::new("/nonexistent/har.toml"));
     }
 });

@@ -10,12 +10,17 @@
 //! * **Cookies are left to each user's jar**, and headers a client sets itself (host, length,
 //!   encodings, browser hints) are dropped.
 //! * **Pauses become think times**, and every step checks the status it got when recorded.
+//! * **Recorded secrets stay out of the plan** ([`secrets`]): each becomes a `${env:HAR_…}`
+//!   reference to set before the run.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use serde::Deserialize;
+
+mod secrets;
+pub use secrets::Withheld;
 
 /// How to turn a recording into a plan.
 #[derive(Clone, Debug, Default)]
@@ -168,8 +173,31 @@ struct Draft {
     think_ms: u64,
 }
 
-/// Turns a HAR recording into plan text.
-pub fn import(text: &str, options: &HarOptions) -> Result<String, HarError> {
+/// A recording as a plan.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    /// The plan's TOML.
+    pub text: String,
+    /// The recorded secrets it names by environment variables instead.
+    pub withheld: Vec<Withheld>,
+}
+
+impl Imported {
+    /// The plan's text with each withheld variable that is not set replaced by a placeholder:
+    /// what to validate before the user has set them.
+    pub fn text_for_validation(&self) -> String {
+        let mut text = self.text.clone();
+        for w in &self.withheld {
+            if std::env::var_os(&w.variable).is_none() {
+                text = text.replace(&format!("${{env:{}}}", w.variable), "withheld");
+            }
+        }
+        text
+    }
+}
+
+/// Turns a HAR recording into a plan.
+pub fn import(text: &str, options: &HarOptions) -> Result<Imported, HarError> {
     let har: Har = serde_json::from_str(text).map_err(|e| HarError::Json {
         line: e.line(),
         column: e.column(),
@@ -258,13 +286,15 @@ pub fn import(text: &str, options: &HarOptions) -> Result<String, HarError> {
         });
     }
     correlate(&mut drafts);
-    Ok(render(
+    let withheld = secrets::withhold(&mut drafts);
+    let text = render(
         &drafts,
         target.as_deref().unwrap_or(&recorded_origin),
         options,
-        skipped_static,
-        &skipped_origin,
-    ))
+        (skipped_static, &skipped_origin),
+        &withheld,
+    );
+    Ok(Imported { text, withheld })
 }
 
 /// Milliseconds since the epoch of an ISO 8601 timestamp (`2026-11-24T10:00:00.123Z`, with `Z`
@@ -383,8 +413,8 @@ fn render(
     drafts: &[Draft],
     target: &str,
     options: &HarOptions,
-    skipped_static: usize,
-    skipped_origin: &BTreeMap<String, usize>,
+    (skipped_static, skipped_origin): (usize, &BTreeMap<String, usize>),
+    withheld: &[Withheld],
 ) -> String {
     let mut out = String::new();
     let name = options.name.as_deref().unwrap_or("imported recording");
@@ -410,6 +440,15 @@ fn render(
             )
         }
     );
+    if !withheld.is_empty() {
+        let _ = writeln!(
+            out,
+            "# The recording's secrets are not copied here; set these before the run:"
+        );
+        for w in withheld {
+            let _ = writeln!(out, "#   {} ({} when recorded)", w.variable, w.what);
+        }
+    }
     let _ = writeln!(
         out,
         "# Review before use: the recorded user's credentials are the same for every virtual user\n\
@@ -509,7 +548,8 @@ mod tests {
 
     #[test]
     fn skips_assets_correlates_tokens_and_keeps_pauses() {
-        let plan = import(HAR, &HarOptions::default()).unwrap();
+        let imported = import(HAR, &HarOptions::default()).unwrap();
+        let plan = &imported.text;
         assert!(
             plan.contains("target = \"http://127.0.0.1:8080\""),
             "{plan}"
@@ -531,10 +571,87 @@ mod tests {
         assert!(plan.contains("think = \"1995ms\""), "{plan}");
         assert!(!plan.to_ascii_lowercase().contains("cookie ="), "{plan}");
         assert!(!plan.contains("content-length"), "{plan}");
-        let parsed = crate::parse(&plan, "imported.toml".as_ref()).unwrap();
+        // The login's password is withheld; the token the server handed out is a capture.
+        assert!(!plan.contains("\"pw\""), "{plan}");
+        assert!(
+            plan.contains("password = \"${env:HAR_PASSWORD}\""),
+            "{plan}"
+        );
+        assert_eq!(
+            imported.withheld,
+            vec![Withheld {
+                variable: "HAR_PASSWORD".into(),
+                what: "the password field".into()
+            }]
+        );
+        let parsed =
+            crate::parse(&imported.text_for_validation(), "imported.toml".as_ref()).unwrap();
         assert_eq!(parsed.scenarios[0].steps.len(), 4);
         let codes: Vec<_> = parsed.lints().iter().map(|l| l.code).collect();
         assert!(codes.contains(&"single-identity"), "{codes:?}");
+    }
+
+    #[test]
+    fn recorded_tokens_keys_and_passwords_never_reach_the_plan() {
+        let har = r#"{"log":{"entries":[
+          {"startedDateTime":"2026-11-24T10:00:00.000Z","time":5,
+           "request":{"method":"POST","url":"http://127.0.0.1:8080/session","headers":[{"name":"Authorization","value":"Basic c2VjcmV0LWJhc2ljLWNyZWRz"}],
+                      "postData":{"mimeType":"application/x-www-form-urlencoded","text":"user=ann&passwd=hunter2%21x&remember=1"}},
+           "response":{"status":204,"content":{"mimeType":"text/plain"}}},
+          {"startedDateTime":"2026-11-24T10:00:00.100Z","time":5,
+           "request":{"method":"GET","url":"http://127.0.0.1:8080/api/items?page=2&api_key=K3Y-recorded-1","headers":[{"name":"Authorization","value":"Bearer static-recorded-token-77"},{"name":"X-Api-Key","value":"K3Y-recorded-1"}]},
+           "response":{"status":200,"content":{"mimeType":"application/json","text":"[]"}}},
+          {"startedDateTime":"2026-11-24T10:00:00.200Z","time":5,
+           "request":{"method":"PUT","url":"http://127.0.0.1:8080/api/me","headers":[{"name":"Content-Type","value":"application/json"}],
+                      "postData":{"mimeType":"application/json","text":"{\"profile\":{\"name\":\"Ann\",\"new_password\":\"s3cr3t-new\"}}"}},
+           "response":{"status":200,"content":{"mimeType":"application/json","text":"{}"}}}
+        ]}}"#;
+        let imported = import(har, &HarOptions::default()).unwrap();
+        let plan = &imported.text;
+        for secret in [
+            "c2VjcmV0LWJhc2ljLWNyZWRz",
+            "hunter2",
+            "K3Y-recorded-1",
+            "static-recorded-token-77",
+            "s3cr3t-new",
+        ] {
+            assert!(!plan.contains(secret), "{secret} in\n{plan}");
+        }
+        let variables: Vec<&str> = imported
+            .withheld
+            .iter()
+            .map(|w| w.variable.as_str())
+            .collect();
+        // One variable per distinct value: the key in the query and in its header is one.
+        assert_eq!(
+            variables,
+            [
+                "HAR_AUTHORIZATION",
+                "HAR_PASSWD",
+                "HAR_AUTHORIZATION_2",
+                "HAR_X_API_KEY",
+                "HAR_NEW_PASSWORD"
+            ],
+            "{plan}"
+        );
+        assert!(
+            plan.contains("passwd=${env:HAR_PASSWD}&remember=1"),
+            "{plan}"
+        );
+        assert!(
+            plan.contains("page=2&api_key=${env:HAR_X_API_KEY}"),
+            "{plan}"
+        );
+        assert!(
+            plan.contains("\"x-api-key\" = \"${env:HAR_X_API_KEY}\""),
+            "{plan}"
+        );
+        assert!(
+            plan.contains("#   HAR_PASSWD (the passwd form field when recorded)"),
+            "{plan}"
+        );
+        // A plan that validates once the variables are set: here, with placeholders.
+        crate::parse(&imported.text_for_validation(), "imported.toml".as_ref()).unwrap();
     }
 
     #[test]
@@ -546,7 +663,8 @@ mod tests {
                 ..HarOptions::default()
             },
         )
-        .unwrap();
+        .unwrap()
+        .text;
         assert!(
             plan.contains("target = \"http://127.0.0.1:9999\""),
             "{plan}"

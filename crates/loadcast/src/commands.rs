@@ -84,17 +84,18 @@ pub fn import_har(args: ImportHarArgs) -> Result<u8, Failure> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned()),
     };
-    let plan_text = loadcast_plan::har::import(&text, &options)
+    let imported = loadcast_plan::har::import(&text, &options)
         .map_err(|e| Failure::usage(format!("{}: {e}", args.har.display())))?;
     // Validate what was written, as `plan check` would, and say what deserves a look.
     let anchor = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("imported.toml"));
-    let plan = loadcast_plan::parse(&plan_text, &anchor).map_err(Failure::run)?;
+    let plan =
+        loadcast_plan::parse(&imported.text_for_validation(), &anchor).map_err(Failure::run)?;
     match &args.out {
         Some(out) => {
-            std::fs::write(out, &plan_text)
+            std::fs::write(out, &imported.text)
                 .map_err(|e| Failure::run(format!("{}: {e}", out.display())))?;
             eprintln!(
                 "wrote {} ({} steps)",
@@ -102,7 +103,13 @@ pub fn import_har(args: ImportHarArgs) -> Result<u8, Failure> {
                 plan.scenarios.iter().map(|s| s.steps.len()).sum::<usize>()
             );
         }
-        None => print!("{plan_text}"),
+        None => print!("{}", imported.text),
+    }
+    for w in &imported.withheld {
+        eprintln!(
+            "secret withheld: {} when recorded is ${{env:{}}} in the plan; set {} before the run",
+            w.what, w.variable, w.variable
+        );
     }
     for lint in plan.lints() {
         eprintln!("{lint}");

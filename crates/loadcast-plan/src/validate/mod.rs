@@ -167,6 +167,38 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// A JSON body with `${env:…}` expanded in every string, as in any other field.
+    fn env_in_json(&mut self, json: &Spanned<toml::Value>, key: &str) -> Option<toml::Value> {
+        fn expand(
+            value: &toml::Value,
+            expanded: &mut Vec<(String, String)>,
+        ) -> Result<toml::Value, String> {
+            Ok(match value {
+                toml::Value::String(s) => toml::Value::String(expand_env_recording(s, expanded)?),
+                toml::Value::Array(items) => toml::Value::Array(
+                    items
+                        .iter()
+                        .map(|v| expand(v, expanded))
+                        .collect::<Result<_, _>>()?,
+                ),
+                toml::Value::Table(table) => toml::Value::Table(
+                    table
+                        .iter()
+                        .map(|(k, v)| Ok((k.clone(), expand(v, expanded)?)))
+                        .collect::<Result<_, String>>()?,
+                ),
+                other => other.clone(),
+            })
+        }
+        match expand(json.get_ref(), &mut self.env_values) {
+            Ok(v) => Some(v),
+            Err(message) => {
+                self.error(json, key, message, None);
+                None
+            }
+        }
+    }
+
     pub(crate) fn plan(&mut self, raw: RawPlan, path: &Path, hash: String) -> Option<Plan> {
         let target = self.target(&raw.target);
         self.names.feeders = self.feeders(&raw.feeders);

@@ -302,7 +302,8 @@ impl Validator<'_> {
             return Some(fixed_or_template(template, None));
         }
         if let Some(json) = &step.json {
-            return match template::json_template(json.get_ref(), &self.names) {
+            let expanded = self.env_in_json(json, &format!("{key}.json"))?;
+            return match template::json_template(&expanded, &self.names) {
                 Ok(template) => Some(fixed_or_template(template, Some("application/json"))),
                 Err(message) => {
                     self.error(json, format!("{key}.json"), message, None);

@@ -39,6 +39,17 @@ fn a_recorded_browser_session_becomes_a_plan_that_runs_green() {
         .and_then(|rest| rest.split("\\\"").next())
         .expect("a token in the recording");
     assert!(!plan.contains(recorded_token), "{plan}");
+    // Nor is the recorded user's password: the plan names a variable, and the import says
+    // which to set.
+    assert!(!plan.contains("pw-3"), "{plan}");
+    assert!(
+        plan.contains("password = \"${env:HAR_PASSWORD}\""),
+        "{plan}"
+    );
+    assert!(
+        stderr.contains("secret withheld: the password field when recorded is ${env:HAR_PASSWORD} in the plan; set HAR_PASSWORD"),
+        "{stderr}"
+    );
 
     // A shorter run of the imported plan, as written, against the same app.
     std::fs::write(
@@ -46,7 +57,20 @@ fn a_recorded_browser_session_becomes_a_plan_that_runs_green() {
         plan.replace("duration = \"30s\"", "duration = \"3s\""),
     )
     .unwrap();
+    // Unset, the variable is named before anything runs; set, the JSON body sends it.
     let out = run_in(&dir, &["run", "shop.toml", "--progress", "off"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("environment variable HAR_PASSWORD is not set"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = loadcast()
+        .env("HAR_PASSWORD", "pw-3")
+        .args(["run", "shop.toml", "--progress", "off"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
