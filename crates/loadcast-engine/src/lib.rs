@@ -149,7 +149,7 @@ pub fn run(
         request_names,
         start,
         workers,
-        graceful_stop: plan.http.timeout.max(Duration::from_secs(1)),
+        graceful_stop: plan.http.graceful_stop,
         feeders: plan.feeders.iter().map(FeederRun::new).collect(),
         variables: plan.variables.len(),
         cookies: plan.http.cookies,

@@ -202,6 +202,60 @@ fn a_byte_a_second_is_a_timeout_and_the_run_ends_on_time() {
     assert!(took < Duration::from_secs(8), "the run took {took:?}");
 }
 
+/// A target that accepts and reads each request and never answers: with a short timeout every
+/// request is a timeout; with a long one, the requests still waiting when the graceful stop
+/// ends are abandoned. Either way the run ends on time with every arrival accounted for.
+#[test]
+fn a_stalled_target_times_out_or_is_abandoned_and_the_run_ends_on_time() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let server = RawServer::start(|_, stop| {
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let load = "[load]\nmodel = \"open\"\nrate = \"10/s\"\nduration = \"2s\"\n";
+    let cases = [
+        // Every request times out within the run's graceful stop.
+        ("timeout = \"500ms\"", 20, 0, Duration::from_secs(8)),
+        // Nothing times out before the graceful stop ends: all twenty are abandoned.
+        (
+            "timeout = \"60s\"\ngraceful_stop = \"1s\"",
+            0,
+            20,
+            Duration::from_secs(8),
+        ),
+    ];
+    for (http, timeouts, abandoned, limit) in cases {
+        let p = plan(
+            &server.url(),
+            &format!("[http]\n{http}\n{}{load}", step("")),
+        );
+        let started = Instant::now();
+        let result = go(&p);
+        let took = started.elapsed();
+        let total = result.total();
+        let g = &result.generator;
+        let measured = format!(
+            "[http] {http}: {} completed, errors {:?}, {} abandoned, {} scheduled, took {took:?}",
+            total.count, total.errors, g.abandoned, g.scheduled
+        );
+        assert_eq!(result.meta.status, RunStatus::Complete, "{measured}");
+        assert_eq!(g.scheduled, 20, "{measured}");
+        assert_eq!(
+            total.errors.get(&ErrorKind::Timeout).copied().unwrap_or(0),
+            timeouts,
+            "{measured}"
+        );
+        assert_eq!(g.abandoned, abandoned, "{measured}");
+        assert_eq!(
+            total.count + g.abandoned,
+            20,
+            "every arrival accounted for: {measured}"
+        );
+        assert!(took < limit, "{measured}");
+    }
+}
+
 /// A real server process (Python's http.server) killed a second and a half into a six-second
 /// run and started again on the same port two seconds later.
 #[test]

@@ -108,9 +108,10 @@ impl Plan {
         };
         let _ = writeln!(
             out,
-            "http      {version}; timeout {}, connect timeout {}{}",
+            "http      {version}; timeout {}, connect timeout {}, graceful stop {}{}",
             humantime::format_duration(self.http.timeout),
             humantime::format_duration(self.http.connect_timeout),
+            humantime::format_duration(self.http.graceful_stop),
             if self.http.insecure {
                 "; certificates NOT verified"
             } else {

@@ -276,6 +276,9 @@ pub struct HttpSettings {
     /// Whole-request timeout: from send to the last byte of the body.
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// How long requests in flight when the schedule ends may still finish; those cut off are
+    /// counted `abandoned`.
+    pub graceful_stop: Duration,
     /// Accept any server certificate (self-signed test targets).
     pub insecure: bool,
     /// Extra trusted CA certificates (PEM).

@@ -94,6 +94,7 @@ pub(crate) struct RawHttp {
     pub version: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
     pub connect_timeout: Option<Spanned<String>>,
+    pub graceful_stop: Option<Spanned<String>>,
     #[serde(default)]
     pub insecure: bool,
     pub ca: Option<Spanned<String>>,

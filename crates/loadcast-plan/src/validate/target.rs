@@ -78,6 +78,12 @@ impl Validator<'_> {
             "http.connect_timeout",
             DEFAULT_CONNECT_TIMEOUT,
         );
+        // What a response may still take, but not the half hour a long timeout would hold the
+        // run's end for (k6's gracefulStop is 30 s too).
+        let default_stop = timeout
+            .unwrap_or(DEFAULT_TIMEOUT)
+            .clamp(Duration::from_secs(1), Duration::from_secs(30));
+        let graceful_stop = duration(&raw.graceful_stop, "http.graceful_stop", default_stop);
         let ca_file = match &raw.ca {
             None => None,
             Some(ca) => {
@@ -119,6 +125,7 @@ impl Validator<'_> {
             version,
             timeout: timeout?,
             connect_timeout: connect_timeout?,
+            graceful_stop: graceful_stop?,
             insecure: raw.insecure,
             ca_file,
             headers: headers?,
