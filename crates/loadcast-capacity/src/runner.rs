@@ -11,7 +11,7 @@ use loadcast_stats::{Cancel, Threshold};
 use crate::data::{self, DataPoint, Prediction};
 use crate::error::{CapacityError, GrowerError, ProbeError};
 use crate::runway::{self, PathPoint};
-use crate::search::{self, Probe, SearchOptions, Step};
+use crate::search::{self, BreakingPoint, Probe, SearchOptions, Step};
 use crate::study::{CapacityStudy, ScaleResult};
 
 /// The data volume reached: rows of the table that measures it, and the database's size.
@@ -223,8 +223,20 @@ pub fn run_study(
                 label: &today_label,
                 rows: today_volume.map(|v| v.rows),
             });
-            match search_scale(&mut probe, observer, spec, &today_label, today_volume)? {
-                Some(result) => study.scales.push(result),
+            let today = search_scale(
+                &mut probe,
+                observer,
+                spec,
+                &today_label,
+                today_volume,
+                &mut study.warnings,
+            )?;
+            match today {
+                Some(result) if !probe.cancel.is_cancelled() => study.scales.push(result),
+                Some(result) => {
+                    study.scales.push(result);
+                    return Ok(finish(study, spec, &mut probe, observer));
+                }
                 None => return Ok(finish(study, spec, &mut probe, observer)),
             }
         }
@@ -259,7 +271,15 @@ pub fn run_study(
             label,
             rows: Some(reached.rows),
         });
-        match search_scale(&mut probe, observer, spec, label, Some(reached))? {
+        let searched = search_scale(
+            &mut probe,
+            observer,
+            spec,
+            label,
+            Some(reached),
+            &mut study.warnings,
+        )?;
+        match searched {
             Some(result) => study.scales.push(result),
             None => break,
         }
@@ -271,19 +291,34 @@ pub fn run_study(
     Ok(finish(study, spec, &mut probe, observer))
 }
 
-/// One scale's search; `None` when the user stopped it.
+/// One scale's search. When the user stops it, the steps measured so far are kept as an
+/// interrupted breaking point (the highest rate they held, a lower bound) and the study says so;
+/// `None` when no step had ended.
 fn search_scale(
     probe: &mut Cancellable<'_>,
     observer: &mut dyn StudyObserver,
     spec: &StudySpec,
     label: &str,
     volume: Option<Volume>,
+    warnings: &mut Vec<String>,
 ) -> Result<Option<ScaleResult>, CapacityError> {
-    let point = match search::search_with(probe, &spec.thresholds, &spec.search, &mut |step| {
+    let mut seen: Vec<Step> = Vec::new();
+    let searched = search::search_with(probe, &spec.thresholds, &spec.search, &mut |step| {
+        seen.push(step.clone());
         observer.event(StudyEvent::Step(step))
-    }) {
+    });
+    let point = match searched {
         Ok(point) => point,
-        Err(e) if e.is_interrupted() => return Ok(None),
+        Err(e) if e.is_interrupted() && seen.is_empty() => return Ok(None),
+        Err(e) if e.is_interrupted() => {
+            let point = BreakingPoint::interrupted(seen);
+            warnings.push(format!(
+                "interrupted during the search at {label} after {} steps: {:.1}/s held so far is a lower bound of the capacity, not the capacity",
+                point.steps.len(),
+                point.max_rate
+            ));
+            point
+        }
         Err(e) => return Err(e),
     };
     Ok(Some(ScaleResult {
@@ -303,7 +338,8 @@ fn fit_data(
     let points: Vec<DataPoint> = study
         .scales
         .iter()
-        .filter(|s| !s.breaking_point.generator_limited)
+        // Lower bounds are not capacities: a fit through them would move the runway.
+        .filter(|s| !s.breaking_point.generator_limited && !s.breaking_point.interrupted)
         .filter_map(|s| {
             Some(DataPoint {
                 volume: s.volume?,
@@ -385,7 +421,9 @@ fn finish(
             Err(e) => study.warnings.push(format!("USL: {e}")),
         }
     }
-    if let (Some(input), Some(today)) = (&spec.runway, study.today()) {
+    // No runway from a search that was stopped: its figure is only a lower bound.
+    let today = study.today().filter(|t| !t.interrupted);
+    if let (Some(input), Some(today)) = (&spec.runway, today) {
         let (low, high) = today.interval();
         let today_capacity = Prediction {
             capacity: today.capacity(),

@@ -121,9 +121,31 @@ pub struct BreakingPoint {
     pub steps: Vec<Step>,
     /// Steps run at or above the first rate that failed (the failure and its confirmation).
     pub steps_after_break: usize,
+    /// The user stopped the search before it ended: `max_rate` is the highest rate held so
+    /// far, a lower bound.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 impl BreakingPoint {
+    /// What the steps of a search the user stopped establish: the highest rate they held.
+    pub fn interrupted(steps: Vec<Step>) -> Self {
+        let held = steps
+            .iter()
+            .filter(|s| s.valid && s.passed)
+            .map(|s| s.rate)
+            .fold(0.0, f64::max);
+        Self {
+            max_rate: held,
+            broke_at: None,
+            first_broken: None,
+            generator_limited: false,
+            steps,
+            steps_after_break: 0,
+            interrupted: true,
+        }
+    }
+
     /// **The** capacity: the highest rate at which the target was measured to hold every SLO.
     /// Not the bracket's middle, which is a rate nobody measured: what a team may plan on is a
     /// load it has seen the target sustain. Terminal, HTML, the run store, headroom, the
@@ -374,5 +396,6 @@ pub fn search_with(
         generator_limited,
         steps,
         steps_after_break,
+        interrupted: false,
     })
 }

@@ -362,11 +362,64 @@ fn a_cancelled_study_keeps_the_scales_already_searched() {
     )
     .unwrap();
     assert!(
-        !study.scales.is_empty() && study.scales.len() < 3,
+        !study.scales.is_empty() && study.scales.len() <= 3,
         "{}",
         study.scales.len()
     );
-    assert!(study.data_model.is_none() || study.scales.len() >= 2);
+    // Only the scale being searched when it stopped is marked, and no fit rests on it.
+    let (last, before) = study.scales.split_last().expect("a scale");
+    assert!(before.iter().all(|s| !s.breaking_point.interrupted));
+    let complete = study.scales.len() - usize::from(last.breaking_point.interrupted);
+    assert!(study.data_model.is_none() || complete >= 2);
+}
+
+/// Stopped in the middle of a search: the steps measured are kept, the figure is the highest
+/// rate they held and is called a lower bound everywhere, and no runway is drawn from it.
+#[test]
+fn a_search_stopped_midway_keeps_its_steps_as_a_lower_bound_and_draws_no_runway() {
+    let rows = Rc::new(Cell::new(20_000.0));
+    let target = ScanTarget::new(4.0, 0.002, 0.0000005, rows);
+    let cancel = Cancel::new();
+    // The warm-up and two steps, then the user stops it.
+    let mut probe = CancelAfter {
+        target,
+        measurements: 0,
+        after: 3,
+        cancel: cancel.clone(),
+    };
+    let mut s = spec(Vec::new(), None);
+    s.table = None;
+    s.runway = Some(RunwayInput {
+        traffic: vec![PathPoint {
+            t: 0,
+            point: 10.0,
+            lo95: 9.0,
+            hi95: 11.0,
+        }],
+        data: None,
+    });
+    let study = run_study(&s, &mut probe, None, &mut (), &cancel).unwrap();
+    assert_eq!(study.scales.len(), 1, "{study:?}");
+    let point = &study.scales[0].breaking_point;
+    assert!(point.interrupted);
+    assert_eq!(point.steps.len(), 2, "{point:?}");
+    assert!(point.steps.iter().all(|s| s.passed), "{point:?}");
+    assert_eq!(
+        point.capacity(),
+        20.0 * 1.5,
+        "the higher of the two rates held"
+    );
+    assert_eq!(point.broke_at, None);
+    assert!(
+        study.warnings.iter().any(|w| w
+            .contains("interrupted during the search at 1x after 2 steps")
+            && w.contains("lower bound")),
+        "{:?}",
+        study.warnings
+    );
+    assert!(study.runway.is_none(), "{:?}", study.runway);
+    let back = CapacityStudy::from_json(&study.to_json(), "study.json").unwrap();
+    assert_eq!(back, study);
 }
 
 struct CancelAfter {

@@ -35,6 +35,9 @@ fn view_line(name: &str, v: &RunwayView) -> String {
 /// the highest rate measured to hold every SLO, with the bracket the true limit lies in.
 pub fn capacity_figure(b: &BreakingPoint) -> String {
     let figure = format!("{}/s", si(b.capacity()));
+    if b.interrupted {
+        return format!("{figure} (held so far; interrupted before a break)");
+    }
     match b.broke_at {
         // The lowest rate tried broke already: no figure "held".
         Some(bad) if b.capacity() <= 0.0 => {

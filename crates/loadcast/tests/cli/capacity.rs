@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn capacity_plan(dir: &Path, target: &str, extra_load: &str) -> PathBuf {
+pub(super) fn capacity_plan(dir: &Path, target: &str, extra_load: &str) -> PathBuf {
     let path = dir.join("capacity.toml");
     std::fs::write(
         &path,

@@ -18,6 +18,7 @@ mod input;
 mod plan_init;
 mod run;
 mod secrets;
+mod signals;
 mod store;
 
 fn loadcast() -> Command {
