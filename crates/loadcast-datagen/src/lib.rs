@@ -197,6 +197,40 @@ pub struct GrowReport {
     pub seconds: f64,
 }
 
+impl GrowReport {
+    /// The table `loadcast grow` prints: rows before and after, rates, and the size on disk.
+    pub fn summary(&self, analyzed: bool) -> String {
+        let mut out = format!(
+            "{:<20} {:>12} {:>12} {:>12} {:>12} {:>9}\n",
+            "table", "before", "after", "inserted", "rows/s", "MB/s"
+        );
+        for t in &self.tables {
+            out += &format!(
+                "{:<20} {:>12} {:>12} {:>12} {:>12.0} {:>9.1}\n",
+                t.table,
+                t.before,
+                t.after,
+                t.inserted(),
+                t.rows_per_second(),
+                t.bytes as f64 / 1e6 / t.seconds.max(1e-9)
+            );
+        }
+        out += &format!(
+            "{} {}: {:.1} MB on disk after growth ({:.1} s{})\n",
+            self.kind,
+            self.database,
+            self.size_bytes as f64 / 1e6,
+            self.seconds,
+            if analyzed {
+                ", statistics refreshed with ANALYZE"
+            } else {
+                ""
+            }
+        );
+        out
+    }
+}
+
 /// Orders goal tables so that a table comes after every goal table it references.
 fn parents_first<'a>(
     schema: &Schema,

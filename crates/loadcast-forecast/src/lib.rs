@@ -210,6 +210,18 @@ impl Projection {
         self.series.iter().find(|s| s.name == name)
     }
 
+    /// A warning when the history ended more than a week before `now`: the forecast counts its
+    /// dates from the history's last day, not from today.
+    pub fn staleness(&self, now: i64) -> Option<String> {
+        let days = (now - self.as_of_unix) / 86_400;
+        (days > 7).then(|| {
+            format!(
+                "the history ends on {}, {days} days ago: the forecast's \"now\" is that day, so its peak and horizon dates are counted from then, not from today",
+                history::format_date(self.as_of_unix)
+            )
+        })
+    }
+
     /// "traffic +35% by the peak on 2027-03-14, orders +140%".
     pub fn growth_summary(&self) -> String {
         self.series

@@ -158,12 +158,8 @@ pub fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let out = args.out.unwrap_or_else(|| PathBuf::from("projection.json"));
     projection.save(&out)?;
     print!("{}", loadcast_report::forecast_summary(&projection));
-    let stale_days = (loadcast_stats::time::now() - projection.as_of_unix) / 86_400;
-    if stale_days > 7 {
-        eprintln!(
-            "WARNING: the history ends on {}, {stale_days} days ago: the forecast's \"now\" is that day, so its peak and horizon dates are counted from then, not from today",
-            loadcast_stats::time::format_date(projection.as_of_unix)
-        );
+    if let Some(warning) = projection.staleness(loadcast_stats::time::now()) {
+        eprintln!("WARNING: {warning}");
     }
     println!("projection written to {}", out.display());
     crate::store::record(

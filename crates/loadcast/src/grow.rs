@@ -74,33 +74,7 @@ pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
     let outcome = loadcast_datagen::grow(&url, &goals.tables, &options, &mut display, &stop);
     display.clear();
     let report = outcome?;
-    println!(
-        "{:<20} {:>12} {:>12} {:>12} {:>12} {:>9}",
-        "table", "before", "after", "inserted", "rows/s", "MB/s"
-    );
-    for t in &report.tables {
-        println!(
-            "{:<20} {:>12} {:>12} {:>12} {:>12.0} {:>9.1}",
-            t.table,
-            t.before,
-            t.after,
-            t.inserted(),
-            t.rows_per_second(),
-            t.bytes as f64 / 1e6 / t.seconds.max(1e-9)
-        );
-    }
-    println!(
-        "{} {}: {:.1} MB on disk after growth ({:.1} s{})",
-        report.kind,
-        report.database,
-        report.size_bytes as f64 / 1e6,
-        report.seconds,
-        if options.analyze {
-            ", statistics refreshed with ANALYZE"
-        } else {
-            ""
-        }
-    );
+    print!("{}", report.summary(options.analyze));
     Ok(exit::PASSED)
 }
 

@@ -9,7 +9,7 @@ use loadcast_store::Kind;
 
 use crate::cli::{CompareArgs, InitArgs, RenderArgs, ReportArgs, RunsArgs, StoreArgs};
 use crate::failure::{Failure, exit};
-use crate::store::{load, open, write};
+use crate::store::{latest, load, open, write};
 use loadcast_report::Input;
 
 pub fn runs(args: RunsArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
@@ -142,9 +142,7 @@ pub fn render(args: RenderArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
             _ => return Err(Failure::usage(format!("{c}: not a capacity study"))),
         },
         // History as input: the plan's newest capacity study, when the store has one.
-        None => open(store_args)
-            .and_then(|s| s.latest(Kind::Capacity, Some(&plan.name)).ok().flatten())
-            .and_then(|r| CapacityStudy::from_json(&r.body, &format!("run #{}", r.id)).ok()),
+        None => latest(store_args, Kind::Capacity, &plan.name).map(|(_, study)| study),
     };
     let markdown = loadcast_report::review_markdown(&plan, projection.as_ref(), capacity.as_ref());
     match &args.out {
@@ -164,22 +162,8 @@ pub fn render(args: RenderArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
 
 pub fn init(args: InitArgs, store_args: &StoreArgs) -> Result<u8, Failure> {
     use loadcast_plan::suggest::{Evidence, Forecasted, SuggestedHistory, SuggestedPlan};
-    let store = open(store_args);
-    let latest = |kind: Kind| {
-        store
-            .as_ref()
-            .and_then(|s| s.latest(kind, Some(&args.name)).ok().flatten())
-    };
-    let last_run = latest(Kind::Run).and_then(|r| {
-        RunResult::from_json(&r.body, &format!("run #{}", r.id))
-            .ok()
-            .map(|run| (r.id, run))
-    });
-    let last_study = latest(Kind::Capacity).and_then(|r| {
-        CapacityStudy::from_json(&r.body, &format!("run #{}", r.id))
-            .ok()
-            .map(|c| (r.id, c))
-    });
+    let last_run: Option<(i64, RunResult)> = latest(store_args, Kind::Run, &args.name);
+    let last_study: Option<(i64, CapacityStudy)> = latest(store_args, Kind::Capacity, &args.name);
     let series: Vec<_> = args.traffic.iter().chain(&args.data).cloned().collect();
     let projection = match &args.history {
         Some(csv) => {

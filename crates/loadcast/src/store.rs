@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use loadcast_report::Input;
-use loadcast_stats::RunResult;
-use loadcast_store::{NewRecord, Store};
+use loadcast_stats::{Document, RunResult};
+use loadcast_store::{Kind, NewRecord, Store};
 
 use crate::cli::StoreArgs;
 use crate::failure::Failure;
@@ -43,6 +43,15 @@ pub fn record(args: &StoreArgs, record: NewRecord) -> Option<i64> {
             None
         }
     }
+}
+
+/// The newest record of `kind` for `plan` in the store, with its id, read as the document it is.
+pub fn latest<T: Document>(args: &StoreArgs, kind: Kind, plan: &str) -> Option<(i64, T)> {
+    let record = open(args)?.latest(kind, Some(plan)).ok().flatten()?;
+    let origin = format!("run #{}", record.id);
+    T::from_json(&record.body, &origin)
+        .ok()
+        .map(|d| (record.id, d))
 }
 
 /// A file, or a run id (`12` or `#12`) from the store.
