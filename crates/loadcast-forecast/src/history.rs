@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::ForecastError;
+use crate::grid::Grid;
 pub use loadcast_stats::time::{format_date, format_time, now, parse_time};
 
 /// What a series measures, which decides how it is modelled.
@@ -49,7 +50,10 @@ pub type NamedPoints = (String, SeriesKind, Vec<(i64, f64)>);
 pub struct History {
     /// Unix seconds of the first sample.
     pub start: i64,
+    /// The step; for calendar months their nominal length ([`crate::grid::NOMINAL_MONTH`]).
     pub step: Duration,
+    /// How sample `i` maps to a time.
+    pub grid: Grid,
     pub series: Vec<Series>,
     /// What was repaired on the way in (filled gaps), for the user to see.
     pub notes: Vec<String>,
@@ -64,9 +68,14 @@ impl History {
         self.len() == 0
     }
 
-    /// Unix seconds of sample `i`.
+    /// Unix seconds of sample `i` (past the end too: the projection's times).
     pub fn time_of(&self, i: usize) -> i64 {
-        self.start + (i as f64 * self.step.as_secs_f64()).round() as i64
+        self.grid.time_of(self.start, self.step, i)
+    }
+
+    /// Samples in `span` on this history's grid.
+    pub fn steps_in(&self, span: Duration) -> usize {
+        self.grid.steps_in(self.step, span)
     }
 
     /// Unix seconds of the last sample.
@@ -74,8 +83,9 @@ impl History {
         self.time_of(self.len().saturating_sub(1))
     }
 
-    /// Builds a history from irregular `(unix seconds, value)` points per series, which must
-    /// share one step; `origin` names where the points came from in errors.
+    /// Builds a history from `(unix seconds, value)` points per series, placed on one grid
+    /// ([`crate::grid::place`]): `step` when given, else the calendar or spacing they fall on;
+    /// `origin` names where the points came from in errors.
     pub fn from_points(
         origin: &str,
         step: Option<Duration>,
@@ -87,67 +97,32 @@ impl History {
             .collect();
         all_times.sort_unstable();
         all_times.dedup();
-        let step = match step {
-            Some(s) => s.as_secs() as i64,
-            None => infer_step(&all_times).ok_or_else(|| ForecastError::TooShort {
+        if step.is_none() && all_times.len() < 3 {
+            return Err(ForecastError::TooShort {
                 series: series.first().map_or_else(String::new, |s| s.0.clone()),
                 points: all_times.len(),
                 needed: 3,
                 why: format!("{origin}: cannot tell the sampling step from fewer than 3 samples"),
-            })?,
-        };
-        if step <= 0 {
-            return Err(ForecastError::Input {
-                origin: origin.to_string(),
-                line: None,
-                series: None,
-                cause: "the sampling step must be at least one second".into(),
             });
         }
-        let start = *all_times.first().unwrap_or(&0);
-        let end = *all_times.last().unwrap_or(&0);
-        let span = (end - start) / step + 1;
-        // A grid mostly empty is a timestamp out of place (a year with too many digits, a
-        // sample from another decade), not a history: say where, before allocating it.
-        if span > 5 * all_times.len() as i64 + 5 {
-            let (a, b) = all_times
-                .windows(2)
-                .map(|w| (w[0], w[1]))
-                .max_by_key(|(a, b)| b - a)
-                .unwrap_or((start, end));
-            return Err(ForecastError::Input {
-                origin: origin.to_string(),
-                line: None,
-                series: None,
-                cause: format!(
-                    "{} samples would span {span} steps of {step} s: the timestamps jump from {} to {} (a timestamp out of place?)",
-                    all_times.len(),
-                    format_time(a),
-                    format_time(b)
-                ),
-            });
-        }
-        let len = span as usize;
-        let mut notes = Vec::new();
+        let placement =
+            crate::grid::place(&all_times, step.map(|s| s.as_secs() as i64)).map_err(|cause| {
+                ForecastError::Input {
+                    origin: origin.to_string(),
+                    line: None,
+                    series: None,
+                    cause,
+                }
+            })?;
+        let len = placement.len;
+        let mut notes = placement.notes.clone();
         let mut out = Vec::new();
         for (name, kind, points) in series {
             let mut values = vec![f64::NAN; len];
             for (t, v) in points {
-                let offset = t - start;
-                if offset % step != 0 {
-                    return Err(ForecastError::Input {
-                        origin: origin.to_string(),
-                        line: None,
-                        series: Some(name),
-                        cause: format!(
-                            "a sample at {} is not on the {}-second grid that starts at {}",
-                            format_time(t),
-                            step,
-                            format_time(start)
-                        ),
-                    });
+                if let Some(&i) = placement.index.get(&t) {
+                    values[i] = v;
                 }
-                values[(offset / step) as usize] = v;
             }
             let filled = fill_gaps(&mut values);
             if filled.missing > 0 {
@@ -167,7 +142,7 @@ impl History {
                         ),
                     });
                 }
-                let longest = filled.longest as i64 * step;
+                let longest = filled.longest as i64 * placement.step;
                 let longest = if longest >= 86_400 {
                     format!("{} days", longest / 86_400)
                 } else {
@@ -181,8 +156,9 @@ impl History {
             out.push(Series { name, kind, values });
         }
         Ok(Self {
-            start,
-            step: Duration::from_secs(step as u64),
+            start: placement.start,
+            step: Duration::from_secs(placement.step as u64),
+            grid: placement.grid,
             series: out,
             notes,
         })
@@ -226,16 +202,6 @@ fn fill_gaps(values: &mut [f64]) -> Filled {
         }
     }
     filled
-}
-
-/// The most common spacing between consecutive samples.
-fn infer_step(times: &[i64]) -> Option<i64> {
-    if times.len() < 3 {
-        return None;
-    }
-    let mut diffs: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
-    diffs.sort_unstable();
-    Some(diffs[diffs.len() / 2])
 }
 
 /// A declared series: its name, where it comes from (a CSV column, or a PromQL query), and

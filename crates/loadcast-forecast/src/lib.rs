@@ -22,9 +22,11 @@
 //! ```
 
 pub mod backtest;
+pub mod grid;
 pub mod history;
 pub mod model;
 pub mod prometheus;
+pub mod resample;
 pub mod source;
 
 use std::path::PathBuf;
@@ -149,7 +151,11 @@ pub struct Projection {
     pub as_of: String,
     pub as_of_unix: i64,
     pub history_start: String,
+    /// The step: nominal seconds (a month's is [`grid::NOMINAL_MONTH`]), and in words on its
+    /// calendar ("monthly (on the 1st)", "1h with gaps by design: …").
     pub step_seconds: u64,
+    #[serde(default)]
+    pub grid: String,
     pub horizon_end: String,
     pub horizon_end_unix: i64,
     #[serde(default)]
@@ -234,11 +240,12 @@ impl Projection {
 
 fn seasons_for(
     series: &Series,
-    step: Duration,
+    history: &History,
     requested: Option<&[Season]>,
 ) -> Result<Seasons, ForecastError> {
     let n = series.values.len();
-    let detected = Seasons::detect(step.as_secs_f64(), n);
+    let step = history.step;
+    let detected = history.grid.seasons(step, n);
     let Some(requested) = requested else {
         return Ok(detected);
     };
@@ -304,7 +311,7 @@ pub fn project(history: &History, options: &Options) -> Result<Projection, Forec
             humantime::format_duration(history.step)
         )));
     }
-    let steps = (options.horizon.as_secs_f64() / step).ceil() as usize;
+    let steps = history.steps_in(options.horizon).max(1);
     // A history much shorter than the horizon cannot say where the series goes: far past
     // ten times its length a forecast is a guess with a date on it.
     let span = (history.end() - history.start).max(0) as f64;
@@ -334,7 +341,7 @@ pub fn project(history: &History, options: &Options) -> Result<Projection, Forec
         out.push(r?);
     }
     let end = history.end();
-    let horizon_end = end + (steps as f64 * step).round() as i64;
+    let horizon_end = history.time_of(history.len() - 1 + steps);
     Ok(Projection {
         format: PROJECTION_FORMAT.into(),
         version: PROJECTION_VERSION,
@@ -342,6 +349,7 @@ pub fn project(history: &History, options: &Options) -> Result<Projection, Forec
         as_of_unix: end,
         history_start: format_time(history.start),
         step_seconds: history.step.as_secs(),
+        grid: history.grid.describe(history.step),
         horizon_end: format_time(horizon_end),
         horizon_end_unix: horizon_end,
         series: out,
@@ -365,7 +373,7 @@ fn project_series(
             why: "a trend needs a few samples to hold out and test".into(),
         });
     }
-    let seasons = seasons_for(series, history.step, options.seasons.as_deref())?;
+    let seasons = seasons_for(series, history, options.seasons.as_deref())?;
     let selection = backtest::select(y, series.kind, &seasons, steps).map_err(|cause| {
         ForecastError::Model {
             series: series.name.clone(),
@@ -528,7 +536,7 @@ pub fn backtest(
     min_train: Option<usize>,
     seasons: Option<&[Season]>,
 ) -> Result<Vec<SeriesBacktest>, ForecastError> {
-    let h = (holdout.as_secs_f64() / history.step.as_secs_f64()).round() as usize;
+    let h = history.steps_in(holdout);
     if h == 0 {
         return Err(ForecastError::Options(
             "the holdout is shorter than one step of the history".into(),
@@ -536,7 +544,7 @@ pub fn backtest(
     }
     let results = parallel_map(&history.series, |series| {
         let y = &series.values;
-        let full = seasons_for(series, history.step, seasons)?;
+        let full = seasons_for(series, history, seasons)?;
         let min = min_train.unwrap_or_else(|| 4 * full.main().unwrap_or(3));
         let folds = backtest::origins(y.len(), h, h, min, usize::MAX);
         if folds.is_empty() {
@@ -553,6 +561,7 @@ pub fn backtest(
             let train = History {
                 start: history.start,
                 step: history.step,
+                grid: history.grid.clone(),
                 series: vec![Series {
                     name: series.name.clone(),
                     kind: series.kind,
@@ -560,7 +569,7 @@ pub fn backtest(
                 }],
                 notes: Vec::new(),
             };
-            let s = seasons_for(&train.series[0], history.step, seasons)?;
+            let s = seasons_for(&train.series[0], &train, seasons)?;
             let selection = backtest::select(&y[..o], series.kind, &s, h).map_err(|cause| {
                 ForecastError::Model {
                     series: series.name.clone(),

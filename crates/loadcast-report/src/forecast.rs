@@ -37,7 +37,12 @@ pub fn forecast_summary(p: &Projection) -> String {
         "history {} → {} (step {}), horizon {}",
         p.history_start.get(..10).unwrap_or(&p.history_start),
         format_date(p.as_of_unix),
-        humanize_seconds(p.step_seconds),
+        // Projections written before calendars were named carry only the seconds.
+        if p.grid.is_empty() {
+            loadcast_forecast::grid::step_words(p.step_seconds)
+        } else {
+            p.grid.clone()
+        },
         format_date(p.horizon_end_unix)
     );
     let _ = writeln!(out);
@@ -93,17 +98,6 @@ fn truncate(s: &str, n: usize) -> String {
         s.to_string()
     } else {
         s.chars().take(n - 1).chain(std::iter::once('…')).collect()
-    }
-}
-
-fn humanize_seconds(s: u64) -> String {
-    match s {
-        86_400 => "1 day".into(),
-        3_600 => "1 hour".into(),
-        s if s % 86_400 == 0 => format!("{} days", s / 86_400),
-        s if s % 3_600 == 0 => format!("{} hours", s / 3_600),
-        s if s % 60 == 0 => format!("{} minutes", s / 60),
-        s => format!("{s} s"),
     }
 }
 

@@ -57,12 +57,13 @@ pub fn parse_time(text: &str) -> Option<i64> {
             .flatten()
     };
     let (date, rest) = text.split_at(text.find(['T', ' ']).unwrap_or(text.len()));
+    if let Some(start) = period_start(date, &number) {
+        return rest.trim().is_empty().then_some(start);
+    }
     let mut parts = date.splitn(3, '-');
-    let (y, m, d) = (
-        number(parts.next()?)?,
-        number(parts.next()?)?,
-        number(parts.next()?)?,
-    );
+    let (y, m) = (number(parts.next()?)?, number(parts.next()?)?);
+    // `1949-01`: a month, dated by its first day.
+    let d = parts.next().map_or(Some(1), number)?;
     if !(1..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
@@ -95,6 +96,30 @@ pub fn parse_time(text: &str) -> Option<i64> {
     Some(seconds)
 }
 
+/// The first day of a week or quarter written as one: `2026-W05` (ISO week: its Monday),
+/// `2026-Q3` or `2026Q3`.
+fn period_start(date: &str, number: &dyn Fn(&str) -> Option<i64>) -> Option<i64> {
+    let upper = date.to_ascii_uppercase();
+    let (year, rest) = upper.split_at(upper.find(['W', 'Q'])?);
+    let y = number(year.trim_end_matches('-'))?;
+    let n = number(&rest[1..])?;
+    if !(1..=9999).contains(&y) {
+        return None;
+    }
+    match rest.as_bytes()[0] {
+        b'Q' if (1..=4).contains(&n) => Some(days_from_civil(y, (3 * n - 2) as u32, 1) * 86_400),
+        b'W' if (1..=53).contains(&n) => {
+            // Week 1 holds January 4th; weeks start on Monday.
+            let jan4 = days_from_civil(y, 1, 4);
+            let weekday = (jan4 + 3).rem_euclid(7); // 0 = Monday
+            let monday = jan4 - weekday + (n - 1) * 7;
+            // Week 53 exists only in years whose last week holds Thursday the 31st or so.
+            (n < 53 || civil_from_days(monday + 3).0 == y).then_some(monday * 86_400)
+        }
+        _ => None,
+    }
+}
+
 /// Now, in Unix seconds.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
@@ -123,6 +148,14 @@ mod tests {
         assert_eq!(parse_time("99999999999999"), None);
         assert_eq!(parse_time("9999-12-31T23:59:59Z"), Some(253_402_300_799));
         assert_eq!(parse_time("yesterday"), None);
+        // Months, quarters and ISO weeks, as monthly and weekly reports write them.
+        assert_eq!(parse_time("1949-01"), parse_time("1949-01-01"));
+        assert_eq!(parse_time("2026-Q3"), parse_time("2026-07-01"));
+        assert_eq!(parse_time("2026q1"), parse_time("2026-01-01"));
+        assert_eq!(parse_time("2026-W01"), parse_time("2025-12-29"));
+        assert_eq!(parse_time("2020-W53"), parse_time("2020-12-28"));
+        assert_eq!(parse_time("2021-W53"), None);
+        assert_eq!(parse_time("2026-Q5"), None);
         for day in [-600_000i64, -1, 0, 59, 11_016, 20_416, 2_932_896] {
             assert_eq!(parse_time(&format_time(day * 86_400)), Some(day * 86_400));
         }

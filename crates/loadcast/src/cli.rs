@@ -144,6 +144,10 @@ pub struct ForecastArgs {
     /// (an error when the history is too short for one).
     #[arg(long, default_value = "auto")]
     pub seasonality: loadcast_forecast::Seasonality,
+    /// Aggregate the history to a coarser step first: `1d`, `1w`, `1month`, with `:sum`,
+    /// `:mean`, `:max` or `:last` [default: mean for traffic, last for data].
+    #[arg(long, value_name = "STEP[:HOW]")]
+    pub resample: Option<loadcast_forecast::resample::Resample>,
     /// Where to write the projection (JSON) [default: projection.json].
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,

@@ -136,7 +136,10 @@ pub fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
         series: args.traffic.iter().chain(&args.data).cloned().collect(),
         horizon: args.horizon,
     })?;
-    let history = inputs.source.read()?;
+    let mut history = inputs.source.read()?;
+    if let Some(to) = args.resample {
+        history = history.resample(to, &inputs.source.name())?;
+    }
     if args.backtest {
         let results =
             loadcast_forecast::backtest(&history, args.holdout, args.min_train, seasons.as_deref())

@@ -10,9 +10,13 @@
 
 use std::fmt;
 
-use nalgebra::{DMatrix, DVector};
-
 use crate::history::SeriesKind;
+
+mod seasonal;
+mod trend;
+
+use seasonal::{harmonic, median_profile, mstl_ets, profile_trend, seasonal_drift, theta};
+use trend::robust_line;
 
 /// The seasonal cycles a series can be modelled with, in samples.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,6 +80,10 @@ pub enum Model {
         /// its recent slope.
         window: Option<usize>,
     },
+    /// The Theta method on the seasonally adjusted series (`period` 1: no season).
+    Theta { period: usize },
+    /// The last cycle moved by the median cycle-over-cycle change of the last `cycles`.
+    SeasonalDrift { period: usize, cycles: usize },
     /// augurs: MSTL decomposition with an AutoETS trend.
     MstlEts { periods: Vec<usize> },
     /// The last value plus the mean step of the last `window` samples.
@@ -116,6 +124,11 @@ impl fmt::Display for Model {
                 }
             }
             Model::MstlEts { periods } => write!(f, "MSTL {periods:?} + AutoETS (augurs)"),
+            Model::Theta { period: 1 } => write!(f, "Theta"),
+            Model::Theta { period } => write!(f, "Theta, seasonally adjusted ({period})"),
+            Model::SeasonalDrift { period, cycles } => {
+                write!(f, "seasonal drift ({period}, {cycles} cycles)")
+            }
             Model::Drift { window } => write!(f, "drift ({window})"),
             Model::Linear { window } => write!(f, "linear trend ({window})"),
             Model::LogLinear { window } => write!(f, "exponential trend ({window})"),
@@ -149,6 +162,10 @@ pub fn candidates(kind: SeriesKind, seasons: &Seasons, len: usize, full: usize) 
             if let Some(period) = seasons.main() {
                 let have = len / period;
                 out.push(Model::SeasonalNaive { period });
+                if have >= 2 {
+                    out.push(Model::SeasonalDrift { period, cycles: 3 });
+                    out.push(Model::Theta { period });
+                }
                 if have >= 3 {
                     out.push(Model::SeasonalMedian { period, cycles: 4 });
                 }
@@ -172,6 +189,7 @@ pub fn candidates(kind: SeriesKind, seasons: &Seasons, len: usize, full: usize) 
                 out.push(Model::Linear {
                     window: (len / 2).max(4),
                 });
+                out.push(Model::Theta { period: 1 });
             }
             if let Some(year) = seasons.year {
                 // The whole history, and the last five years when there are more than six.
@@ -251,6 +269,8 @@ impl Model {
                 harmonic(&y[start..], start, year, harmonics, week, day, horizon)
             }
             Model::MstlEts { ref periods } => mstl_ets(y, periods, horizon),
+            Model::Theta { period } => theta(y, period, horizon),
+            Model::SeasonalDrift { period, cycles } => seasonal_drift(y, period, cycles, horizon),
             Model::Mean(ref a, ref b) => {
                 let a = a.forecast(y, horizon)?;
                 let b = b.forecast(y, horizon)?;
@@ -287,194 +307,6 @@ impl Model {
             }
         }
     }
-}
-
-/// The slot-by-slot median of the last `cycles` cycles, indexed by absolute position mod
-/// `period` (so that slot `i` of the forecast lines up with sample `n + i`).
-fn median_profile(y: &[f64], period: usize, cycles: usize) -> Vec<f64> {
-    let n = y.len();
-    let mut profile = vec![0.0; period];
-    let mut values = Vec::with_capacity(cycles);
-    for (slot, out) in profile.iter_mut().enumerate() {
-        // The latest sample at this slot.
-        let last = n - 1 - (n - 1 + period - slot) % period;
-        values.clear();
-        values.extend((0..cycles).map(|c| y[last - c * period]));
-        *out = median(&mut values);
-    }
-    profile
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let m = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[m]
-    } else {
-        (values[m - 1] + values[m]) / 2.0
-    }
-}
-
-/// A line `a + b·i` through the points, robust to outliers (Theil–Sen on a subsample).
-fn robust_line(y: &[f64]) -> (f64, f64) {
-    let n = y.len();
-    // Pairs far enough apart that a single outlier cannot dominate; at most ~2,000 slopes.
-    let stride = (n / 45).max(1);
-    let mut slopes = Vec::new();
-    let idx: Vec<usize> = (0..n).step_by(stride).collect();
-    for (a, &i) in idx.iter().enumerate() {
-        for &j in &idx[a + 1..] {
-            slopes.push((y[j] - y[i]) / (j - i) as f64);
-        }
-    }
-    let b = if slopes.is_empty() {
-        0.0
-    } else {
-        median(&mut slopes)
-    };
-    let mut intercepts: Vec<f64> = y
-        .iter()
-        .enumerate()
-        .map(|(i, v)| v - b * i as f64)
-        .collect();
-    (median(&mut intercepts), b)
-}
-
-fn profile_trend(
-    y: &[f64],
-    period: usize,
-    cycles: usize,
-    window: usize,
-    horizon: usize,
-) -> Result<Vec<f64>, FitError> {
-    let n = y.len();
-    let complete = n / period;
-    let offset = n - complete * period;
-    let means: Vec<f64> = (0..complete)
-        .map(|c| {
-            let s = &y[offset + c * period..offset + (c + 1) * period];
-            s.iter().sum::<f64>() / period as f64
-        })
-        .collect();
-    if means.iter().any(|m| *m <= 0.0) {
-        return Err(FitError(
-            "profile × trend needs positive cycle means".into(),
-        ));
-    }
-    let recent: Vec<f64> = means[complete - window.min(complete)..]
-        .iter()
-        .map(|m| m.ln())
-        .collect();
-    let (a, b) = robust_line(&recent);
-    let profile = median_profile(y, period, cycles);
-    let profile_mean = profile.iter().sum::<f64>() / period as f64;
-    if profile_mean <= 0.0 {
-        return Err(FitError("profile × trend needs a positive profile".into()));
-    }
-    // The cycle index (fractional) of each future sample's cycle centre.
-    let last_cycle = (recent.len() - 1) as f64;
-    Ok((0..horizon)
-        .map(|i| {
-            let cycles_ahead =
-                (offset + complete * period + i) as f64 / period as f64 - complete as f64 + 0.5;
-            let level = (a + b * (last_cycle + cycles_ahead)).exp();
-            let anchor = (a + b * last_cycle).exp();
-            profile[(n + i) % period] * level / anchor * (anchor / profile_mean)
-        })
-        .collect())
-}
-
-/// `y` starts at sample `offset` of the series (so that seasonal phases stay put).
-fn harmonic(
-    y: &[f64],
-    offset: usize,
-    year: f64,
-    harmonics: usize,
-    week: Option<usize>,
-    day: Option<usize>,
-    horizon: usize,
-) -> Result<Vec<f64>, FitError> {
-    let n = y.len();
-    if y.iter().any(|v| *v <= 0.0) {
-        return Err(FitError("harmonic regression needs positive values".into()));
-    }
-    let row = |t: usize, out: &mut Vec<f64>| {
-        out.clear();
-        let tf = (t + offset) as f64;
-        out.push(1.0);
-        out.push(t as f64 / n as f64);
-        for k in 1..=harmonics {
-            let w = std::f64::consts::TAU * k as f64 * tf / year;
-            out.push(w.sin());
-            out.push(w.cos());
-        }
-        match (week, day) {
-            // Daily data: one coefficient per weekday (the first is the intercept's).
-            (Some(7), None) => {
-                for d in 1..7 {
-                    out.push(if (t + offset) % 7 == d { 1.0 } else { 0.0 });
-                }
-            }
-            _ => {
-                for (period, k_max) in [(week, 6), (day, 8)] {
-                    if let Some(p) = period {
-                        for k in 1..=k_max.min(p / 2) {
-                            let w = std::f64::consts::TAU * k as f64 * tf / p as f64;
-                            out.push(w.sin());
-                            out.push(w.cos());
-                        }
-                    }
-                }
-            }
-        }
-    };
-    let mut r = Vec::new();
-    row(0, &mut r);
-    let p = r.len();
-    if n < 3 * p {
-        return Err(FitError(format!(
-            "harmonic regression needs {} samples",
-            3 * p
-        )));
-    }
-    let mut x = DMatrix::<f64>::zeros(n, p);
-    for t in 0..n {
-        row(t, &mut r);
-        for (j, v) in r.iter().enumerate() {
-            x[(t, j)] = *v;
-        }
-    }
-    let logs = DVector::from_iterator(n, y.iter().map(|v| v.ln()));
-    let xtx = x.tr_mul(&x);
-    let xty = x.tr_mul(&logs);
-    let beta = match xtx.clone().cholesky() {
-        Some(ch) => ch.solve(&xty),
-        None => xtx
-            .svd(true, true)
-            .solve(&xty, 1e-9)
-            .map_err(|e| FitError(e.to_string()))?,
-    };
-    Ok((0..horizon)
-        .map(|i| {
-            row(n + i, &mut r);
-            r.iter()
-                .zip(beta.iter())
-                .map(|(a, b)| a * b)
-                .sum::<f64>()
-                .exp()
-        })
-        .collect())
-}
-
-fn mstl_ets(y: &[f64], periods: &[usize], horizon: usize) -> Result<Vec<f64>, FitError> {
-    use augurs_core::{Fit as _, Predict as _};
-    let trend = augurs_ets::AutoETS::non_seasonal().into_trend_model();
-    let model = augurs_mstl::MSTLModel::new(periods.to_vec(), trend);
-    let fitted = model.fit(y).map_err(|e| FitError(e.to_string()))?;
-    let forecast = fitted
-        .predict(horizon, None)
-        .map_err(|e| FitError(e.to_string()))?;
-    Ok(forecast.point)
 }
 
 #[cfg(test)]

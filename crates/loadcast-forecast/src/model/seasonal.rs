@@ -1,0 +1,304 @@
+//! Seasonal models: slot medians, a profile times a trend, harmonic regression and augurs'
+//! MSTL, and the classical decomposition the Theta method and seasonal drift stand on.
+
+use nalgebra::{DMatrix, DVector};
+
+use super::FitError;
+use super::trend::{median, robust_line};
+
+/// The slot-by-slot median of the last `cycles` cycles, indexed by absolute position mod
+/// `period` (so that slot `i` of the forecast lines up with sample `n + i`).
+pub(super) fn median_profile(y: &[f64], period: usize, cycles: usize) -> Vec<f64> {
+    let n = y.len();
+    let mut profile = vec![0.0; period];
+    let mut values = Vec::with_capacity(cycles);
+    for (slot, out) in profile.iter_mut().enumerate() {
+        // The latest sample at this slot.
+        let last = n - 1 - (n - 1 + period - slot) % period;
+        values.clear();
+        values.extend((0..cycles).map(|c| y[last - c * period]));
+        *out = median(&mut values);
+    }
+    profile
+}
+
+pub(super) fn profile_trend(
+    y: &[f64],
+    period: usize,
+    cycles: usize,
+    window: usize,
+    horizon: usize,
+) -> Result<Vec<f64>, FitError> {
+    let n = y.len();
+    let complete = n / period;
+    let offset = n - complete * period;
+    let means: Vec<f64> = (0..complete)
+        .map(|c| {
+            let s = &y[offset + c * period..offset + (c + 1) * period];
+            s.iter().sum::<f64>() / period as f64
+        })
+        .collect();
+    if means.iter().any(|m| *m <= 0.0) {
+        return Err(FitError(
+            "profile × trend needs positive cycle means".into(),
+        ));
+    }
+    let recent: Vec<f64> = means[complete - window.min(complete)..]
+        .iter()
+        .map(|m| m.ln())
+        .collect();
+    let (a, b) = robust_line(&recent);
+    let profile = median_profile(y, period, cycles);
+    let profile_mean = profile.iter().sum::<f64>() / period as f64;
+    if profile_mean <= 0.0 {
+        return Err(FitError("profile × trend needs a positive profile".into()));
+    }
+    // The cycle index (fractional) of each future sample's cycle centre.
+    let last_cycle = (recent.len() - 1) as f64;
+    Ok((0..horizon)
+        .map(|i| {
+            let cycles_ahead =
+                (offset + complete * period + i) as f64 / period as f64 - complete as f64 + 0.5;
+            let level = (a + b * (last_cycle + cycles_ahead)).exp();
+            let anchor = (a + b * last_cycle).exp();
+            profile[(n + i) % period] * level / anchor * (anchor / profile_mean)
+        })
+        .collect())
+}
+
+/// `y` starts at sample `offset` of the series (so that seasonal phases stay put).
+pub(super) fn harmonic(
+    y: &[f64],
+    offset: usize,
+    year: f64,
+    harmonics: usize,
+    week: Option<usize>,
+    day: Option<usize>,
+    horizon: usize,
+) -> Result<Vec<f64>, FitError> {
+    let n = y.len();
+    if y.iter().any(|v| *v <= 0.0) {
+        return Err(FitError("harmonic regression needs positive values".into()));
+    }
+    let row = |t: usize, out: &mut Vec<f64>| {
+        out.clear();
+        let tf = (t + offset) as f64;
+        out.push(1.0);
+        out.push(t as f64 / n as f64);
+        for k in 1..=harmonics {
+            let w = std::f64::consts::TAU * k as f64 * tf / year;
+            out.push(w.sin());
+            out.push(w.cos());
+        }
+        match (week, day) {
+            // Daily data: one coefficient per weekday (the first is the intercept's).
+            (Some(7), None) => {
+                for d in 1..7 {
+                    out.push(if (t + offset) % 7 == d { 1.0 } else { 0.0 });
+                }
+            }
+            _ => {
+                for (period, k_max) in [(week, 6), (day, 8)] {
+                    if let Some(p) = period {
+                        for k in 1..=k_max.min(p / 2) {
+                            let w = std::f64::consts::TAU * k as f64 * tf / p as f64;
+                            out.push(w.sin());
+                            out.push(w.cos());
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let mut r = Vec::new();
+    row(0, &mut r);
+    let p = r.len();
+    if n < 3 * p {
+        return Err(FitError(format!(
+            "harmonic regression needs {} samples",
+            3 * p
+        )));
+    }
+    let mut x = DMatrix::<f64>::zeros(n, p);
+    for t in 0..n {
+        row(t, &mut r);
+        for (j, v) in r.iter().enumerate() {
+            x[(t, j)] = *v;
+        }
+    }
+    let logs = DVector::from_iterator(n, y.iter().map(|v| v.ln()));
+    let xtx = x.tr_mul(&x);
+    let xty = x.tr_mul(&logs);
+    let beta = match xtx.clone().cholesky() {
+        Some(ch) => ch.solve(&xty),
+        None => xtx
+            .svd(true, true)
+            .solve(&xty, 1e-9)
+            .map_err(|e| FitError(e.to_string()))?,
+    };
+    Ok((0..horizon)
+        .map(|i| {
+            row(n + i, &mut r);
+            r.iter()
+                .zip(beta.iter())
+                .map(|(a, b)| a * b)
+                .sum::<f64>()
+                .exp()
+        })
+        .collect())
+}
+
+pub(super) fn mstl_ets(y: &[f64], periods: &[usize], horizon: usize) -> Result<Vec<f64>, FitError> {
+    use augurs_core::{Fit as _, Predict as _};
+    let trend = augurs_ets::AutoETS::non_seasonal().into_trend_model();
+    let model = augurs_mstl::MSTLModel::new(periods.to_vec(), trend);
+    let fitted = model.fit(y).map_err(|e| FitError(e.to_string()))?;
+    let forecast = fitted
+        .predict(horizon, None)
+        .map_err(|e| FitError(e.to_string()))?;
+    Ok(forecast.point)
+}
+
+/// Multiplicative seasonal indices by absolute slot (`position % period`, as the profiles
+/// index them), from ratios to a centred moving average; `None` when the series is not
+/// positive, too short, or its autocorrelation at the period is not significant (90%), so
+/// that noise is not taken for a season.
+pub(super) fn seasonal_indices(y: &[f64], period: usize) -> Option<Vec<f64>> {
+    let n = y.len();
+    if period < 2 || n < 2 * period + 1 || y.iter().any(|v| *v <= 0.0) {
+        return None;
+    }
+    let mean = y.iter().sum::<f64>() / n as f64;
+    let var: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
+    let acf = |lag: usize| {
+        y[lag..]
+            .iter()
+            .zip(y)
+            .map(|(a, b)| (a - mean) * (b - mean))
+            .sum::<f64>()
+            / var
+    };
+    let sum_sq: f64 = (1..period).map(|k| acf(k).powi(2)).sum();
+    if acf(period) <= 1.645 * ((1.0 + 2.0 * sum_sq) / n as f64).sqrt() {
+        return None;
+    }
+    // A centred moving average over one period (2×m for even m).
+    let half = period / 2;
+    let mut sums = vec![0.0; period];
+    let mut counts = vec![0usize; period];
+    for t in half..n - half {
+        let ma = if period % 2 == 0 {
+            let inner: f64 = y[t + 1 - half..t + half].iter().sum();
+            (inner + 0.5 * (y[t - half] + y[t + half])) / period as f64
+        } else {
+            y[t - half..=t + half].iter().sum::<f64>() / period as f64
+        };
+        sums[t % period] += y[t] / ma;
+        counts[t % period] += 1;
+    }
+    if counts.contains(&0) {
+        return None;
+    }
+    let mut index: Vec<f64> = sums
+        .iter()
+        .zip(&counts)
+        .map(|(s, c)| s / *c as f64)
+        .collect();
+    let norm = index.iter().sum::<f64>() / period as f64;
+    for v in &mut index {
+        *v /= norm;
+    }
+    Some(index)
+}
+
+/// The Theta method (Assimakopoulos & Nikolopoulos; as Hyndman & Billah show, simple
+/// exponential smoothing with a drift of half the linear trend), on the seasonally adjusted
+/// series when it has a significant season, reseasonalised after.
+pub(super) fn theta(y: &[f64], period: usize, horizon: usize) -> Result<Vec<f64>, FitError> {
+    let n = y.len();
+    if n < 4 {
+        return Err(FitError("the Theta method needs 4 samples".into()));
+    }
+    let index = seasonal_indices(y, period);
+    let adjusted: Vec<f64> = match &index {
+        Some(s) => y
+            .iter()
+            .enumerate()
+            .map(|(t, v)| v / s[t % period])
+            .collect(),
+        None => y.to_vec(),
+    };
+    // The linear trend's slope by least squares.
+    let tm = (n - 1) as f64 / 2.0;
+    let ym = adjusted.iter().sum::<f64>() / n as f64;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (t, v) in adjusted.iter().enumerate() {
+        sxy += (t as f64 - tm) * (v - ym);
+        sxx += (t as f64 - tm).powi(2);
+    }
+    let slope = sxy / sxx;
+    // Simple exponential smoothing, its alpha by one-step squared error on a grid.
+    let ses = |alpha: f64| {
+        let mut level = adjusted[0];
+        let mut sse = 0.0;
+        for v in &adjusted[1..] {
+            sse += (v - level).powi(2);
+            level += alpha * (v - level);
+        }
+        (sse, level)
+    };
+    let (alpha, level) = (1..100)
+        .map(|k| k as f64 / 100.0)
+        .map(|a| (a, ses(a)))
+        .min_by(|a, b| a.1.0.total_cmp(&b.1.0))
+        .map(|(a, (_, level))| (a, level))
+        .unwrap_or((0.5, adjusted[n - 1]));
+    let decay = (1.0 - alpha).powi(n as i32);
+    Ok((1..=horizon)
+        .map(|h| {
+            let drift = slope / 2.0 * (h as f64 - 1.0 + 1.0 / alpha - decay / alpha);
+            let season = index.as_ref().map_or(1.0, |s| s[(n + h - 1) % period]);
+            (level + drift) * season
+        })
+        .collect())
+}
+
+/// The last cycle moved by the series' typical change over a cycle: the median of its
+/// cycle-over-cycle ratios (positive series) or differences over the last `cycles` cycles.
+pub(super) fn seasonal_drift(
+    y: &[f64],
+    period: usize,
+    cycles: usize,
+    horizon: usize,
+) -> Result<Vec<f64>, FitError> {
+    let n = y.len();
+    if n < 2 * period {
+        return Err(FitError(format!(
+            "seasonal drift needs two cycles ({} samples)",
+            2 * period
+        )));
+    }
+    let from = n.saturating_sub(cycles * period).max(period);
+    let ratio = y.iter().all(|v| *v > 0.0);
+    let mut changes: Vec<f64> = (from..n)
+        .map(|t| {
+            if ratio {
+                (y[t] / y[t - period]).ln()
+            } else {
+                y[t] - y[t - period]
+            }
+        })
+        .collect();
+    let change = median(&mut changes);
+    Ok((0..horizon)
+        .map(|i| {
+            let base = y[n - period + i % period];
+            let ahead = (i / period + 1) as f64;
+            if ratio {
+                base * (change * ahead).exp()
+            } else {
+                base + change * ahead
+            }
+        })
+        .collect())
+}
