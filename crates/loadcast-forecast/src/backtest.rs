@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::history::SeriesKind;
-use crate::model::{Model, Seasons, candidates};
+use crate::model::{Model, Seasons, Shape, candidates};
 
 /// Accuracy over holdouts.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -33,7 +33,15 @@ pub struct Selection {
     pub calibration: Calibration,
     /// The chosen model's accuracy on the selection folds.
     pub accuracy: Accuracy,
+    /// What the user should know about the choice (a pin followed or refused).
+    pub notes: Vec<String>,
+    /// Why the history does not support a forecast, when it does not: no model beat its mean,
+    /// or the backtest error is too large for a date.
+    pub unsupported: Option<String>,
 }
+
+/// Backtest MASE beyond which no date is read from a forecast.
+pub const UNSUPPORTED_MASE: f64 = 2.0;
 
 /// Error quantiles by horizon bucket: `[q2.5, q10, q90, q97.5]` of the error, as a log ratio
 /// (actual / forecast) when the series is positive, else in the series' units.
@@ -152,6 +160,7 @@ pub fn select(
     kind: SeriesKind,
     seasons: &Seasons,
     horizon: usize,
+    pin: Option<Shape>,
 ) -> Result<Selection, String> {
     let n = y.len();
     let min_train = min_train(seasons, n);
@@ -168,7 +177,7 @@ pub fn select(
     let mut scores = Vec::new();
     // (score, model, per-fold pairs) of every candidate that fitted.
     let mut fitted: Vec<(f64, Model, Vec<FoldPairs>)> = Vec::new();
-    for model in candidates(kind, seasons, folds[0], n) {
+    for model in candidates(kind, seasons, folds[0]) {
         let mut fold_pairs = Vec::with_capacity(folds.len());
         let mut ok = true;
         for &o in &folds {
@@ -193,10 +202,40 @@ pub fn select(
         }
     }
     fitted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let level = fitted
+        .iter()
+        .find(|(_, m, _)| matches!(m, Model::Level { .. }))
+        .map(|(s, _, _)| *s);
+    let mut notes = Vec::new();
+    if let Some(shape) = pin {
+        let best = fitted.first().map(|(s, m, _)| (*s, m.to_string()));
+        match (fitted.iter().position(|(_, m, _)| m.shape() == Some(shape)), best) {
+            (Some(i), Some((best_score, best))) if fitted[i].0 <= 1.5 * best_score => {
+                let (score, model, pairs) = fitted.swap_remove(i);
+                notes.push(format!(
+                    "pinned to the {} shape: {model} (backtest MASE {score:.2}; the best model, {best}, {best_score:.2})",
+                    shape.name()
+                ));
+                fitted = vec![(score, model, pairs)];
+            }
+            (Some(i), Some((best_score, best))) => notes.push(format!(
+                "the pinned {} shape backtests {:.1}× worse than {best} (MASE {:.2} vs {best_score:.2}): the pin is refused",
+                shape.name(),
+                fitted[i].0 / best_score,
+                fitted[i].0
+            )),
+            (None, _) => notes.push(format!(
+                "the pinned {} shape could not be fitted to this history: the pin is refused",
+                shape.name()
+            )),
+            _ => {}
+        }
+    }
     let mut ranked = fitted.into_iter();
     let Some((best_score, best, best_pairs)) = ranked.next() else {
         return Err("no model could be fitted".into());
     };
+    let flat = matches!(best, Model::Level { .. });
     // A runner-up within 20% of the winner is not a worse model, just a different draw of the
     // same noise: their mean is steadier than betting on either.
     let (model, pairs) = match ranked.next() {
@@ -217,11 +256,26 @@ pub fn select(
     };
     let calibration = calibrate(&pairs, held);
     let accuracy = score_folds(&pairs, &folds, y, season, &calibration, kind);
+    let unsupported = match level {
+        // A rate whose best model is no better than its own mean has shown nothing to project.
+        Some(level) if kind == SeriesKind::Traffic && (flat || best_score > 0.9 * level) => {
+            Some(format!(
+                "the history shows no trend or season its backtest could confirm: no model beat its mean by 10% (MASE {best_score:.2} vs {level:.2}); the forecast is that mean and its spread, and no date should be read from it"
+            ))
+        }
+        _ if accuracy.mase > UNSUPPORTED_MASE => Some(format!(
+            "the history does not support a forecast at this horizon: backtest MASE {:.1} (above {UNSUPPORTED_MASE})",
+            accuracy.mase
+        )),
+        _ => None,
+    };
     Ok(Selection {
         model,
         scores,
         calibration,
         accuracy,
+        notes,
+        unsupported,
     })
 }
 

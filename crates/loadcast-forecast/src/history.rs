@@ -212,6 +212,8 @@ pub struct SeriesSpec {
     pub name: String,
     pub source: String,
     pub kind: SeriesKind,
+    /// A growth shape the user pinned (`orders=orders_rows:linear`).
+    pub shape: Option<crate::model::Shape>,
 }
 
 impl SeriesSpec {
@@ -220,11 +222,24 @@ impl SeriesSpec {
             name: name.into(),
             source: source.into(),
             kind,
+            shape: None,
         }
     }
 
-    /// `name=source` or `source`, of the given kind.
+    /// `name=source` or `source`, of the given kind, with an optional `:shape` at the end
+    /// (only a known shape is one: a PromQL recording rule has colons of its own).
     pub fn parse(text: &str, kind: SeriesKind) -> Result<Self, String> {
+        let (text, shape) = match text.rsplit_once(':') {
+            Some((rest, shape)) if crate::model::Shape::ALL.iter().any(|(n, _)| *n == shape) => {
+                if kind == SeriesKind::Traffic {
+                    return Err(format!(
+                        "{shape:?}: a growth shape is pinned on a data series (--data NAME=COLUMN:{shape})"
+                    ));
+                }
+                (rest, shape.parse().ok())
+            }
+            _ => (text, None),
+        };
         let (name, source) = match text.split_once('=') {
             Some((name, source)) => (name.trim(), source.trim()),
             None => (text.trim(), text.trim()),
@@ -234,7 +249,10 @@ impl SeriesSpec {
                 "{text:?} is not a series: a column (`requests`) or `name=column` (`orders=orders_rows`)"
             ));
         }
-        Ok(Self::new(name, source, kind))
+        Ok(Self {
+            shape,
+            ..Self::new(name, source, kind)
+        })
     }
 }
 
@@ -303,6 +321,7 @@ pub fn parse_csv(text: &str, origin: &str, spec: &CsvSpec) -> Result<History, Fo
         name,
         source: column,
         kind,
+        ..
     } in &spec.series
     {
         let index = columns.iter().position(|c| c == column).ok_or_else(|| {

@@ -120,6 +120,8 @@ pub struct Options {
     pub seasons: Option<Vec<Season>>,
     /// Most points kept in the projection's paths (charts).
     pub path_points: usize,
+    /// Growth shapes pinned by series name (`--data orders=orders_rows:linear`).
+    pub pins: Vec<(String, model::Shape)>,
 }
 
 impl Options {
@@ -128,6 +130,7 @@ impl Options {
             horizon,
             seasons: None,
             path_points: 400,
+            pins: Vec::new(),
         }
     }
 }
@@ -195,6 +198,15 @@ pub struct SeriesProjection {
     /// The end of the history, downsampled the same way.
     #[serde(default)]
     pub history: Vec<(i64, f64)>,
+    /// The seasonal cycles found in the history ("daily (48 samples)").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seasons: Vec<String>,
+    /// Why no date should be read from this forecast, when none should.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsupported: Option<String>,
+    /// How the model was chosen, when the user should know (a pin followed or refused).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -247,7 +259,17 @@ fn seasons_for(
     let step = history.step;
     let detected = history.grid.seasons(step, n);
     let Some(requested) = requested else {
-        return Ok(detected);
+        // Automatic: the day and week the history is long enough for, kept only when the
+        // series repeats at them; the backtest then decides which models use them.
+        return Ok(Seasons {
+            day: detected
+                .day
+                .filter(|p| model::repeats_at(&series.values, *p)),
+            week: detected
+                .week
+                .filter(|p| model::repeats_at(&series.values, *p)),
+            year: detected.year,
+        });
     };
     let per = |seconds: f64| seconds / step.as_secs_f64();
     let mut seasons = Seasons {
@@ -338,7 +360,12 @@ pub fn project(history: &History, options: &Options) -> Result<Projection, Forec
     });
     let mut out = Vec::with_capacity(results.len());
     for r in results {
-        out.push(r?);
+        let s: SeriesProjection = r?;
+        notes.extend(s.notes.iter().map(|n| format!("{}: {n}", s.name)));
+        if let Some(why) = &s.unsupported {
+            notes.push(format!("{}: {why}", s.name));
+        }
+        out.push(s);
     }
     let end = history.end();
     let horizon_end = history.time_of(history.len() - 1 + steps);
@@ -374,7 +401,12 @@ fn project_series(
         });
     }
     let seasons = seasons_for(series, history, options.seasons.as_deref())?;
-    let selection = backtest::select(y, series.kind, &seasons, steps).map_err(|cause| {
+    let pin = options
+        .pins
+        .iter()
+        .find(|(name, _)| *name == series.name)
+        .map(|(_, shape)| *shape);
+    let selection = backtest::select(y, series.kind, &seasons, steps, pin).map_err(|cause| {
         ForecastError::Model {
             series: series.name.clone(),
             cause,
@@ -453,6 +485,9 @@ fn project_series(
         backtest: selection.accuracy,
         path,
         history: history_points,
+        unsupported: selection.unsupported,
+        notes: selection.notes,
+        seasons: seasons.describe(),
     })
 }
 
@@ -527,6 +562,9 @@ pub struct SeriesBacktest {
     /// The model each fold chose.
     #[serde(default)]
     pub models: Vec<String>,
+    /// The lag of the seasonal-naive error that scales MASE (1: none).
+    #[serde(default)]
+    pub scale_season: usize,
 }
 
 /// Runs the rolling-holdout backtest of every series.
@@ -570,12 +608,13 @@ pub fn backtest(
                 notes: Vec::new(),
             };
             let s = seasons_for(&train.series[0], &train, seasons)?;
-            let selection = backtest::select(&y[..o], series.kind, &s, h).map_err(|cause| {
-                ForecastError::Model {
-                    series: series.name.clone(),
-                    cause,
-                }
-            })?;
+            let selection =
+                backtest::select(&y[..o], series.kind, &s, h, None).map_err(|cause| {
+                    ForecastError::Model {
+                        series: series.name.clone(),
+                        cause,
+                    }
+                })?;
             let forecast =
                 selection
                     .model
@@ -616,6 +655,7 @@ pub fn backtest(
                 folds: folds.len(),
             },
             models,
+            scale_season: full.main().unwrap_or(1),
         })
     });
     results.into_iter().collect()

@@ -58,6 +58,18 @@ impl HistorySource {
         }
     }
 
+    /// The growth shapes its series were pinned to.
+    pub fn pins(&self) -> Vec<(String, crate::model::Shape)> {
+        let series = match self {
+            HistorySource::Csv { spec, .. } => &spec.series,
+            HistorySource::Prometheus { series, .. } => series,
+        };
+        series
+            .iter()
+            .filter_map(|s| s.shape.map(|shape| (s.name.clone(), shape)))
+            .collect()
+    }
+
     /// The file or server, as listed in the run store.
     pub fn name(&self) -> String {
         match self {

@@ -219,3 +219,44 @@ fn samples_about_a_day_apart_are_snapped_with_a_note() {
     assert!(p.grid.starts_with("1 day"), "{}", p.grid);
     assert_eq!(format_date(p.horizon_end_unix), "2026-05-14");
 }
+
+#[test]
+fn a_half_hourly_series_with_a_daily_and_a_weekly_cycle_finds_both_and_tracks_the_truth() {
+    // Eight weeks of half-hours: a daily shape, quieter weekends, slow growth, noise sd 4.
+    let sd = 4.0;
+    let truth = |i: usize| {
+        let day = (i / 48) % 7;
+        let hour = (i % 48) as f64 / 2.0;
+        let daily = 1.0 + 0.6 * (std::f64::consts::TAU * (hour - 14.0) / 24.0).cos();
+        let weekly = if day >= 5 { 0.6 } else { 1.0 };
+        100.0 * daily * weekly * (1.0 + 0.0001 * i as f64)
+    };
+    let mut rng = fastrand::Rng::with_seed(21);
+    let start = parse_time("2026-09-07").unwrap(); // a Monday
+    let mut csv = String::from("time,v\n");
+    let n = 8 * 336;
+    for i in 0..n {
+        let v = truth(i) + sd * normal(&mut rng);
+        csv.push_str(&format!("{},{v:.3}\n", start + 1800 * i as i64));
+    }
+    let p = forecast(&csv, Duration::from_secs(7 * 86_400));
+    let s = &p.series[0];
+    assert_eq!(
+        s.seasons,
+        ["daily (48 samples)", "weekly (336 samples)"],
+        "{}",
+        s.model
+    );
+    let mean_abs_error = s
+        .path
+        .iter()
+        .enumerate()
+        .map(|(h, point)| (point.band.point - truth(n + h)).abs())
+        .sum::<f64>()
+        / s.path.len() as f64;
+    assert!(
+        mean_abs_error < sd,
+        "mean error {mean_abs_error:.2} against noise sd {sd} ({})",
+        s.model
+    );
+}

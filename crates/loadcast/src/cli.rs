@@ -130,7 +130,9 @@ pub struct ForecastArgs {
     /// --prometheus `name=PROMQL`. Repeatable.
     #[arg(long, value_name = "SERIES", value_parser = traffic_series)]
     pub traffic: Vec<SeriesSpec>,
-    /// A data-volume series (rows or bytes), as for --traffic. Repeatable.
+    /// A data-volume series (rows or bytes), as for --traffic; `:SHAPE` pins its growth
+    /// (`orders=orders_rows:linear`; linear, exponential, changepoint, plateau, seasonal), which
+    /// the backtest refuses when it forecasts much worse. Repeatable.
     #[arg(long, value_name = "SERIES", value_parser = data_series)]
     pub data: Vec<SeriesSpec>,
     /// The CSV's timestamp column [default: the first].

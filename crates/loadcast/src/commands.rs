@@ -155,7 +155,8 @@ pub fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let options = loadcast_forecast::Options {
         horizon: inputs.horizon,
         seasons,
-        path_points: 400,
+        pins: inputs.source.pins(),
+        ..loadcast_forecast::Options::horizon(inputs.horizon)
     };
     let projection = loadcast_forecast::project(&history, &options).map_err(Failure::usage)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("projection.json"));

@@ -16,7 +16,7 @@ mod seasonal;
 mod trend;
 
 use seasonal::{harmonic, median_profile, mstl_ets, profile_trend, seasonal_drift, theta};
-use trend::robust_line;
+use trend::{changepoint, robust_line};
 
 /// The seasonal cycles a series can be modelled with, in samples.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,6 +45,21 @@ impl Seasons {
         }
     }
 
+    /// The cycles, in words: "daily (48 samples)", "weekly (336 samples)".
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(d) = self.day {
+            out.push(format!("daily ({d} samples)"));
+        }
+        if let Some(w) = self.week {
+            out.push(format!("weekly ({w} samples)"));
+        }
+        if let Some(y) = self.year {
+            out.push(format!("yearly ({y:.1} samples)"));
+        }
+        out
+    }
+
     /// The cycle seasonal models repeat: the week when there is one, else the day, else the
     /// year rounded to whole samples (weekly or monthly data).
     pub fn main(&self) -> Option<usize> {
@@ -52,6 +67,75 @@ impl Seasons {
             .year
             .filter(|y| *y <= 400.0)
             .map(|y| y.round() as usize))
+    }
+}
+
+/// Whether `y` repeats every `period` samples: the autocorrelation of its first differences
+/// (a trend does not count) at that lag is positive and significant (95%), and large enough to
+/// matter (0.1).
+pub fn repeats_at(y: &[f64], period: usize) -> bool {
+    let d: Vec<f64> = y.windows(2).map(|w| w[1] - w[0]).collect();
+    let n = d.len();
+    if period == 0 || n <= 2 * period {
+        return false;
+    }
+    let mean = d.iter().sum::<f64>() / n as f64;
+    let var: f64 = d.iter().map(|v| (v - mean).powi(2)).sum();
+    if var <= 0.0 {
+        return false;
+    }
+    let r = d[period..]
+        .iter()
+        .zip(&d)
+        .map(|(a, b)| (a - mean) * (b - mean))
+        .sum::<f64>()
+        / var;
+    r > (1.96 / (n as f64).sqrt()).max(0.1)
+}
+
+/// A growth shape a user can pin a data series to (`--data orders=orders_rows:linear`); the
+/// backtest still checks it and refuses a pin that forecasts much worse than its best model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Linear,
+    Exponential,
+    /// Its growth changed (a launch): the trend since the change.
+    Changepoint,
+    /// It stopped growing (retention deletes old rows): flat.
+    Plateau,
+    /// It grows by a seasonal write rate.
+    Seasonal,
+}
+
+impl Shape {
+    pub const ALL: [(&'static str, Shape); 5] = [
+        ("linear", Shape::Linear),
+        ("exponential", Shape::Exponential),
+        ("changepoint", Shape::Changepoint),
+        ("plateau", Shape::Plateau),
+        ("seasonal", Shape::Seasonal),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
+
+impl std::str::FromStr for Shape {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| *n == text)
+            .map(|(_, s)| *s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|(n, _)| *n).collect();
+                format!("{text:?} is not a growth shape: {}", names.join(", "))
+            })
     }
 }
 
@@ -85,13 +169,25 @@ pub enum Model {
     /// The last cycle moved by the median cycle-over-cycle change of the last `cycles`.
     SeasonalDrift { period: usize, cycles: usize },
     /// augurs: MSTL decomposition with an AutoETS trend.
-    MstlEts { periods: Vec<usize> },
+    /// Fitted on the last `window` samples (whole longest cycles): a long history costs no
+    /// more than six cycles of it, and the trend is today's.
+    MstlEts { periods: Vec<usize>, window: usize },
     /// The last value plus the mean step of the last `window` samples.
     Drift { window: usize },
     /// A straight line through the last `window` samples.
     Linear { window: usize },
     /// Exponential growth fitted to the last `window` samples.
     LogLinear { window: usize },
+    /// The line of the samples after the series' last change of trend (none found: the
+    /// whole series), from today's value: a launch that changed the growth rate is not averaged
+    /// with the time before it. In logs when `log` (a growth rate changed).
+    Changepoint { log: bool },
+    /// Flat at the mean of the last `window` samples: the baseline every other model must beat
+    /// for its trend or season to be believed.
+    Level { window: usize },
+    /// A volume forecast from its increments: `inner` forecasts what is added each step (a
+    /// seasonal write rate), summed onto today's volume.
+    Cumulative(Box<Model>),
     /// The mean of two models' forecasts: when two candidates backtest almost alike, their
     /// mean is steadier than either choice.
     Mean(Box<Model>, Box<Model>),
@@ -123,7 +219,12 @@ impl fmt::Display for Model {
                     None => Ok(()),
                 }
             }
-            Model::MstlEts { periods } => write!(f, "MSTL {periods:?} + AutoETS (augurs)"),
+            Model::MstlEts { periods, window } => {
+                write!(
+                    f,
+                    "MSTL {periods:?} + AutoETS over the last {window} (augurs)"
+                )
+            }
             Model::Theta { period: 1 } => write!(f, "Theta"),
             Model::Theta { period } => write!(f, "Theta, seasonally adjusted ({period})"),
             Model::SeasonalDrift { period, cycles } => {
@@ -133,18 +234,24 @@ impl fmt::Display for Model {
             Model::Linear { window } => write!(f, "linear trend ({window})"),
             Model::LogLinear { window } => write!(f, "exponential trend ({window})"),
             Model::Mean(a, b) => write!(f, "mean of {a} and {b}"),
+            Model::Changepoint { log: false } => write!(f, "linear trend since its last change"),
+            Model::Changepoint { log: true } => {
+                write!(f, "exponential trend since its last change")
+            }
+            Model::Level { window } => write!(f, "level: the mean of the last {window}"),
+            Model::Cumulative(inner) => write!(f, "cumulative {inner} of the increments"),
         }
     }
 }
 
-/// Longest series MSTL+AutoETS is tried on: it measured 150 ms per fit on 10,000 points.
-const MSTL_MAX_LEN: usize = 2_000;
+/// Cycles of the longest season MSTL is fitted on: it measured 150 ms per fit on 10,000
+/// points, about 30 ms on six weeks of half-hours.
+const MSTL_CYCLES: usize = 6;
 
 /// The candidates worth backtesting for a series of `len` samples.
 ///
-/// `len` is the length of the shortest training window the backtest fits on; `full` the whole
-/// series (which decides what is affordable).
-pub fn candidates(kind: SeriesKind, seasons: &Seasons, len: usize, full: usize) -> Vec<Model> {
+/// `len` is the length of the shortest training window the backtest fits on.
+pub fn candidates(kind: SeriesKind, seasons: &Seasons, len: usize) -> Vec<Model> {
     let mut out = Vec::new();
     match kind {
         SeriesKind::Data => {
@@ -156,6 +263,30 @@ pub fn candidates(kind: SeriesKind, seasons: &Seasons, len: usize, full: usize) 
             out.push(Model::Drift {
                 window: (len / 4).max(2),
             });
+            out.push(Model::Level { window: 1 });
+            out.push(Model::Changepoint { log: false });
+            out.push(Model::Changepoint { log: true });
+            // A table whose write rate has a season (busier in the peak months) grows along
+            // the sum of that season.
+            if let Some(period) = seasons.main().filter(|p| len >= 3 * p) {
+                out.push(Model::Cumulative(Box::new(Model::SeasonalDrift {
+                    period,
+                    cycles: 3,
+                })));
+                out.push(Model::Cumulative(Box::new(Model::SeasonalMedian {
+                    period,
+                    cycles: 4,
+                })));
+            }
+            if let Some(year) = seasons.year {
+                out.push(Model::Cumulative(Box::new(Model::Harmonic {
+                    year,
+                    harmonics: 2,
+                    week: None,
+                    day: None,
+                    window: None,
+                })));
+            }
             out.dedup();
         }
         SeriesKind::Traffic => {
@@ -191,6 +322,7 @@ pub fn candidates(kind: SeriesKind, seasons: &Seasons, len: usize, full: usize) 
                 });
                 out.push(Model::Theta { period: 1 });
             }
+            out.push(Model::Level { window: len });
             if let Some(year) = seasons.year {
                 // The whole history, and the last five years when there are more than six.
                 let mut windows = vec![None];
@@ -210,16 +342,30 @@ pub fn candidates(kind: SeriesKind, seasons: &Seasons, len: usize, full: usize) 
                     }
                 }
             }
-            if full <= MSTL_MAX_LEN {
-                let periods: Vec<usize> =
-                    [seasons.day, seasons.week].into_iter().flatten().collect();
-                if !periods.is_empty() {
-                    out.push(Model::MstlEts { periods });
+            let periods: Vec<usize> = [seasons.day, seasons.week].into_iter().flatten().collect();
+            if let Some(&longest) = periods.last() {
+                if len >= 3 * longest {
+                    let window = (MSTL_CYCLES * longest).min(len / longest * longest);
+                    out.push(Model::MstlEts { periods, window });
                 }
             }
         }
     }
     out
+}
+
+impl Model {
+    /// The growth shape this model forecasts, for the data models a user can pin.
+    pub fn shape(&self) -> Option<Shape> {
+        match self {
+            Model::Linear { .. } | Model::Drift { .. } => Some(Shape::Linear),
+            Model::LogLinear { .. } => Some(Shape::Exponential),
+            Model::Changepoint { .. } => Some(Shape::Changepoint),
+            Model::Level { .. } => Some(Shape::Plateau),
+            Model::Cumulative(_) => Some(Shape::Seasonal),
+            _ => None,
+        }
+    }
 }
 
 /// A model could not be fitted to this window.
@@ -268,9 +414,58 @@ impl Model {
                 let start = start - start % week.or(day).unwrap_or(1);
                 harmonic(&y[start..], start, year, harmonics, week, day, horizon)
             }
-            Model::MstlEts { ref periods } => mstl_ets(y, periods, horizon),
+            Model::MstlEts {
+                ref periods,
+                window,
+            } => {
+                // Whole cycles, so that the seasonal phases stay put.
+                let w = window.min(n / periods[periods.len() - 1] * periods[periods.len() - 1]);
+                mstl_ets(&y[n - w.max(1)..], periods, horizon)
+            }
             Model::Theta { period } => theta(y, period, horizon),
             Model::SeasonalDrift { period, cycles } => seasonal_drift(y, period, cycles, horizon),
+            Model::Changepoint { log } => {
+                need(24, "a change of trend")?;
+                if log && y.iter().any(|v| *v <= 0.0) {
+                    return Err(FitError(
+                        "an exponential trend needs positive values".into(),
+                    ));
+                }
+                let series: Vec<f64> = if log {
+                    y.iter().map(|v| v.ln()).collect()
+                } else {
+                    y.to_vec()
+                };
+                let since = changepoint(&series).unwrap_or(0);
+                let (_, b) = robust_line(&series[since..]);
+                Ok((1..=horizon)
+                    .map(|h| {
+                        if log {
+                            y[n - 1] * (b * h as f64).exp()
+                        } else {
+                            y[n - 1] + b * h as f64
+                        }
+                    })
+                    .collect())
+            }
+            Model::Level { window } => {
+                need(1, "a level")?;
+                let w = window.clamp(1, n);
+                let level = y[n - w..].iter().sum::<f64>() / w as f64;
+                Ok(vec![level; horizon])
+            }
+            Model::Cumulative(ref inner) => {
+                need(3, "a cumulative model")?;
+                let increments: Vec<f64> = y.windows(2).map(|w| w[1] - w[0]).collect();
+                let added = inner.forecast(&increments, horizon)?;
+                Ok(added
+                    .iter()
+                    .scan(y[n - 1], |volume, a| {
+                        *volume += a;
+                        Some(*volume)
+                    })
+                    .collect())
+            }
             Model::Mean(ref a, ref b) => {
                 let a = a.forecast(y, horizon)?;
                 let b = b.forecast(y, horizon)?;

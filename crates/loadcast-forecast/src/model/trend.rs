@@ -34,3 +34,54 @@ pub(super) fn robust_line(y: &[f64]) -> (f64, f64) {
         .collect();
     (median(&mut intercepts), b)
 }
+
+/// Where a series' trend changed: the sample after which a second line fits, chosen by least
+/// squares of two separate lines over breaks between a tenth and nine tenths of the series
+/// (each side keeps at least 8 samples). `None` when one line fits about as well (the two
+/// lines must explain at least half of the one line's residual error).
+pub(super) fn changepoint(y: &[f64]) -> Option<usize> {
+    let n = y.len();
+    if n < 24 {
+        return None;
+    }
+    // Prefix sums make each candidate's two fits O(1).
+    let mut s = [
+        vec![0.0; n + 1],
+        vec![0.0; n + 1],
+        vec![0.0; n + 1],
+        vec![0.0; n + 1],
+        vec![0.0; n + 1],
+    ];
+    for (i, v) in y.iter().enumerate() {
+        let x = i as f64;
+        for (k, add) in [1.0, x, x * x, *v, x * v].into_iter().enumerate() {
+            s[k][i + 1] = s[k][i] + add;
+        }
+    }
+    let sq: Vec<f64> = std::iter::once(0.0)
+        .chain(y.iter().scan(0.0, |acc, v| {
+            *acc += v * v;
+            Some(*acc)
+        }))
+        .collect();
+    let sse = |a: usize, b: usize| {
+        let get = |k: usize| s[k][b] - s[k][a];
+        let (n, sx, sxx, sy, sxy) = (get(0), get(1), get(2), get(3), get(4));
+        let syy = sq[b] - sq[a];
+        let d = n * sxx - sx * sx;
+        if d <= 0.0 {
+            return syy - sy * sy / n;
+        }
+        let slope = (n * sxy - sx * sy) / d;
+        let intercept = (sy - slope * sx) / n;
+        // Residual sum of squares of the least-squares line.
+        (syy - intercept * sy - slope * sxy).max(0.0)
+    };
+    let whole = sse(0, n);
+    let lo = (n / 10).max(8);
+    let hi = (n - n / 10).min(n - 8);
+    let (best, at) = (lo..hi)
+        .map(|k| (sse(0, k) + sse(k, n), k))
+        .min_by(|a, b| a.0.total_cmp(&b.0))?;
+    (best < 0.5 * whole).then_some(at)
+}

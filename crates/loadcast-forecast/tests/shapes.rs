@@ -1,0 +1,161 @@
+//! Data-volume growth shapes seen in real tables, recovered from synthetic histories whose truth
+//! is known; a pin the backtest refuses; and the two cases a forecast must own up to: pure
+//! noise, and a structural break inside the history.
+
+use std::time::Duration;
+
+use loadcast_forecast::history::{History, SeriesKind};
+use loadcast_forecast::model::Shape;
+use loadcast_forecast::{Options, SeriesProjection, project};
+
+const DAY: i64 = 86_400;
+
+fn normal(rng: &mut fastrand::Rng) -> f64 {
+    let u1 = rng.f64().max(1e-12);
+    let u2 = rng.f64();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+fn daily(kind: SeriesKind, values: &[f64]) -> History {
+    let points = values
+        .iter()
+        .enumerate()
+        .map(|(d, v)| (d as i64 * DAY, *v))
+        .collect();
+    History::from_points("test", None, vec![("v".into(), kind, points)]).unwrap()
+}
+
+fn forecast(kind: SeriesKind, values: &[f64], days: u64, pin: Option<Shape>) -> SeriesProjection {
+    let options = Options {
+        path_points: 100_000,
+        pins: pin.map(|p| ("v".to_string(), p)).into_iter().collect(),
+        ..Options::horizon(Duration::from_secs(days * DAY as u64))
+    };
+    project(&daily(kind, values), &options)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .series
+        .remove(0)
+}
+
+/// The forecast `h` days ahead (1-based) is within `tolerance` of `truth`.
+fn within(s: &SeriesProjection, h: usize, truth: f64, tolerance: f64, what: &str) {
+    let got = s.path[h - 1].band.point;
+    assert!(
+        (got / truth - 1.0).abs() < tolerance,
+        "{what}: {got:.0} at day {h}, truth {truth:.0} ({}; candidates {:?})",
+        s.model,
+        s.candidates
+            .iter()
+            .map(|c| format!("{} {:.2}", c.model, c.mase.unwrap_or(f64::NAN)))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn steady_linear_and_exponential_growth_are_recovered() {
+    let mut rng = fastrand::Rng::with_seed(1);
+    let linear: Vec<f64> = (0..365)
+        .map(|d| 1e6 + 5_000.0 * d as f64 + 2_000.0 * normal(&mut rng))
+        .collect();
+    let s = forecast(SeriesKind::Data, &linear, 90, None);
+    within(&s, 90, 1e6 + 5_000.0 * 454.0, 0.02, "linear");
+    let exponential: Vec<f64> = (0..365)
+        .map(|d| 1e6 * 1.004f64.powi(d) * (1.0 + 0.002 * normal(&mut rng)))
+        .collect();
+    let s = forecast(SeriesKind::Data, &exponential, 90, None);
+    within(&s, 90, 1e6 * 1.004f64.powi(454), 0.03, "exponential");
+}
+
+#[test]
+fn a_table_whose_growth_rate_changed_is_projected_from_the_new_rate() {
+    // 100 rows a day for 300 days, then a launch: 400 a day for the last 60.
+    let mut rng = fastrand::Rng::with_seed(2);
+    let truth = |d: usize| {
+        if d < 300 {
+            50_000.0 + 100.0 * d as f64
+        } else {
+            80_000.0 + 400.0 * (d - 300) as f64
+        }
+    };
+    let values: Vec<f64> = (0..360)
+        .map(|d| truth(d) + 200.0 * normal(&mut rng))
+        .collect();
+    let s = forecast(SeriesKind::Data, &values, 60, None);
+    within(&s, 60, truth(419), 0.03, "after the change of rate");
+    // The pre-break trend (or a mix) would be far lower.
+    assert!(s.path[59].band.point > 50_000.0 + 100.0 * 419.0 * 1.1);
+}
+
+#[test]
+fn retention_makes_a_plateau_and_a_seasonal_write_rate_a_seasonal_volume() {
+    // Rows older than 90 days are deleted: the table grows for 90 days, then holds.
+    let mut rng = fastrand::Rng::with_seed(3);
+    let plateau: Vec<f64> = (0..300)
+        .map(|d| 1000.0 * d.min(90) as f64 + 90_000.0 + 300.0 * normal(&mut rng))
+        .collect();
+    let s = forecast(SeriesKind::Data, &plateau, 60, None);
+    within(&s, 60, 180_000.0, 0.02, "plateau");
+
+    // Three years of a write rate twice as high in the peak season as in the trough.
+    let rate = |d: usize| 1000.0 * (1.0 + 0.5 * (std::f64::consts::TAU * d as f64 / 365.25).sin());
+    let mut volume = 1e6;
+    let mut values = Vec::new();
+    for d in 0..1096 {
+        volume += rate(d) * (1.0 + 0.05 * normal(&mut rng));
+        values.push(volume);
+    }
+    let truth_at = |h: usize| values[1095] + (1096..1096 + h).map(rate).sum::<f64>();
+    let s = forecast(SeriesKind::Data, &values, 180, None);
+    within(&s, 180, truth_at(180), 0.01, "seasonal write rate");
+    within(&s, 90, truth_at(90), 0.01, "seasonal write rate, half way");
+}
+
+#[test]
+fn a_pin_is_followed_when_it_fits_and_refused_when_the_backtest_says_it_is_wrong() {
+    let mut rng = fastrand::Rng::with_seed(4);
+    let exponential: Vec<f64> = (0..365)
+        .map(|d| 1e6 * 1.006f64.powi(d) * (1.0 + 0.002 * normal(&mut rng)))
+        .collect();
+    let s = forecast(SeriesKind::Data, &exponential, 90, Some(Shape::Exponential));
+    assert!(s.model.contains("exponential"), "{}", s.model);
+    assert!(
+        s.notes[0].starts_with("pinned to the exponential shape"),
+        "{:?}",
+        s.notes
+    );
+    // Flat is wrong for a table growing 0.6% a day: refused, with the reason.
+    let s = forecast(SeriesKind::Data, &exponential, 90, Some(Shape::Plateau));
+    assert!(
+        s.notes[0].starts_with("the pinned plateau shape backtests")
+            && s.notes[0].contains("the pin is refused"),
+        "{:?}",
+        s.notes
+    );
+    within(
+        &s,
+        90,
+        1e6 * 1.006f64.powi(454),
+        0.05,
+        "the model the backtest chose",
+    );
+}
+
+#[test]
+fn pure_noise_is_said_not_to_support_a_forecast_and_a_real_season_is_not() {
+    let mut rng = fastrand::Rng::with_seed(5);
+    let noise: Vec<f64> = (0..365).map(|_| 500.0 + 40.0 * normal(&mut rng)).collect();
+    let s = forecast(SeriesKind::Traffic, &noise, 28, None);
+    let why = s.unsupported.as_deref().unwrap_or("");
+    assert!(
+        why.contains("no trend or season its backtest could confirm"),
+        "{s:?}"
+    );
+    assert!((s.peak.point / 500.0 - 1.0).abs() < 0.1, "{}", s.peak.point);
+
+    let weekly = [0.0, 40.0, 60.0, 55.0, 45.0, -80.0, -120.0];
+    let seasonal: Vec<f64> = (0..365)
+        .map(|d| 500.0 + weekly[d % 7] + 10.0 * normal(&mut rng))
+        .collect();
+    let s = forecast(SeriesKind::Traffic, &seasonal, 28, None);
+    assert_eq!(s.unsupported, None, "{}", s.model);
+}
