@@ -68,6 +68,9 @@ pub struct RunwayInput {
     pub traffic: Vec<PathPoint>,
     /// The data path of the measuring table; `None`: capacity does not follow the data.
     pub data: Option<Vec<PathPoint>>,
+    /// Why a forecast the runway rests on is not supported by its history, when one is not:
+    /// the study says so beside the dates.
+    pub caveats: Vec<String>,
 }
 
 /// Everything a study needs to know.
@@ -443,6 +446,11 @@ fn finish(
             (Some(m), Some(_)) => m,
             _ => &flat,
         };
+        for caveat in &input.caveats {
+            study.warnings.push(format!(
+                "the runway's dates rest on a forecast its history does not support ({caveat}): read them as a range, not a date"
+            ));
+        }
         study.runway = Some(runway::runway(
             &input.traffic,
             &data_path,

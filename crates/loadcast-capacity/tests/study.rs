@@ -319,6 +319,7 @@ fn a_study_with_a_runway_reads_back_exactly() {
     s.runway = Some(RunwayInput {
         traffic,
         data: Some(data),
+        caveats: Vec::new(),
     });
     let study = run_study(&s, &mut target, Some(&mut table), &mut (), &Cancel::new()).unwrap();
     let runway = study.runway.as_ref().expect("a runway");
@@ -397,6 +398,7 @@ fn a_search_stopped_midway_keeps_its_steps_as_a_lower_bound_and_draws_no_runway(
             hi95: 11.0,
         }],
         data: None,
+        caveats: Vec::new(),
     });
     let study = run_study(&s, &mut probe, None, &mut (), &cancel).unwrap();
     assert_eq!(study.scales.len(), 1, "{study:?}");

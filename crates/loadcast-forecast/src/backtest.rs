@@ -12,11 +12,15 @@ use crate::model::{Model, Seasons, Shape, candidates};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Accuracy {
     /// Mean absolute error scaled by the in-sample seasonal-naive error of each fold's
-    /// training data (naive lag-1 without a season): below 1 beats that baseline.
+    /// training data (naive lag-1 without a season): below 1 beats that baseline. Undefined
+    /// (`null`) when that error is zero and the forecast's is not.
+    #[serde(with = "loadcast_stats::document::undefined")]
     pub mase: f64,
     /// Symmetric mean absolute percentage error, percent.
+    #[serde(with = "loadcast_stats::document::undefined")]
     pub smape: f64,
     /// Mean absolute percentage error, percent (undefined at zeros, which are skipped).
+    #[serde(with = "loadcast_stats::document::undefined")]
     pub mape: f64,
     /// Share of holdout values inside the 80% and 95% intervals.
     pub cover80: f64,
@@ -209,7 +213,10 @@ pub fn select(
     let mut notes = Vec::new();
     if let Some(shape) = pin {
         let best = fitted.first().map(|(s, m, _)| (*s, m.to_string()));
-        match (fitted.iter().position(|(_, m, _)| m.shape() == Some(shape)), best) {
+        match (
+            fitted.iter().position(|(_, m, _)| m.shape() == Some(shape)),
+            best,
+        ) {
             (Some(i), Some((best_score, best))) if fitted[i].0 <= 1.5 * best_score => {
                 let (score, model, pairs) = fitted.swap_remove(i);
                 notes.push(format!(
@@ -218,12 +225,19 @@ pub fn select(
                 ));
                 fitted = vec![(score, model, pairs)];
             }
-            (Some(i), Some((best_score, best))) => notes.push(format!(
-                "the pinned {} shape backtests {:.1}× worse than {best} (MASE {:.2} vs {best_score:.2}): the pin is refused",
-                shape.name(),
-                fitted[i].0 / best_score,
-                fitted[i].0
-            )),
+            (Some(i), Some((best_score, best))) => {
+                let ratio = fitted[i].0 / best_score;
+                let worse = if ratio < 100.0 {
+                    format!("{ratio:.1}× worse")
+                } else {
+                    "far worse".to_string()
+                };
+                notes.push(format!(
+                    "the pinned {} shape backtests {worse} than {best} (MASE {:.2} vs {best_score:.2}): the pin is refused",
+                    shape.name(),
+                    fitted[i].0
+                ));
+            }
             (None, _) => notes.push(format!(
                 "the pinned {} shape could not be fitted to this history: the pin is refused",
                 shape.name()
@@ -424,6 +438,9 @@ pub fn score(
     }
     acc.mase = if scale > 0.0 {
         acc.mase / n / scale
+    } else if acc.mase == 0.0 {
+        // A series the seasonal naive forecast perfectly, forecast perfectly.
+        0.0
     } else {
         f64::NAN
     };

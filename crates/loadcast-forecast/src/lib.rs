@@ -240,6 +240,16 @@ impl Projection {
         })
     }
 
+    /// The history's step on its calendar: "1 day", "monthly on the 1st" (projections written
+    /// before calendars were named carry only the seconds).
+    pub fn step(&self) -> String {
+        if self.grid.is_empty() {
+            grid::step_words(self.step_seconds)
+        } else {
+            self.grid.clone()
+        }
+    }
+
     /// "traffic +35% by the peak on 2027-03-14, orders +140%".
     pub fn growth_summary(&self) -> String {
         self.series

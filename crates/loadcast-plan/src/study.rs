@@ -80,19 +80,21 @@ pub fn study_spec(resolved: &ResolvedPlan<'_>, settings: &StudySettings) -> Stud
             DataScale::Horizon => ScaleTarget::Horizon(horizon_volume),
         })
         .collect();
+    let data_series = table.as_deref().and_then(|t| {
+        resolved
+            .projection
+            .as_ref()?
+            .series(&resolved.data_series_of(t))
+    });
     let runway = resolved
         .traffic_series(settings.traffic_series.as_deref())
         .map(|traffic| RunwayInput {
             traffic: runway_path(traffic),
-            data: table
-                .as_deref()
-                .and_then(|t| {
-                    resolved
-                        .projection
-                        .as_ref()?
-                        .series(&resolved.data_series_of(t))
-                })
-                .map(runway_path),
+            data: data_series.map(runway_path),
+            caveats: std::iter::once(traffic)
+                .chain(data_series)
+                .filter_map(|s| Some(format!("{}: {}", s.name, s.unsupported.as_deref()?)))
+                .collect(),
         });
     StudySpec {
         plan_name: plan.name.clone(),

@@ -37,12 +37,7 @@ pub fn forecast_summary(p: &Projection) -> String {
         "history {} → {} (step {}), horizon {}",
         p.history_start.get(..10).unwrap_or(&p.history_start),
         format_date(p.as_of_unix),
-        // Projections written before calendars were named carry only the seconds.
-        if p.grid.is_empty() {
-            loadcast_forecast::grid::step_words(p.step_seconds)
-        } else {
-            p.grid.clone()
-        },
+        p.step(),
         format_date(p.horizon_end_unix)
     );
     let _ = writeln!(out);

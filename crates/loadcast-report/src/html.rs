@@ -304,9 +304,10 @@ fn runway_section(out: &mut String, input: &HtmlInput<'_>) {
     let _ = writeln!(out, "<h2>{heading}</h2>");
     let _ = writeln!(
         out,
-        "<p class=\"meta\">history {} → {}; horizon {}; growth: {}</p>",
+        "<p class=\"meta\">history {} → {} (step {}); horizon {}; growth: {}</p>",
         escape(p.history_start.get(..10).unwrap_or(&p.history_start)),
         format_date(p.as_of_unix),
+        escape(&p.step()),
         format_date(p.horizon_end_unix),
         escape(&p.growth_summary())
     );

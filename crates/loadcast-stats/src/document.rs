@@ -196,6 +196,24 @@ pub fn format_of(text: &str) -> Option<String> {
 /// `#[serde(with = "loadcast_stats::document::unbounded")]` on an `f64` that may be infinite:
 /// JSON has no infinity, so ±∞ and NaN are written as `null` and `null` reads back as +∞ (the
 /// only non-finite value loadcast's figures take: "no upper bound", "no demand").
+/// A figure that may be undefined (a MAPE over zeros, a MASE whose scale is zero): `null` in
+/// JSON, NaN in memory. Use as `#[serde(with = "loadcast_stats::document::undefined")]`.
+pub mod undefined {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            s.serialize_f64(*value)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
 pub mod unbounded {
     use serde::{Deserialize, Deserializer, Serializer};
 

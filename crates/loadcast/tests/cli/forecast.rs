@@ -149,3 +149,71 @@ fn a_plans_history_and_horizon_drive_forecast_and_grow() {
         "plain.toml: the plan has no [history] section",
     );
 }
+
+/// A monthly table-size report, the most common history there is: read on its calendar, a
+/// pin the backtest refuses named, and the HTML report's forecast dated in months.
+#[test]
+fn a_monthly_history_is_forecast_in_months_and_a_wrong_pin_is_named() {
+    let _alone = measuring_alone();
+    let dir = workdir("forecast-monthly");
+    let mut csv = String::from("month,rows,visits\n");
+    for i in 0..60u32 {
+        let rows = 1e6 * 1.03f64.powi(i as i32);
+        let visits = 1e4 * (1.0 + 0.3 * (std::f64::consts::TAU * f64::from(i % 12) / 12.0).sin());
+        csv.push_str(&format!(
+            "{}-{:02},{rows:.0},{visits:.0}\n",
+            2021 + i / 12,
+            i % 12 + 1
+        ));
+    }
+    std::fs::write(dir.join("monthly.csv"), csv).unwrap();
+    let out = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "forecast",
+            "monthly.csv",
+            "--traffic",
+            "visits",
+            "--data",
+            "rows:plateau",
+            "--horizon",
+            "12months",
+            "-o",
+            "p.json",
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{stdout}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("(step monthly on the 1st)"), "{stdout}");
+    assert!(
+        stdout.contains("rows: the pinned plateau shape backtests")
+            && stdout.contains("the pin is refused"),
+        "{stdout}"
+    );
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("p.json")).unwrap()).unwrap();
+    assert_eq!(
+        p["horizon_end"], "2026-12-01T00:00:00Z",
+        "{}",
+        p["horizon_end"]
+    );
+    let visits = &p["series"][0];
+    let peak_at = visits["peak_at"].as_str().unwrap_or("");
+    assert!(peak_at.ends_with("-01T00:00:00Z"), "a month: {peak_at}");
+    let out = run_in(
+        &dir,
+        &["--no-store", "report", "p.json", "--html", "r.html"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(dir.join("r.html")).unwrap();
+    assert!(
+        html.contains("monthly on the 1st"),
+        "the page names the calendar"
+    );
+}
