@@ -13,7 +13,7 @@ installed prints {"model", "error"} instead of being left out silently.
 Peers: statsforecast's AutoETS, AutoTheta, AutoARIMA and MSTL (AutoETS trend), its seasonal
 naive; Prophet when it is installed.
 """
-import argparse, json, logging, time, warnings
+import argparse, json, logging, multiprocessing, time, warnings
 
 import numpy as np
 import pandas as pd
@@ -105,7 +105,7 @@ def main():
     ap.add_argument("--scale-season", type=int, required=True)
     ap.add_argument("--seasons", default="", help="seasonal periods, comma-separated")
     ap.add_argument("--models", default="autoets,autotheta,autoarima,mstl,seasonal-naive,prophet")
-    ap.add_argument("--timeout", type=float, default=600, help="seconds a model may take over all folds")
+    ap.add_argument("--timeout", type=float, default=300, help="seconds a model may take over all folds")
     a = ap.parse_args()
     df = pd.read_csv(a.csv)
     y = df[a.column].astype(float).interpolate(limit_direction="both").values
@@ -116,28 +116,39 @@ def main():
     seasons = sorted(int(s) for s in a.seasons.split(",") if s)
     origins = folds(len(y), a.holdout, a.min_train)
     for name in a.models.split(","):
-        try:
-            forecast = run_prophet(seasons, step) if name == "prophet" else run_statsforecast(name, seasons)
-        except Exception as e:  # not installed, or not a model for this series
-            print(json.dumps({"model": name, "error": f"{type(e).__name__}: {e}"[:200]}), flush=True)
-            continue
-        scores, started = [], time.time()
-        for o in origins:
-            train, actual = y[:o], y[o:o + a.holdout]
-            try:
-                point, l80, h80, l95, h95 = (np.asarray(v, dtype=float) for v in forecast(train, a.holdout, times))
-            except Exception as e:  # a peer that fails on a fold is reported, not hidden
-                print(json.dumps({"model": name, "error": f"{type(e).__name__}: {e}"[:200]}), flush=True)
-                break
-            scores.append(score(train, actual, point, l80, h80, l95, h95, a.scale_season))
-            if time.time() - started > a.timeout:
-                print(json.dumps({"model": name, "error": f"over {a.timeout:.0f} s after {len(scores)} folds"}), flush=True)
-                break
-        else:
-            avg = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
-            print(json.dumps({"model": name, "folds": len(scores), "seconds": time.time() - started, **avg}),
+        # Each model in a process of its own, so that one that does not finish (AutoARIMA on a
+        # long seasonal series) is stopped at the timeout and reported, not waited for.
+        queue = multiprocessing.Queue()
+        worker = multiprocessing.Process(target=run_model,
+                                         args=(name, seasons, step, y, times, origins, a, queue))
+        worker.start()
+        worker.join(a.timeout)
+        if worker.is_alive():
+            worker.terminate()
+            worker.join()
+            print(json.dumps({"model": name, "error": f"did not finish {len(origins)} folds in {a.timeout:.0f} s"}),
                   flush=True)
+            continue
+        print(queue.get() if not queue.empty() else json.dumps({"model": name, "error": "no result"}), flush=True)
 
+
+def run_model(name, seasons, step, y, times, origins, a, queue):
+    try:
+        forecast = run_prophet(seasons, step) if name == "prophet" else run_statsforecast(name, seasons)
+    except Exception as e:  # not installed, or not a model for this series
+        queue.put(json.dumps({"model": name, "error": f"{type(e).__name__}: {e}"[:200]}))
+        return
+    scores, started = [], time.time()
+    for o in origins:
+        train, actual = y[:o], y[o:o + a.holdout]
+        try:
+            point, l80, h80, l95, h95 = (np.asarray(v, dtype=float) for v in forecast(train, a.holdout, times))
+        except Exception as e:  # a peer that fails on a fold is reported, not hidden
+            queue.put(json.dumps({"model": name, "error": f"{type(e).__name__}: {e}"[:200]}))
+            return
+        scores.append(score(train, actual, point, l80, h80, l95, h95, a.scale_season))
+    avg = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
+    queue.put(json.dumps({"model": name, "folds": len(scores), "seconds": time.time() - started, **avg}))
 
 if __name__ == "__main__":
     main()
