@@ -22,6 +22,7 @@
 //! ```
 
 pub mod backtest;
+pub mod events;
 pub mod grid;
 pub mod history;
 pub mod model;

@@ -146,6 +146,10 @@ pub struct ForecastArgs {
     /// (an error when the history is too short for one).
     #[arg(long, default_value = "auto")]
     pub seasonality: loadcast_forecast::Seasonality,
+    /// One-off events and holidays to keep out of the fit: a CSV of `start[,end][,name]`
+    /// lines; their samples are replaced by the same slot's median in the cycles around them.
+    #[arg(long, value_name = "CSV")]
+    pub events: Option<PathBuf>,
     /// Aggregate the history to a coarser step first: `1d`, `1w`, `1month`, with `:sum`,
     /// `:mean`, `:max` or `:last` [default: mean for traffic, last for data].
     #[arg(long, value_name = "STEP[:HOW]")]

@@ -140,6 +140,9 @@ pub fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
     if let Some(to) = args.resample {
         history = history.resample(to, &inputs.source.name())?;
     }
+    if let Some(path) = &args.events {
+        history.exclude_events(&loadcast_forecast::events::read_events(path)?);
+    }
     if args.backtest {
         let results =
             loadcast_forecast::backtest(&history, args.holdout, args.min_train, seasons.as_deref())

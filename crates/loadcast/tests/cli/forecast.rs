@@ -167,6 +167,11 @@ fn a_monthly_history_is_forecast_in_months_and_a_wrong_pin_is_named() {
         ));
     }
     std::fs::write(dir.join("monthly.csv"), csv).unwrap();
+    std::fs::write(
+        dir.join("events.csv"),
+        "date,name\n2023-03-01,a migration\n",
+    )
+    .unwrap();
     let out = run_in(
         &dir,
         &[
@@ -179,6 +184,8 @@ fn a_monthly_history_is_forecast_in_months_and_a_wrong_pin_is_named() {
             "rows:plateau",
             "--horizon",
             "12months",
+            "--events",
+            "events.csv",
             "-o",
             "p.json",
         ],
@@ -191,6 +198,10 @@ fn a_monthly_history_is_forecast_in_months_and_a_wrong_pin_is_named() {
         text(&out.stderr)
     );
     assert!(stdout.contains("(step monthly on the 1st)"), "{stdout}");
+    assert!(
+        stdout.contains("1 events (a migration) cover 1 samples"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("rows: the pinned plateau shape backtests")
             && stdout.contains("the pin is refused"),
