@@ -342,7 +342,15 @@ pub fn candidates(kind: SeriesKind, seasons: &Seasons, len: usize) -> Vec<Model>
                     }
                 }
             }
-            let periods: Vec<usize> = [seasons.day, seasons.week].into_iter().flatten().collect();
+            // A long yearly season (weekly data: 52) with no day or week: MSTL is what
+            // decomposes it; the short ones (monthly, quarterly) have their own models.
+            let yearly = seasons
+                .main()
+                .filter(|p| *p >= 24 && seasons.day.is_none() && seasons.week.is_none());
+            let periods: Vec<usize> = [seasons.day, seasons.week, yearly]
+                .into_iter()
+                .flatten()
+                .collect();
             if let Some(&longest) = periods.last() {
                 if len >= 3 * longest {
                     let window = (MSTL_CYCLES * longest).min(len / longest * longest);
