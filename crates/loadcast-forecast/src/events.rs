@@ -80,18 +80,17 @@ impl History {
     /// has none); says what it did in the notes.
     pub fn exclude_events(&mut self, events: &[Event]) {
         let n = self.len();
-        let inside: Vec<bool> = (0..n)
+        // Which event (if any) holds each sample, found once.
+        let holder: Vec<Option<usize>> = (0..n)
             .map(|i| {
                 let t = self.time_of(i);
-                events.iter().any(|e| e.start <= t && t < e.end)
+                events.iter().position(|e| e.start <= t && t < e.end)
             })
             .collect();
-        let hit: Vec<&Event> = events
-            .iter()
-            .filter(|e| {
-                (0..n).any(|i| inside[i] && e.start <= self.time_of(i) && self.time_of(i) < e.end)
-            })
-            .collect();
+        let inside: Vec<bool> = holder.iter().map(Option::is_some).collect();
+        let mut hit: Vec<usize> = holder.iter().flatten().copied().collect();
+        hit.sort_unstable();
+        hit.dedup();
         let count = inside.iter().filter(|x| **x).count();
         if count == 0 {
             return;
@@ -131,7 +130,7 @@ impl History {
                 };
             }
         }
-        let names: Vec<&str> = hit.iter().map(|e| e.name.as_str()).collect();
+        let names: Vec<&str> = hit.iter().map(|&e| events[e].name.as_str()).collect();
         self.notes.push(format!(
             "{} events ({}) cover {count} samples: replaced by the same slot's median in the cycles around them before fitting",
             hit.len(),
