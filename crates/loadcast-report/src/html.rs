@@ -341,6 +341,39 @@ fn runway_section(out: &mut String, input: &HtmlInput<'_>) {
         }
         let _ = writeln!(out, "</table>");
     }
+    // Each series as the terminal's table shows it: the same figures.
+    let _ = writeln!(
+        out,
+        "<table><tr><th>series</th><th>kind</th><th>now</th><th>peak [95% high]</th><th>on</th><th>at the horizon [80%]</th><th>growth</th><th>model</th></tr>"
+    );
+    for s in &p.series {
+        let now = match s.kind {
+            SeriesKind::Traffic => s.current_peak,
+            SeriesKind::Data => s.last,
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} [{}]</td><td>{}</td><td>{} [{}–{}]</td><td>{:+.0}%</td><td>{}{}</td></tr>",
+            escape(&s.name),
+            s.kind.name(),
+            si(now),
+            si(s.peak.point),
+            si(s.peak.hi95),
+            format_date(s.peak_at_unix),
+            si(s.at_horizon.point),
+            si(s.at_horizon.lo80),
+            si(s.at_horizon.hi80),
+            s.growth * 100.0,
+            escape(&s.model),
+            s.unsupported
+                .as_deref()
+                .map_or(String::new(), |why| format!(
+                    "<br><b>not supported:</b> {}",
+                    escape(why)
+                ))
+        );
+    }
+    let _ = writeln!(out, "</table>");
     // Capacity over time: what the growing data leaves.
     let capacity_line: Option<Vec<(f64, f64)>> = input.capacity.and_then(|c| {
         let model = c.data_model.as_ref()?;
@@ -358,7 +391,11 @@ fn runway_section(out: &mut String, input: &HtmlInput<'_>) {
             out,
             "forecast-fan",
             charts::forecast_fan(t, runway, capacity_line.as_deref()),
-            "The traffic forecast with its 80% and 95% bands; the red line is the capacity the projected data volume leaves; vertical lines mark when each view runs out.",
+            if runway.is_some() {
+                "The traffic forecast with its 80% and 95% bands; the red line is the capacity the projected data volume leaves; vertical lines mark when each view runs out."
+            } else {
+                "The traffic forecast with its 80% and 95% bands."
+            },
         );
     }
     if let Some(r) = runway {
