@@ -4,9 +4,11 @@
 //! * Traffic: seasonal naive; the seasonal median of the last K cycles (robust to a holiday in
 //!   the history); a seasonal profile times a robust trend (growth over months); a harmonic
 //!   regression with yearly terms when the history spans enough of a year (the seasonal peak);
-//!   augurs' MSTL with an AutoETS trend on series short enough for it.
+//!   Theta and seasonal drift on the seasonally adjusted series; augurs' MSTL with an ETS trend
+//!   on the last cycles of the day, the week or a long year.
 //! * Data (cumulative volumes): drift, a linear trend and an exponential (log-linear) trend over
-//!   a recent window. Growth of a table is not a seasonal curve.
+//!   a recent window, the line since the last change of trend, a plateau (retention), and the
+//!   sum of a seasonal model of the increments (seasonal write rates).
 
 use std::fmt;
 

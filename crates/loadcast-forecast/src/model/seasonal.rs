@@ -150,7 +150,14 @@ pub(super) fn harmonic(
 
 pub(super) fn mstl_ets(y: &[f64], periods: &[usize], horizon: usize) -> Result<Vec<f64>, FitError> {
     use augurs_core::{Fit as _, Predict as _};
-    let trend = augurs_ets::AutoETS::non_seasonal().into_trend_model();
+    // The trend of an STL decomposition is smooth: level or level + slope, chosen by AIC,
+    // is all it needs. Multiplicative errors and damping changed no benchmark forecast but
+    // co2's (damped alone: MASE 0.38 → 0.47) and cost 3/4 of the time (augurs takes a log per
+    // sample per optimiser step): 1,000 hourly series took 80 s with them, 46 s without.
+    let trend = augurs_ets::AutoETS::new(1, "AZN")
+        .and_then(|ets| ets.damped(false))
+        .map_err(|e| FitError(e.to_string()))?
+        .into_trend_model();
     let model = augurs_mstl::MSTLModel::new(periods.to_vec(), trend);
     let fitted = model.fit(y).map_err(|e| FitError(e.to_string()))?;
     let forecast = fitted
