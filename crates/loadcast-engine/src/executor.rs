@@ -20,6 +20,10 @@ use crate::h1::{Answer, Failure, Want};
 use crate::pacer::{ArrivalRate, Constant, Pacer, Unpaced, UserSchedule};
 use crate::recorder::{Outcome, Recorder, ResponseSummary};
 use crate::session::{Feeders, UserData, verdict};
+use crate::sql::{SqlConnection, SqlConnector};
+
+mod sql_steps;
+pub(crate) use sql_steps::{CompiledSql, CompiledTransaction};
 
 /// Resolution of tokio's timer.
 const TIMER_GRAIN: Duration = Duration::from_millis(1);
@@ -36,6 +40,8 @@ pub(crate) struct CompiledScenario {
 #[derive(Debug)]
 pub(crate) enum CompiledStep {
     Request(Box<CompiledRequest>),
+    Sql(Box<CompiledSql>),
+    Transaction(Box<CompiledTransaction>),
     Think(ThinkTime),
 }
 
@@ -84,6 +90,8 @@ struct Worker {
     shape: std::sync::Arc<RunShape>,
     index: usize,
     connector: Connector,
+    /// Where SQL steps go, when the plan has any.
+    sql: Option<SqlConnector>,
     recorder: RefCell<Recorder>,
     stop: watch::Receiver<bool>,
     /// Iterations running now, and a signal when one ends.
@@ -97,6 +105,7 @@ struct Worker {
 struct VirtualUser {
     data: UserData,
     connection: Option<Connection>,
+    sql: Option<SqlConnection>,
     /// Where requests that vary are rendered; kept to reuse its capacity.
     scratch: Vec<u8>,
 }
@@ -107,6 +116,7 @@ struct VirtualUser {
 #[derive(Default)]
 struct Slot {
     connection: Option<Connection>,
+    sql: Option<SqlConnection>,
     scratch: Vec<u8>,
 }
 
@@ -153,6 +163,7 @@ impl Worker {
         Some(VirtualUser {
             data,
             connection: slot.connection,
+            sql: slot.sql,
             scratch: slot.scratch,
         })
     }
@@ -204,8 +215,17 @@ impl Worker {
                     }
                 }
                 CompiledStep::Request(step) => {
-                    let proceed = self.request(user, step, intended.take()).await;
-                    if !proceed {
+                    if !self.request(user, step, intended.take()).await {
+                        break;
+                    }
+                }
+                CompiledStep::Sql(step) => {
+                    if !self.statement(user, step, intended.take()).await {
+                        break;
+                    }
+                }
+                CompiledStep::Transaction(txn) => {
+                    if !self.transaction(user, txn, intended.take()).await {
                         break;
                     }
                 }
@@ -482,6 +502,7 @@ async fn run_open(worker: Rc<Worker>, group: usize, open: &OpenLoad) {
             // The user ends with its arrival; its connection and buffer serve the next one.
             idle.borrow_mut().push(Slot {
                 connection: user.connection.take(),
+                sql: user.sql.take(),
                 scratch: std::mem::take(&mut user.scratch),
             });
             returned.notify_one();
@@ -592,6 +613,7 @@ pub(crate) struct WorkerSetup {
     pub shape: std::sync::Arc<RunShape>,
     pub index: usize,
     pub connector: Connector,
+    pub sql: Option<SqlConnector>,
     pub stop: watch::Receiver<bool>,
     pub seconds: mpsc::Sender<Second>,
 }
@@ -608,6 +630,7 @@ pub(crate) fn run_worker(setup: WorkerSetup) -> std::io::Result<Recorder> {
         shape: setup.shape,
         index: setup.index,
         connector: setup.connector,
+        sql: setup.sql,
         stop: setup.stop,
         running: Cell::new(0),
         iteration_ended: Notify::new(),

@@ -27,6 +27,7 @@ pub mod pacer;
 mod probe;
 mod recorder;
 mod session;
+mod sql;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, mpsc};
@@ -116,16 +117,37 @@ pub fn run(
         .enable_all()
         .build()?;
     // Connections spawn their driver on the current thread: preflight needs a local set too.
+    let compiled = compile(plan)?;
+    let steps = || plan.scenarios.iter().flat_map(|s| &s.steps);
+    let http = steps().any(|s| matches!(s, Step::Request(_)));
+    let sql = match (&plan.database, compiled.statements) {
+        (Some(db), statements) if statements > 0 => Some(sql::SqlConnector::new(
+            &db.url,
+            plan.http.connect_timeout,
+            statements,
+        )?),
+        _ => None,
+    };
     let connector = tokio::task::LocalSet::new().block_on(&setup_runtime, async {
         let connector = client::Connector::new(plan).await?;
         if !options.skip_preflight {
-            connector.preflight(&plan.target.url()).await?;
+            if http {
+                connector.preflight(&plan.target.url()).await?;
+            }
+            if let Some(sql) = &sql {
+                sql.preflight().await?;
+            }
         }
         Ok::<_, EngineError>(connector)
     })?;
     drop(setup_runtime);
 
-    let (scenarios, request_names) = compile(plan)?;
+    let Compiled {
+        scenarios,
+        names: request_names,
+        within,
+        ..
+    } = compiled;
     let started_at = SystemTime::now();
     // A short lead so that every worker starts on the same instant.
     let start = Instant::now() + Duration::from_millis(20);
@@ -164,6 +186,7 @@ pub fn run(
             shape: shape.clone(),
             index,
             connector: connector.clone(),
+            sql: sql.clone(),
             stop: stop_sender.subscribe(),
             seconds: second_tx.clone(),
         };
@@ -197,7 +220,11 @@ pub fn run(
     let mut requests: Vec<loadcast_stats::RequestStats> = shape
         .request_names
         .iter()
-        .map(|n| loadcast_stats::RequestStats::new(n.clone()))
+        .zip(&within)
+        .map(|(n, within)| loadcast_stats::RequestStats {
+            within: within.clone(),
+            ..loadcast_stats::RequestStats::new(n.clone())
+        })
         .collect();
     for thread in threads {
         let recorder = thread
@@ -318,23 +345,86 @@ fn collect_timeline(
     timeline
 }
 
-fn compile(plan: &Plan) -> Result<(Vec<CompiledScenario>, Vec<String>), EngineError> {
-    let mut names: Vec<String> = Vec::new();
-    let mut scenarios = Vec::new();
+/// The plan's scenarios made ready to run.
+struct Compiled {
+    scenarios: Vec<CompiledScenario>,
+    /// Result names, in the order steps first name them.
+    names: Vec<String>,
+    /// For each name, the transaction it is a statement of.
+    within: Vec<Option<String>>,
+    /// SQL statements: each connection prepares up to this many.
+    statements: usize,
+}
+
+impl Compiled {
+    fn name(&mut self, name: &str, within: Option<&str>) -> usize {
+        match self.names.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                self.names.push(name.to_string());
+                self.within.push(within.map(str::to_string));
+                self.names.len() - 1
+            }
+        }
+    }
+
+    fn statement(
+        &mut self,
+        plan: &Plan,
+        spec: &loadcast_plan::SqlSpec,
+        within: Option<&str>,
+        feeders_read: &mut Vec<usize>,
+    ) -> executor::CompiledSql {
+        let templates = spec
+            .params
+            .iter()
+            .chain(spec.checks.values.iter().map(|(_, _, t)| t));
+        feeders_read.extend(templates.flat_map(Template::feeders));
+        self.statements += 1;
+        executor::CompiledSql {
+            slot: self.statements - 1,
+            name: self.name(&spec.name, within),
+            sql: spec.sql.clone(),
+            params: spec.params.clone(),
+            timeout: spec.timeout.unwrap_or(plan.http.timeout),
+            captures: spec.captures.clone(),
+            checks: spec.checks.clone(),
+        }
+    }
+}
+
+fn compile(plan: &Plan) -> Result<Compiled, EngineError> {
+    let mut out = Compiled {
+        scenarios: Vec::new(),
+        names: Vec::new(),
+        within: Vec::new(),
+        statements: 0,
+    };
     for scenario in &plan.scenarios {
         let mut steps = Vec::new();
         let mut feeders_read: Vec<usize> = Vec::new();
         for step in &scenario.steps {
             steps.push(match step {
                 Step::Think(think) => CompiledStep::Think(*think),
+                Step::Sql(spec) => {
+                    CompiledStep::Sql(Box::new(out.statement(plan, spec, None, &mut feeders_read)))
+                }
+                Step::Transaction(txn) => {
+                    // Named before its statements, so that they follow it in the results.
+                    let name = out.name(&txn.name, None);
+                    let statements = txn
+                        .statements
+                        .iter()
+                        .map(|s| out.statement(plan, s, Some(&txn.name), &mut feeders_read))
+                        .collect();
+                    CompiledStep::Transaction(Box::new(executor::CompiledTransaction {
+                        name,
+                        statements,
+                        retries: txn.retries,
+                    }))
+                }
                 Step::Request(spec) => {
-                    let name = match names.iter().position(|n| *n == spec.name) {
-                        Some(i) => i,
-                        None => {
-                            names.push(spec.name.clone());
-                            names.len() - 1
-                        }
-                    };
+                    let name = out.name(&spec.name, None);
                     let templates = std::iter::once(&spec.path)
                         .chain(spec.headers.iter().map(|(_, t)| t))
                         .chain(plan.http.headers.iter().map(|(_, t)| t))
@@ -370,7 +460,7 @@ fn compile(plan: &Plan) -> Result<(Vec<CompiledScenario>, Vec<String>), EngineEr
         }
         feeders_read.sort_unstable();
         feeders_read.dedup();
-        scenarios.push(CompiledScenario {
+        out.scenarios.push(CompiledScenario {
             weight: scenario.weight,
             iteration_feeders: feeders_read
                 .into_iter()
@@ -379,7 +469,7 @@ fn compile(plan: &Plan) -> Result<(Vec<CompiledScenario>, Vec<String>), EngineEr
             steps,
         });
     }
-    Ok((scenarios, names))
+    Ok(out)
 }
 
 /// User + system CPU time of this process, from `/proc/self/stat` (Linux; `None` elsewhere).

@@ -74,7 +74,10 @@ impl Recorder {
                 stats.service.record(service);
                 self.second.latency.record(latency);
                 stats.bytes_received += response.bytes_received;
-                *stats.status.entry(response.status).or_default() += 1;
+                // SQL answers have no status.
+                if response.status != 0 {
+                    *stats.status.entry(response.status).or_default() += 1;
+                }
                 match response.error {
                     None => stats.ok += 1,
                     Some(kind) => {
@@ -87,6 +90,28 @@ impl Recorder {
                 *stats.errors.entry(kind).or_default() += 1;
                 *self.second.errors.entry(kind).or_default() += 1;
             }
+        }
+    }
+
+    /// A statement of a transaction: its own figures, while the run's counts and timeline
+    /// follow the transaction.
+    pub(crate) fn record_part(&mut self, statement: usize, outcome: &Outcome) {
+        let stats = &mut self.requests[statement];
+        stats.count += 1;
+        match outcome.result {
+            Ok(response) => {
+                stats
+                    .latency
+                    .record(outcome.ended.saturating_duration_since(outcome.sent));
+                stats
+                    .service
+                    .record(outcome.ended.saturating_duration_since(outcome.sent));
+                match response.error {
+                    None => stats.ok += 1,
+                    Some(kind) => *stats.errors.entry(kind).or_default() += 1,
+                }
+            }
+            Err(kind) => *stats.errors.entry(kind).or_default() += 1,
         }
     }
 

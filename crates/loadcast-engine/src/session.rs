@@ -110,6 +110,11 @@ impl UserData {
         }
     }
 
+    /// Keeps a captured value.
+    pub(crate) fn set_var(&mut self, var: usize, value: String) {
+        self.vars[var] = Some(value.into_boxed_str());
+    }
+
     /// Applies a step's captures to a response. Returns the first capture that found nothing.
     pub(crate) fn capture<'c>(
         &mut self,
@@ -126,6 +131,8 @@ impl UserData {
                     .iter()
                     .find(|(n, _)| n == name.as_str())
                     .map(|(_, v)| v.clone()),
+                // Validation keeps row captures on SQL steps.
+                CaptureSource::Row { .. } => None,
                 CaptureSource::Regex(re) => body.and_then(|b| {
                     let text = String::from_utf8_lossy(b);
                     re.captures(&text).map(|c| {

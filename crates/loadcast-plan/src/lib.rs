@@ -261,9 +261,51 @@ fn describe_step(step: &Step) -> String {
             };
             format!("{} {}{body}{extras}  [{}]", r.method, r.shown_url, r.name)
         }
+        Step::Sql(s) => describe_statement(s),
+        Step::Transaction(t) => {
+            let retries = match t.retries {
+                0 => String::new(),
+                n => format!(", retried up to {n}× on a conflict"),
+            };
+            let statements: Vec<String> = t
+                .statements
+                .iter()
+                .map(|s| format!("\n      {}", describe_statement(s)))
+                .collect();
+            format!(
+                "transaction of {} statements{retries}  [{}]{}",
+                t.statements.len(),
+                t.name,
+                statements.concat()
+            )
+        }
         Step::Think(ThinkTime::Fixed(t)) => format!("think {}", d(*t)),
         Step::Think(ThinkTime::Uniform(a, b)) => format!("think {}..{}", d(*a), d(*b)),
         Step::Think(ThinkTime::Exponential(m)) => format!("think exp(mean {})", d(*m)),
+    }
+}
+
+fn describe_statement(s: &SqlSpec) -> String {
+    let mut extras = Vec::new();
+    if !s.params.is_empty() {
+        extras.push(format!("{} params", s.params.len()));
+    }
+    if !s.captures.is_empty() {
+        extras.push(format!("captures {}", s.captures.len()));
+    }
+    if !s.checks.is_empty() {
+        extras.push("checked".to_string());
+    }
+    let extras = if extras.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", extras.join(", "))
+    };
+    let one_line = s.sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line == s.name {
+        format!("SQL{extras}  [{}]", s.name)
+    } else {
+        format!("SQL {one_line}{extras}  [{}]", s.name)
     }
 }
 

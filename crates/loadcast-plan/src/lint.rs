@@ -37,6 +37,8 @@ impl Plan {
         for scenario in &self.scenarios {
             let checked = scenario.steps.iter().any(|s| match s {
                 Step::Request(r) => !r.checks.is_empty() || !r.captures.is_empty(),
+                // A statement that fails is an error by itself; an empty result is not.
+                Step::Sql(_) | Step::Transaction(_) => true,
                 Step::Think(_) => false,
             });
             if !checked {

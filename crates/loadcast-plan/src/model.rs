@@ -312,7 +312,89 @@ pub struct Scenario {
 #[derive(Clone, Debug)]
 pub enum Step {
     Request(Box<RequestSpec>),
+    Sql(Box<SqlSpec>),
+    Transaction(Box<TransactionSpec>),
     Think(ThinkTime),
+}
+
+impl Step {
+    /// The names results are recorded under, in the order the step records them.
+    pub fn result_names(&self) -> Vec<&str> {
+        match self {
+            Step::Request(r) => vec![r.name.as_str()],
+            Step::Sql(s) => vec![s.name.as_str()],
+            Step::Transaction(t) => t
+                .statements
+                .iter()
+                .map(|s| s.name.as_str())
+                .chain(std::iter::once(t.name.as_str()))
+                .collect(),
+            Step::Think(_) => Vec::new(),
+        }
+    }
+
+    pub fn is_sql(&self) -> bool {
+        matches!(self, Step::Sql(_) | Step::Transaction(_))
+    }
+}
+
+/// One SQL statement of a scenario, sent to the plan's `[database]`, prepared once per
+/// connection.
+#[derive(Clone, Debug)]
+pub struct SqlSpec {
+    /// The name results are reported under (the statement's first words unless named).
+    pub name: String,
+    pub sql: String,
+    /// The statement's parameters, rendered as text and typed by the server, as pgbench sends
+    /// them.
+    pub params: Vec<Template>,
+    /// Overrides the plan-wide timeout.
+    pub timeout: Option<Duration>,
+    /// Values taken from result rows (`row:0.id`).
+    pub captures: Vec<Capture>,
+    pub checks: SqlChecks,
+}
+
+/// `transaction = [ … ]`: statements between BEGIN and COMMIT, rolled back on the first error,
+/// and retried whole on a serialization failure or deadlock up to `retries` times.
+#[derive(Clone, Debug)]
+pub struct TransactionSpec {
+    pub name: String,
+    pub statements: Vec<SqlSpec>,
+    pub retries: u32,
+}
+
+/// A result column, by position or by name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Column {
+    Index(usize),
+    Name(String),
+}
+
+impl std::fmt::Display for Column {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Column::Index(i) => write!(f, "{i}"),
+            Column::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// Conditions on a statement's result; a failed one is counted as `check`.
+#[derive(Clone, Debug, Default)]
+pub struct SqlChecks {
+    /// Rows returned (or affected, for a statement that returns none): at least the first,
+    /// at most the second.
+    pub rows: Option<(u64, Option<u64>)>,
+    /// `(row, column, expected text)`.
+    pub values: Vec<(usize, Column, Template)>,
+    pub max_latency: Option<Duration>,
+}
+
+impl SqlChecks {
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_none() && self.values.is_empty() && self.max_latency.is_none()
+    }
 }
 
 /// One HTTP request of a scenario.
@@ -405,6 +487,8 @@ pub enum CaptureSource {
     Header(http::HeaderName),
     /// The first capture group (or the whole match) of a regular expression over the body.
     Regex(regex::Regex),
+    /// A value of a SQL result: `row:0.id` (row, then column name or position).
+    Row { row: usize, column: Column },
 }
 
 impl CaptureSource {

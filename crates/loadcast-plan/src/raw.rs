@@ -10,7 +10,8 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPlan {
     pub name: Option<Spanned<String>>,
-    pub target: Spanned<String>,
+    /// Required unless every step is SQL.
+    pub target: Option<Spanned<String>>,
     #[serde(default)]
     pub http: RawHttp,
     #[serde(default)]
@@ -137,6 +138,14 @@ pub(crate) struct RawStep {
     #[serde(default)]
     pub capture: BTreeMap<String, Spanned<String>>,
     pub check: Option<Spanned<RawCheck>>,
+    /// A statement sent to the plan's `[database]`.
+    pub sql: Option<Spanned<String>>,
+    /// The statement's `$1`, `$2`, … (PostgreSQL) or `?` (MySQL) values, templated.
+    pub params: Option<Spanned<Vec<Spanned<toml::Value>>>>,
+    /// Statements run as one transaction.
+    pub transaction: Option<Spanned<Vec<Spanned<RawStep>>>>,
+    /// How often a transaction that failed on a serialization failure or deadlock is retried.
+    pub retries: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +156,11 @@ pub(crate) struct RawCheck {
     #[serde(default)]
     pub json: BTreeMap<String, Spanned<toml::Value>>,
     pub latency: Option<Spanned<String>>,
+    /// SQL: the number of rows (`1`) or a range (`"1..10"`, `">=1"`).
+    pub rows: Option<Spanned<toml::Value>>,
+    /// SQL: `"ROW.COLUMN"` → the text expected there.
+    #[serde(default)]
+    pub values: BTreeMap<String, Spanned<toml::Value>>,
 }
 
 impl RawStep {

@@ -122,11 +122,18 @@ pub fn terminal_summary(result: &RunResult) -> String {
     } else {
         format!("{} users, each its own identity", g.users)
     };
-    let exhausted = if g.feeder_exhausted > 0 {
+    let mut exhausted = if g.feeder_exhausted > 0 {
         format!(", {} not run: no feeder row left", g.feeder_exhausted)
     } else {
         String::new()
     };
+    if g.retries > 0 {
+        let _ = write!(
+            exhausted,
+            ", {} transactions run again after a deadlock or serialization failure",
+            g.retries
+        );
+    }
     if meta.model == "closed" {
         let _ = writeln!(
             out,
@@ -167,7 +174,11 @@ pub fn terminal_summary(result: &RunResult) -> String {
 }
 
 fn row(out: &mut String, r: &RequestStats, width: usize, elapsed: f64) {
-    let name: String = r.name.chars().take(width).collect();
+    // A transaction's statements sit under it, indented: the totals count the transaction.
+    let name: String = match &r.within {
+        Some(_) => format!("  {}", r.name.chars().take(width - 2).collect::<String>()),
+        None => r.name.chars().take(width).collect(),
+    };
     let h = &r.latency;
     let _ = writeln!(
         out,

@@ -117,6 +117,20 @@ pub fn review_markdown(
                         }
                     )
                 }
+                Step::Sql(statement) => format!("SQL `{}`", one_line(&statement.sql)),
+                Step::Transaction(txn) => format!(
+                    "a transaction ({}{}): {}",
+                    txn.name,
+                    match txn.retries {
+                        0 => String::new(),
+                        n => format!(", retried up to {n} times on a conflict"),
+                    },
+                    txn.statements
+                        .iter()
+                        .map(|s| format!("`{}`", one_line(&s.sql)))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
                 Step::Think(ThinkTime::Fixed(t)) => format!("think {}", d(*t)),
                 Step::Think(ThinkTime::Uniform(a, b)) => format!("think {} to {}", d(*a), d(*b)),
                 Step::Think(ThinkTime::Exponential(m)) => {
@@ -387,4 +401,8 @@ pub fn review_html(markdown: &str, title: &str, projection: Option<&Projection>)
          code {{ background: #f4f4f4; padding: 0 .2rem; }}</style></head><body>{body}</body></html>\n",
         crate::escape(title)
     )
+}
+
+fn one_line(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -202,6 +202,7 @@ fn run_result() -> impl Strategy<Value = RunResult> {
                     max_vus: vus,
                     max_in_flight: vus / 2,
                     connections_opened: opened,
+                    retries: opened / 3,
                     cpu_seconds: cpu,
                     workers: shards,
                 };

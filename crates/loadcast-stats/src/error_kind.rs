@@ -26,6 +26,86 @@ pub enum ErrorKind {
     Status(u16),
     /// A check on the response failed (status, body or latency), counted separately from transport errors.
     Check,
+    /// A SQL statement failed; the database said why.
+    Sql(SqlError),
+}
+
+/// Why the database refused or lost a statement, from its SQLSTATE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SqlError {
+    /// The connection was closed or lost (`pg_terminate_backend`, a restart, a network cut).
+    ConnectionLost,
+    /// 40P01: chosen as a deadlock victim.
+    Deadlock,
+    /// 40001: a serializable or repeatable-read transaction conflicted.
+    Serialization,
+    /// 57014: cancelled by `statement_timeout` or a cancel request.
+    StatementTimeout,
+    /// 23505.
+    UniqueViolation,
+    /// 23503.
+    ForeignKeyViolation,
+    /// Class 42: a syntax error, or a table, column or function that does not exist.
+    Syntax,
+    /// Any other SQLSTATE, kept as its five characters.
+    Other([u8; 5]),
+}
+
+impl SqlError {
+    /// The kind of a SQLSTATE (`40P01`…).
+    pub fn from_sqlstate(code: &str) -> SqlError {
+        match code {
+            "40P01" => SqlError::Deadlock,
+            "40001" => SqlError::Serialization,
+            "57014" => SqlError::StatementTimeout,
+            "23505" => SqlError::UniqueViolation,
+            "23503" => SqlError::ForeignKeyViolation,
+            _ if code.starts_with("42") => SqlError::Syntax,
+            // Admin shutdown, crash shutdown, cannot connect now; connection exceptions.
+            _ if code.starts_with("57P") || code.starts_with("08") => SqlError::ConnectionLost,
+            _ => match <[u8; 5]>::try_from(code.as_bytes()) {
+                Ok(state) if state.iter().all(u8::is_ascii_alphanumeric) => SqlError::Other(state),
+                _ => SqlError::Other(*b"XX000"),
+            },
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            SqlError::ConnectionLost => "connection_lost".into(),
+            SqlError::Deadlock => "deadlock".into(),
+            SqlError::Serialization => "serialization_failure".into(),
+            SqlError::StatementTimeout => "statement_timeout".into(),
+            SqlError::UniqueViolation => "unique_violation".into(),
+            SqlError::ForeignKeyViolation => "foreign_key_violation".into(),
+            SqlError::Syntax => "syntax_or_undefined".into(),
+            SqlError::Other(state) => String::from_utf8_lossy(state).into_owned(),
+        }
+    }
+
+    fn parse(name: &str) -> Option<SqlError> {
+        Some(match name {
+            "connection_lost" => SqlError::ConnectionLost,
+            "deadlock" => SqlError::Deadlock,
+            "serialization_failure" => SqlError::Serialization,
+            "statement_timeout" => SqlError::StatementTimeout,
+            "unique_violation" => SqlError::UniqueViolation,
+            "foreign_key_violation" => SqlError::ForeignKeyViolation,
+            "syntax_or_undefined" => SqlError::Syntax,
+            other => {
+                let state = <[u8; 5]>::try_from(other.as_bytes()).ok()?;
+                state
+                    .iter()
+                    .all(u8::is_ascii_alphanumeric)
+                    .then_some(SqlError::Other(state))?
+            }
+        })
+    }
+
+    /// A conflict that a retried transaction may not meet again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, SqlError::Deadlock | SqlError::Serialization)
+    }
 }
 
 impl ErrorKind {
@@ -41,10 +121,11 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol".into(),
             ErrorKind::Status(code) => format!("http_{code}"),
             ErrorKind::Check => "check".into(),
+            ErrorKind::Sql(e) => format!("sql_{}", e.name()),
         }
     }
 
-    /// The family a kind belongs to: `transport`, `http_4xx`, `http_5xx`, `check`.
+    /// The family a kind belongs to: `transport`, `http_4xx`, `http_5xx`, `check`, `sql`.
     pub fn class(&self) -> &'static str {
         match self {
             ErrorKind::Status(code) => match code {
@@ -55,6 +136,8 @@ impl ErrorKind {
                 _ => "http_5xx",
             },
             ErrorKind::Check => "check",
+            ErrorKind::Sql(SqlError::ConnectionLost) => "transport",
+            ErrorKind::Sql(_) => "sql",
             _ => "transport",
         }
     }
@@ -88,10 +171,15 @@ impl FromStr for ErrorKind {
             "reset" => ErrorKind::Reset,
             "protocol" => ErrorKind::Protocol,
             "check" => ErrorKind::Check,
-            other => match other.strip_prefix("http_").and_then(|c| c.parse().ok()) {
-                Some(code) => ErrorKind::Status(code),
-                None => return Err(UnknownErrorKind(other.to_string())),
-            },
+            other => {
+                if let Some(code) = other.strip_prefix("http_").and_then(|c| c.parse().ok()) {
+                    ErrorKind::Status(code)
+                } else if let Some(e) = other.strip_prefix("sql_").and_then(SqlError::parse) {
+                    ErrorKind::Sql(e)
+                } else {
+                    return Err(UnknownErrorKind(other.to_string()));
+                }
+            }
         })
     }
 }
@@ -125,6 +213,9 @@ mod tests {
             ErrorKind::Protocol,
             ErrorKind::Status(503),
             ErrorKind::Check,
+            ErrorKind::Sql(SqlError::Deadlock),
+            ErrorKind::Sql(SqlError::Syntax),
+            ErrorKind::Sql(SqlError::from_sqlstate("22P02")),
         ] {
             assert_eq!(kind.name().parse::<ErrorKind>().unwrap(), kind);
         }

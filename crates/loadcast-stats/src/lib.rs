@@ -34,7 +34,7 @@ use std::time::Duration;
 
 pub use cancel::{Cancel, HookGuard};
 pub use document::{Document, DocumentError};
-pub use error_kind::{ErrorKind, UnknownErrorKind};
+pub use error_kind::{ErrorKind, SqlError, UnknownErrorKind};
 pub use histogram::{HistogramDecodeError, LatencyHistogram, MAX_TRACKABLE_MICROS};
 pub use result::{
     GeneratorStats, NotAShard, RESULT_FORMAT, RESULT_VERSION, RequestStats, RunMeta, RunResult,

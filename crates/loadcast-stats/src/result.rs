@@ -37,6 +37,10 @@ pub struct RequestStats {
     pub latency: LatencyHistogram,
     /// Response latency measured from the moment the request was actually sent.
     pub service: LatencyHistogram,
+    /// The transaction this statement ran in: its figures are the transaction's parts, so the
+    /// run's totals count the transaction once and not its statements again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<String>,
 }
 
 impl RequestStats {
@@ -51,6 +55,7 @@ impl RequestStats {
             bytes_received: 0,
             latency: LatencyHistogram::new(),
             service: LatencyHistogram::new(),
+            within: None,
         }
     }
 
@@ -172,10 +177,17 @@ pub struct GeneratorStats {
     /// Largest number of requests in flight at once (sum of per-worker maxima: an upper bound).
     pub max_in_flight: u64,
     pub connections_opened: u64,
+    /// Transactions run again after a serialization failure or deadlock (`retries` in a plan).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u64,
     /// CPU seconds the generator process used (user + system), when the platform reports it.
     #[serde(default)]
     pub cpu_seconds: Option<f64>,
     pub workers: u32,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl GeneratorStats {
@@ -192,6 +204,7 @@ impl GeneratorStats {
         self.max_vus += other.max_vus;
         self.max_in_flight += other.max_in_flight;
         self.connections_opened += other.connections_opened;
+        self.retries += other.retries;
         self.cpu_seconds = match (self.cpu_seconds, other.cpu_seconds) {
             (Some(a), Some(b)) => Some(a + b),
             (a, b) => a.or(b),
@@ -308,7 +321,7 @@ impl RunResult {
     /// All requests merged into one line.
     pub fn total(&self) -> RequestStats {
         let mut total = RequestStats::new("all");
-        for r in &self.requests {
+        for r in self.requests.iter().filter(|r| r.within.is_none()) {
             total.merge(r);
         }
         total

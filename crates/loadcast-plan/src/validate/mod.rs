@@ -22,6 +22,7 @@ use crate::units;
 mod data;
 mod load;
 mod scenario;
+mod sql;
 mod target;
 
 use scenario::capture_names;
@@ -200,11 +201,11 @@ impl<'a> Validator<'a> {
     }
 
     pub(crate) fn plan(&mut self, raw: RawPlan, path: &Path, hash: String) -> Option<Plan> {
-        let target = self.target(&raw.target);
+        let target = raw.target.as_ref().map(|t| self.target(t));
         self.names.feeders = self.feeders(&raw.feeders);
         self.names.variables = capture_names(&raw.scenarios);
         let http = self.http(&raw.http);
-        let scenarios = self.scenarios(&raw.scenarios, target.as_ref());
+        let scenarios = self.scenarios(&raw.scenarios, target.as_ref().and_then(Option::as_ref));
         let load = raw.load.as_ref().map(|load| self.load(load, "load"));
         if let (None, Some(scenarios)) = (&raw.load, &scenarios) {
             if let Some(s) = scenarios.iter().find(|s| s.load.is_none()) {
@@ -224,10 +225,8 @@ impl<'a> Validator<'a> {
             scenarios
                 .iter()
                 .flat_map(|s| &s.steps)
-                .filter_map(|step| match step {
-                    Step::Request(r) => Some(r.name.clone()),
-                    Step::Think(_) => None,
-                })
+                .flat_map(|step| step.result_names())
+                .map(str::to_string)
                 .collect()
         });
         let thresholds = self.thresholds(&raw.slo, request_names.as_deref());
@@ -247,6 +246,11 @@ impl<'a> Validator<'a> {
         let horizon = raw.horizon.as_ref().map(|h| self.horizon(h));
         let database = raw.database.as_ref().map(|d| self.database(d));
         let capacity = raw.capacity.as_ref().map(|c| self.capacity(c));
+        let target = self.target_or_database(
+            target,
+            scenarios.as_deref(),
+            database.as_ref().and_then(Option::as_ref),
+        );
         let plan = Plan {
             name,
             path: path.to_path_buf(),

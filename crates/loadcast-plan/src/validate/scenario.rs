@@ -70,15 +70,13 @@ impl Validator<'_> {
             }
             // Only when every step was valid: a step that failed already has its own error.
             let all_valid = steps.len() == s.steps.len();
-            if all_valid
-                && !s.steps.is_empty()
-                && !steps.iter().any(|s| matches!(s, Step::Request(_)))
+            if all_valid && !s.steps.is_empty() && steps.iter().all(|s| matches!(s, Step::Think(_)))
             {
                 self.error(
                     spanned,
                     &key,
                     format!("scenario {name:?} sends no request"),
-                    Some("at least one request step (get = \"/\", post = …)"),
+                    Some("at least one request (get = \"/\", post = …) or statement (sql = \"…\")"),
                 );
                 ok = false;
             }
@@ -109,6 +107,9 @@ impl Validator<'_> {
         target: Option<&Target>,
     ) -> Option<Step> {
         let step = spanned.get_ref();
+        if step.sql.is_some() || step.transaction.is_some() {
+            return self.sql_step(spanned, key);
+        }
         let shorthands = step.shorthands();
         let request_keys =
             shorthands.len() + usize::from(step.method.is_some() || step.url.is_some());
@@ -468,7 +469,12 @@ pub(super) fn capture_names(scenarios: &[Spanned<RawScenario>]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for scenario in scenarios {
         for step in &scenario.get_ref().steps {
-            for name in step.get_ref().capture.keys() {
+            let step = step.get_ref();
+            let inner = step.transaction.iter().flat_map(|t| t.get_ref());
+            for name in std::iter::once(step)
+                .chain(inner.map(Spanned::get_ref))
+                .flat_map(|s| s.capture.keys())
+            {
                 if !names.contains(name) {
                     names.push(name.clone());
                 }

@@ -1,0 +1,268 @@
+//! What a virtual user does at a SQL step: the statement on its own connection (opened again
+//! when the database dropped it), the checks and captures on its rows, and transactions that
+//! roll back on the first error and run again after a conflict, up to their retries.
+
+use std::time::{Duration, Instant};
+
+use loadcast_plan::template::Template;
+use loadcast_plan::{Capture, CaptureSource, SqlChecks};
+use loadcast_stats::{ErrorKind, SqlError};
+
+use super::{VirtualUser, Worker};
+use crate::recorder::{Outcome, ResponseSummary};
+use crate::sql::{SqlAnswer, SqlConnection, cell_text};
+
+/// A SQL statement with everything its run needs.
+#[derive(Debug)]
+pub(crate) struct CompiledSql {
+    /// The statement's slot in each connection's prepared statements.
+    pub slot: usize,
+    /// Index of the name results are recorded under.
+    pub name: usize,
+    pub sql: String,
+    pub params: Vec<Template>,
+    pub timeout: Duration,
+    pub captures: Vec<Capture>,
+    pub checks: SqlChecks,
+}
+
+impl CompiledSql {
+    fn keeps_rows(&self) -> bool {
+        !self.captures.is_empty() || !self.checks.values.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledTransaction {
+    pub name: usize,
+    pub statements: Vec<CompiledSql>,
+    pub retries: u32,
+}
+
+/// How a statement fared once it had an answer.
+struct Judged {
+    error: Option<ErrorKind>,
+    /// A capture found nothing: what follows would run without it.
+    capture_failed: bool,
+}
+
+impl Worker {
+    /// A statement outside any transaction, measured like a request. Returns whether the
+    /// iteration goes on.
+    pub(super) async fn statement(
+        &self,
+        user: &mut VirtualUser,
+        step: &CompiledSql,
+        intended: Option<Instant>,
+    ) -> bool {
+        let sent = Instant::now();
+        self.recorder.borrow_mut().sent();
+        let result = self.execute(user, step).await;
+        let ended = Instant::now();
+        let intended = intended.unwrap_or(sent);
+        let (result, proceed) = match result {
+            Ok(answer) => {
+                let judged = self.judge(user, step, &answer, ended - intended.min(sent));
+                (Ok(summary(judged.error)), !judged.capture_failed)
+            }
+            Err(kind) => (Err(kind), step.captures.is_empty()),
+        };
+        let outcome = Outcome {
+            intended,
+            sent,
+            ended,
+            bytes_sent: 0,
+            result,
+        };
+        self.recorder.borrow_mut().record(step.name, &outcome);
+        proceed
+    }
+
+    /// BEGIN, the statements, COMMIT; ROLLBACK at the first error. A serialization failure or
+    /// deadlock runs the whole transaction again, up to its retries; its latency spans them.
+    pub(super) async fn transaction(
+        &self,
+        user: &mut VirtualUser,
+        txn: &CompiledTransaction,
+        intended: Option<Instant>,
+    ) -> bool {
+        let sent = Instant::now();
+        self.recorder.borrow_mut().sent();
+        let mut retried = 0;
+        let result = loop {
+            match self.transaction_once(user, txn).await {
+                Err(ErrorKind::Sql(e)) if e.is_retryable() && retried < txn.retries => {
+                    retried += 1;
+                    self.recorder.borrow_mut().generator.retries += 1;
+                }
+                other => break other,
+            }
+        };
+        let ended = Instant::now();
+        let (result, proceed) = match result {
+            Ok(judged) => (Ok(summary(judged.error)), !judged.capture_failed),
+            Err(kind) => (Err(kind), false),
+        };
+        let outcome = Outcome {
+            intended: intended.unwrap_or(sent),
+            sent,
+            ended,
+            bytes_sent: 0,
+            result,
+        };
+        self.recorder.borrow_mut().record(txn.name, &outcome);
+        proceed
+    }
+
+    async fn transaction_once(
+        &self,
+        user: &mut VirtualUser,
+        txn: &CompiledTransaction,
+    ) -> Result<Judged, ErrorKind> {
+        self.control(user, "BEGIN").await?;
+        let mut verdict = Judged {
+            error: None,
+            capture_failed: false,
+        };
+        for step in &txn.statements {
+            let sent = Instant::now();
+            let result = self.execute(user, step).await;
+            let ended = Instant::now();
+            let judged = result.map(|answer| self.judge(user, step, &answer, ended - sent));
+            let outcome = Outcome {
+                intended: sent,
+                sent,
+                ended,
+                bytes_sent: 0,
+                result: judged.as_ref().map(|j| summary(j.error)).map_err(|k| *k),
+            };
+            self.recorder.borrow_mut().record_part(step.name, &outcome);
+            match judged {
+                Err(kind) => {
+                    self.rollback(user).await;
+                    return Err(kind);
+                }
+                Ok(j) if j.capture_failed => {
+                    self.rollback(user).await;
+                    return Ok(j);
+                }
+                Ok(j) => verdict.error = verdict.error.or(j.error),
+            }
+        }
+        if let Err(kind) = self.control(user, "COMMIT").await {
+            self.rollback(user).await;
+            return Err(kind);
+        }
+        Ok(verdict)
+    }
+
+    /// The user's connection, or a new one.
+    async fn sql_connection(&self, user: &mut VirtualUser) -> Result<SqlConnection, ErrorKind> {
+        match user.sql.take() {
+            Some(c) if !c.is_closed() => Ok(c),
+            _ => {
+                let Some(connector) = &self.sql else {
+                    return Err(ErrorKind::Sql(SqlError::ConnectionLost));
+                };
+                let c = connector.connect().await?;
+                self.recorder.borrow_mut().generator.connections_opened += 1;
+                Ok(c)
+            }
+        }
+    }
+
+    /// The statement on the user's connection, within its timeout. A connection cut off by the
+    /// timeout has a statement in flight and is dropped (its transaction rolls back with it).
+    async fn execute(
+        &self,
+        user: &mut VirtualUser,
+        step: &CompiledSql,
+    ) -> Result<SqlAnswer, ErrorKind> {
+        let feeders = &self.shape.feeders;
+        let params: Vec<String> = step
+            .params
+            .iter()
+            .map(|t| t.render_string(&mut user.data.scope(feeders)))
+            .collect();
+        let attempt = async {
+            let mut connection = self.sql_connection(user).await?;
+            let result = connection
+                .execute(step.slot, &step.sql, &params, step.keeps_rows())
+                .await;
+            keep(user, connection, &result);
+            result
+        };
+        match tokio::time::timeout(step.timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(ErrorKind::Timeout),
+        }
+    }
+
+    async fn control(&self, user: &mut VirtualUser, command: &str) -> Result<(), ErrorKind> {
+        let connection = self.sql_connection(user).await?;
+        let result = connection.control(command).await;
+        keep(user, connection, &result);
+        result
+    }
+
+    /// Ends a failed transaction; a connection that cannot is dropped, which ends it too.
+    async fn rollback(&self, user: &mut VirtualUser) {
+        if let Some(connection) = user.sql.take() {
+            if connection.control("ROLLBACK").await.is_ok() {
+                user.sql = Some(connection);
+            }
+        }
+    }
+
+    /// Row count, values and latency against the step's checks, then its captures.
+    fn judge(
+        &self,
+        user: &mut VirtualUser,
+        step: &CompiledSql,
+        answer: &SqlAnswer,
+        latency: Duration,
+    ) -> Judged {
+        let checks = &step.checks;
+        let feeders = &self.shape.feeders;
+        let mut ok = checks.rows.is_none_or(|(low, high)| {
+            answer.count >= low && high.is_none_or(|h| answer.count <= h)
+        });
+        ok &= checks.max_latency.is_none_or(|max| latency <= max);
+        for (row, column, expected) in &checks.values {
+            let want = expected.render_string(&mut user.data.scope(feeders));
+            ok &= matches!(cell_text(&answer.rows, *row, column), Ok(Some(v)) if v == want);
+        }
+        let mut capture_failed = false;
+        for capture in &step.captures {
+            let CaptureSource::Row { row, column } = &capture.source else {
+                continue;
+            };
+            match cell_text(&answer.rows, *row, column) {
+                Ok(Some(value)) => user.data.set_var(capture.var, value),
+                _ => capture_failed = true,
+            }
+        }
+        Judged {
+            error: (!ok || capture_failed).then_some(ErrorKind::Check),
+            capture_failed,
+        }
+    }
+}
+
+/// Gives the connection back to its user, unless the database ended it: the error can arrive
+/// before the client has seen the connection close, and a second statement on it would be
+/// counted lost a second time.
+fn keep<T>(user: &mut VirtualUser, connection: SqlConnection, result: &Result<T, ErrorKind>) {
+    let lost = matches!(result, Err(ErrorKind::Sql(SqlError::ConnectionLost)));
+    if !lost && !connection.is_closed() {
+        user.sql = Some(connection);
+    }
+}
+
+fn summary(error: Option<ErrorKind>) -> ResponseSummary {
+    ResponseSummary {
+        status: 0,
+        bytes_received: 0,
+        error,
+    }
+}
