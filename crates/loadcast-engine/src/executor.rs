@@ -42,6 +42,7 @@ pub(crate) enum CompiledStep {
     Request(Box<CompiledRequest>),
     Sql(Box<CompiledSql>),
     Transaction(Box<CompiledTransaction>),
+    Set(Vec<(usize, loadcast_plan::template::Template)>),
     Think(ThinkTime),
 }
 
@@ -217,6 +218,13 @@ impl Worker {
                 CompiledStep::Request(step) => {
                     if !self.request(user, step, intended.take()).await {
                         break;
+                    }
+                }
+                CompiledStep::Set(values) => {
+                    let feeders = &self.shape.feeders;
+                    for (var, template) in values {
+                        let value = template.render_string(&mut user.data.scope(feeders));
+                        user.data.set_var(*var, value);
                     }
                 }
                 CompiledStep::Sql(step) => {

@@ -406,6 +406,10 @@ fn compile(plan: &Plan) -> Result<Compiled, EngineError> {
         for step in &scenario.steps {
             steps.push(match step {
                 Step::Think(think) => CompiledStep::Think(*think),
+                Step::Set(values) => {
+                    feeders_read.extend(values.iter().flat_map(|(_, t)| t.feeders()));
+                    CompiledStep::Set(values.clone())
+                }
                 Step::Sql(spec) => {
                     CompiledStep::Sql(Box::new(out.statement(plan, spec, None, &mut feeders_read)))
                 }

@@ -31,6 +31,7 @@ pub mod feeder;
 pub mod har;
 mod lint;
 mod model;
+pub mod pgbench;
 mod raw;
 mod read;
 pub mod resolve;
@@ -279,6 +280,11 @@ fn describe_step(step: &Step) -> String {
                 statements.concat()
             )
         }
+        Step::Set(values) => format!(
+            "set {} value{}",
+            values.len(),
+            if values.len() == 1 { "" } else { "s" }
+        ),
         Step::Think(ThinkTime::Fixed(t)) => format!("think {}", d(*t)),
         Step::Think(ThinkTime::Uniform(a, b)) => format!("think {}..{}", d(*a), d(*b)),
         Step::Think(ThinkTime::Exponential(m)) => format!("think exp(mean {})", d(*m)),

@@ -39,7 +39,7 @@ impl Plan {
                 Step::Request(r) => !r.checks.is_empty() || !r.captures.is_empty(),
                 // A statement that fails is an error by itself; an empty result is not.
                 Step::Sql(_) | Step::Transaction(_) => true,
-                Step::Think(_) => false,
+                Step::Set(_) | Step::Think(_) => false,
             });
             if !checked {
                 lints.push(Lint {

@@ -314,6 +314,8 @@ pub enum Step {
     Request(Box<RequestSpec>),
     Sql(Box<SqlSpec>),
     Transaction(Box<TransactionSpec>),
+    /// `(variable, value)`: values drawn once and used by the steps after (pgbench's `\set`).
+    Set(Vec<(usize, Template)>),
     Think(ThinkTime),
 }
 
@@ -329,7 +331,7 @@ impl Step {
                 .map(|s| s.name.as_str())
                 .chain(std::iter::once(t.name.as_str()))
                 .collect(),
-            Step::Think(_) => Vec::new(),
+            Step::Set(_) | Step::Think(_) => Vec::new(),
         }
     }
 

@@ -138,6 +138,9 @@ pub(crate) struct RawStep {
     #[serde(default)]
     pub capture: BTreeMap<String, Spanned<String>>,
     pub check: Option<Spanned<RawCheck>>,
+    /// Values the virtual user keeps for later steps: `set = { aid = "{{rand(1, 100000)}}" }`.
+    #[serde(default)]
+    pub set: BTreeMap<String, Spanned<String>>,
     /// A statement sent to the plan's `[database]`.
     pub sql: Option<Spanned<String>>,
     /// The statement's `$1`, `$2`, … (PostgreSQL) or `?` (MySQL) values, templated.

@@ -34,16 +34,93 @@ pub enum Expr {
     Iteration,
     /// A uniformly random integer in `low..=high`.
     Rand(i64, i64),
+    /// An integer in `low..=high` drawn as pgbench's `random_exponential`, `random_gaussian` or
+    /// `random_zipfian` draws it, with their parameter.
+    Skewed(Skew, i64, i64, f64),
     /// One of the options, uniformly.
     Choice(Vec<String>),
     /// A random (version 4) UUID.
     Uuid,
 }
 
+/// A non-uniform distribution of integers, as pgbench defines it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skew {
+    /// Low values likelier: density ∝ exp(−parameter · x) over the range.
+    Exponential,
+    /// Around the middle: a normal cut at ±parameter standard deviations.
+    Gaussian,
+    /// The first values by far the likeliest: P(k) ∝ 1 / k^parameter.
+    Zipfian,
+}
+
+impl Skew {
+    fn name(self) -> &'static str {
+        match self {
+            Skew::Exponential => "rand_exponential",
+            Skew::Gaussian => "rand_gaussian",
+            Skew::Zipfian => "rand_zipfian",
+        }
+    }
+
+    /// The parameter's valid range, as pgbench checks it.
+    fn accepts(self, parameter: f64) -> bool {
+        match self {
+            Skew::Exponential => parameter > 0.0,
+            Skew::Gaussian => parameter >= 2.0,
+            Skew::Zipfian => parameter > 1.0 && parameter <= 1000.0,
+        }
+    }
+
+    /// A draw in `low..=high`.
+    pub fn draw(self, rng: &mut fastrand::Rng, low: i64, high: i64, parameter: f64) -> i64 {
+        let span = (high - low + 1) as f64;
+        // (0, 1]: never zero, so that logarithms and powers stay finite.
+        let mut open = || 1.0 - rng.f64();
+        let offset = match self {
+            Skew::Exponential => {
+                let cut = (-parameter).exp();
+                let r = -(cut + (1.0 - cut) * open()).ln() / parameter;
+                (span * r) as i64
+            }
+            Skew::Gaussian => loop {
+                // Box–Muller, redrawn until within ±parameter deviations.
+                let (u, v) = (open(), open());
+                let normal = (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).sin();
+                if (-parameter..parameter).contains(&normal) {
+                    let r = (normal + parameter) / (2.0 * parameter);
+                    break (span * r) as i64;
+                }
+            },
+            // Devroye's rejection method, as pgbench's computeIterativeZipfian.
+            Skew::Zipfian => {
+                let n = high - low + 1;
+                if n <= 1 {
+                    0
+                } else {
+                    let b = 2f64.powf(parameter - 1.0);
+                    loop {
+                        let (u, v) = (open(), open());
+                        let x = u.powf(-1.0 / (parameter - 1.0)).floor();
+                        let t = (1.0 + 1.0 / x).powf(parameter - 1.0);
+                        if v * x * (t - 1.0) / (b - 1.0) <= t / b && x <= n as f64 {
+                            break x as i64 - 1;
+                        }
+                    }
+                }
+            }
+        };
+        low + offset.clamp(0, high - low)
+    }
+}
+
 impl Expr {
     /// Whether the value is always a number (a JSON body may then insert it without quotes).
     pub fn is_numeric(&self) -> bool {
-        matches!(self, Expr::Vu | Expr::Iteration | Expr::Rand(..))
+        matches!(
+            self,
+            Expr::Vu | Expr::Iteration | Expr::Rand(..) | Expr::Skewed(..)
+        )
     }
 }
 
@@ -187,6 +264,10 @@ fn evaluate(expr: &Expr, scope: &mut dyn Scope, out: &mut String) {
             let n = scope.rng().i64(*low..=*high);
             let _ = write!(out, "{n}");
         }
+        Expr::Skewed(skew, low, high, parameter) => {
+            let n = skew.draw(scope.rng(), *low, *high, *parameter);
+            let _ = write!(out, "{n}");
+        }
         Expr::Choice(options) => {
             let i = scope.rng().usize(0..options.len());
             out.push_str(&options[i]);
@@ -230,7 +311,8 @@ const URL_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMER
     .remove(b'~');
 
 const EXPECTED_EXPR: &str = "user.email (a feeder column), vu, iteration, rand(1, 50), \
-                             choice(a, b), uuid or a captured name";
+                             rand_exponential/rand_gaussian/rand_zipfian(1, 50, 2.5), \
+                             choice(a, b), uuid or a captured or set name";
 
 fn parse_expr(text: &str, names: &dyn Names) -> Result<Expr, String> {
     if let Some((function, args)) = text.split_once('(') {
@@ -249,6 +331,30 @@ fn parse_expr(text: &str, names: &dyn Names) -> Result<Expr, String> {
                     Ok([low, high]) if low <= high => Ok(Expr::Rand(*low, *high)),
                     _ => Err(format!(
                         "`{{{{{text}}}}}`: rand takes two whole numbers, low ≤ high, as in rand(1, 50)"
+                    )),
+                }
+            }
+            name @ ("rand_exponential" | "rand_gaussian" | "rand_zipfian") => {
+                let skew = match name {
+                    "rand_exponential" => Skew::Exponential,
+                    "rand_gaussian" => Skew::Gaussian,
+                    _ => Skew::Zipfian,
+                };
+                let bounds: Vec<Option<i64>> = args
+                    .iter()
+                    .take(2)
+                    .map(|a| a.replace('_', "").parse().ok())
+                    .collect();
+                let parameter = args.get(2).and_then(|p| p.parse::<f64>().ok());
+                match (bounds.as_slice(), parameter, args.len()) {
+                    ([Some(low), Some(high)], Some(p), 3) if low <= high && skew.accepts(p) => {
+                        Ok(Expr::Skewed(skew, *low, *high, p))
+                    }
+                    _ => Err(format!(
+                        "`{{{{{text}}}}}`: {} takes two whole numbers, low ≤ high, and a parameter \
+                         (exponential > 0, gaussian ≥ 2, zipfian in (1, 1000]), as in {}(1, 1000, 2.5)",
+                        skew.name(),
+                        skew.name()
                     )),
                 }
             }
@@ -354,6 +460,49 @@ fn json_parts(value: &toml::Value, names: &dyn Names, out: &mut Vec<Part>) -> Re
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn skewed_draws_follow_pgbench_distributions() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let n = 40_000;
+        let share = |skew: Skew,
+                     p: f64,
+                     low: i64,
+                     high: i64,
+                     hit: &dyn Fn(i64) -> bool,
+                     rng: &mut fastrand::Rng| {
+            let mut hits = 0;
+            for _ in 0..n {
+                let v = skew.draw(rng, low, high, p);
+                assert!(
+                    (low..=high).contains(&v),
+                    "{skew:?} drew {v} outside {low}..={high}"
+                );
+                hits += usize::from(hit(v));
+            }
+            hits as f64 / n as f64
+        };
+        // Zipf s = 2 over 1..=100: P(1) = 1 / Σ 1/k² = 0.612.
+        let first = share(Skew::Zipfian, 2.0, 1, 100, &|v| v == 1, &mut rng);
+        assert!((0.59..0.635).contains(&first), "zipfian P(1) = {first}");
+        // Exponential, parameter 5: P(x < 0.2 of the range) = (1 − e⁻¹) / (1 − e⁻⁵) = 0.636.
+        let low = share(Skew::Exponential, 5.0, 0, 99, &|v| v < 20, &mut rng);
+        assert!((0.61..0.66).contains(&low), "exponential P(<20) = {low}");
+        // Gaussian, ±5 sd over 0..=99: symmetric; within ±1 sd (40..60) 68%.
+        let middle = share(
+            Skew::Gaussian,
+            5.0,
+            0,
+            99,
+            &|v| (40..60).contains(&v),
+            &mut rng,
+        );
+        assert!(
+            (0.66..0.70).contains(&middle),
+            "gaussian P(40..60) = {middle}"
+        );
+    }
+
     use super::*;
 
     struct TestNames;

@@ -131,6 +131,7 @@ pub fn review_markdown(
                         .collect::<Vec<_>>()
                         .join("; ")
                 ),
+                Step::Set(values) => format!("sets {} values for the steps after", values.len()),
                 Step::Think(ThinkTime::Fixed(t)) => format!("think {}", d(*t)),
                 Step::Think(ThinkTime::Uniform(a, b)) => format!("think {} to {}", d(*a), d(*b)),
                 Step::Think(ThinkTime::Exponential(m)) => {

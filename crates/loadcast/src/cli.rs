@@ -338,6 +338,33 @@ pub enum PlanCommand {
     /// Turn a browser recording (a HAR file from the developer tools) into a plan: static
     /// assets skipped, server-issued tokens captured and replayed per user, pauses kept.
     ImportHar(ImportHarArgs),
+    /// Turn a pgbench custom script into a plan of SQL steps: `\set … random*(…)` as values
+    /// each iteration draws, `:name` as statement parameters, BEGIN … END as a transaction.
+    ImportPgbench(ImportPgbenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportPgbenchArgs {
+    /// The pgbench script (`pgbench -f`).
+    pub script: PathBuf,
+    /// The database the statements go to (`${env:NAME}` keeps a password out of the file).
+    #[arg(long, value_name = "URL")]
+    pub database: String,
+    /// pgbench's scale factor, the value of `:scale` (`pgbench -s`).
+    #[arg(long, default_value_t = 1)]
+    pub scale: i64,
+    /// Closed model with this many users (`pgbench -c`).
+    #[arg(long, default_value_t = 1)]
+    pub clients: u32,
+    /// Open model at this many transactions per second instead (`pgbench -R`).
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+    /// How long the load runs (`pgbench -T`).
+    #[arg(long, default_value = "60s")]
+    pub duration: String,
+    /// Where to write the plan [default: standard output].
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

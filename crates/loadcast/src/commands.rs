@@ -8,7 +8,7 @@ use loadcast_forecast::source::PrometheusWindow;
 use loadcast_plan::resolve::ForecastAsk;
 use loadcast_stats::{Cancel, Document, RunResult, RunStatus};
 
-use crate::cli::{ForecastArgs, ImportHarArgs, RunArgs, StoreArgs};
+use crate::cli::{ForecastArgs, ImportHarArgs, ImportPgbenchArgs, RunArgs, StoreArgs};
 use crate::failure::{Failure, exit};
 use crate::progress::Display;
 
@@ -113,6 +113,42 @@ pub fn import_har(args: ImportHarArgs) -> Result<u8, Failure> {
     }
     for lint in plan.lints() {
         eprintln!("{lint}");
+    }
+    Ok(exit::PASSED)
+}
+
+pub fn import_pgbench(args: ImportPgbenchArgs) -> Result<u8, Failure> {
+    let script = std::fs::read_to_string(&args.script)
+        .map_err(|e| Failure::usage(format!("{}: {e}", args.script.display())))?;
+    let options = loadcast_plan::pgbench::PgbenchOptions {
+        name: args
+            .script
+            .file_stem()
+            .map_or("pgbench".into(), |s| s.to_string_lossy().into_owned()),
+        database: args.database,
+        scale: args.scale,
+        clients: args.clients,
+        rate: args.rate,
+        duration: args.duration,
+    };
+    let text = loadcast_plan::pgbench::import(&script, &options)
+        .map_err(|e| Failure::usage(format!("{}:{e}", args.script.display())))?;
+    let anchor = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("imported.toml"));
+    let plan = loadcast_plan::parse(&text, &anchor).map_err(Failure::usage)?;
+    match &args.out {
+        Some(out) => {
+            std::fs::write(out, &text)
+                .map_err(|e| Failure::run(format!("{}: {e}", out.display())))?;
+            eprintln!(
+                "wrote {} ({} steps)",
+                out.display(),
+                plan.scenarios.iter().map(|s| s.steps.len()).sum::<usize>()
+            );
+        }
+        None => print!("{text}"),
     }
     Ok(exit::PASSED)
 }

@@ -65,6 +65,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             Ok(exit::PASSED)
         }
         Command::Plan(PlanCommand::ImportHar(args)) => commands::import_har(args),
+        Command::Plan(PlanCommand::ImportPgbench(args)) => commands::import_pgbench(args),
         Command::Plan(PlanCommand::Render(args)) => crate::history::render(args, &store),
         Command::Plan(PlanCommand::Init(args)) => crate::history::init(args, &store),
         Command::Forecast(args) => commands::forecast(args, &store),

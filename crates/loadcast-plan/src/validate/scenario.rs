@@ -70,7 +70,11 @@ impl Validator<'_> {
             }
             // Only when every step was valid: a step that failed already has its own error.
             let all_valid = steps.len() == s.steps.len();
-            if all_valid && !s.steps.is_empty() && steps.iter().all(|s| matches!(s, Step::Think(_)))
+            if all_valid
+                && !s.steps.is_empty()
+                && steps
+                    .iter()
+                    .all(|s| matches!(s, Step::Think(_) | Step::Set(_)))
             {
                 self.error(
                     spanned,
@@ -107,6 +111,9 @@ impl Validator<'_> {
         target: Option<&Target>,
     ) -> Option<Step> {
         let step = spanned.get_ref();
+        if !step.set.is_empty() {
+            return self.set_step(spanned, key);
+        }
         if step.sql.is_some() || step.transaction.is_some() {
             return self.sql_step(spanned, key);
         }
@@ -193,6 +200,55 @@ impl Validator<'_> {
             captures: captures?,
             checks: checks?,
         })))
+    }
+
+    /// `set = { name = "{{…}}" }`: nothing else on the step, and no value reading another of
+    /// the same step (they are drawn together, in no order).
+    fn set_step(&mut self, spanned: &Spanned<RawStep>, key: &str) -> Option<Step> {
+        let step = spanned.get_ref();
+        let alone = step.shorthands().is_empty()
+            && step.method.is_none()
+            && step.url.is_none()
+            && step.sql.is_none()
+            && step.transaction.is_none()
+            && step.think.is_none()
+            && step.capture.is_empty()
+            && step.check.is_none();
+        if !alone {
+            self.error(
+                spanned,
+                key,
+                "a set step only sets values",
+                Some("a separate [[scenario.step]] with set = { aid = \"{{rand(1, 100000)}}\" }"),
+            );
+            return None;
+        }
+        let mut values = Vec::new();
+        let mut ok = true;
+        for (name, text) in &step.set {
+            let key = format!("{key}.set.{name}");
+            let var = self.names.variables.iter().position(|v| v == name)?;
+            match self.template(text, &key, Escape::None) {
+                Some(t) => values.push((var, t)),
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let set: Vec<usize> = values.iter().map(|(v, _)| *v).collect();
+        for ((name, text), (_, template)) in step.set.iter().zip(&values) {
+            if template.vars().any(|v| set.contains(&v)) {
+                self.error(
+                    text,
+                    format!("{key}.set.{name}"),
+                    "a value cannot read another value of the same set step",
+                    Some("a set step of its own for each value that reads another"),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(Step::Set(values))
     }
 
     /// A step's URL: a path joined to the target, or an absolute URL on the target's own origin;
@@ -473,7 +529,7 @@ pub(super) fn capture_names(scenarios: &[Spanned<RawScenario>]) -> Vec<String> {
             let inner = step.transaction.iter().flat_map(|t| t.get_ref());
             for name in std::iter::once(step)
                 .chain(inner.map(Spanned::get_ref))
-                .flat_map(|s| s.capture.keys())
+                .flat_map(|s| s.capture.keys().chain(s.set.keys()))
             {
                 if !names.contains(name) {
                     names.push(name.clone());
