@@ -50,8 +50,8 @@ print('$tps', f'{q(0.5):.3f}', f'{q(0.99):.3f}')"
 
 # loadcast_run PLAN: prints "tps p50_ms p99_ms" of the transaction.
 loadcast_run() {
-  "$LOADCAST" --no-store run "$1" --progress off -o "$work/lc.json" > /dev/null
-  "$LOADCAST" --no-store report "$work/lc.json" --summary "$work/lc.summary.json" > /dev/null
+  "$LOADCAST" --no-store run "$1" --progress off -o "$work/lc.json" > /dev/null 2>&1
+  "$LOADCAST" --no-store report "$work/lc.json" --summary "$work/lc.summary.json" > /dev/null 2>&1
   python3 - "$work/lc.summary.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))

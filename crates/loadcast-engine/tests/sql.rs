@@ -311,3 +311,121 @@ sql = "SELECT pg_sleep(0.02)"
         result.generator.connections_opened
     );
 }
+
+#[test]
+fn on_mariadb_rows_reach_the_database_transactions_roll_back_and_kills_are_counted() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let db = TestDb::create(
+        Engine::MariaDb,
+        "CREATE TABLE seen (customer INT NOT NULL, vu INT NOT NULL) ENGINE=InnoDB;
+         CREATE TABLE account (id INT PRIMARY KEY, balance INT NOT NULL) ENGINE=InnoDB;
+         INSERT INTO account VALUES (1, 0);
+         CREATE TABLE once (id INT PRIMARY KEY) ENGINE=InnoDB;",
+    );
+    let csv = "id\n".to_string()
+        + &(1..=3)
+            .map(|i| format!("{}\n", 200 + i))
+            .collect::<String>();
+    let plan = plan(
+        "mariadb",
+        &db,
+        r#"
+[feeders.customer]
+csv = "customers.csv"
+strategy = "unique"
+
+[load]
+model = "closed"
+users = 3
+duration = "3s"
+
+[[scenario]]
+name = "mixed"
+
+[[scenario.step]]
+name = "record visit"
+sql = "INSERT INTO seen (customer, vu) VALUES (?, ?)"
+params = ["{{customer.id}}", "{{vu}}"]
+check = { rows = 1 }
+
+[[scenario.step]]
+name = "read back"
+sql = "SELECT customer, vu FROM seen WHERE customer = ? LIMIT 1"
+params = ["{{customer.id}}"]
+capture = { who = "row:0.vu" }
+check = { values = { "0.customer" = "{{customer.id}}", "0.vu" = "{{vu}}" } }
+
+[[scenario.step]]
+name = "doomed"
+transaction = [
+  { name = "debit", sql = "UPDATE account SET balance = balance - 1000 WHERE id = 1" },
+  { name = "insert once", sql = "INSERT IGNORE INTO once VALUES (1)" },
+  { name = "duplicate", sql = "INSERT INTO once VALUES (1)" },
+]
+
+[[scenario.step]]
+think = "10ms"
+"#,
+        &[("customers.csv", &csv)],
+    );
+    let name = db.name.clone();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1200));
+        let ids = std::process::Command::new("mariadb")
+            .args(["-h", "127.0.0.1", "-u", "root", "-N", "-e"])
+            .arg(format!(
+                "SELECT id FROM information_schema.processlist WHERE db = '{name}'"
+            ))
+            .output()
+            .expect("mariadb runs");
+        let ids: Vec<String> = String::from_utf8_lossy(&ids.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        for id in &ids {
+            let _ = std::process::Command::new("mariadb")
+                .args(["-h", "127.0.0.1", "-u", "root", "-e"])
+                .arg(format!("KILL CONNECTION {id}"))
+                .output();
+        }
+        ids.len()
+    });
+    let result = go(&plan);
+    let killed = killer.join().unwrap_or(0);
+    let visits = result.request("record visit").map_or(0, |r| r.ok);
+    let read_back = result.request("read back").map_or(0, |r| r.ok);
+    let doomed = result.request("doomed").map_or(0, |r| r.count);
+    let unique = errors(&result, "doomed", ErrorKind::Sql(SqlError::UniqueViolation));
+    let lost: u64 = result
+        .requests
+        .iter()
+        .filter(|r| r.within.is_none())
+        .map(|r| {
+            r.errors
+                .get(&ErrorKind::Sql(SqlError::ConnectionLost))
+                .copied()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert!(
+        visits > 20 && read_back > 20 && doomed > 20,
+        "every step ran many times: {visits} visits, {read_back} read back, {doomed} doomed; errors {:?}",
+        result.total().errors
+    );
+    assert!(
+        unique + lost >= doomed && unique > 0,
+        "every doomed transaction failed on the duplicate (or on a killed connection): {doomed} doomed, {unique} unique violations, {lost} lost"
+    );
+    assert!(
+        killed >= 1 && lost >= 1 && result.generator.connections_opened > 3,
+        "the killed connections are counted and the users reconnect: {killed} killed, {lost} lost, {} connections opened",
+        result.generator.connections_opened
+    );
+    let pairs = db.scalar("SELECT COUNT(DISTINCT customer, vu) FROM seen");
+    let balance = db.scalar("SELECT balance FROM account WHERE id = 1");
+    assert_eq!(
+        (pairs.as_str(), balance.as_str()),
+        ("3", "0"),
+        "each user its own customer, and no debit of a rolled-back transaction stayed"
+    );
+}

@@ -325,11 +325,8 @@ impl Step {
         match self {
             Step::Request(r) => vec![r.name.as_str()],
             Step::Sql(s) => vec![s.name.as_str()],
-            Step::Transaction(t) => t
-                .statements
-                .iter()
-                .map(|s| s.name.as_str())
-                .chain(std::iter::once(t.name.as_str()))
+            Step::Transaction(t) => std::iter::once(t.name.as_str())
+                .chain(t.statements.iter().map(|s| s.name.as_str()))
                 .collect(),
             Step::Set(_) | Step::Think(_) => Vec::new(),
         }

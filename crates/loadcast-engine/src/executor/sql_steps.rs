@@ -199,7 +199,7 @@ impl Worker {
     }
 
     async fn control(&self, user: &mut VirtualUser, command: &str) -> Result<(), ErrorKind> {
-        let connection = self.sql_connection(user).await?;
+        let mut connection = self.sql_connection(user).await?;
         let result = connection.control(command).await;
         keep(user, connection, &result);
         result
@@ -207,7 +207,7 @@ impl Worker {
 
     /// Ends a failed transaction; a connection that cannot is dropped, which ends it too.
     async fn rollback(&self, user: &mut VirtualUser) {
-        if let Some(connection) = user.sql.take() {
+        if let Some(mut connection) = user.sql.take() {
             if connection.control("ROLLBACK").await.is_ok() {
                 user.sql = Some(connection);
             }
@@ -230,14 +230,14 @@ impl Worker {
         ok &= checks.max_latency.is_none_or(|max| latency <= max);
         for (row, column, expected) in &checks.values {
             let want = expected.render_string(&mut user.data.scope(feeders));
-            ok &= matches!(cell_text(&answer.rows, *row, column), Ok(Some(v)) if v == want);
+            ok &= matches!(cell_text(answer, *row, column), Ok(Some(v)) if v == want);
         }
         let mut capture_failed = false;
         for capture in &step.captures {
             let CaptureSource::Row { row, column } = &capture.source else {
                 continue;
             };
-            match cell_text(&answer.rows, *row, column) {
+            match cell_text(answer, *row, column) {
                 Ok(Some(value)) => user.data.set_var(capture.var, value),
                 _ => capture_failed = true,
             }

@@ -1,126 +1,63 @@
-//! SQL steps on PostgreSQL: a connection per virtual user, each statement prepared once per
-//! connection, parameters sent as text for the server to type (as pgbench sends them), result
-//! values read back as text for captures and checks, and every failure sorted by its SQLSTATE.
+//! PostgreSQL (tokio-postgres): parameters sent in text format for the server to type, as
+//! pgbench sends them; result values decoded from the binary format into text.
 
 use std::error::Error as _;
 use std::pin::pin;
-use std::time::Duration;
 
 use futures_util::TryStreamExt as _;
-use loadcast_plan::{Column, redact_url};
 use loadcast_stats::{ErrorKind, SqlError};
 use tokio_postgres::types::{Format, FromSql, IsNull, ToSql, Type, to_sql_checked};
-use tokio_postgres::{NoTls, Row, Statement};
+use tokio_postgres::{NoTls, Statement};
 
-use crate::EngineError;
+use super::{Cell, SqlAnswer};
 
-/// How to reach the database the plan's SQL steps go to.
-#[derive(Clone, Debug)]
-pub(crate) struct SqlConnector {
-    config: tokio_postgres::Config,
-    /// The URL without its password, for messages.
-    shown: String,
-    connect_timeout: Duration,
-    /// Statements the plan prepares: a connection keeps one slot for each.
-    statements: usize,
-}
-
-/// One open connection and the statements prepared on it so far.
-pub(crate) struct SqlConnection {
+pub(super) struct PgConnection {
     client: tokio_postgres::Client,
     prepared: Vec<Option<Statement>>,
 }
 
-/// What a statement returned.
-#[derive(Debug, Default)]
-pub(crate) struct SqlAnswer {
-    /// Returned rows, kept only when a capture or check reads them.
-    pub rows: Vec<Row>,
-    /// Rows returned or, for a statement that returns none, affected.
-    pub count: u64,
+pub(super) fn config(url: &str) -> Result<tokio_postgres::Config, String> {
+    let url = url.replacen("postgresql://", "postgres://", 1);
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| format!("not a PostgreSQL URL: {e}"))?;
+    config.application_name("loadcast");
+    Ok(config)
 }
 
-impl SqlConnector {
-    pub(crate) fn new(
-        url: &str,
-        connect_timeout: Duration,
-        statements: usize,
-    ) -> Result<Self, EngineError> {
-        let shown = redact_url(url);
-        let url = url.replacen("postgresql://", "postgres://", 1);
-        let mut config: tokio_postgres::Config =
-            url.parse().map_err(|e| EngineError::Unreachable {
-                target: shown.clone(),
-                cause: format!("not a PostgreSQL URL: {e}"),
-            })?;
-        config.connect_timeout(connect_timeout);
-        config.application_name("loadcast");
-        Ok(Self {
-            config,
-            shown,
-            connect_timeout,
-            statements,
-        })
-    }
-
-    /// Opens a connection; its driver runs on the worker's local task set.
-    pub(crate) async fn connect(&self) -> Result<SqlConnection, ErrorKind> {
-        let connecting = self.config.connect(NoTls);
-        let (client, connection) =
-            match tokio::time::timeout(self.connect_timeout, connecting).await {
-                Err(_) => return Err(ErrorKind::ConnectTimeout),
-                Ok(Err(e)) => return Err(connect_error_kind(&e)),
-                Ok(Ok(pair)) => pair,
-            };
-        tokio::task::spawn_local(async move {
-            // An error here closes the client, which the next statement reports.
-            let _ = connection.await;
-        });
-        Ok(SqlConnection {
-            client,
-            prepared: vec![None; self.statements],
-        })
-    }
-
-    /// Checks once, before any load, that the database accepts a connection.
-    pub(crate) async fn preflight(&self) -> Result<(), EngineError> {
-        let connecting = self.config.connect(NoTls);
-        match tokio::time::timeout(self.connect_timeout, connecting).await {
-            Ok(Ok(_)) => Ok(()),
-            Err(_) => Err(EngineError::Unreachable {
-                target: self.shown.clone(),
-                cause: format!(
-                    "no answer within {}",
-                    humantime::format_duration(self.connect_timeout)
-                ),
-            }),
-            Ok(Err(e)) => Err(EngineError::Unreachable {
-                target: self.shown.clone(),
-                cause: describe(&e),
-            }),
-        }
-    }
+/// Opens a connection; its driver runs on the worker's local task set.
+pub(super) async fn connect(
+    config: &tokio_postgres::Config,
+    statements: usize,
+) -> Result<PgConnection, tokio_postgres::Error> {
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::task::spawn_local(async move {
+        // An error here closes the client, which the next statement reports.
+        let _ = connection.await;
+    });
+    Ok(PgConnection {
+        client,
+        prepared: vec![None; statements],
+    })
 }
 
-impl SqlConnection {
-    pub(crate) fn is_closed(&self) -> bool {
+impl PgConnection {
+    pub(super) fn is_closed(&self) -> bool {
         self.client.is_closed()
     }
 
-    /// Runs statement `index` (preparing it on first use) with text parameters; keeps the rows
-    /// only when `keep_rows`.
-    pub(crate) async fn execute(
+    pub(super) async fn execute(
         &mut self,
-        index: usize,
+        slot: usize,
         sql: &str,
         params: &[String],
         keep_rows: bool,
     ) -> Result<SqlAnswer, ErrorKind> {
-        let statement = match &self.prepared[index] {
+        let statement = match &self.prepared[slot] {
             Some(s) => s.clone(),
             None => {
                 let s = self.client.prepare(sql).await.map_err(|e| error_kind(&e))?;
-                self.prepared[index] = Some(s.clone());
+                self.prepared[slot] = Some(s.clone());
                 s
             }
         };
@@ -136,7 +73,20 @@ impl SqlConnection {
         while let Some(row) = stream.try_next().await.map_err(|e| error_kind(&e))? {
             returned += 1;
             if keep_rows {
-                answer.rows.push(row);
+                if answer.columns.is_empty() {
+                    answer.columns = row.columns().iter().map(|c| c.name().to_string()).collect();
+                }
+                let cells: Vec<Cell> = (0..row.len())
+                    .map(|i| {
+                        row.try_get::<_, Option<Text>>(i)
+                            .map(|v| v.map(|t| t.0))
+                            .map_err(|e| {
+                                e.source()
+                                    .map_or_else(|| e.to_string(), ToString::to_string)
+                            })
+                    })
+                    .collect();
+                answer.rows.push(cells);
             }
         }
         answer.count = if returned > 0 {
@@ -147,44 +97,12 @@ impl SqlConnection {
         Ok(answer)
     }
 
-    /// BEGIN, COMMIT or ROLLBACK.
-    pub(crate) async fn control(&self, command: &str) -> Result<(), ErrorKind> {
+    pub(super) async fn control(&self, command: &str) -> Result<(), ErrorKind> {
         self.client
             .batch_execute(command)
             .await
             .map_err(|e| error_kind(&e))
     }
-}
-
-/// A value of a result as text: what captures keep and checks compare; `None` for NULL.
-pub(crate) fn cell_text(
-    rows: &[Row],
-    row: usize,
-    column: &Column,
-) -> Result<Option<String>, String> {
-    let Some(r) = rows.get(row) else {
-        return Err(format!("the result has {} rows, not row {row}", rows.len()));
-    };
-    let index = match column {
-        Column::Index(i) if *i < r.len() => *i,
-        Column::Index(i) => {
-            return Err(format!(
-                "the result has {} columns, not column {i}",
-                r.len()
-            ));
-        }
-        Column::Name(name) => r
-            .columns()
-            .iter()
-            .position(|c| c.name() == name)
-            .ok_or_else(|| format!("the result has no column {name:?}"))?,
-    };
-    r.try_get::<_, Option<Text>>(index)
-        .map(|v| v.map(|t| t.0))
-        .map_err(|e| {
-            e.source()
-                .map_or_else(|| e.to_string(), ToString::to_string)
-        })
 }
 
 /// A parameter sent in text format: the server parses it as the statement's parameter type,
@@ -341,7 +259,7 @@ fn error_kind(e: &tokio_postgres::Error) -> ErrorKind {
     }
 }
 
-fn connect_error_kind(e: &tokio_postgres::Error) -> ErrorKind {
+pub(super) fn connect_error_kind(e: &tokio_postgres::Error) -> ErrorKind {
     if e.as_db_error().is_some() {
         return error_kind(e);
     }
@@ -353,7 +271,7 @@ fn connect_error_kind(e: &tokio_postgres::Error) -> ErrorKind {
 }
 
 /// An error as a person reads it: the database's message when it sent one.
-fn describe(e: &tokio_postgres::Error) -> String {
+pub(super) fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
         None => e
