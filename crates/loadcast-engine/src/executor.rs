@@ -20,10 +20,26 @@ use crate::h1::{Answer, Failure, Want};
 use crate::pacer::{ArrivalRate, Constant, Pacer, Unpaced, UserSchedule};
 use crate::recorder::{Outcome, Recorder, ResponseSummary};
 use crate::session::{Feeders, UserData, verdict};
-use crate::sql::{SqlConnection, SqlConnector};
+use crate::sql::SqlConnector;
 
 mod sql_steps;
 pub(crate) use sql_steps::{CompiledSql, CompiledTransaction};
+use sql_steps::{HeldSql, SqlPool};
+
+/// A pool of `size` connections split among `workers`: worker `i` keeps its share (at least
+/// one).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PoolShare {
+    pub size: usize,
+    pub workers: usize,
+}
+
+impl PoolShare {
+    fn share(self, index: usize) -> usize {
+        let base = self.size / self.workers;
+        (base + usize::from(index < self.size % self.workers)).max(1)
+    }
+}
 
 /// Resolution of tokio's timer.
 const TIMER_GRAIN: Duration = Duration::from_millis(1);
@@ -93,6 +109,8 @@ struct Worker {
     connector: Connector,
     /// Where SQL steps go, when the plan has any.
     sql: Option<SqlConnector>,
+    /// SQL connections the worker's users share (`[database] connections = "pool"`).
+    sql_pool: Option<SqlPool>,
     recorder: RefCell<Recorder>,
     stop: watch::Receiver<bool>,
     /// Iterations running now, and a signal when one ends.
@@ -106,7 +124,7 @@ struct Worker {
 struct VirtualUser {
     data: UserData,
     connection: Option<Connection>,
-    sql: Option<SqlConnection>,
+    sql: Option<HeldSql>,
     /// Where requests that vary are rendered; kept to reuse its capacity.
     scratch: Vec<u8>,
 }
@@ -117,7 +135,7 @@ struct VirtualUser {
 #[derive(Default)]
 struct Slot {
     connection: Option<Connection>,
-    sql: Option<SqlConnection>,
+    sql: Option<HeldSql>,
     scratch: Vec<u8>,
 }
 
@@ -622,6 +640,8 @@ pub(crate) struct WorkerSetup {
     pub index: usize,
     pub connector: Connector,
     pub sql: Option<SqlConnector>,
+    /// The plan's SQL pool, split among the workers.
+    pub sql_pool: Option<PoolShare>,
     pub stop: watch::Receiver<bool>,
     pub seconds: mpsc::Sender<Second>,
 }
@@ -639,6 +659,9 @@ pub(crate) fn run_worker(setup: WorkerSetup) -> std::io::Result<Recorder> {
         index: setup.index,
         connector: setup.connector,
         sql: setup.sql,
+        sql_pool: setup
+            .sql_pool
+            .map(|size| SqlPool::new(size.share(setup.index))),
         stop: setup.stop,
         running: Cell::new(0),
         iteration_ended: Notify::new(),

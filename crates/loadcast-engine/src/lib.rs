@@ -182,14 +182,21 @@ pub fn run(
     let (second_tx, second_rx) = mpsc::channel();
     let mut threads = Vec::with_capacity(workers);
     for index in 0..workers {
-        let setup = WorkerSetup {
-            shape: shape.clone(),
-            index,
-            connector: connector.clone(),
-            sql: sql.clone(),
-            stop: stop_sender.subscribe(),
-            seconds: second_tx.clone(),
-        };
+        let setup =
+            WorkerSetup {
+                shape: shape.clone(),
+                index,
+                connector: connector.clone(),
+                sql: sql.clone(),
+                sql_pool: plan.database.as_ref().and_then(|d| d.pool).map(|size| {
+                    executor::PoolShare {
+                        size: size as usize,
+                        workers,
+                    }
+                }),
+                stop: stop_sender.subscribe(),
+                seconds: second_tx.clone(),
+            };
         threads.push(
             std::thread::Builder::new()
                 .name(format!("loadcast-worker-{index}"))

@@ -429,3 +429,52 @@ think = "10ms"
         "each user its own customer, and no debit of a rolled-back transaction stayed"
     );
 }
+
+#[test]
+fn a_pool_caps_the_connections_and_users_wait_for_one() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let db = TestDb::create(Engine::Postgres, "CREATE TABLE t (id int);");
+    let dir_plan = plan(
+        "pool",
+        &db,
+        r#"
+[load]
+model = "closed"
+users = 6
+duration = "2s"
+
+[[scenario]]
+name = "slow"
+
+[[scenario.step]]
+name = "sleep"
+sql = "SELECT pg_sleep(0.05)"
+"#,
+        &[],
+    );
+    // The same plan with a pool of two connections.
+    let text = std::fs::read_to_string(&dir_plan.path).unwrap().replacen(
+        "[database]\n",
+        "[database]\nconnections = \"pool\"\npool_size = 2\n",
+        1,
+    );
+    std::fs::write(&dir_plan.path, text).unwrap();
+    let pooled = load(&dir_plan.path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(pooled.database.as_ref().and_then(|d| d.pool), Some(2));
+    let result = go(&pooled);
+    let sleep = result.request("sleep").expect("a result line");
+    // Two connections, each at most 20 statements a second, over about 2 s.
+    assert!(
+        result.generator.connections_opened == 2 && sleep.ok >= 20 && sleep.count <= 100,
+        "six users share two connections: {} opened, {} statements ({} ok)",
+        result.generator.connections_opened,
+        sleep.count,
+        sleep.ok
+    );
+    // Waiting for a connection is part of the latency a user sees.
+    let p50 = sleep.latency.quantile(0.5);
+    assert!(
+        p50 >= Duration::from_millis(100),
+        "six users behind two connections wait about three statements: p50 {p50:?}"
+    );
+}

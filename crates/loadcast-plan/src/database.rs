@@ -13,6 +13,9 @@ pub struct DatabaseSpec {
     pub url: String,
     /// Refuse a database without the `loadcast_target` marker table (default true).
     pub require_marker: bool,
+    /// How SQL steps hold connections: `None`, each virtual user its own; `Some(n)`, a pool of
+    /// `n` shared by all users, as an application's pool is (a user waits for a free one).
+    pub pool: Option<u32>,
     pub tables: Vec<TableSpec>,
 }
 
@@ -21,6 +24,7 @@ impl fmt::Debug for DatabaseSpec {
         f.debug_struct("DatabaseSpec")
             .field("url", &redact_url(&self.url))
             .field("require_marker", &self.require_marker)
+            .field("pool", &self.pool)
             .field("tables", &self.tables)
             .finish()
     }

@@ -65,6 +65,9 @@ pub(crate) struct RawHorizon {
 pub(crate) struct RawDatabase {
     pub url: Spanned<String>,
     pub require_marker: Option<bool>,
+    /// SQL steps: `per_user` or `pool`.
+    pub connections: Option<Spanned<String>>,
+    pub pool_size: Option<Spanned<i64>>,
     #[serde(default)]
     pub tables: BTreeMap<String, Spanned<RawTable>>,
 }

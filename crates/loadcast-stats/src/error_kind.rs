@@ -47,6 +47,8 @@ pub enum SqlError {
     ForeignKeyViolation,
     /// Class 42: a syntax error, or a table, column or function that does not exist.
     Syntax,
+    /// 53300: the server's connection limit was reached (`max_connections`).
+    TooManyConnections,
     /// Any other SQLSTATE, kept as its five characters.
     Other([u8; 5]),
 }
@@ -60,6 +62,7 @@ impl SqlError {
             "57014" => SqlError::StatementTimeout,
             "23505" => SqlError::UniqueViolation,
             "23503" => SqlError::ForeignKeyViolation,
+            "53300" => SqlError::TooManyConnections,
             _ if code.starts_with("42") => SqlError::Syntax,
             // Admin shutdown, crash shutdown, cannot connect now; connection exceptions.
             _ if code.starts_with("57P") || code.starts_with("08") => SqlError::ConnectionLost,
@@ -79,6 +82,7 @@ impl SqlError {
             SqlError::UniqueViolation => "unique_violation".into(),
             SqlError::ForeignKeyViolation => "foreign_key_violation".into(),
             SqlError::Syntax => "syntax_or_undefined".into(),
+            SqlError::TooManyConnections => "too_many_connections".into(),
             SqlError::Other(state) => String::from_utf8_lossy(state).into_owned(),
         }
     }
@@ -92,6 +96,7 @@ impl SqlError {
             "unique_violation" => SqlError::UniqueViolation,
             "foreign_key_violation" => SqlError::ForeignKeyViolation,
             "syntax_or_undefined" => SqlError::Syntax,
+            "too_many_connections" => SqlError::TooManyConnections,
             other => {
                 let state = <[u8; 5]>::try_from(other.as_bytes()).ok()?;
                 state

@@ -2,15 +2,91 @@
 //! when the database dropped it), the checks and captures on its rows, and transactions that
 //! roll back on the first error and run again after a conflict, up to their retries.
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use loadcast_plan::template::Template;
 use loadcast_plan::{Capture, CaptureSource, SqlChecks};
 use loadcast_stats::{ErrorKind, SqlError};
+use tokio::sync::oneshot;
 
 use super::{VirtualUser, Worker};
 use crate::recorder::{Outcome, ResponseSummary};
 use crate::sql::{SqlAnswer, SqlConnection, cell_text};
+
+/// A worker's share of the plan's SQL pool. Users wait for a connection in the order they
+/// asked (a connection given back goes to the longest waiter, as an application's pool does),
+/// so that no user starves while another keeps taking the same connection.
+pub(crate) struct SqlPool {
+    state: Rc<PoolState>,
+}
+
+struct PoolState {
+    size: usize,
+    open: Cell<usize>,
+    idle: RefCell<Vec<HeldSql>>,
+    /// Waiting users: each gets a connection handed over, or `None` when a slot was freed and
+    /// it may open one.
+    waiters: RefCell<VecDeque<oneshot::Sender<Option<HeldSql>>>>,
+}
+
+impl PoolState {
+    /// Hands `held` to the longest waiter still waiting, or keeps it idle.
+    fn give_back(&self, mut held: HeldSql) {
+        loop {
+            let waiter = self.waiters.borrow_mut().pop_front();
+            match waiter {
+                Some(tx) => match tx.send(Some(held)) {
+                    // That waiter gave up (its timeout): the next one.
+                    Err(Some(back)) => held = back,
+                    _ => return,
+                },
+                None => {
+                    self.idle.borrow_mut().push(held);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A pool slot: while it exists, its connection counts as open; dropped with the connection
+/// (lost, cut off by a timeout), it frees the slot for the longest waiter.
+struct Ticket(Rc<PoolState>);
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.0.open.set(self.0.open.get() - 1);
+        loop {
+            let waiter = self.0.waiters.borrow_mut().pop_front();
+            match waiter.map(|tx| tx.send(None)) {
+                Some(Err(_)) => continue,
+                _ => return,
+            }
+        }
+    }
+}
+
+/// A connection a user holds, with its pool slot when it came from the pool.
+pub(crate) struct HeldSql {
+    connection: SqlConnection,
+    _ticket: Option<Ticket>,
+}
+
+impl SqlPool {
+    pub(crate) fn new(size: usize) -> Self {
+        Self {
+            state: Rc::new(PoolState {
+                size,
+                open: Cell::new(0),
+                idle: RefCell::new(Vec::new()),
+                waiters: RefCell::new(VecDeque::new()),
+            }),
+        }
+    }
+}
 
 /// A SQL statement with everything its run needs.
 #[derive(Debug)]
@@ -75,6 +151,7 @@ impl Worker {
             result,
         };
         self.recorder.borrow_mut().record(step.name, &outcome);
+        self.release_sql(user);
         proceed
     }
 
@@ -111,6 +188,7 @@ impl Worker {
             result,
         };
         self.recorder.borrow_mut().record(txn.name, &outcome);
+        self.release_sql(user);
         proceed
     }
 
@@ -156,18 +234,58 @@ impl Worker {
         Ok(verdict)
     }
 
-    /// The user's connection, or a new one.
-    async fn sql_connection(&self, user: &mut VirtualUser) -> Result<SqlConnection, ErrorKind> {
-        match user.sql.take() {
-            Some(c) if !c.is_closed() => Ok(c),
-            _ => {
-                let Some(connector) = &self.sql else {
-                    return Err(ErrorKind::Sql(SqlError::ConnectionLost));
-                };
-                let c = connector.connect().await?;
-                self.recorder.borrow_mut().generator.connections_opened += 1;
-                Ok(c)
+    /// The user's connection; else an idle one of the pool, or a new one while the pool has
+    /// room (waiting for one when it has none); else, without a pool, a new one.
+    async fn sql_connection(&self, user: &mut VirtualUser) -> Result<HeldSql, ErrorKind> {
+        if let Some(held) = user.sql.take().filter(|h| !h.connection.is_closed()) {
+            return Ok(held);
+        }
+        let Some(pool) = &self.sql_pool else {
+            return Ok(HeldSql {
+                connection: self.open_sql().await?,
+                _ticket: None,
+            });
+        };
+        let state = &pool.state;
+        loop {
+            let idle = state.idle.borrow_mut().pop();
+            match idle {
+                Some(held) if !held.connection.is_closed() => return Ok(held),
+                Some(_) => continue,
+                None if state.open.get() < state.size => {
+                    state.open.set(state.open.get() + 1);
+                    let ticket = Ticket(state.clone());
+                    return Ok(HeldSql {
+                        connection: self.open_sql().await?,
+                        _ticket: Some(ticket),
+                    });
+                }
+                None => {
+                    let (tx, rx) = oneshot::channel();
+                    state.waiters.borrow_mut().push_back(tx);
+                    if let Ok(Some(held)) = rx.await {
+                        if !held.connection.is_closed() {
+                            return Ok(held);
+                        }
+                    }
+                }
             }
+        }
+    }
+
+    async fn open_sql(&self) -> Result<SqlConnection, ErrorKind> {
+        let Some(connector) = &self.sql else {
+            return Err(ErrorKind::Sql(SqlError::ConnectionLost));
+        };
+        let c = connector.connect().await?;
+        self.recorder.borrow_mut().generator.connections_opened += 1;
+        Ok(c)
+    }
+
+    /// After a statement or transaction, a pooled connection goes back to the pool.
+    fn release_sql(&self, user: &mut VirtualUser) {
+        if let (Some(pool), Some(held)) = (&self.sql_pool, user.sql.take()) {
+            pool.state.give_back(held);
         }
     }
 
@@ -185,11 +303,12 @@ impl Worker {
             .map(|t| t.render_string(&mut user.data.scope(feeders)))
             .collect();
         let attempt = async {
-            let mut connection = self.sql_connection(user).await?;
-            let result = connection
+            let mut held = self.sql_connection(user).await?;
+            let result = held
+                .connection
                 .execute(step.slot, &step.sql, &params, step.keeps_rows())
                 .await;
-            keep(user, connection, &result);
+            keep(user, held, &result);
             result
         };
         match tokio::time::timeout(step.timeout, attempt).await {
@@ -199,17 +318,17 @@ impl Worker {
     }
 
     async fn control(&self, user: &mut VirtualUser, command: &str) -> Result<(), ErrorKind> {
-        let mut connection = self.sql_connection(user).await?;
-        let result = connection.control(command).await;
-        keep(user, connection, &result);
+        let mut held = self.sql_connection(user).await?;
+        let result = held.connection.control(command).await;
+        keep(user, held, &result);
         result
     }
 
     /// Ends a failed transaction; a connection that cannot is dropped, which ends it too.
     async fn rollback(&self, user: &mut VirtualUser) {
-        if let Some(mut connection) = user.sql.take() {
-            if connection.control("ROLLBACK").await.is_ok() {
-                user.sql = Some(connection);
+        if let Some(mut held) = user.sql.take() {
+            if held.connection.control("ROLLBACK").await.is_ok() {
+                user.sql = Some(held);
             }
         }
     }
@@ -252,10 +371,10 @@ impl Worker {
 /// Gives the connection back to its user, unless the database ended it: the error can arrive
 /// before the client has seen the connection close, and a second statement on it would be
 /// counted lost a second time.
-fn keep<T>(user: &mut VirtualUser, connection: SqlConnection, result: &Result<T, ErrorKind>) {
+fn keep<T>(user: &mut VirtualUser, held: HeldSql, result: &Result<T, ErrorKind>) {
     let lost = matches!(result, Err(ErrorKind::Sql(SqlError::ConnectionLost)));
-    if !lost && !connection.is_closed() {
-        user.sql = Some(connection);
+    if !lost && !held.connection.is_closed() {
+        user.sql = Some(held);
     }
 }
 

@@ -136,6 +136,7 @@ pub(super) fn error_kind(e: &mysql_async::Error) -> ErrorKind {
             1216 | 1217 | 1451 | 1452 => SqlError::ForeignKeyViolation,
             // MySQL's max_execution_time, MariaDB's max_statement_time.
             3024 | 1969 => SqlError::StatementTimeout,
+            1040 => SqlError::TooManyConnections,
             // Killed, gone away, lost, shut down.
             1053 | 1927 | 2006 | 2013 | 4031 => SqlError::ConnectionLost,
             _ => SqlError::from_sqlstate(&s.state),

@@ -206,11 +206,59 @@ impl Validator<'_> {
                 None => ok = false,
             }
         }
-        ok.then(|| DatabaseSpec {
-            url,
-            require_marker: d.require_marker.unwrap_or(true),
-            tables,
+        let pool = self.pool(d);
+        ok.then(|| {
+            Some(DatabaseSpec {
+                url,
+                require_marker: d.require_marker.unwrap_or(true),
+                pool: pool?,
+                tables,
+            })
         })
+        .flatten()
+    }
+
+    /// `connections = "pool"` with `pool_size` (default 10), or `"per_user"` (the default).
+    fn pool(&mut self, d: &RawDatabase) -> Option<Option<u32>> {
+        const EXPECTED: &str = "\"per_user\" (each virtual user its own connection) or \"pool\"";
+        let pooled = match &d.connections {
+            None => false,
+            Some(c) if c.get_ref() == "per_user" => false,
+            Some(c) if c.get_ref() == "pool" => true,
+            Some(c) => {
+                self.error(
+                    c,
+                    "database.connections",
+                    format!("{:?} is not a connection mode", c.get_ref()),
+                    Some(EXPECTED),
+                );
+                return None;
+            }
+        };
+        match &d.pool_size {
+            None => Some(pooled.then_some(10)),
+            Some(size) if !pooled => {
+                self.error(
+                    size,
+                    "database.pool_size",
+                    "pool_size is the size of a pool",
+                    Some("connections = \"pool\" beside it"),
+                );
+                None
+            }
+            Some(size) if (1..=10_000).contains(size.get_ref()) => {
+                Some(Some(*size.get_ref() as u32))
+            }
+            Some(size) => {
+                self.error(
+                    size,
+                    "database.pool_size",
+                    format!("{} is not a pool size", size.get_ref()),
+                    Some("a whole number from 1 to 10000"),
+                );
+                None
+            }
+        }
     }
 
     pub(super) fn feeders(&mut self, raw: &BTreeMap<String, Spanned<RawFeeder>>) -> Vec<Feeder> {
