@@ -29,12 +29,13 @@ struct PoolState {
     idle: RefCell<Vec<HeldSql>>,
     /// Waiting users: each gets a connection handed over, or `None` when a slot was freed and
     /// it may open one.
-    waiters: RefCell<VecDeque<oneshot::Sender<Option<HeldSql>>>>,
+    waiters: RefCell<VecDeque<oneshot::Sender<Option<Box<HeldSql>>>>>,
 }
 
 impl PoolState {
     /// Hands `held` to the longest waiter still waiting, or keeps it idle.
-    fn give_back(&self, mut held: HeldSql) {
+    fn give_back(&self, held: HeldSql) {
+        let mut held = Box::new(held);
         loop {
             let waiter = self.waiters.borrow_mut().pop_front();
             match waiter {
@@ -44,7 +45,7 @@ impl PoolState {
                     _ => return,
                 },
                 None => {
-                    self.idle.borrow_mut().push(held);
+                    self.idle.borrow_mut().push(*held);
                     return;
                 }
             }
@@ -265,7 +266,7 @@ impl Worker {
                     state.waiters.borrow_mut().push_back(tx);
                     if let Ok(Some(held)) = rx.await {
                         if !held.connection.is_closed() {
-                            return Ok(held);
+                            return Ok(*held);
                         }
                     }
                 }
