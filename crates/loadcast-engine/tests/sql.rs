@@ -107,6 +107,10 @@ think = "20ms"
         ("5", "5", "0"),
         "each virtual user must send its own customer row"
     );
+    assert_eq!(
+        result.generator.connections_opened, 5,
+        "each user opens its connection once and keeps it"
+    );
     let rows: u64 = db.scalar("SELECT count(*) FROM seen").parse().unwrap();
     let recorded = result.request("record visit").map_or(0, |r| r.ok);
     assert_eq!(rows, recorded, "every insert counted ok is in the table");

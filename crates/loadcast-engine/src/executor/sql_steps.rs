@@ -285,8 +285,10 @@ impl Worker {
 
     /// After a statement or transaction, a pooled connection goes back to the pool.
     fn release_sql(&self, user: &mut VirtualUser) {
-        if let (Some(pool), Some(held)) = (&self.sql_pool, user.sql.take()) {
-            pool.state.give_back(held);
+        if let Some(pool) = &self.sql_pool {
+            if let Some(held) = user.sql.take() {
+                pool.state.give_back(held);
+            }
         }
     }
 
