@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 SECONDS_EACH=${1:-20}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(plan history_csv har documents)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(plan history_csv har documents pgbench)
 
 rustup toolchain list | grep -q '^nightly' || { echo "fuzz: no nightly toolchain (rustup toolchain install nightly)" >&2; exit 1; }
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet

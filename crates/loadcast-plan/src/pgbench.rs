@@ -187,6 +187,15 @@ fn parse(script: &str, scale: i64) -> Result<Vec<Item>, PgbenchError> {
         }
         let sql = pending.trim().trim_end_matches(';').trim().to_string();
         pending.clear();
+        if sql.is_empty() {
+            continue;
+        }
+        if has_numbered_placeholder(&sql) {
+            return fail(
+                pending_line,
+                "a $N placeholder: a pgbench script names its values (:aid), and so does the import",
+            );
+        }
         let word = sql
             .split_whitespace()
             .next()
@@ -273,6 +282,12 @@ fn meta(text: &str, line: usize, scale: i64, defined: &[String]) -> Result<Meta,
             if defined.iter().any(|d| d == name) {
                 return fail(line, format!(":{name} is set twice"));
             }
+            if crate::template::BUILT_IN.contains(&name) {
+                return fail(
+                    line,
+                    format!(":{name} is a name loadcast's templates keep for their own; rename it"),
+                );
+            }
             Ok(Meta::Set(
                 name.to_string(),
                 set_value(expression.trim(), line, scale)?,
@@ -282,10 +297,16 @@ fn meta(text: &str, line: usize, scale: i64, defined: &[String]) -> Result<Meta,
             let mut words = rest.split_whitespace();
             let amount = words.next().unwrap_or("");
             let unit = words.next().unwrap_or("s");
-            let n: u64 = amount.parse().map_err(|_| PgbenchError {
-                line,
-                cause: format!("\\sleep {amount:?}: only a whole number is imported"),
-            })?;
+            let n: u64 = amount
+                .parse()
+                .ok()
+                .filter(|n| *n <= 3_600_000)
+                .ok_or_else(|| PgbenchError {
+                    line,
+                    cause: format!(
+                        "\\sleep {amount:?}: only a whole number, at most 3600000, is imported"
+                    ),
+                })?;
             let unit = match unit {
                 "us" => "us",
                 "ms" => "ms",
@@ -450,7 +471,9 @@ impl<'a> Arithmetic<'a> {
             }
             Some('-') => {
                 self.rest = &self.rest[1..];
-                Ok(-self.atom()?)
+                self.atom()?
+                    .checked_neg()
+                    .ok_or_else(|| "overflow".to_string())
             }
             Some(':') => {
                 let name: String = self.rest[1..]
@@ -473,6 +496,22 @@ impl<'a> Arithmetic<'a> {
             _ => Err("expected a number, :scale or `(`".into()),
         }
     }
+}
+
+/// Whether `sql` holds `$1`, `$2`, … outside quotes.
+fn has_numbered_placeholder(sql: &str) -> bool {
+    let mut quote: Option<char> = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => return true,
+            None => {}
+        }
+    }
+    false
 }
 
 /// Whether `text` ends with a semicolon outside quotes.

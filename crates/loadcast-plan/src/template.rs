@@ -68,13 +68,15 @@ impl Skew {
         match self {
             Skew::Exponential => parameter > 0.0,
             Skew::Gaussian => parameter >= 2.0,
-            Skew::Zipfian => parameter > 1.0 && parameter <= 1000.0,
+            Skew::Zipfian => (1.001..=1000.0).contains(&parameter),
         }
     }
 
     /// A draw in `low..=high`.
     pub fn draw(self, rng: &mut fastrand::Rng, low: i64, high: i64, parameter: f64) -> i64 {
-        let span = (high - low + 1) as f64;
+        // In i128: the whole i64 range is a valid (if odd) range.
+        let width = i128::from(high) - i128::from(low);
+        let span = (width + 1) as f64;
         // (0, 1]: never zero, so that logarithms and powers stay finite.
         let mut open = || 1.0 - rng.f64();
         let offset = match self {
@@ -94,7 +96,7 @@ impl Skew {
             },
             // Devroye's rejection method, as pgbench's computeIterativeZipfian.
             Skew::Zipfian => {
-                let n = high - low + 1;
+                let n = width + 1;
                 if n <= 1 {
                     0
                 } else {
@@ -110,7 +112,7 @@ impl Skew {
                 }
             }
         };
-        low + offset.clamp(0, high - low)
+        (i128::from(low) + i128::from(offset).clamp(0, width)) as i64
     }
 }
 
@@ -314,6 +316,9 @@ const EXPECTED_EXPR: &str = "user.email (a feeder column), vu, iteration, rand(1
                              rand_exponential/rand_gaussian/rand_zipfian(1, 50, 2.5), \
                              choice(a, b), uuid or a captured or set name";
 
+/// Names a template reads as its own values, never as a captured one.
+pub const BUILT_IN: [&str; 3] = ["vu", "iteration", "uuid"];
+
 fn parse_expr(text: &str, names: &dyn Names) -> Result<Expr, String> {
     if let Some((function, args)) = text.split_once('(') {
         let args = args
@@ -352,7 +357,7 @@ fn parse_expr(text: &str, names: &dyn Names) -> Result<Expr, String> {
                     }
                     _ => Err(format!(
                         "`{{{{{text}}}}}`: {} takes two whole numbers, low ≤ high, and a parameter \
-                         (exponential > 0, gaussian ≥ 2, zipfian in (1, 1000]), as in {}(1, 1000, 2.5)",
+                         (exponential > 0, gaussian ≥ 2, zipfian from 1.001 to 1000), as in {}(1, 1000, 2.5)",
                         skew.name(),
                         skew.name()
                     )),

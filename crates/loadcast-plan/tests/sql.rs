@@ -116,6 +116,10 @@ fn each_mistake_in_a_sql_step_gets_a_located_error() {
             "cannot read another value of the same set step",
         ),
         ("sql = \"  \"", "the statement is empty"),
+        (
+            "sql = \"SELECT 1 AS vu\"\ncapture = { vu = \"row:0.vu\" }",
+            "is a template's own name",
+        ),
     ];
     for (step, expected) in cases {
         let e = err(&scenario(step));

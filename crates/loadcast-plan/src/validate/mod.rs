@@ -125,6 +125,21 @@ impl<'a> Validator<'a> {
         self.diagnostics.push(d);
     }
 
+    /// Whether `name`, given to a captured or set value, is free: `vu`, `iteration` and `uuid`
+    /// are the template's own, and `{{vu}}` would never read the value.
+    fn value_name_is_free<T>(&mut self, spanned: &Spanned<T>, key: &str, name: &str) -> bool {
+        if !template::BUILT_IN.contains(&name) {
+            return true;
+        }
+        self.error(
+            spanned,
+            key,
+            format!("{name:?} is a template's own name ({{{{{name}}}}}): a captured or set value needs another"),
+            None,
+        );
+        false
+    }
+
     /// Parses a spanned string with a unit parser, recording a diagnostic on failure.
     fn unit<T>(
         &mut self,

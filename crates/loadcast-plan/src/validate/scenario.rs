@@ -227,6 +227,10 @@ impl Validator<'_> {
         let mut ok = true;
         for (name, text) in &step.set {
             let key = format!("{key}.set.{name}");
+            if !self.value_name_is_free(text, &key, name) {
+                ok = false;
+                continue;
+            }
             let var = self.names.variables.iter().position(|v| v == name)?;
             match self.template(text, &key, Escape::None) {
                 Some(t) => values.push((var, t)),
@@ -400,6 +404,10 @@ impl Validator<'_> {
         let mut ok = true;
         for (name, spec) in raw {
             let key = format!("{key}.{name}");
+            if !self.value_name_is_free(spec, &key, name) {
+                ok = false;
+                continue;
+            }
             let var = self.names.variables.iter().position(|v| v == name)?;
             let source = match spec.get_ref().split_once(':') {
                 Some(("json", path)) => json_pointer(path.trim()).map(CaptureSource::Json),

@@ -120,7 +120,8 @@ impl Validator<'_> {
             );
             return None;
         };
-        let text = self.env(sql, &format!("{key}.sql"))?;
+        // Statements are code, taken as written: `${…}` in them is the database's business.
+        let text = sql.get_ref().clone();
         if text.trim().is_empty() {
             self.error(sql, format!("{key}.sql"), "the statement is empty", None);
             return None;
@@ -213,6 +214,10 @@ impl Validator<'_> {
         let mut ok = true;
         for (name, spec) in raw {
             let key = format!("{key}.{name}");
+            if !self.value_name_is_free(spec, &key, name) {
+                ok = false;
+                continue;
+            }
             let var = self.names.variables.iter().position(|v| v == name)?;
             match spec.get_ref().strip_prefix("row:").and_then(parse_cell) {
                 Some((row, column)) => captures.push(Capture {
