@@ -107,9 +107,17 @@ impl Plan {
             HttpVersion::Http2 if self.target.is_tls() => "HTTP/2 (ALPN)",
             HttpVersion::Http2 => "HTTP/2 with prior knowledge (h2c)",
         };
+        let steps = || self.scenarios.iter().flat_map(|s| &s.steps);
+        let http = steps().any(|s| matches!(s, Step::Request(_)));
+        let sql = steps().any(Step::is_sql);
         let _ = writeln!(
             out,
-            "http      {version}; timeout {}, connect timeout {}, graceful stop {}{}",
+            "{}timeout {}, connect timeout {}, graceful stop {}{}",
+            if http {
+                format!("http      {version}; ")
+            } else {
+                "sql       ".to_string()
+            },
             humantime::format_duration(self.http.timeout),
             humantime::format_duration(self.http.connect_timeout),
             humantime::format_duration(self.http.graceful_stop),
@@ -133,15 +141,28 @@ impl Plan {
                 );
             }
         }
-        let _ = writeln!(
-            out,
-            "users     {} cookies, {} connections",
-            if self.http.cookies { "own" } else { "no" },
-            match self.http.connections {
-                ConnectionMode::PerUser => "own",
-                ConnectionMode::Shared => "shared",
-            }
-        );
+        if http {
+            let _ = writeln!(
+                out,
+                "users     {} cookies, {} connections",
+                if self.http.cookies { "own" } else { "no" },
+                match self.http.connections {
+                    ConnectionMode::PerUser => "own",
+                    ConnectionMode::Shared => "shared",
+                }
+            );
+        }
+        if let (true, Some(db)) = (sql, &self.database) {
+            let _ = writeln!(
+                out,
+                "sql to    {}: {}",
+                database::redact_url(&db.url),
+                match db.pool {
+                    None => "each user its own connection".to_string(),
+                    Some(n) => format!("a pool of {n} connections the users share"),
+                }
+            );
+        }
         let _ = writeln!(
             out,
             "load      {} model, {} in all",
@@ -274,8 +295,8 @@ fn describe_step(step: &Step) -> String {
                 .map(|s| format!("\n      {}", describe_statement(s)))
                 .collect();
             format!(
-                "transaction of {} statements{retries}  [{}]{}",
-                t.statements.len(),
+                "transaction of {}{retries}  [{}]{}",
+                count(t.statements.len(), "statement"),
                 t.name,
                 statements.concat()
             )
@@ -291,10 +312,14 @@ fn describe_step(step: &Step) -> String {
     }
 }
 
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 fn describe_statement(s: &SqlSpec) -> String {
     let mut extras = Vec::new();
     if !s.params.is_empty() {
-        extras.push(format!("{} params", s.params.len()));
+        extras.push(count(s.params.len(), "param"));
     }
     if !s.captures.is_empty() {
         extras.push(format!("captures {}", s.captures.len()));
@@ -308,8 +333,13 @@ fn describe_statement(s: &SqlSpec) -> String {
         format!(" ({})", extras.join(", "))
     };
     let one_line = s.sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line == s.name {
-        format!("SQL{extras}  [{}]", s.name)
+    // An unnamed statement is reported under its own (shortened) text: no name to add.
+    let shortened = s
+        .name
+        .strip_suffix('…')
+        .is_some_and(|cut| one_line.starts_with(cut));
+    if one_line == s.name || shortened {
+        format!("SQL {one_line}{extras}")
     } else {
         format!("SQL {one_line}{extras}  [{}]", s.name)
     }

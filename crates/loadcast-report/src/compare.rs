@@ -411,9 +411,17 @@ pub fn comparison_text(c: &Comparison, a_name: &str, b_name: &str) -> String {
         "(whole-run intervals resample {} seconds of A and {} of B; the first and last seconds, partial, are left out)",
         c.seconds.0, c.seconds.1
     );
+    // As wide as the longest name, up to 40; longer names (SQL statements) are cut.
+    let width = c
+        .requests
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(8, 40);
     let _ = writeln!(
         out,
-        "\n{:<28} {:>18} {:>18} {:>18} {:>16}   verdict",
+        "\n{:<width$} {:>18} {:>18} {:>18} {:>16}   verdict",
         "request", "throughput", "p50", "p99", "errors"
     );
     for r in &c.requests {
@@ -424,10 +432,14 @@ pub fn comparison_text(c: &Comparison, a_name: &str, b_name: &str) -> String {
             .filter(|ch| ch.significant)
             .map(|ch| format!("{} {}", ch.metric, verdict(ch)))
             .collect();
+        let name: String = if r.name.chars().count() > width {
+            r.name.chars().take(width - 1).chain(['…']).collect()
+        } else {
+            r.name.clone()
+        };
         let _ = writeln!(
             out,
-            "{:<28} {:>18} {:>18} {:>18} {:>16}   {}",
-            r.name,
+            "{name:<width$} {:>18} {:>18} {:>18} {:>16}   {}",
             format!(
                 "{:.1}→{:.1} {}",
                 throughput.a,

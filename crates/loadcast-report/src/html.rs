@@ -175,10 +175,18 @@ fn run_section(out: &mut String, r: &RunResult) {
         "<table><tr><th>request</th><th>count</th><th>ok</th><th>errors</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>"
     );
     for q in &r.requests {
+        // A transaction's statements sit under it, indented, as in the terminal summary.
+        let cell = match &q.within {
+            Some(txn) => format!(
+                "<td style=\"padding-left:1.5em\" title=\"a statement of {}\">{}</td>",
+                escape(txn),
+                escape(&q.name)
+            ),
+            None => format!("<td>{}</td>", escape(&q.name)),
+        };
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&q.name),
+            "<tr>{cell}<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             q.count,
             q.ok,
             escape(
