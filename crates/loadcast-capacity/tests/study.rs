@@ -507,3 +507,42 @@ fn late_arrivals_void_a_break_but_not_a_pass_and_dropped_ones_void_both() {
     short.requests[0].service = broke.requests[0].service.clone();
     assert!(judge(&short, 100.0, &slo, &options, "geometric").valid);
 }
+
+/// A runway drawn from a forecast its history does not support says so beside the dates.
+#[test]
+fn a_runway_from_an_unsupported_forecast_carries_the_caveat() {
+    let rows = Rc::new(Cell::new(20_000.0));
+    let mut target = ScanTarget::new(4.0, 0.002, 0.0000005, rows.clone());
+    let mut table = Table {
+        rows,
+        fail_to_grow: false,
+        bytes_per_row: 100.0,
+    };
+    let day = 86_400;
+    let traffic: Vec<PathPoint> = (0..=90)
+        .map(|d| PathPoint {
+            t: d * day,
+            point: 300.0 + 3.0 * d as f64,
+            lo95: 250.0 + 2.0 * d as f64,
+            hi95: 350.0 + 4.0 * d as f64,
+        })
+        .collect();
+    let mut s = spec(vec![ScaleTarget::Times(2.0)], None);
+    let why = "requests: the history does not support a forecast at this horizon: backtest MASE 2.3 (above 2)";
+    s.runway = Some(RunwayInput {
+        traffic,
+        data: None,
+        caveats: vec![why.to_string()],
+    });
+    let study = run_study(&s, &mut target, Some(&mut table), &mut (), &Cancel::new())
+        .unwrap_or_else(|e| panic!("the study ran: {e}"));
+    assert!(study.runway.is_some(), "the dates are still given");
+    assert!(
+        study
+            .warnings
+            .iter()
+            .any(|w| w.contains(why) && w.contains("read them as a range, not a date")),
+        "the caveat stands beside the runway: {:?}",
+        study.warnings
+    );
+}
