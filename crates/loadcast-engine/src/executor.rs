@@ -23,23 +23,8 @@ use crate::session::{Feeders, UserData, verdict};
 use crate::sql::SqlConnector;
 
 mod sql_steps;
-pub(crate) use sql_steps::{CompiledSql, CompiledTransaction};
+pub(crate) use sql_steps::{CompiledSql, CompiledTransaction, PoolShare};
 use sql_steps::{HeldSql, SqlPool};
-
-/// A pool of `size` connections split among `workers`: worker `i` keeps its share (at least
-/// one).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct PoolShare {
-    pub size: usize,
-    pub workers: usize,
-}
-
-impl PoolShare {
-    fn share(self, index: usize) -> usize {
-        let base = self.size / self.workers;
-        (base + usize::from(index < self.size % self.workers)).max(1)
-    }
-}
 
 /// Resolution of tokio's timer.
 const TIMER_GRAIN: Duration = Duration::from_millis(1);

@@ -16,6 +16,21 @@ use super::{VirtualUser, Worker};
 use crate::recorder::{Outcome, ResponseSummary};
 use crate::sql::{SqlAnswer, SqlConnection, cell_text};
 
+/// A pool of `size` connections split among `workers`: worker `i` keeps its share (at least
+/// one).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PoolShare {
+    pub size: usize,
+    pub workers: usize,
+}
+
+impl PoolShare {
+    pub(super) fn share(self, index: usize) -> usize {
+        let base = self.size / self.workers;
+        (base + usize::from(index < self.size % self.workers)).max(1)
+    }
+}
+
 /// A worker's share of the plan's SQL pool. Users wait for a connection in the order they
 /// asked (a connection given back goes to the longest waiter, as an application's pool does),
 /// so that no user starves while another keeps taking the same connection.

@@ -179,30 +179,41 @@ impl Validator<'_> {
         let mut ok = true;
         for (i, value) in raw.get_ref().iter().enumerate() {
             let key = format!("{key}[{i}]");
-            let template = match value.get_ref() {
-                toml::Value::String(text) => {
-                    let spanned = Spanned::new(value.span(), text.clone());
-                    self.template(&spanned, &key, Escape::None)
-                }
-                toml::Value::Integer(n) => Some(Template::literal(n.to_string())),
-                toml::Value::Float(x) => Some(Template::literal(x.to_string())),
-                toml::Value::Boolean(b) => Some(Template::literal(b.to_string())),
-                other => {
-                    self.error(
-                        value,
-                        &key,
-                        format!("{other} is not a parameter"),
-                        Some("a string (templates allowed), a number or a boolean"),
-                    );
-                    None
-                }
-            };
+            let template = self.text_value(value, &key, "a parameter");
             match template {
                 Some(t) => params.push(t),
                 None => ok = false,
             }
         }
         ok.then_some(params)
+    }
+
+    /// A string (templates allowed), a number or a boolean, as the text a statement sends or
+    /// a check expects.
+    fn text_value(
+        &mut self,
+        value: &Spanned<toml::Value>,
+        key: &str,
+        what: &str,
+    ) -> Option<Template> {
+        match value.get_ref() {
+            toml::Value::String(text) => {
+                let spanned = Spanned::new(value.span(), text.clone());
+                self.template(&spanned, key, Escape::None)
+            }
+            toml::Value::Integer(n) => Some(Template::literal(n.to_string())),
+            toml::Value::Float(x) => Some(Template::literal(x.to_string())),
+            toml::Value::Boolean(b) => Some(Template::literal(b.to_string())),
+            other => {
+                self.error(
+                    value,
+                    key,
+                    format!("{other} is not {what}"),
+                    Some("a string (templates allowed), a number or a boolean"),
+                );
+                None
+            }
+        }
     }
 
     fn row_captures(
@@ -279,24 +290,7 @@ impl Validator<'_> {
                 ok = false;
                 continue;
             };
-            let template = match expected.get_ref() {
-                toml::Value::String(text) => {
-                    let spanned = Spanned::new(expected.span(), text.clone());
-                    self.template(&spanned, &key, Escape::None)
-                }
-                toml::Value::Integer(n) => Some(Template::literal(n.to_string())),
-                toml::Value::Float(x) => Some(Template::literal(x.to_string())),
-                toml::Value::Boolean(b) => Some(Template::literal(b.to_string())),
-                other => {
-                    self.error(
-                        expected,
-                        &key,
-                        format!("{other} is not a value"),
-                        Some("the text expected, a number or a boolean"),
-                    );
-                    None
-                }
-            };
+            let template = self.text_value(expected, &key, "a value");
             match template {
                 Some(t) => values.push((row, column, t)),
                 None => ok = false,
