@@ -344,11 +344,12 @@ fn set_value(expression: &str, line: usize, scale: i64) -> Result<String, Pgbenc
         args.iter().take(n).map(|a| constant(a)).collect()
     };
     let function = function.trim();
-    let (template, arity) = match function {
-        "random" => ("rand", 2),
-        "random_exponential" => ("rand_exponential", 3),
-        "random_gaussian" => ("rand_gaussian", 3),
-        "random_zipfian" => ("rand_zipfian", 3),
+    use crate::template::Skew;
+    let (template, arity, skew) = match function {
+        "random" => ("rand", 2, None),
+        "random_exponential" => ("rand_exponential", 3, Some(Skew::Exponential)),
+        "random_gaussian" => ("rand_gaussian", 3, Some(Skew::Gaussian)),
+        "random_zipfian" => ("rand_zipfian", 3, Some(Skew::Zipfian)),
         other => {
             return fail(
                 line,
@@ -378,6 +379,15 @@ fn set_value(expression: &str, line: usize, scale: i64) -> Result<String, Pgbenc
             line,
             cause: format!("{function}: {:?} is not a number", args[2]),
         })?;
+        if let Some(skew) = skew.filter(|s| !s.accepts(parameter)) {
+            return fail(
+                line,
+                format!(
+                    "{function}: the parameter {parameter} is not {}",
+                    skew.range()
+                ),
+            );
+        }
         format!(
             "{{{{{template}({}, {}, {parameter})}}}}",
             bounds[0], bounds[1]
@@ -638,5 +648,8 @@ mod tests {
         assert_eq!(e.line, 1, "{e}");
         let e = import("\\set a random(1, 10)\n\\set b :a + 1\nSELECT 1;", &options).unwrap_err();
         assert_eq!(e.line, 2, "{e}");
+        // Found by the fuzzer: pgbench's own range for each parameter.
+        let e = import("\\set z random_zipfian(1, 10, 0.5)\nSELECT :z;", &options).unwrap_err();
+        assert!(e.line == 1 && e.cause.contains("from 1.001 to 1000"), "{e}");
     }
 }

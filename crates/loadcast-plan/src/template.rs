@@ -63,8 +63,17 @@ impl Skew {
         }
     }
 
+    /// The parameter's valid range, in words.
+    pub fn range(self) -> &'static str {
+        match self {
+            Skew::Exponential => "above 0",
+            Skew::Gaussian => "at least 2",
+            Skew::Zipfian => "from 1.001 to 1000",
+        }
+    }
+
     /// The parameter's valid range, as pgbench checks it.
-    fn accepts(self, parameter: f64) -> bool {
+    pub fn accepts(self, parameter: f64) -> bool {
         match self {
             Skew::Exponential => parameter > 0.0,
             Skew::Gaussian => parameter >= 2.0,
