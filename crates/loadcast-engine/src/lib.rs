@@ -10,7 +10,8 @@
 //! * **Errors are data.** Refused connections, timeouts, resets, TLS failures and error statuses
 //!   are counted by kind; they never abort a run.
 //! * **Protocol.** HTTP/1.1 with keep-alive and HTTP/2 (hyper), TLS via rustls with ALPN; every
-//!   virtual user owns its connection.
+//!   virtual user owns its connection. SQL statements and transactions on PostgreSQL and
+//!   MySQL/MariaDB (SQL steps), on the user's own connection or a shared pool.
 //!
 //! ```no_run
 //! let plan = loadcast_plan::load("plan.toml".as_ref())?;
