@@ -433,6 +433,7 @@ fn compile(plan: &Plan) -> Result<Compiled, EngineError> {
                         name,
                         statements,
                         retries: txn.retries,
+                        timeout: plan.http.timeout,
                     }))
                 }
                 Step::Request(spec) => {

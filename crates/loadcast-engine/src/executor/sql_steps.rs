@@ -129,6 +129,8 @@ pub(crate) struct CompiledTransaction {
     pub name: usize,
     pub statements: Vec<CompiledSql>,
     pub retries: u32,
+    /// For BEGIN, COMMIT and ROLLBACK: the plan's timeout.
+    pub timeout: Duration,
 }
 
 /// How a statement fared once it had an answer.
@@ -213,7 +215,7 @@ impl Worker {
         user: &mut VirtualUser,
         txn: &CompiledTransaction,
     ) -> Result<Judged, ErrorKind> {
-        self.control(user, "BEGIN").await?;
+        self.control(user, "BEGIN", txn.timeout).await?;
         let mut verdict = Judged {
             error: None,
             capture_failed: false,
@@ -233,18 +235,18 @@ impl Worker {
             self.recorder.borrow_mut().record_part(step.name, &outcome);
             match judged {
                 Err(kind) => {
-                    self.rollback(user).await;
+                    self.rollback(user, txn.timeout).await;
                     return Err(kind);
                 }
                 Ok(j) if j.capture_failed => {
-                    self.rollback(user).await;
+                    self.rollback(user, txn.timeout).await;
                     return Ok(j);
                 }
                 Ok(j) => verdict.error = verdict.error.or(j.error),
             }
         }
-        if let Err(kind) = self.control(user, "COMMIT").await {
-            self.rollback(user).await;
+        if let Err(kind) = self.control(user, "COMMIT", txn.timeout).await {
+            self.rollback(user, txn.timeout).await;
             return Err(kind);
         }
         Ok(verdict)
@@ -335,17 +337,31 @@ impl Worker {
         }
     }
 
-    async fn control(&self, user: &mut VirtualUser, command: &str) -> Result<(), ErrorKind> {
-        let mut held = self.sql_connection(user).await?;
-        let result = held.connection.control(command).await;
-        keep(user, held, &result);
-        result
+    /// BEGIN or COMMIT, within the transaction's timeout (a connection cut off by it is
+    /// dropped, and the server rolls its transaction back).
+    async fn control(
+        &self,
+        user: &mut VirtualUser,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<(), ErrorKind> {
+        let attempt = async {
+            let mut held = self.sql_connection(user).await?;
+            let result = held.connection.control(command).await;
+            keep(user, held, &result);
+            result
+        };
+        tokio::time::timeout(timeout, attempt)
+            .await
+            .unwrap_or(Err(ErrorKind::Timeout))
     }
 
-    /// Ends a failed transaction; a connection that cannot is dropped, which ends it too.
-    async fn rollback(&self, user: &mut VirtualUser) {
+    /// Ends a failed transaction; a connection that cannot, or not within the timeout, is
+    /// dropped, which ends it too.
+    async fn rollback(&self, user: &mut VirtualUser, timeout: Duration) {
         if let Some(mut held) = user.sql.take() {
-            if held.connection.control("ROLLBACK").await.is_ok() {
+            let rolled_back = tokio::time::timeout(timeout, held.connection.control("ROLLBACK"));
+            if matches!(rolled_back.await, Ok(Ok(()))) {
                 user.sql = Some(held);
             }
         }
