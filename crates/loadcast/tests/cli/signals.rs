@@ -181,9 +181,20 @@ fn the_demo_stops_with_its_files_kept_and_its_shop_process_gone() {
         let dir = workdir(&format!("demo-sig{signal}"));
         let shop = dir.join("shop");
         let mut child = spawn_in(&dir, &["demo", "--quick", "--dir", shop.to_str().unwrap()]);
-        until("the first search", Duration::from_secs(60), || {
-            output_of(&dir).1.contains("  pass")
-        });
+        // The first search step, whichever its verdict: on a busy machine the demo's first
+        // rate may already break its SLO.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (stdout, stderr) = output_of(&dir);
+            if stderr.contains("  pass") || stderr.contains("  FAIL") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "SIG{signal}: waited 120 s for the first search step:\n{stdout}\n{stderr}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let children = Command::new("pgrep")
             .args(["-P", &child.id().to_string()])
             .output()
