@@ -171,7 +171,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
             .and_then(|c| StatusCode::from_u16(c).ok())
             .unwrap_or(StatusCode::BAD_REQUEST);
     } else if let Some(ms) = path.strip_prefix("/slow/") {
-        tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+        precise_sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
     } else if path == "/version" {
         body = Bytes::from(format!("{:?}", req.version()));
     }
@@ -179,6 +179,24 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         .status(status)
         .body(Full::new(body))
         .unwrap())
+}
+
+/// Sleeps `delay` to within a fraction of a millisecond. Tokio's timer rounds every sleep up to
+/// its next 1 ms tick, and the phase of the test server's ticks against the load generator's
+/// schedule is fixed for a whole run but differs between runs: two identical runs then differ
+/// in their medians by up to a tick (10% of an 8 ms request), a between-run difference that no
+/// within-run interval can see. So the last two milliseconds are slept on a blocking thread,
+/// off the tick grid.
+async fn precise_sleep(delay: Duration) {
+    let deadline = Instant::now() + delay;
+    let coarse = delay.saturating_sub(Duration::from_millis(2));
+    if !coarse.is_zero() {
+        tokio::time::sleep(coarse).await;
+    }
+    let rest = deadline.saturating_duration_since(Instant::now());
+    if !rest.is_zero() {
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(rest)).await;
+    }
 }
 
 /// A real nginx on a loopback port, serving a tiny static body; stopped when dropped.
