@@ -7,6 +7,8 @@
 //! * [`usl`]: the Universal Scalability Law fitted to a concurrency sweep.
 //! * [`data`]: capacity as a function of data volume, extrapolated to the horizon, with the
 //!   cliffs (cache, memory) an extrapolation cannot see.
+//! * [`database`]: why capacity ends where it does, in the database's terms: the top
+//!   statement, the wait class and the cache at each knee; plan changes across scales.
 //! * [`runway`]: the first date projected peak traffic exceeds capacity(data(t)), with an
 //!   interval, beside the traffic-only answer.
 //!
@@ -26,6 +28,7 @@
 //! ```
 
 pub mod data;
+pub mod database;
 pub mod early_stop;
 mod error;
 pub mod runner;

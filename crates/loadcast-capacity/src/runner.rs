@@ -145,6 +145,10 @@ impl Probe for Cancellable<'_> {
         }
         self.probe.measure_users(users, hold)
     }
+
+    fn explain(&mut self, top: &[String]) -> Vec<loadcast_stats::StatementPlan> {
+        self.probe.explain(top)
+    }
 }
 
 /// Runs the study. Ctrl-C (`cancel`) ends it after the step under way: the scales already
@@ -324,12 +328,21 @@ fn search_scale(
         }
         Err(e) => return Err(e),
     };
-    Ok(Some(ScaleResult {
+    let mut scale = ScaleResult {
         scale: label.to_string(),
         volume: volume.map(|v| v.rows),
         bytes: volume.and_then(|v| v.bytes),
         breaking_point: point,
-    }))
+        plans: Vec::new(),
+    };
+    // Asked at this volume, before the data grows again: the plans of this scale.
+    let top: Vec<String> = scale
+        .knee()
+        .and_then(|s| s.database.as_ref())
+        .map(|v| v.statements.iter().map(|s| s.query.clone()).collect())
+        .unwrap_or_default();
+    scale.plans = probe.explain(&top);
+    Ok(Some(scale))
 }
 
 /// Capacity against data volume, its prediction at the horizon and the cliffs on the way.

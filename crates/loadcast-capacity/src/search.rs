@@ -31,6 +31,13 @@ pub trait Probe {
         let _ = (users, hold);
         Err(ProbeError::Unsupported("a closed-model sweep"))
     }
+
+    /// How the database plans the statements that took its time (`top`) and any others the
+    /// probe runs, at the data volume of the moment; empty without a database to ask.
+    fn explain(&mut self, top: &[String]) -> Vec<loadcast_stats::StatementPlan> {
+        let _ = top;
+        Vec::new()
+    }
 }
 
 /// How the search steps.
@@ -102,6 +109,9 @@ pub struct Step {
     /// The target had not recovered within the allowed time when this step began.
     #[serde(default)]
     pub unrecovered: bool,
+    /// What the database itself reported during the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<loadcast_stats::DatabaseView>,
 }
 
 /// The result of a search.
@@ -240,6 +250,7 @@ pub fn judge(
         phase: phase.to_string(),
         recovery_seconds: None,
         unrecovered: false,
+        database: result.database.clone(),
     }
 }
 

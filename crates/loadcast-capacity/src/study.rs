@@ -28,6 +28,27 @@ pub struct ScaleResult {
     /// Size of the database on disk at this scale.
     pub bytes: Option<f64>,
     pub breaking_point: BreakingPoint,
+    /// How the database planned the top statements at this scale.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<loadcast_stats::StatementPlan>,
+}
+
+impl ScaleResult {
+    /// The step at the knee: the one that broke at the lowest rate, else the highest that
+    /// held — where the database's view says why capacity ends here.
+    pub fn knee(&self) -> Option<&crate::search::Step> {
+        let bp = &self.breaking_point;
+        let valid = || bp.steps.iter().filter(|s| s.valid);
+        match bp.broke_at {
+            Some(rate) => valid().find(|s| !s.passed && s.rate == rate),
+            None => None,
+        }
+        .or_else(|| {
+            valid()
+                .filter(|s| s.passed)
+                .max_by(|a, b| a.rate.total_cmp(&b.rate))
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

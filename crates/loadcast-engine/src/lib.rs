@@ -179,6 +179,7 @@ pub fn run(
         connections: plan.http.connections,
         next_user: std::sync::atomic::AtomicU64::new(0),
     });
+    let watcher = watch_database(plan);
     let cpu_before = process_cpu_seconds();
     let (second_tx, second_rx) = mpsc::channel();
     let mut threads = Vec::with_capacity(workers);
@@ -260,10 +261,55 @@ pub fn run(
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
+    result.database = watcher.map(DatabaseWatch::finish);
     result.requests = requests;
     result.timeline = timeline;
     result.thresholds = loadcast_stats::slo::evaluate(&plan.thresholds, &result);
     Ok(result)
+}
+
+/// Who watches the plan's database during a run.
+enum DatabaseWatch {
+    Sampling(sql::ViewSampler),
+    /// A server the view does not read yet: said so in the result.
+    Unsupported(String),
+}
+
+impl DatabaseWatch {
+    fn finish(self) -> loadcast_stats::DatabaseView {
+        match self {
+            DatabaseWatch::Sampling(sampler) => sampler.finish(),
+            DatabaseWatch::Unsupported(note) => loadcast_stats::DatabaseView {
+                notes: vec![note],
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// Starts watching the plan's database (`[database] observe`, the default), when it has one.
+fn watch_database(plan: &Plan) -> Option<DatabaseWatch> {
+    let db = plan.database.as_ref().filter(|d| d.observe)?;
+    if sql::is_postgres(&db.url) {
+        sql::ViewSampler::start(&db.url, plan.http.connect_timeout).map(DatabaseWatch::Sampling)
+    } else if sql::is_mysql(&db.url) {
+        Some(DatabaseWatch::Unsupported(
+            "the database's own view (statements, waits, plans) is read from PostgreSQL only so far: not measured on MySQL/MariaDB".into(),
+        ))
+    } else {
+        None
+    }
+}
+
+/// How the plan's database plans `statements` now (PostgreSQL; empty for other servers or a
+/// plan without a database): the capacity study asks at each data scale.
+pub fn explain(plan: &Plan, statements: &[String]) -> Vec<loadcast_stats::StatementPlan> {
+    match &plan.database {
+        Some(db) if db.observe && sql::is_postgres(&db.url) => {
+            sql::explain(&db.url, plan.http.connect_timeout, statements)
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Seconds of the timeline kept with every latency bucket (a run of a minute or less keeps all

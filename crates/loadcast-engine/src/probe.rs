@@ -75,7 +75,24 @@ impl Probe for EngineProbe<'_> {
         });
         self.run(load, false)
     }
+
+    fn explain(&mut self, top: &[String]) -> Vec<loadcast_stats::StatementPlan> {
+        // The statements that took the database's time, then the plan's own (the database may
+        // not time statements: pg_stat_statements is optional), each once.
+        let mut statements: Vec<String> = Vec::new();
+        let plans = self.plan.sql_statements();
+        for query in top.iter().map(String::as_str).chain(plans) {
+            let same = |s: &String| s.split_whitespace().eq(query.split_whitespace());
+            if !statements.iter().any(same) && statements.len() < EXPLAINED {
+                statements.push(query.to_string());
+            }
+        }
+        crate::explain(self.plan, &statements)
+    }
 }
+
+/// Statements explained at each data scale at most.
+const EXPLAINED: usize = 6;
 
 /// Ends a step once the early-stop rule says it is clearly broken.
 struct StepWatch {

@@ -16,6 +16,9 @@ pub struct DatabaseSpec {
     /// How SQL steps hold connections: `None`, each virtual user its own; `Some(n)`, a pool of
     /// `n` shared by all users, as an application's pool is (a user waits for a free one).
     pub pool: Option<u32>,
+    /// Sample the server's own statistics (statements, wait events, cache, tables) while the
+    /// load runs, and explain the top statements at each data scale (PostgreSQL; default true).
+    pub observe: bool,
     pub tables: Vec<TableSpec>,
 }
 
@@ -25,6 +28,7 @@ impl fmt::Debug for DatabaseSpec {
             .field("url", &redact_url(&self.url))
             .field("require_marker", &self.require_marker)
             .field("pool", &self.pool)
+            .field("observe", &self.observe)
             .field("tables", &self.tables)
             .finish()
     }

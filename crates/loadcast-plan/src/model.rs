@@ -167,6 +167,24 @@ pub struct LoadGroup<'a> {
 }
 
 impl Plan {
+    /// The SQL statements the plan's steps run, each once, in the order they first appear.
+    pub fn sql_statements(&self) -> Vec<&str> {
+        let mut found: Vec<&str> = Vec::new();
+        for step in self.scenarios.iter().flat_map(|s| &s.steps) {
+            let statements: Vec<&SqlSpec> = match step {
+                Step::Sql(s) => vec![s],
+                Step::Transaction(t) => t.statements.iter().collect(),
+                _ => Vec::new(),
+            };
+            for s in statements {
+                if !found.contains(&s.sql.as_str()) {
+                    found.push(&s.sql);
+                }
+            }
+        }
+        found
+    }
+
     /// The load groups that run side by side.
     pub fn groups(&self) -> Vec<LoadGroup<'_>> {
         let mut groups = Vec::new();

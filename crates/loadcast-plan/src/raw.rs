@@ -68,6 +68,8 @@ pub(crate) struct RawDatabase {
     /// SQL steps: `per_user` or `pool`.
     pub connections: Option<Spanned<String>>,
     pub pool_size: Option<Spanned<i64>>,
+    /// Watch the database's own statistics while the load runs (default true).
+    pub observe: Option<bool>,
     #[serde(default)]
     pub tables: BTreeMap<String, Spanned<RawTable>>,
 }

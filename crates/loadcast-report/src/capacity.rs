@@ -122,6 +122,13 @@ pub fn capacity_summary(s: &CapacityStudy) -> String {
             let _ = writeln!(out, "{}", step_line(st));
         }
     }
+    let database = crate::database::findings_sentences(&loadcast_capacity::database::findings(s));
+    if !database.is_empty() {
+        let _ = writeln!(out, "\nthe database, in its own terms:");
+        for sentence in &database {
+            let _ = writeln!(out, "  {sentence}");
+        }
+    }
     if let Some(m) = &s.data_model {
         let _ = writeln!(
             out,

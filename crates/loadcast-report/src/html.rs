@@ -202,7 +202,15 @@ fn run_section(out: &mut String, r: &RunResult) {
             format_duration(q.latency.max())
         );
     }
-    let _ = writeln!(out, "</table><div class=\"charts\">");
+    let _ = writeln!(out, "</table>");
+    if let Some(db) = &r.database {
+        let _ = writeln!(out, "<h3>The database</h3><pre class=\"database\">");
+        for line in crate::database::run_lines(db) {
+            let _ = writeln!(out, "{}", escape(&line));
+        }
+        let _ = writeln!(out, "</pre>");
+    }
+    let _ = writeln!(out, "<div class=\"charts\">");
     figure(
         out,
         "throughput",
@@ -267,6 +275,23 @@ fn capacity_section(out: &mut String, s: &CapacityStudy) {
     let _ = writeln!(out, "</div>");
     for w in &s.warnings {
         let _ = writeln!(out, "<p class=\"warning\">{}</p>", escape(w));
+    }
+    let database = crate::database::findings_sentences(&loadcast_capacity::database::findings(s));
+    if !database.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h3>The database, in its own terms</h3><ul class=\"database\">"
+        );
+        for sentence in &database {
+            let class =
+                if sentence.starts_with("PLAN CHANGE") || sentence.starts_with("SEQUENTIAL SCAN") {
+                    " class=\"warning\""
+                } else {
+                    ""
+                };
+            let _ = writeln!(out, "<li{class}>{}</li>", escape(sentence));
+        }
+        let _ = writeln!(out, "</ul>");
     }
     if let Some(u) = &s.usl {
         let _ = writeln!(

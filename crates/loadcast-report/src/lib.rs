@@ -14,6 +14,7 @@
 mod capacity;
 pub mod charts;
 mod compare;
+mod database;
 mod forecast;
 mod html;
 mod input;
@@ -163,6 +164,12 @@ pub fn terminal_summary(result: &RunResult) -> String {
              numbers above are not trustworthy at this rate; raise load.max_in_flight or add CPUs",
             g.miss_rate() * 100.0
         );
+    }
+    if let Some(db) = &result.database {
+        let _ = writeln!(out);
+        for line in database::run_lines(db) {
+            let _ = writeln!(out, "{line}");
+        }
     }
     if !result.thresholds.is_empty() {
         let _ = writeln!(out, "\nthresholds");

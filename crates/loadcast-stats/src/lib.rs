@@ -6,6 +6,7 @@
 //! * [`RunResult`]: per-request statistics, the per-second timeline and the generator's own
 //!   health, in a versioned JSON file that `loadcast report` re-renders and shards merge into.
 //! * [`Threshold`]: SLO thresholds and their evaluation.
+//! * [`DatabaseView`]: what the database server itself reported while the load ran.
 //!
 //! ```
 //! use std::time::Duration;
@@ -23,6 +24,7 @@
 //! ```
 
 mod cancel;
+pub mod database;
 pub mod document;
 mod error_kind;
 mod histogram;
@@ -33,6 +35,7 @@ pub mod time;
 use std::time::Duration;
 
 pub use cancel::{Cancel, HookGuard};
+pub use database::{DatabaseView, StatementPlan};
 pub use document::{Document, DocumentError};
 pub use error_kind::{ErrorKind, SqlError, UnknownErrorKind};
 pub use histogram::{HistogramDecodeError, LatencyHistogram, MAX_TRACKABLE_MICROS};

@@ -298,6 +298,9 @@ pub struct RunResult {
     /// Threshold outcomes, when the plan had thresholds.
     #[serde(default)]
     pub thresholds: Vec<ThresholdOutcome>,
+    /// The database's own view of the run, when the plan has a PostgreSQL database to watch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<crate::DatabaseView>,
 }
 
 /// A result is not a shard of the run it was to be merged into: how the two differ.
@@ -315,6 +318,7 @@ impl RunResult {
             timeline: Vec::new(),
             generator: GeneratorStats::default(),
             thresholds: Vec::new(),
+            database: None,
         }
     }
 

@@ -30,6 +30,16 @@ pub struct TestDb {
     pub name: String,
     pub url: String,
     file: Option<PathBuf>,
+    /// The PostgreSQL server's port (5432, or a [`PgServer`]'s).
+    port: u16,
+}
+
+/// `psql` against the server on `port` as `postgres`, then `rest`.
+fn psql(port: u16, rest: &[&str], input: Option<&str>) -> String {
+    let port = port.to_string();
+    let mut args = vec!["-h", "127.0.0.1", "-p", &port, "-U", "postgres"];
+    args.extend_from_slice(rest);
+    run("psql", &args, input)
 }
 
 fn run(program: &str, args: &[&str], input: Option<&str>) -> String {
@@ -63,42 +73,7 @@ impl TestDb {
     /// A new database with `schema` (SQL) loaded.
     pub fn create(engine: Engine, schema: &str) -> Self {
         match engine {
-            Engine::Postgres => {
-                let name = unique_name("pg");
-                run(
-                    "psql",
-                    &[
-                        "-h",
-                        "127.0.0.1",
-                        "-U",
-                        "postgres",
-                        "-qc",
-                        &format!("CREATE DATABASE {name}"),
-                    ],
-                    None,
-                );
-                run(
-                    "psql",
-                    &[
-                        "-h",
-                        "127.0.0.1",
-                        "-U",
-                        "postgres",
-                        "-q",
-                        "-v",
-                        "ON_ERROR_STOP=1",
-                        "-d",
-                        &name,
-                    ],
-                    Some(schema),
-                );
-                Self {
-                    engine,
-                    url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
-                    name,
-                    file: None,
-                }
-            }
+            Engine::Postgres => Self::postgres_on(5432, schema),
             Engine::MariaDb => {
                 let name = unique_name("my");
                 run(
@@ -123,6 +98,7 @@ impl TestDb {
                     url: format!("mysql://root@127.0.0.1:3306/{name}"),
                     name,
                     file: None,
+                    port: 0,
                 }
             }
             Engine::Sqlite => {
@@ -136,30 +112,36 @@ impl TestDb {
                     url: format!("sqlite://{}", path.display()),
                     name: format!("{name}.db"),
                     file: Some(path),
+                    port: 0,
                 }
             }
+        }
+    }
+
+    /// A new database with `schema` loaded on the PostgreSQL server at `port`.
+    pub fn postgres_on(port: u16, schema: &str) -> Self {
+        let name = unique_name("pg");
+        psql(port, &["-qc", &format!("CREATE DATABASE {name}")], None);
+        psql(
+            port,
+            &["-q", "-v", "ON_ERROR_STOP=1", "-d", &name],
+            Some(schema),
+        );
+        Self {
+            engine: Engine::Postgres,
+            url: format!("postgres://postgres@127.0.0.1:{port}/{name}"),
+            name,
+            file: None,
+            port,
         }
     }
 
     /// Runs a query and returns its first column of the first row as text.
     pub fn scalar(&self, sql: &str) -> String {
         match self.engine {
-            Engine::Postgres => run(
-                "psql",
-                &[
-                    "-h",
-                    "127.0.0.1",
-                    "-U",
-                    "postgres",
-                    "-Atqd",
-                    &self.name,
-                    "-c",
-                    sql,
-                ],
-                None,
-            )
-            .trim()
-            .to_string(),
+            Engine::Postgres => psql(self.port, &["-Atqd", &self.name, "-c", sql], None)
+                .trim()
+                .to_string(),
             Engine::MariaDb => run(
                 "mariadb",
                 &[
@@ -205,20 +187,7 @@ impl TestDb {
         let sql = "CREATE TABLE loadcast_target (marked_at TEXT, note TEXT)";
         match self.engine {
             Engine::Postgres => {
-                run(
-                    "psql",
-                    &[
-                        "-h",
-                        "127.0.0.1",
-                        "-U",
-                        "postgres",
-                        "-qd",
-                        &self.name,
-                        "-c",
-                        sql,
-                    ],
-                    None,
-                );
+                psql(self.port, &["-qd", &self.name, "-c", sql], None);
             }
             Engine::MariaDb => {
                 run(
@@ -243,6 +212,8 @@ impl Drop for TestDb {
             Engine::Postgres => {
                 let _ = Command::new("psql")
                     .args(["-h", "127.0.0.1", "-U", "postgres", "-qc"])
+                    .arg("-p")
+                    .arg(self.port.to_string())
                     .arg(format!(
                         "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                         self.name
@@ -263,5 +234,148 @@ impl Drop for TestDb {
                 }
             }
         }
+    }
+}
+
+/// A PostgreSQL server of the test's own: a fresh cluster in a temporary directory on a free
+/// loopback port, started with settings the machine's shared server does not have
+/// (`pg_stat_statements` preloaded), stopped and removed when dropped. Run as the `postgres`
+/// user when the tests run as root (the server refuses root).
+#[derive(Debug)]
+pub struct PgServer {
+    pub port: u16,
+    dir: PathBuf,
+    bin: PathBuf,
+    as_root: bool,
+}
+
+impl PgServer {
+    /// Starts a server with `settings` (`name=value`) on the command line.
+    pub fn start(settings: &[&str]) -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .unwrap_or_else(|e| panic!("no PostgreSQL server binaries in /usr/lib/postgresql: {e}"))
+            .filter_map(|d| d.ok().map(|d| d.path().join("bin")))
+            .filter(|b| b.join("initdb").exists())
+            .max_by_key(|b| {
+                b.parent()
+                    .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
+                    .unwrap_or(0)
+            })
+            .expect("no initdb under /usr/lib/postgresql/*/bin (install postgresql)");
+        let dir = std::env::temp_dir().join(unique_name("pgserver"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // The effective uid, from /proc rather than a libc binding.
+        let as_root = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("Uid:"))
+                    .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+            })
+            .unwrap_or(false);
+        if as_root {
+            let out = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&dir)
+                .output()
+                .expect("chown");
+            assert!(
+                out.status.success(),
+                "chown: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        let server = Self {
+            port,
+            dir,
+            bin,
+            as_root,
+        };
+        let data = server.dir.join("data");
+        server.pg(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        let mut options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            server.dir.display()
+        );
+        for setting in settings {
+            options.push_str(&format!(" -c {setting}"));
+        }
+        server.pg(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                server.dir.join("log").to_str().unwrap(),
+                "-o",
+                &options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
+        server
+    }
+
+    /// One of the server's programs, run as `postgres` when the tests run as root.
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        if self.as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            Command::new(&path)
+        }
+    }
+
+    fn pg(&self, program: &str, args: &[&str]) {
+        let out = self
+            .command(program)
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed: {}{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+        );
+    }
+
+    /// A new database with `schema` loaded on this server.
+    pub fn database(&self, schema: &str) -> TestDb {
+        TestDb::postgres_on(self.port, schema)
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", data.to_str().unwrap_or(""), "-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

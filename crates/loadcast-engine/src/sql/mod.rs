@@ -12,6 +12,9 @@ use crate::EngineError;
 
 mod mysql;
 mod postgres;
+mod view;
+
+pub(crate) use view::{ViewSampler, explain};
 
 /// A result value as text (`None`: NULL), or why it could not be read as text.
 pub(crate) type Cell = Result<Option<String>, String>;
@@ -43,6 +46,14 @@ pub(crate) struct SqlConnector {
     statements: usize,
 }
 
+pub(crate) fn is_mysql(url: &str) -> bool {
+    url.starts_with("mysql://") || url.starts_with("mariadb://")
+}
+
+pub(crate) fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// One open connection and the statements prepared on it so far.
 pub(crate) struct SqlConnection(Link);
 
@@ -58,7 +69,7 @@ impl SqlConnector {
         statements: usize,
     ) -> Result<Self, EngineError> {
         let shown = redact_url(url);
-        let server = if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        let server = if is_mysql(url) {
             mysql::options(url).map(Server::Mysql)
         } else {
             postgres::config(url).map(|c| Server::Postgres(Box::new(c)))

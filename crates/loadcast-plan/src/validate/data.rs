@@ -212,6 +212,7 @@ impl Validator<'_> {
                 url,
                 require_marker: d.require_marker.unwrap_or(true),
                 pool: pool?,
+                observe: d.observe.unwrap_or(true),
                 tables,
             })
         })

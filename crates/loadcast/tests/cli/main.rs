@@ -10,6 +10,7 @@ use loadcast_testkit::db::{Engine, TestDb};
 use loadcast_testkit::{CapacityServer, SessionApp, TestServer};
 
 mod capacity;
+mod database;
 mod demo;
 mod forecast;
 mod grow;
