@@ -53,7 +53,7 @@ pub use lint::Lint;
 pub use model::*;
 pub use resolve::ResolvedPlan;
 pub use study::{StudySettings, study_spec};
-pub use validate::expand_env;
+pub use validate::{Placeholders, expand_env, placeholders};
 
 /// Reads and validates a plan file.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {

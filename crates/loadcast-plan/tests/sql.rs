@@ -145,3 +145,26 @@ fn sql_steps_need_a_database_and_http_steps_a_target() {
     ));
     assert!(e.contains("PostgreSQL or MySQL/MariaDB"), "{e}");
 }
+
+#[test]
+fn a_mysql_statement_has_one_param_for_each_question_mark() {
+    let mysql = "[database]\nurl = \"mysql://root@127.0.0.1:3306/shop\"\n";
+    let step = |sql: &str, params: &str| {
+        format!(
+            "{mysql}{LOAD}[[scenario]]\n[[scenario.step]]\nsql = \"{sql}\"\nparams = {params}\n"
+        )
+    };
+    assert!(plan(&step("SELECT * FROM t WHERE a = ? AND b = '?'", "[1]")).is_ok());
+    let e = err(&step("SELECT * FROM t WHERE a = ? AND b = ?", "[1]"));
+    assert!(
+        e.contains("sql.toml:9:")
+            && e.contains("the statement has 2 `?` placeholders but params has 1 value"),
+        "{e}"
+    );
+    // `$1` is not a MySQL placeholder: the statement asks for none, the plan gives one.
+    let e = err(&step("SELECT * FROM t WHERE a = $1", "[1]"));
+    assert!(
+        e.contains("has 0 `?` placeholders but params has 1 value"),
+        "{e}"
+    );
+}

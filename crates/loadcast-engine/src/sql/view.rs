@@ -442,7 +442,9 @@ fn failed_plan(query: &str, error: String) -> StatementPlan {
 }
 
 async fn explain_one(client: &Client, query: &str) -> StatementPlan {
-    let parameters = highest_parameter(query);
+    let parameters = loadcast_plan::placeholders(query)
+        .highest_dollar
+        .unwrap_or(0);
     let prepare = format!("{TAG} PREPARE loadcast_explain AS {query}");
     if let Err(e) = client.simple_query(&prepare).await {
         return failed_plan(query, postgres::describe(&e));
@@ -509,22 +511,6 @@ fn walk(node: &serde_json::Value, nodes: &mut Vec<String>, seq_scans: &mut Vec<S
     }
 }
 
-/// The highest `$n` a statement names: how many arguments `EXECUTE` must pass.
-fn highest_parameter(query: &str) -> usize {
-    let bytes = query.as_bytes();
-    let mut highest = 0;
-    for (i, b) in bytes.iter().enumerate() {
-        if *b == b'$' {
-            let digits: String = query[i + 1..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            highest = highest.max(digits.parse().unwrap_or(0));
-        }
-    }
-    highest
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,15 +521,6 @@ mod tests {
         assert!(explainable("  WITH x AS (SELECT 1) SELECT * FROM x"));
         assert!(!explainable("BEGIN"));
         assert!(!explainable("SET search_path = a"));
-    }
-
-    #[test]
-    fn parameters_are_counted_by_the_highest_placeholder() {
-        assert_eq!(highest_parameter("SELECT 1"), 0);
-        assert_eq!(
-            highest_parameter("UPDATE t SET a = $2 WHERE id = $1 AND b = $10"),
-            10
-        );
     }
 
     #[test]

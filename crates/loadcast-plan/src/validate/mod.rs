@@ -26,6 +26,7 @@ mod sql;
 mod target;
 
 use scenario::capture_names;
+pub use sql::{Placeholders, placeholders};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,6 +42,8 @@ pub(crate) struct Validator<'a> {
     /// `(name, value)` of every `${env:NAME}` expanded: a value from the environment may be
     /// a secret, so no diagnostic shows it.
     env_values: Vec<(String, String)>,
+    /// The plan's database is MySQL/MariaDB: SQL parameters are `?`, not `$1`.
+    mysql: bool,
 }
 
 #[derive(Default)]
@@ -94,6 +97,7 @@ impl<'a> Validator<'a> {
             diagnostics: Vec::new(),
             names: Names::default(),
             env_values: Vec::new(),
+            mysql: false,
         }
     }
 
@@ -217,6 +221,10 @@ impl<'a> Validator<'a> {
 
     pub(crate) fn plan(&mut self, raw: RawPlan, path: &Path, hash: String) -> Option<Plan> {
         let target = raw.target.as_ref().map(|t| self.target(t));
+        self.mysql = raw.database.as_ref().is_some_and(|d| {
+            let url = d.get_ref().url.get_ref();
+            url.starts_with("mysql://") || url.starts_with("mariadb://")
+        });
         self.names.feeders = self.feeders(&raw.feeders);
         self.names.variables = capture_names(&raw.scenarios);
         let http = self.http(&raw.http);

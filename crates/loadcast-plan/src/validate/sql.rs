@@ -127,7 +127,25 @@ impl Validator<'_> {
             return None;
         }
         let params = self.sql_params(step.params.as_ref(), &format!("{key}.params"));
-        if let (Some(params), Some(highest)) = (&params, highest_placeholder(&text)) {
+        let found = placeholders(&text);
+        if let (Some(params), true) = (&params, self.mysql) {
+            if params.len() != found.questions {
+                self.error(
+                    sql,
+                    format!("{key}.sql"),
+                    format!(
+                        "the statement has {} `?` placeholder{} but params has {} value{}",
+                        found.questions,
+                        if found.questions == 1 { "" } else { "s" },
+                        params.len(),
+                        if params.len() == 1 { "" } else { "s" }
+                    ),
+                    Some("one value in params for each ? (MySQL/MariaDB), in order"),
+                );
+                return None;
+            }
+        }
+        if let (Some(params), Some(highest), false) = (&params, found.highest_dollar, self.mysql) {
             if params.len() < highest {
                 self.error(
                     sql,
@@ -446,10 +464,18 @@ fn parse_rows(value: &toml::Value) -> Option<(u64, Option<u64>)> {
     }
 }
 
-/// The highest `$N` placeholder outside quotes, if any.
-fn highest_placeholder(sql: &str) -> Option<usize> {
+/// A statement's parameter placeholders outside quotes: the highest `$N` (PostgreSQL) and the
+/// number of `?` (MySQL/MariaDB).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Placeholders {
+    pub highest_dollar: Option<usize>,
+    pub questions: usize,
+}
+
+/// Finds a statement's placeholders, skipping quoted text.
+pub fn placeholders(sql: &str) -> Placeholders {
     let bytes = sql.as_bytes();
-    let mut highest = None;
+    let mut found = Placeholders::default();
     let mut quote: Option<u8> = None;
     let mut i = 0;
     while i < bytes.len() {
@@ -457,7 +483,8 @@ fn highest_placeholder(sql: &str) -> Option<usize> {
         match quote {
             Some(q) if b == q => quote = None,
             Some(_) => {}
-            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None if b == b'\'' || b == b'"' || b == b'`' => quote = Some(b),
+            None if b == b'?' => found.questions += 1,
             None if b == b'$' => {
                 let digits = bytes[i + 1..]
                     .iter()
@@ -465,7 +492,7 @@ fn highest_placeholder(sql: &str) -> Option<usize> {
                     .count();
                 if digits > 0 {
                     if let Ok(n) = sql[i + 1..i + 1 + digits].parse::<usize>() {
-                        highest = highest.max(Some(n));
+                        found.highest_dollar = found.highest_dollar.max(Some(n));
                     }
                     i += digits;
                 }
@@ -474,7 +501,7 @@ fn highest_placeholder(sql: &str) -> Option<usize> {
         }
         i += 1;
     }
-    highest
+    found
 }
 
 /// A statement's default result name: its text on one line, cut at 60 characters.
@@ -493,11 +520,11 @@ mod tests {
 
     #[test]
     fn placeholders_are_counted_outside_quotes() {
-        assert_eq!(
-            highest_placeholder("SELECT $1, '$9', $2 FROM t WHERE a = $10"),
-            Some(10)
-        );
-        assert_eq!(highest_placeholder("SELECT '$1'"), None);
+        let found = placeholders("SELECT $1, '$9', $2 FROM t WHERE a = $10");
+        assert_eq!(found.highest_dollar, Some(10));
+        assert_eq!(placeholders("SELECT '$1'").highest_dollar, None);
+        let found = placeholders("SELECT * FROM t WHERE a = ? AND b = '?' AND `c?` = ?");
+        assert_eq!((found.questions, found.highest_dollar), (2, None));
     }
 
     #[test]
