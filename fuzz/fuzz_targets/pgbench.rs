@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
         clients: 2,
         rate: None,
         duration: "10s".into(),
+        latency_limit: None,
     };
     if let Ok(text) = import(script, &options) {
         if let Err(e) = loadcast_plan::parse(&text, std::path::Path::new("imported.toml")) {

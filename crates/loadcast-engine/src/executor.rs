@@ -130,6 +130,9 @@ enum IterationEnd {
     Done,
     /// A `sequential` feeder has no row left: this user has nothing more to do.
     FeederExhausted,
+    /// Already beyond the latency limit once it had a database connection: nothing was sent
+    /// (pgbench skips such a transaction and counts it).
+    Skipped,
 }
 
 impl Worker {
@@ -185,6 +188,20 @@ impl Worker {
         intended: Instant,
     ) -> IterationEnd {
         let end = self.run_steps(user, group, intended).await;
+        if let Some(limit) = self.shape.groups[group].load.latency_limit() {
+            let mut recorder = self.recorder.borrow_mut();
+            match end {
+                IterationEnd::Skipped => {
+                    // Counted when it began; it never sent anything.
+                    recorder.generator.started -= 1;
+                    recorder.generator.skipped += 1;
+                }
+                IterationEnd::Done if intended.elapsed() > limit => {
+                    recorder.generator.over_latency_limit += 1;
+                }
+                _ => {}
+            }
+        }
         user.data.iteration += 1;
         self.running.set(self.running.get() - 1);
         self.iteration_ended.notify_waiters();
@@ -209,6 +226,13 @@ impl Worker {
         for step in &scenario.steps {
             if self.stopped() {
                 break;
+            }
+            if let (Some(at), CompiledStep::Sql(_) | CompiledStep::Transaction(_)) =
+                (intended, step)
+            {
+                if self.beyond_limit_once_connected(user, group, at).await {
+                    return IterationEnd::Skipped;
+                }
             }
             match step {
                 CompiledStep::Think(think) => {
@@ -490,6 +514,17 @@ async fn run_open(worker: Rc<Worker>, group: usize, open: &OpenLoad) {
             }
         };
         k += 1;
+        let lag = Instant::now().saturating_duration_since(intended);
+        if open.latency_limit.is_some_and(|limit| lag > limit) {
+            // Already beyond the limit before it began: pgbench skips it, and counts it.
+            let mut recorder = worker.recorder.borrow_mut();
+            recorder.late(lag, open.late_after);
+            recorder.generator.skipped += 1;
+            drop(recorder);
+            idle.borrow_mut().push(slot);
+            returned.notify_one();
+            continue;
+        }
         let Some(mut user) = worker.new_user(slot) else {
             // No identity left for this arrival (a `unique` feeder used up): counted, not run.
             // Its slot was taken from the pool or never made; nothing to give back.
@@ -498,11 +533,8 @@ async fn run_open(worker: Rc<Worker>, group: usize, open: &OpenLoad) {
         };
         {
             let mut recorder = worker.recorder.borrow_mut();
-            recorder.late(
-                Instant::now().saturating_duration_since(intended),
-                open.late_after,
-            );
-            recorder.generator.started += 1;
+            recorder.late(lag, open.late_after);
+            recorder.started_with_lag(lag);
         }
         worker.running.set(worker.running.get() + 1);
         let worker = worker.clone();

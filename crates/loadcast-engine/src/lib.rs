@@ -253,6 +253,11 @@ pub fn run(
         .filter(|f| f.strategy.is_per_user())
         .map(|f| f.data.rows() as u64)
         .fold(result.generator.users, u64::min);
+    result.generator.latency_limit_ms = shape
+        .groups
+        .iter()
+        .find_map(|g| g.load.latency_limit())
+        .map(|l| l.as_secs_f64() * 1e3);
     result.meta.elapsed_seconds = start.elapsed().as_secs_f64();
     if stop.is_cancelled() {
         result.meta.status = RunStatus::Interrupted;

@@ -47,9 +47,9 @@ impl EngineProbe<'_> {
 
 impl Probe for EngineProbe<'_> {
     fn measure(&mut self, rate: f64, hold: Duration) -> Result<RunResult, ProbeError> {
-        let (max_in_flight, late_after) = match &self.plan.load {
-            Some(Load::Open(o)) => (o.max_in_flight, o.late_after),
-            _ => (10_000, Duration::from_millis(10)),
+        let (max_in_flight, late_after, latency_limit) = match &self.plan.load {
+            Some(Load::Open(o)) => (o.max_in_flight, o.late_after, o.latency_limit),
+            _ => (10_000, Duration::from_millis(10), None),
         };
         let load = Load::Open(OpenLoad {
             stages: vec![RateStage {
@@ -60,6 +60,7 @@ impl Probe for EngineProbe<'_> {
             max_in_flight,
             late_after,
             preallocate: 0,
+            latency_limit,
         });
         self.run(load, true)
     }
@@ -72,6 +73,7 @@ impl Probe for EngineProbe<'_> {
                 over: hold,
             }],
             pacing: None,
+            latency_limit: None,
         });
         self.run(load, false)
     }

@@ -122,6 +122,14 @@ impl Recorder {
         done
     }
 
+    /// An iteration started `lag` after its intended time.
+    pub(crate) fn started_with_lag(&mut self, lag: Duration) {
+        let us = lag.as_micros() as u64;
+        self.generator.started += 1;
+        self.generator.lag_total_us += us;
+        self.generator.lag_max_us = self.generator.lag_max_us.max(us);
+    }
+
     pub(crate) fn late(&mut self, by: Duration, tolerance: Duration) {
         if by > tolerance {
             self.generator.late += 1;

@@ -392,3 +392,56 @@ fn against_nginx_counts_are_exact() {
         Some(400)
     );
 }
+
+/// pgbench `--rate --latency-limit`: an arrival already beyond the limit when a user is free
+/// is skipped and counted, never sent; every iteration that ran beyond it is counted. One
+/// worker, one user in flight, 40 ms requests every 20 ms: about every other arrival finds the
+/// user busy for longer than the 30 ms limit.
+#[test]
+fn a_latency_limit_counts_late_iterations_and_skips_hopeless_arrivals() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let server = TestServer::start();
+    let body = |limit: &str| {
+        format!(
+            "[[scenario]]\n[[scenario.step]]\nget = \"/slow/40\"\n[load]\nmodel = \"open\"\nrate = \"50/s\"\nduration = \"2s\"\nmax_in_flight = 1\n{limit}"
+        )
+    };
+    let options = RunOptions {
+        workers: Some(1),
+        ..RunOptions::default()
+    };
+    let limited = plan(&server.url(), &body("latency_limit = \"30ms\"\n"));
+    let result = run(&limited, &options, &Cancel::new(), &mut ()).unwrap();
+    let g = &result.generator;
+    eprintln!("{g:?}");
+    assert_eq!(g.latency_limit_ms, Some(30.0));
+    assert_eq!(g.scheduled, 100, "{g:?}");
+    assert_eq!(g.started + g.skipped + g.dropped, g.scheduled, "{g:?}");
+    assert!(
+        (25..=75).contains(&g.skipped),
+        "about half the arrivals find the user busy beyond the limit: {g:?}"
+    );
+    assert_eq!(
+        g.over_latency_limit, g.started,
+        "every 40 ms iteration ends beyond 30 ms: {g:?}"
+    );
+    assert!(g.late >= g.skipped, "a skipped arrival was late: {g:?}");
+    assert_eq!(
+        server.counters.requests(),
+        g.started,
+        "skipped ones are never sent"
+    );
+    assert!(
+        g.lag_max_us >= 10_000 && g.mean_lag() > Duration::ZERO,
+        "{g:?}"
+    );
+
+    let unlimited = plan(&server.url(), &body(""));
+    let result = run(&unlimited, &options, &Cancel::new(), &mut ()).unwrap();
+    let g = &result.generator;
+    assert_eq!(
+        (g.skipped, g.over_latency_limit, g.latency_limit_ms),
+        (0, 0, None),
+        "{g:?}"
+    );
+}

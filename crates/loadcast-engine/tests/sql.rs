@@ -482,3 +482,62 @@ sql = "SELECT pg_sleep(0.05)"
         "six users behind two connections wait about three statements: p50 {p50:?}"
     );
 }
+
+/// pgbench `-c 1 -R 50 -L 30ms` against 40 ms statements: an arrival that gets the one pooled
+/// connection only after the limit is skipped and counted, never sent; the database sees
+/// exactly the statements that ran.
+#[test]
+fn a_latency_limit_skips_arrivals_that_wait_for_a_connection_beyond_it() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let db = TestDb::create(Engine::Postgres, "CREATE TABLE ran (at timestamptz);");
+    let limited = plan(
+        "latency-limit",
+        &db,
+        r#"
+[load]
+model = "open"
+rate = "50/s"
+duration = "2s"
+latency_limit = "30ms"
+
+[[scenario]]
+name = "slow"
+
+[[scenario.step]]
+name = "sleep"
+sql = "INSERT INTO ran SELECT now() FROM pg_sleep(0.04)"
+"#,
+        &[],
+    );
+    let text = std::fs::read_to_string(&limited.path).unwrap().replacen(
+        "[database]\n",
+        "[database]\nconnections = \"pool\"\npool_size = 1\n",
+        1,
+    );
+    std::fs::write(&limited.path, text).unwrap();
+    let limited = load(&limited.path).unwrap_or_else(|e| panic!("{e}"));
+    let options = RunOptions {
+        workers: Some(1),
+        ..RunOptions::default()
+    };
+    let result = run(&limited, &options, &Cancel::new(), &mut ())
+        .unwrap_or_else(|e| panic!("the run did not start: {e}"));
+    let g = &result.generator;
+    let sleep = result.request("sleep").expect("a result line");
+    eprintln!("{g:?}\n{} statements", sleep.count);
+    assert_eq!(g.started + g.skipped + g.dropped, g.scheduled, "{g:?}");
+    assert!(
+        (25..=75).contains(&g.skipped),
+        "about every other arrival finds the connection busy beyond 30 ms: {g:?}"
+    );
+    assert_eq!(sleep.count, g.started, "{g:?}");
+    assert_eq!(
+        g.over_latency_limit, g.started,
+        "40 ms statements end beyond 30 ms: {g:?}"
+    );
+    assert_eq!(
+        db.number("SELECT count(*) FROM ran"),
+        sleep.ok as f64,
+        "the database ran exactly the statements that were not skipped"
+    );
+}

@@ -581,6 +581,14 @@ pub enum Load {
 }
 
 impl Load {
+    /// The iteration latency beyond which an iteration counts as over the limit.
+    pub fn latency_limit(&self) -> Option<Duration> {
+        match self {
+            Load::Open(o) => o.latency_limit,
+            Load::Closed(c) => c.latency_limit,
+        }
+    }
+
     pub fn duration(&self) -> Duration {
         match self {
             Load::Open(open) => open.stages.iter().map(|s| s.over).sum(),
@@ -627,6 +635,10 @@ pub struct OpenLoad {
     pub late_after: Duration,
     /// Virtual users created before the first arrival (the pool grows past them on demand).
     pub preallocate: u32,
+    /// An iteration that ends later than this after its intended start counts as over the
+    /// limit, and an arrival already this late when it could start is skipped (pgbench
+    /// `--rate --latency-limit`).
+    pub latency_limit: Option<Duration>,
 }
 
 impl OpenLoad {
@@ -659,6 +671,8 @@ pub struct ClosedLoad {
     pub stages: Vec<UserStage>,
     /// Each user starts an iteration at most this often.
     pub pacing: Option<Duration>,
+    /// An iteration longer than this counts as over the limit (pgbench `--latency-limit`).
+    pub latency_limit: Option<Duration>,
 }
 
 impl ClosedLoad {

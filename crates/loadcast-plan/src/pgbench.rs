@@ -15,12 +15,15 @@ pub struct PgbenchOptions {
     pub database: String,
     /// pgbench's scale factor: the value of `:scale`.
     pub scale: i64,
-    /// Closed model: this many users (`pgbench -c`).
+    /// Closed model: this many users (`pgbench -c`); open model: this many connections in a
+    /// pool the arrivals share, as pgbench's clients are shared by its schedule.
     pub clients: u32,
     /// Open model at this many transactions per second instead (`pgbench -R`).
     pub rate: Option<f64>,
     /// How long the load runs (`pgbench -T`), in humantime text.
     pub duration: String,
+    /// `pgbench -L`, in humantime text.
+    pub latency_limit: Option<String>,
 }
 
 /// A script line loadcast cannot import.
@@ -65,28 +68,42 @@ pub fn import(script: &str, options: &PgbenchOptions) -> Result<String, PgbenchE
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# Imported from a pgbench script by `loadcast plan import-pgbench` (scale {}).\nname = {}\n\n[database]\nurl = {}\n",
+        "# Imported from a pgbench script by `loadcast plan import-pgbench` (scale {}).\nname = {}\n\n[database]\nurl = {}",
         options.scale,
         quote(&options.name),
         quote(&options.database)
     );
+    if options.rate.is_some() {
+        // pgbench -R runs its schedule on its -c connections: one connection per arrival
+        // would measure connection set-up (and hit max_connections), not the transaction.
+        let _ = writeln!(
+            out,
+            "connections = \"pool\"\npool_size = {}",
+            options.clients
+        );
+    }
+    out.push('\n');
     match options.rate {
         Some(rate) => {
             let _ = writeln!(
                 out,
-                "[load]\nmodel = \"open\"\nrate = \"{rate}/s\"\nduration = {}\n",
+                "[load]\nmodel = \"open\"\nrate = \"{rate}/s\"\nduration = {}",
                 quote(&options.duration)
             );
         }
         None => {
             let _ = writeln!(
                 out,
-                "[load]\nmodel = \"closed\"\nusers = {}\nduration = {}\n",
+                "[load]\nmodel = \"closed\"\nusers = {}\nduration = {}",
                 options.clients,
                 quote(&options.duration)
             );
         }
     }
+    if let Some(limit) = &options.latency_limit {
+        let _ = writeln!(out, "latency_limit = {}", quote(limit));
+    }
+    out.push('\n');
     let _ = writeln!(out, "[[scenario]]\nname = {}", quote(&options.name));
     for item in &items {
         out.push_str("\n[[scenario.step]]\n");
@@ -633,6 +650,46 @@ mod tests {
     }
 
     #[test]
+    fn a_fixed_rate_shares_the_clients_connections_as_pgbench_does() {
+        let options = PgbenchOptions {
+            name: "x".into(),
+            database: "postgres://postgres@127.0.0.1/x".into(),
+            scale: 1,
+            clients: 8,
+            rate: Some(1000.0),
+            duration: "10s".into(),
+            latency_limit: Some("50ms".into()),
+        };
+        let text = import("\\set a random(1, 10)\nSELECT :a;", &options).unwrap();
+        let plan = crate::parse(&text, std::path::Path::new("imported.toml"))
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(
+            plan.database.as_ref().and_then(|d| d.pool),
+            Some(8),
+            "{text}"
+        );
+        assert_eq!(plan.model_name(), "open");
+        assert_eq!(
+            plan.load.as_ref().and_then(|l| l.latency_limit()),
+            Some(std::time::Duration::from_millis(50))
+        );
+        let closed = import(
+            "SELECT 1;",
+            &PgbenchOptions {
+                rate: None,
+                ..options
+            },
+        )
+        .unwrap();
+        let plan = crate::parse(&closed, std::path::Path::new("imported.toml")).unwrap();
+        assert_eq!(
+            plan.database.as_ref().and_then(|d| d.pool),
+            None,
+            "{closed}"
+        );
+    }
+
+    #[test]
     fn unsupported_lines_are_refused_with_their_number() {
         let options = PgbenchOptions {
             name: "x".into(),
@@ -641,6 +698,7 @@ mod tests {
             clients: 1,
             rate: None,
             duration: "10s".into(),
+            latency_limit: None,
         };
         let e = import("\\set a random(1, 10)\n\\gset\nSELECT 1;", &options).unwrap_err();
         assert_eq!(e.line, 2, "{e}");

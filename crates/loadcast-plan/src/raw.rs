@@ -201,6 +201,7 @@ pub(crate) struct RawLoad {
     pub pacing: Option<Spanned<String>>,
     pub late_after: Option<Spanned<String>>,
     pub preallocate: Option<Spanned<i64>>,
+    pub latency_limit: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -157,6 +157,35 @@ pub fn terminal_summary(result: &RunResult) -> String {
             g.workers,
         );
     }
+    // Results written before the lag was measured have none: nothing is claimed for them.
+    if meta.model == "open" && g.lag_max_us > 0 {
+        let _ = writeln!(
+            out,
+            "schedule lag (actual start − intended): mean {}, max {}",
+            format_duration(g.mean_lag()),
+            format_duration(std::time::Duration::from_micros(g.lag_max_us))
+        );
+    }
+    if let Some(limit) = g.latency_limit_ms {
+        let ended = g.started.max(1);
+        let _ = writeln!(
+            out,
+            "latency limit {}: {} of {} iterations ({:.2}%) ended beyond it{}",
+            format_duration(std::time::Duration::from_secs_f64(limit / 1e3)),
+            g.over_latency_limit,
+            g.started,
+            g.over_latency_limit as f64 / ended as f64 * 100.0,
+            if meta.model == "open" {
+                format!(
+                    "; {} arrivals ({:.2}% of those scheduled) skipped, already beyond it when they could start",
+                    g.skipped,
+                    g.skipped as f64 / g.scheduled.max(1) as f64 * 100.0
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     if meta.model == "open" && g.miss_rate() > 0.01 {
         let _ = writeln!(
             out,

@@ -203,6 +203,11 @@ fn run_result() -> impl Strategy<Value = RunResult> {
                     max_in_flight: vus / 2,
                     connections_opened: opened,
                     retries: opened / 3,
+                    lag_total_us: late * 1000,
+                    lag_max_us: late,
+                    latency_limit_ms: (opened % 2 == 0).then_some(50.0),
+                    over_latency_limit: late / 3,
+                    skipped: dropped / 2,
                     cpu_seconds: cpu,
                     workers: shards,
                 };

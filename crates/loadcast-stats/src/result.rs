@@ -180,6 +180,23 @@ pub struct GeneratorStats {
     /// Transactions run again after a serialization failure or deadlock (`retries` in a plan).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub retries: u64,
+    /// Schedule lag (actual start − intended start) of the iterations that started, summed
+    /// and at most, in microseconds: pgbench's "schedule lag".
+    #[serde(default)]
+    pub lag_total_us: u64,
+    #[serde(default)]
+    pub lag_max_us: u64,
+    /// The plan's `latency_limit` (pgbench `--latency-limit`), in milliseconds, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_limit_ms: Option<f64>,
+    /// Iterations that ended beyond the latency limit, counted from their intended start.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub over_latency_limit: u64,
+    /// Arrivals not run because they were already beyond the latency limit when they could
+    /// start — a free user, then (SQL) a database connection — counted, never hidden; nothing
+    /// of them was sent.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
     /// CPU seconds the generator process used (user + system), when the platform reports it.
     #[serde(default)]
     pub cpu_seconds: Option<f64>,
@@ -191,6 +208,11 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl GeneratorStats {
+    /// Mean schedule lag of the iterations that started.
+    pub fn mean_lag(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.lag_total_us / self.started.max(1))
+    }
+
     pub fn merge(&mut self, other: &GeneratorStats) {
         self.scheduled += other.scheduled;
         self.started += other.started;
@@ -205,6 +227,11 @@ impl GeneratorStats {
         self.max_in_flight += other.max_in_flight;
         self.connections_opened += other.connections_opened;
         self.retries += other.retries;
+        self.lag_total_us += other.lag_total_us;
+        self.lag_max_us = self.lag_max_us.max(other.lag_max_us);
+        self.latency_limit_ms = self.latency_limit_ms.or(other.latency_limit_ms);
+        self.over_latency_limit += other.over_latency_limit;
+        self.skipped += other.skipped;
         self.cpu_seconds = match (self.cpu_seconds, other.cpu_seconds) {
             (Some(a), Some(b)) => Some(a + b),
             (a, b) => a.or(b),

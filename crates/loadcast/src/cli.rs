@@ -353,7 +353,8 @@ pub struct ImportPgbenchArgs {
     /// pgbench's scale factor, the value of `:scale` (`pgbench -s`).
     #[arg(long, default_value_t = 1)]
     pub scale: i64,
-    /// Closed model with this many users (`pgbench -c`).
+    /// Closed model with this many users (`pgbench -c`); with `--rate`, the connections the
+    /// arrivals share (pgbench -R's clients).
     #[arg(long, default_value_t = 1)]
     pub clients: u32,
     /// Open model at this many transactions per second instead (`pgbench -R`).
@@ -362,6 +363,10 @@ pub struct ImportPgbenchArgs {
     /// How long the load runs (`pgbench -T`).
     #[arg(long, default_value = "60s")]
     pub duration: String,
+    /// Iterations longer than this count as late, and with `--rate` arrivals already this
+    /// late are skipped (`pgbench -L`), e.g. `50ms`.
+    #[arg(long, value_name = "DURATION")]
+    pub latency_limit: Option<String>,
     /// Where to write the plan [default: standard output].
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,

@@ -120,6 +120,10 @@ pub fn import_har(args: ImportHarArgs) -> Result<u8, Failure> {
 pub fn import_pgbench(args: ImportPgbenchArgs) -> Result<u8, Failure> {
     let script = std::fs::read_to_string(&args.script)
         .map_err(|e| Failure::usage(format!("{}: {e}", args.script.display())))?;
+    if let Some(limit) = &args.latency_limit {
+        loadcast_plan::units::parse_duration(limit)
+            .map_err(|e| Failure::usage(format!("--latency-limit {limit:?}: {e}")))?;
+    }
     let options = loadcast_plan::pgbench::PgbenchOptions {
         name: args
             .script
@@ -130,6 +134,7 @@ pub fn import_pgbench(args: ImportPgbenchArgs) -> Result<u8, Failure> {
         clients: args.clients,
         rate: args.rate,
         duration: args.duration,
+        latency_limit: args.latency_limit,
     };
     let text = loadcast_plan::pgbench::import(&script, &options)
         .map_err(|e| Failure::usage(format!("{}:{e}", args.script.display())))?;

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use loadcast_plan::template::Template;
-use loadcast_plan::{Capture, CaptureSource, SqlChecks};
+use loadcast_plan::{Capture, CaptureSource, Load, SqlChecks};
 use loadcast_stats::{ErrorKind, SqlError};
 use tokio::sync::oneshot;
 
@@ -298,6 +298,34 @@ impl Worker {
         let c = connector.connect().await?;
         self.recorder.borrow_mut().generator.connections_opened += 1;
         Ok(c)
+    }
+
+    /// Open model with a latency limit, before an iteration's first statement: once the user
+    /// has a connection (waiting for a pooled one, or opening its own), is it already beyond
+    /// the limit? Then pgbench would skip it — pgbench's clients are its connections, and a
+    /// transaction that finds none free until too late never starts. The connection goes back.
+    pub(super) async fn beyond_limit_once_connected(
+        &self,
+        user: &mut VirtualUser,
+        group: usize,
+        intended: Instant,
+    ) -> bool {
+        let Load::Open(open) = &self.shape.groups[group].load else {
+            return false;
+        };
+        let Some(limit) = open.latency_limit else {
+            return false;
+        };
+        // A connection that cannot be had is the statement's error to count, not a skip.
+        let Ok(held) = self.sql_connection(user).await else {
+            return false;
+        };
+        user.sql = Some(held);
+        if intended.elapsed() > limit {
+            self.release_sql(user);
+            return true;
+        }
+        false
     }
 
     /// After a statement or transaction, a pooled connection goes back to the pool.

@@ -52,6 +52,25 @@ impl Validator<'_> {
         }
     }
 
+    /// `latency_limit`: a duration above zero; `Some(None)` without one, `None` when invalid.
+    fn latency_limit(&mut self, load: &RawLoad, prefix: &str) -> Option<Option<Duration>> {
+        let Some(raw) = &load.latency_limit else {
+            return Some(None);
+        };
+        let key = format!("{prefix}.latency_limit");
+        let limit = self.unit(raw, &key, units::parse_duration)?;
+        if limit.is_zero() {
+            self.error(
+                raw,
+                key,
+                "a latency limit of zero counts every iteration as late",
+                Some("a duration such as \"50ms\""),
+            );
+            return None;
+        }
+        Some(Some(limit))
+    }
+
     pub(super) fn open_load(&mut self, raw: &Spanned<RawLoad>, prefix: &str) -> Option<Load> {
         let load = raw.get_ref();
         if let Some(users) = &load.users {
@@ -136,11 +155,13 @@ impl Validator<'_> {
                 return None;
             }
         };
+        let latency_limit = self.latency_limit(load, prefix)?;
         let open = OpenLoad {
             stages,
             max_in_flight,
             late_after,
             preallocate,
+            latency_limit,
         };
         if ok && open.expected_arrivals() < 1.0 {
             self.error(
@@ -209,7 +230,12 @@ impl Validator<'_> {
             None => None,
             Some(p) => Some(self.unit(p, &format!("{prefix}.pacing"), units::parse_duration)?),
         };
-        let closed = ClosedLoad { stages, pacing };
+        let latency_limit = self.latency_limit(load, prefix)?;
+        let closed = ClosedLoad {
+            stages,
+            pacing,
+            latency_limit,
+        };
         if ok && closed.peak_users() == 0 {
             self.error(
                 raw,
