@@ -15,6 +15,8 @@ pub struct KneeView {
     pub scale: String,
     /// The rate of the step the view was taken at.
     pub rate: f64,
+    /// That step broke the SLO (else it is the highest rate that held).
+    pub broke: bool,
     pub top: Option<StatementTime>,
     /// The top statement's plan at this scale.
     pub top_plan: Option<StatementPlan>,
@@ -82,6 +84,7 @@ fn knee_view(scale: &ScaleResult) -> Option<KneeView> {
     Some(KneeView {
         scale: scale.scale.clone(),
         rate: step.rate,
+        broke: !step.passed,
         top,
         top_plan,
         wait: view.dominant_wait().cloned(),

@@ -65,14 +65,16 @@ fn knee_sentence(k: &KneeView) -> String {
     if let Some(cores) = k.server_cores {
         parts.push(format!("the server used {cores:.2} cores"));
     }
-    let mut sentence = format!("at {}, the knee ({}/s): ", k.scale, si(k.rate));
+    let at = if k.broke {
+        format!("where it broke ({}/s)", si(k.rate))
+    } else {
+        format!("at the highest rate it held ({}/s)", si(k.rate))
+    };
+    let mut sentence = format!("at {}, {at}: ", k.scale);
     if parts.is_empty() {
         sentence.push_str("the database reported nothing");
     } else {
         sentence.push_str(&parts.join("; "));
-    }
-    for note in &k.notes {
-        sentence.push_str(&format!(" ({note})"));
     }
     sentence
 }
@@ -97,6 +99,14 @@ pub fn findings_sentences(f: &DatabaseFindings) -> Vec<String> {
         }
         out.push(s);
     }
+    // What could not be measured, once, not at every scale.
+    let mut notes: Vec<&String> = Vec::new();
+    for note in f.knees.iter().flat_map(|k| &k.notes) {
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+    out.extend(notes.into_iter().map(|n| format!("note: {n}")));
     for scan in &f.steady_scans {
         out.push(format!(
             "SEQUENTIAL SCAN: {} reads {} by sequential scan at every scale measured ({}): no index serves it, so its work grows with the data",
