@@ -28,6 +28,17 @@ fn plan(name: &str, db: &TestDb, body: &str, files: &[(&str, &str)]) -> Plan {
     load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// `plan` rewritten with its SQL steps sharing a pool of `size` connections.
+fn pooled(plan: &Plan, size: u32) -> Plan {
+    let text = std::fs::read_to_string(&plan.path).unwrap().replacen(
+        "[database]\n",
+        &format!("[database]\nconnections = \"pool\"\npool_size = {size}\n"),
+        1,
+    );
+    std::fs::write(&plan.path, text).unwrap();
+    load(&plan.path).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn go(plan: &Plan) -> RunResult {
     run(plan, &RunOptions::default(), &Cancel::new(), &mut ())
         .unwrap_or_else(|e| panic!("the run did not start: {e}"))
@@ -457,13 +468,7 @@ sql = "SELECT pg_sleep(0.05)"
         &[],
     );
     // The same plan with a pool of two connections.
-    let text = std::fs::read_to_string(&dir_plan.path).unwrap().replacen(
-        "[database]\n",
-        "[database]\nconnections = \"pool\"\npool_size = 2\n",
-        1,
-    );
-    std::fs::write(&dir_plan.path, text).unwrap();
-    let pooled = load(&dir_plan.path).unwrap_or_else(|e| panic!("{e}"));
+    let pooled = pooled(&dir_plan, 2);
     assert_eq!(pooled.database.as_ref().and_then(|d| d.pool), Some(2));
     let result = go(&pooled);
     let sleep = result.request("sleep").expect("a result line");
@@ -509,13 +514,7 @@ sql = "INSERT INTO ran SELECT now() FROM pg_sleep(0.04)"
 "#,
         &[],
     );
-    let text = std::fs::read_to_string(&limited.path).unwrap().replacen(
-        "[database]\n",
-        "[database]\nconnections = \"pool\"\npool_size = 1\n",
-        1,
-    );
-    std::fs::write(&limited.path, text).unwrap();
-    let limited = load(&limited.path).unwrap_or_else(|e| panic!("{e}"));
+    let limited = pooled(&limited, 1);
     let options = RunOptions {
         workers: Some(1),
         ..RunOptions::default()
