@@ -20,7 +20,10 @@ use super::postgres;
 const TAG: &str = "/* loadcast db-view */";
 const STATEMENTS: &str = "/* loadcast db-view */ SELECT s.queryid::text, s.query, s.calls::text, s.total_exec_time::text, s.temp_blks_written::text FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database()";
 const DATABASE: &str = "/* loadcast db-view */ SELECT blks_hit::text, blks_read::text, temp_files::text, temp_bytes::text FROM pg_stat_database WHERE datname = current_database()";
-const TABLES: &str = "/* loadcast db-view */ SELECT schemaname || '.' || relname, coalesce(seq_scan, 0)::text, coalesce(idx_scan, 0)::text, n_live_tup::text, pg_table_size(relid)::text, pg_indexes_size(relid)::text FROM pg_stat_user_tables";
+/// Rows as the planner knows them (`reltuples`, set by ANALYZE and VACUUM); `n_live_tup` only
+/// for a table never analysed, as its counters can double-count a bulk load followed by
+/// ANALYZE (60,000 for 30,000 rows measured on PostgreSQL 15).
+const TABLES: &str = "/* loadcast db-view */ SELECT t.schemaname || '.' || t.relname, coalesce(t.seq_scan, 0)::text, coalesce(t.idx_scan, 0)::text, (CASE WHEN c.reltuples >= 0 THEN c.reltuples ELSE t.n_live_tup END)::text, pg_table_size(t.relid)::text, pg_indexes_size(t.relid)::text FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid";
 const ACTIVITY: &str = "/* loadcast db-view */ SELECT pid::text, coalesce(state, ''), coalesce(wait_event_type, ''), coalesce(datname = current_database(), false)::text FROM pg_stat_activity WHERE pid <> pg_backend_pid()";
 
 /// Statements shown at most.

@@ -42,6 +42,36 @@ fn study(server: &PgServer, name: &str, index: bool) -> (String, serde_json::Val
     ));
     let dir = workdir(name);
     let plan = orders_plan(&dir, &db.url);
+    // A plain run carries the same view: its terminal summary and its HTML report.
+    let out = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "run",
+            plan.to_str().unwrap(),
+            "--progress",
+            "off",
+            "-o",
+            "run.json",
+        ],
+    );
+    let summary = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{summary}\n{}",
+        text(&out.stderr)
+    );
+    assert_has(&summary, "database: PostgreSQL");
+    assert_has(&summary, &format!("`{QUERY}` took 100% of database time"));
+    assert_has(&summary, "largest table orders (30.0k rows");
+    let out = run_in(
+        &dir,
+        &["--no-store", "report", "run.json", "--html", "run.html"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(dir.join("run.html")).unwrap();
+    assert!(page.contains("<h3>The database</h3>") && page.contains("took 100% of database time"));
     let out = run_in(
         &dir,
         &[
