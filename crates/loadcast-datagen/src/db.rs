@@ -34,9 +34,9 @@ pub(crate) enum Db {
 
 impl Db {
     pub(crate) fn connect(url: &str) -> Result<Self, GrowError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if loadcast_plan::is_postgres_url(url) {
             postgres::Pg::connect(url).map(Db::Pg)
-        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        } else if loadcast_plan::is_mysql_url(url) {
             mysql::My::connect(url).map(Db::My)
         } else if url.starts_with("sqlite://") {
             sqlite::Lite::connect(url).map(Db::Lite)

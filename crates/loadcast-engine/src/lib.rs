@@ -295,9 +295,9 @@ impl DatabaseWatch {
 /// Starts watching the plan's database (`[database] observe`, the default), when it has one.
 fn watch_database(plan: &Plan) -> Option<DatabaseWatch> {
     let db = plan.database.as_ref().filter(|d| d.observe)?;
-    if sql::is_postgres(&db.url) {
+    if loadcast_plan::is_postgres_url(&db.url) {
         sql::ViewSampler::start(&db.url, plan.http.connect_timeout).map(DatabaseWatch::Sampling)
-    } else if sql::is_mysql(&db.url) {
+    } else if loadcast_plan::is_mysql_url(&db.url) {
         Some(DatabaseWatch::Unsupported(
             "the database's own view (statements, waits, plans) is read from PostgreSQL only so far: not measured on MySQL/MariaDB".into(),
         ))
@@ -310,7 +310,7 @@ fn watch_database(plan: &Plan) -> Option<DatabaseWatch> {
 /// plan without a database): the capacity study asks at each data scale.
 pub fn explain(plan: &Plan, statements: &[String]) -> Vec<loadcast_stats::StatementPlan> {
     match &plan.database {
-        Some(db) if db.observe && sql::is_postgres(&db.url) => {
+        Some(db) if db.observe && loadcast_plan::is_postgres_url(&db.url) => {
             sql::explain(&db.url, plan.http.connect_timeout, statements)
         }
         _ => Vec::new(),

@@ -34,6 +34,16 @@ impl fmt::Debug for DatabaseSpec {
     }
 }
 
+/// A PostgreSQL connection URL (`postgres://`, `postgresql://`).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// A MySQL/MariaDB connection URL (`mysql://`, `mariadb://`).
+pub fn is_mysql_url(url: &str) -> bool {
+    url.starts_with("mysql://") || url.starts_with("mariadb://")
+}
+
 /// A URL with its password replaced by `***`, for logs and reports.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {

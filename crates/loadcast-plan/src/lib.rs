@@ -46,7 +46,10 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-pub use database::{ColumnSpec, DatabaseSpec, Generator, RowsTarget, TableSpec, redact_url};
+pub use database::{
+    ColumnSpec, DatabaseSpec, Generator, RowsTarget, TableSpec, is_mysql_url, is_postgres_url,
+    redact_url,
+};
 pub use error::{Diagnostic, PlanError};
 pub use feeder::{Feeder, FeederData, FeederStrategy};
 pub use lint::Lint;

@@ -46,14 +46,6 @@ pub(crate) struct SqlConnector {
     statements: usize,
 }
 
-pub(crate) fn is_mysql(url: &str) -> bool {
-    url.starts_with("mysql://") || url.starts_with("mariadb://")
-}
-
-pub(crate) fn is_postgres(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
-}
-
 /// One open connection and the statements prepared on it so far.
 pub(crate) struct SqlConnection(Link);
 
@@ -69,7 +61,7 @@ impl SqlConnector {
         statements: usize,
     ) -> Result<Self, EngineError> {
         let shown = redact_url(url);
-        let server = if is_mysql(url) {
+        let server = if loadcast_plan::is_mysql_url(url) {
             mysql::options(url).map(Server::Mysql)
         } else {
             postgres::config(url).map(|c| Server::Postgres(Box::new(c)))

@@ -221,10 +221,10 @@ impl<'a> Validator<'a> {
 
     pub(crate) fn plan(&mut self, raw: RawPlan, path: &Path, hash: String) -> Option<Plan> {
         let target = raw.target.as_ref().map(|t| self.target(t));
-        self.mysql = raw.database.as_ref().is_some_and(|d| {
-            let url = d.get_ref().url.get_ref();
-            url.starts_with("mysql://") || url.starts_with("mariadb://")
-        });
+        self.mysql = raw
+            .database
+            .as_ref()
+            .is_some_and(|d| crate::database::is_mysql_url(d.get_ref().url.get_ref()));
         self.names.feeders = self.feeders(&raw.feeders);
         self.names.variables = capture_names(&raw.scenarios);
         let http = self.http(&raw.http);
