@@ -25,7 +25,7 @@ mod models;
 mod sql_steps;
 use models::{run_closed, run_open};
 pub(crate) use sql_steps::{CompiledSql, CompiledTransaction, PoolShare};
-use sql_steps::{HeldSql, SqlPool};
+use sql_steps::{HeldConnections, SqlPool};
 
 /// Resolution of tokio's timer.
 const TIMER_GRAIN: Duration = Duration::from_millis(1);
@@ -46,6 +46,17 @@ pub(crate) enum CompiledStep {
     Transaction(Box<CompiledTransaction>),
     Set(Vec<(usize, loadcast_plan::template::Template)>),
     Think(ThinkTime),
+}
+
+impl CompiledStep {
+    /// The database a SQL step goes to.
+    fn database(&self) -> Option<usize> {
+        match self {
+            CompiledStep::Sql(s) => Some(s.database),
+            CompiledStep::Transaction(t) => Some(t.database),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -93,10 +104,11 @@ struct Worker {
     shape: std::sync::Arc<RunShape>,
     index: usize,
     connector: Connector,
-    /// Where SQL steps go, when the plan has any.
-    sql: Option<SqlConnector>,
-    /// SQL connections the worker's users share (`[database] connections = "pool"`).
-    sql_pool: Option<SqlPool>,
+    /// Where SQL steps go: one connector per database, in `Plan::sql_databases` order.
+    sql: Vec<SqlConnector>,
+    /// SQL connections the worker's users share (`[database] connections = "pool"`): one pool
+    /// per database, or none.
+    sql_pool: Vec<SqlPool>,
     recorder: RefCell<Recorder>,
     stop: watch::Receiver<bool>,
     /// Iterations running now, and a signal when one ends.
@@ -110,7 +122,7 @@ struct Worker {
 struct VirtualUser {
     data: UserData,
     connection: Option<Connection>,
-    sql: Option<HeldSql>,
+    sql: HeldConnections,
     /// Where requests that vary are rendered; kept to reuse its capacity.
     scratch: Vec<u8>,
 }
@@ -121,7 +133,7 @@ struct VirtualUser {
 #[derive(Default)]
 struct Slot {
     connection: Option<Connection>,
-    sql: Option<HeldSql>,
+    sql: HeldConnections,
     scratch: Vec<u8>,
 }
 
@@ -228,10 +240,11 @@ impl Worker {
             if self.stopped() {
                 break;
             }
-            if let (Some(at), CompiledStep::Sql(_) | CompiledStep::Transaction(_)) =
-                (intended, step)
-            {
-                if self.beyond_limit_once_connected(user, group, at).await {
+            if let (Some(at), Some(database)) = (intended, step.database()) {
+                if self
+                    .beyond_limit_once_connected(user, group, database, at)
+                    .await
+                {
                     return IterationEnd::Skipped;
                 }
             }
@@ -461,8 +474,8 @@ pub(crate) struct WorkerSetup {
     pub shape: std::sync::Arc<RunShape>,
     pub index: usize,
     pub connector: Connector,
-    pub sql: Option<SqlConnector>,
-    /// The plan's SQL pool, split among the workers.
+    pub sql: Vec<SqlConnector>,
+    /// The plan's SQL pool (one per database), split among the workers.
     pub sql_pool: Option<PoolShare>,
     pub stop: watch::Receiver<bool>,
     pub seconds: mpsc::Sender<Second>,
@@ -475,6 +488,7 @@ pub(crate) fn run_worker(setup: WorkerSetup) -> std::io::Result<Recorder> {
         .build()?;
     let local = tokio::task::LocalSet::new();
     let shape = setup.shape.clone();
+    let databases = setup.sql.len();
     let worker = Rc::new(Worker {
         recorder: RefCell::new(Recorder::new(&shape.request_names)),
         shape: setup.shape,
@@ -483,7 +497,12 @@ pub(crate) fn run_worker(setup: WorkerSetup) -> std::io::Result<Recorder> {
         sql: setup.sql,
         sql_pool: setup
             .sql_pool
-            .map(|size| SqlPool::new(size.share(setup.index))),
+            .map(|size| {
+                (0..databases)
+                    .map(|_| SqlPool::new(size.share(setup.index)))
+                    .collect()
+            })
+            .unwrap_or_default(),
         stop: setup.stop,
         running: Cell::new(0),
         iteration_ended: Notify::new(),

@@ -121,22 +121,19 @@ pub fn run(
     let compiled = compile(plan)?;
     let steps = || plan.scenarios.iter().flat_map(|s| &s.steps);
     let http = steps().any(|s| matches!(s, Step::Request(_)));
-    let sql = match (&plan.database, compiled.statements) {
-        (Some(db), statements) if statements > 0 => Some(sql::SqlConnector::new(
-            &db.url,
-            plan.http.connect_timeout,
-            statements,
-        )?),
-        _ => None,
-    };
+    let sql = plan
+        .sql_databases()
+        .into_iter()
+        .map(|url| sql::SqlConnector::new(url, plan.http.connect_timeout, compiled.statements))
+        .collect::<Result<Vec<_>, _>>()?;
     let connector = tokio::task::LocalSet::new().block_on(&setup_runtime, async {
         let connector = client::Connector::new(plan).await?;
         if !options.skip_preflight {
             if http {
                 connector.preflight(&plan.target.url()).await?;
             }
-            if let Some(sql) = &sql {
-                sql.preflight().await?;
+            for database in &sql {
+                database.preflight().await?;
             }
         }
         Ok::<_, EngineError>(connector)
@@ -179,7 +176,7 @@ pub fn run(
         connections: plan.http.connections,
         next_user: std::sync::atomic::AtomicU64::new(0),
     });
-    let watcher = watch_database(plan);
+    let watcher = watch_database(plan, start + plan.duration());
     let cpu_before = process_cpu_seconds();
     let (second_tx, second_rx) = mpsc::channel();
     let mut threads = Vec::with_capacity(workers);
@@ -273,47 +270,62 @@ pub fn run(
     Ok(result)
 }
 
-/// Who watches the plan's database during a run.
-enum DatabaseWatch {
-    Sampling(sql::ViewSampler),
-    /// A server the view does not read yet: said so in the result.
-    Unsupported(String),
+/// Who watches the plan's database during a run, and what the result should say about it.
+struct DatabaseWatch {
+    sampler: Option<sql::ViewSampler>,
+    notes: Vec<String>,
 }
 
 impl DatabaseWatch {
     fn finish(self) -> loadcast_stats::DatabaseView {
-        match self {
-            DatabaseWatch::Sampling(sampler) => sampler.finish(),
-            DatabaseWatch::Unsupported(note) => loadcast_stats::DatabaseView {
-                notes: vec![note],
-                ..Default::default()
-            },
-        }
+        let mut view = self
+            .sampler
+            .map(sql::ViewSampler::finish)
+            .unwrap_or_default();
+        view.notes.extend(self.notes);
+        view
     }
 }
 
-/// Starts watching the plan's database (`[database] observe`, the default), when it has one.
-fn watch_database(plan: &Plan) -> Option<DatabaseWatch> {
-    let db = plan.database.as_ref().filter(|d| d.observe)?;
-    if loadcast_plan::is_postgres_url(&db.url) {
-        sql::ViewSampler::start(&db.url, plan.http.connect_timeout).map(DatabaseWatch::Sampling)
-    } else if loadcast_plan::is_mysql_url(&db.url) {
-        Some(DatabaseWatch::Unsupported(
-            "the database's own view (statements, waits, plans) is read from PostgreSQL only so far: not measured on MySQL/MariaDB".into(),
-        ))
-    } else {
-        None
+/// The database the view reads: `[database]` (the one `grow` fills, and an HTTP plan's
+/// application database), else the first a scenario names; `None` with `observe = false`.
+fn observed_database(plan: &Plan) -> Option<&str> {
+    if plan.database.as_ref().is_some_and(|d| !d.observe) {
+        return None;
     }
+    let databases = plan.sql_databases();
+    plan.database
+        .as_ref()
+        .map(|d| d.url.as_str())
+        .or_else(|| databases.first().copied())
 }
 
-/// How the plan's database plans `statements` now (PostgreSQL; empty for other servers or a
-/// plan without a database): the capacity study asks at each data scale.
+/// Starts watching the plan's database (`[database] observe`, the default), when it has one;
+/// the schedule ends at `load_ends`.
+fn watch_database(plan: &Plan, load_ends: Instant) -> Option<DatabaseWatch> {
+    let url = observed_database(plan)?;
+    let notes: Vec<String> = plan
+        .sql_databases()
+        .into_iter()
+        .filter(|other| *other != url)
+        .map(|other| {
+            format!(
+                "{} is not observed: the view reads one database, {}",
+                loadcast_plan::redact_url(other),
+                loadcast_plan::redact_url(url)
+            )
+        })
+        .collect();
+    let sampler = sql::ViewSampler::start(url, plan.http.connect_timeout, load_ends);
+    (sampler.is_some() || !notes.is_empty()).then_some(DatabaseWatch { sampler, notes })
+}
+
+/// How the plan's database plans `statements` now (empty for a server the view does not read
+/// or a plan without a database): the capacity study asks at each data scale.
 pub fn explain(plan: &Plan, statements: &[String]) -> Vec<loadcast_stats::StatementPlan> {
-    match &plan.database {
-        Some(db) if db.observe && loadcast_plan::is_postgres_url(&db.url) => {
-            sql::explain(&db.url, plan.http.connect_timeout, statements)
-        }
-        _ => Vec::new(),
+    match observed_database(plan) {
+        Some(url) => sql::explain(url, plan.http.connect_timeout, statements),
+        None => Vec::new(),
     }
 }
 
@@ -433,6 +445,7 @@ impl Compiled {
         spec: &loadcast_plan::SqlSpec,
         within: Option<&str>,
         feeders_read: &mut Vec<usize>,
+        database: usize,
     ) -> executor::CompiledSql {
         let templates = spec
             .params
@@ -448,6 +461,7 @@ impl Compiled {
             timeout: spec.timeout.unwrap_or(plan.http.timeout),
             captures: spec.captures.clone(),
             checks: spec.checks.clone(),
+            database,
         }
     }
 }
@@ -459,7 +473,13 @@ fn compile(plan: &Plan) -> Result<Compiled, EngineError> {
         within: Vec::new(),
         statements: 0,
     };
-    for scenario in &plan.scenarios {
+    let databases = plan.sql_databases();
+    for (index, scenario) in plan.scenarios.iter().enumerate() {
+        // Validation saw to it that a scenario with SQL steps has a database.
+        let database = plan
+            .scenario_database(index)
+            .and_then(|url| databases.iter().position(|d| *d == url))
+            .unwrap_or(0);
         let mut steps = Vec::new();
         let mut feeders_read: Vec<usize> = Vec::new();
         for step in &scenario.steps {
@@ -469,22 +489,30 @@ fn compile(plan: &Plan) -> Result<Compiled, EngineError> {
                     feeders_read.extend(values.iter().flat_map(|(_, t)| t.feeders()));
                     CompiledStep::Set(values.clone())
                 }
-                Step::Sql(spec) => {
-                    CompiledStep::Sql(Box::new(out.statement(plan, spec, None, &mut feeders_read)))
-                }
+                Step::Sql(spec) => CompiledStep::Sql(Box::new(out.statement(
+                    plan,
+                    spec,
+                    None,
+                    &mut feeders_read,
+                    database,
+                ))),
                 Step::Transaction(txn) => {
                     // Named before its statements, so that they follow it in the results.
                     let name = out.name(&txn.name, None);
                     let statements = txn
                         .statements
                         .iter()
-                        .map(|s| out.statement(plan, s, Some(&txn.name), &mut feeders_read))
+                        .map(|s| {
+                            let within = Some(txn.name.as_str());
+                            out.statement(plan, s, within, &mut feeders_read, database)
+                        })
                         .collect();
                     CompiledStep::Transaction(Box::new(executor::CompiledTransaction {
                         name,
                         statements,
                         retries: txn.retries,
                         timeout: plan.http.timeout,
+                        database,
                     }))
                 }
                 Step::Request(spec) => {

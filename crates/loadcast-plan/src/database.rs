@@ -34,6 +34,23 @@ impl fmt::Debug for DatabaseSpec {
     }
 }
 
+/// A database URL a scenario's SQL steps go to, `${env:…}` expanded: a secret, so its `Debug`
+/// hides the password as [`redact_url`] does.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(pub String);
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
+}
+
 /// A PostgreSQL connection URL (`postgres://`, `postgresql://`).
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")

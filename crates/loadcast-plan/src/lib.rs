@@ -47,8 +47,8 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 pub use database::{
-    ColumnSpec, DatabaseSpec, Generator, RowsTarget, TableSpec, is_mysql_url, is_postgres_url,
-    redact_url,
+    ColumnSpec, DatabaseSpec, DatabaseUrl, Generator, RowsTarget, TableSpec, is_mysql_url,
+    is_postgres_url, redact_url,
 };
 pub use error::{Diagnostic, PlanError};
 pub use feeder::{Feeder, FeederData, FeederStrategy};
@@ -112,7 +112,6 @@ impl Plan {
         };
         let steps = || self.scenarios.iter().flat_map(|s| &s.steps);
         let http = steps().any(|s| matches!(s, Step::Request(_)));
-        let sql = steps().any(Step::is_sql);
         let _ = writeln!(
             out,
             "{}timeout {}, connect timeout {}, graceful stop {}{}",
@@ -155,7 +154,11 @@ impl Plan {
                 }
             );
         }
-        if let (true, Some(db)) = (sql, &self.database) {
+        let sql_to_plan_database = self
+            .scenarios
+            .iter()
+            .any(|s| s.database.is_none() && s.steps.iter().any(Step::is_sql));
+        if let (true, Some(db)) = (sql_to_plan_database, &self.database) {
             let _ = writeln!(
                 out,
                 "sql to    {}: {}",
@@ -181,7 +184,14 @@ impl Plan {
             for &i in &group.scenarios {
                 let s = &self.scenarios[i];
                 let share = 100.0 * f64::from(s.weight) / f64::from(total_weight.max(1));
-                let _ = writeln!(out, "  scenario {} ({share:.0}% of iterations)", s.name);
+                let own_database = s.database.as_ref().map_or(String::new(), |url| {
+                    format!(", SQL to {}", database::redact_url(url.as_str()))
+                });
+                let _ = writeln!(
+                    out,
+                    "  scenario {} ({share:.0}% of iterations){own_database}",
+                    s.name
+                );
                 for step in &s.steps {
                     let _ = writeln!(out, "    {}", describe_step(step));
                 }

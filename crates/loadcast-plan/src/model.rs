@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use loadcast_stats::Threshold;
 
-use crate::database::DatabaseSpec;
+use crate::database::{DatabaseSpec, DatabaseUrl};
 use crate::feeder::Feeder;
 use crate::template::Template;
 
@@ -167,10 +167,12 @@ pub struct LoadGroup<'a> {
 }
 
 impl Plan {
-    /// The SQL statements the plan's steps run, each once, in the order they first appear.
+    /// The SQL statements the plan's steps send to `[database]`, each once, in the order they
+    /// first appear (a scenario with a database of its own sends its statements there).
     pub fn sql_statements(&self) -> Vec<&str> {
         let mut found: Vec<&str> = Vec::new();
-        for step in self.scenarios.iter().flat_map(|s| &s.steps) {
+        let to_plan_database = self.scenarios.iter().filter(|s| s.database.is_none());
+        for step in to_plan_database.flat_map(|s| &s.steps) {
             let statements: Vec<&SqlSpec> = match step {
                 Step::Sql(s) => vec![s],
                 Step::Transaction(t) => t.statements.iter().collect(),
@@ -180,6 +182,36 @@ impl Plan {
                 if !found.contains(&s.sql.as_str()) {
                     found.push(&s.sql);
                 }
+            }
+        }
+        found
+    }
+
+    /// The database URL scenario `index`'s SQL steps go to: its own, else `[database]`'s.
+    pub fn scenario_database(&self, index: usize) -> Option<&str> {
+        match &self.scenarios[index].database {
+            Some(own) => Some(own.as_str()),
+            None => self.database.as_ref().map(|d| d.url.as_str()),
+        }
+    }
+
+    /// Every database the plan's SQL steps go to, each once: `[database]` first when a step goes
+    /// there, then the scenarios' own in the order they appear.
+    pub fn sql_databases(&self) -> Vec<&str> {
+        let mut found: Vec<&str> = Vec::new();
+        for (i, scenario) in self.scenarios.iter().enumerate() {
+            if !scenario.steps.iter().any(Step::is_sql) {
+                continue;
+            }
+            if let Some(url) = self.scenario_database(i) {
+                if !found.contains(&url) {
+                    found.push(url);
+                }
+            }
+        }
+        if let Some(plan_db) = self.database.as_ref().map(|d| d.url.as_str()) {
+            if let Some(at) = found.iter().position(|u| *u == plan_db) {
+                found[..=at].rotate_right(1);
             }
         }
         found
@@ -325,6 +357,8 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// A load model of the scenario's own; `None` shares the plan-wide `[load]`.
     pub load: Option<Load>,
+    /// A database of the scenario's own for its SQL steps; `None` sends them to `[database]`.
+    pub database: Option<DatabaseUrl>,
 }
 
 #[derive(Clone, Debug)]

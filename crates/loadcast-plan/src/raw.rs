@@ -118,6 +118,8 @@ pub(crate) struct RawScenario {
     #[serde(default, rename = "step")]
     pub steps: Vec<Spanned<RawStep>>,
     pub load: Option<Spanned<RawLoad>>,
+    /// Where this scenario's SQL steps go, in place of `[database] url`.
+    pub database: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -168,3 +168,71 @@ fn a_mysql_statement_has_one_param_for_each_question_mark() {
         "{e}"
     );
 }
+
+#[test]
+fn a_scenario_may_send_its_statements_to_a_database_of_its_own() {
+    // Placeholders follow the scenario's database: `?` on MySQL beside `$1` on PostgreSQL.
+    let text = format!(
+        r#"{DATABASE}{LOAD}
+[[scenario]]
+name = "orders"
+[[scenario.step]]
+sql = "SELECT 1 FROM orders WHERE id = $1"
+params = ["1"]
+
+[[scenario]]
+name = "sessions"
+database = "mysql://app:hidden@127.0.0.1:3306/sessions"
+[[scenario.step]]
+sql = "SELECT 1 FROM sessions WHERE id = ?"
+params = ["1"]
+"#
+    );
+    let p = plan(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        p.sql_databases(),
+        [
+            "postgres://app:s3cret@127.0.0.1:5432/shop",
+            "mysql://app:hidden@127.0.0.1:3306/sessions"
+        ]
+    );
+    assert_eq!(
+        p.scenario_database(1),
+        Some("mysql://app:hidden@127.0.0.1:3306/sessions")
+    );
+    assert_eq!(
+        p.sql_statements(),
+        ["SELECT 1 FROM orders WHERE id = $1"],
+        "what is explained against [database] is only what goes there"
+    );
+    let shown = format!("{}\n{:?}", p.describe(), p.scenarios[1]);
+    assert!(
+        shown.contains("SQL to mysql://app:***@127.0.0.1:3306/sessions")
+            && !shown.contains("hidden"),
+        "{shown}"
+    );
+
+    // No [database] is needed when every SQL scenario names its own; results name it.
+    let own_only = format!(
+        "{LOAD}[[scenario]]\ndatabase = \"postgres://u@127.0.0.1:5433/other\"\n[[scenario.step]]\nsql = \"SELECT 1\"\n"
+    );
+    let p = plan(&own_only).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.target.url(), "postgres://127.0.0.1:5433/other");
+
+    let e = err(&format!(
+        "{LOAD}[[scenario]]\ndatabase = \"redis://127.0.0.1\"\n[[scenario.step]]\nsql = \"SELECT 1\"\n"
+    ));
+    assert!(
+        e.contains("sql.toml:6:") && e.contains("is not a database URL SQL steps can use"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{LOAD}target = \"http://127.0.0.1:8080\"\n[[scenario]]\ndatabase = \"postgres://u@127.0.0.1/x\"\n[[scenario.step]]\nget = \"/\"\n"
+    ));
+    assert!(e.contains("names a database but has no SQL step"), "{e}");
+    // The wrong placeholder style for the scenario's database is caught as for [database].
+    let e = err(&format!(
+        "{DATABASE}{LOAD}[[scenario]]\ndatabase = \"mysql://root@127.0.0.1/x\"\n[[scenario.step]]\nsql = \"SELECT $1\"\nparams = [\"1\"]\n"
+    ));
+    assert!(e.contains("has 0 `?` placeholders"), "{e}");
+}

@@ -157,14 +157,20 @@ pub fn run_lines(v: &DatabaseView) -> Vec<String> {
         facts.push(format!("server CPU {:.2} cores", cpu / v.seconds));
     }
     if let Some(t) = v.tables.first() {
+        let scans = match (t.seq_scans, t.index_scans) {
+            (Some(seq), Some(index)) => format!(
+                "; {} sequential and {} index scans",
+                si(seq as f64),
+                si(index as f64)
+            ),
+            _ => String::new(),
+        };
         facts.push(format!(
-            "largest table {} ({} rows, {} + {} of indexes; {} sequential and {} index scans)",
+            "largest table {} ({} rows, {} + {} of indexes{scans})",
             t.name,
             si(t.rows),
             bytes(t.table_bytes),
             bytes(t.index_bytes),
-            si(t.seq_scans as f64),
-            si(t.index_scans as f64)
         ));
     }
     if !facts.is_empty() {

@@ -82,9 +82,12 @@ pub struct TableSize {
     pub rows: f64,
     pub table_bytes: u64,
     pub index_bytes: u64,
-    /// Sequential and index scans of the table during the run.
-    pub seq_scans: u64,
-    pub index_scans: u64,
+    /// Sequential and index scans of the table during the run, where the server counts them
+    /// per table (PostgreSQL; MySQL does not).
+    #[serde(default)]
+    pub seq_scans: Option<u64>,
+    #[serde(default)]
+    pub index_scans: Option<u64>,
 }
 
 /// How the server plans one statement (its generic plan, the one a prepared statement runs).

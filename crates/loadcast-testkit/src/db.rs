@@ -42,6 +42,14 @@ fn psql(port: u16, rest: &[&str], input: Option<&str>) -> String {
     run("psql", &args, input)
 }
 
+/// The `mariadb` client against the server on `port` as `root`, then `rest`.
+fn mariadb(port: u16, rest: &[&str], input: Option<&str>) -> String {
+    let port = port.to_string();
+    let mut args = vec!["-h", "127.0.0.1", "-P", &port, "-u", "root"];
+    args.extend_from_slice(rest);
+    run("mariadb", &args, input)
+}
+
 fn run(program: &str, args: &[&str], input: Option<&str>) -> String {
     use std::io::Write as _;
     let mut child = Command::new(program)
@@ -74,33 +82,7 @@ impl TestDb {
     pub fn create(engine: Engine, schema: &str) -> Self {
         match engine {
             Engine::Postgres => Self::postgres_on(5432, schema),
-            Engine::MariaDb => {
-                let name = unique_name("my");
-                run(
-                    "mariadb",
-                    &[
-                        "-h",
-                        "127.0.0.1",
-                        "-u",
-                        "root",
-                        "-e",
-                        &format!("CREATE DATABASE {name}"),
-                    ],
-                    None,
-                );
-                run(
-                    "mariadb",
-                    &["-h", "127.0.0.1", "-u", "root", &name],
-                    Some(schema),
-                );
-                Self {
-                    engine,
-                    url: format!("mysql://root@127.0.0.1:3306/{name}"),
-                    name,
-                    file: None,
-                    port: 0,
-                }
-            }
+            Engine::MariaDb => Self::mariadb_on(3306, schema),
             Engine::Sqlite => {
                 let name = unique_name("lite");
                 let path = std::env::temp_dir().join(format!("{name}.db"));
@@ -136,29 +118,29 @@ impl TestDb {
         }
     }
 
+    /// A new database with `schema` loaded on the MariaDB server at `port`.
+    pub fn mariadb_on(port: u16, schema: &str) -> Self {
+        let name = unique_name("my");
+        mariadb(port, &["-e", &format!("CREATE DATABASE {name}")], None);
+        mariadb(port, &[&name], Some(schema));
+        Self {
+            engine: Engine::MariaDb,
+            url: format!("mysql://root@127.0.0.1:{port}/{name}"),
+            name,
+            file: None,
+            port,
+        }
+    }
+
     /// Runs a query and returns its first column of the first row as text.
     pub fn scalar(&self, sql: &str) -> String {
         match self.engine {
             Engine::Postgres => psql(self.port, &["-Atqd", &self.name, "-c", sql], None)
                 .trim()
                 .to_string(),
-            Engine::MariaDb => run(
-                "mariadb",
-                &[
-                    "-h",
-                    "127.0.0.1",
-                    "-u",
-                    "root",
-                    "-N",
-                    "-B",
-                    &self.name,
-                    "-e",
-                    sql,
-                ],
-                None,
-            )
-            .trim()
-            .to_string(),
+            Engine::MariaDb => mariadb(self.port, &["-N", "-B", &self.name, "-e", sql], None)
+                .trim()
+                .to_string(),
             Engine::Sqlite => {
                 let conn = rusqlite::Connection::open(self.file.as_ref().unwrap()).unwrap();
                 conn.query_row(sql, [], |r| {
@@ -190,11 +172,7 @@ impl TestDb {
                 psql(self.port, &["-qd", &self.name, "-c", sql], None);
             }
             Engine::MariaDb => {
-                run(
-                    "mariadb",
-                    &["-h", "127.0.0.1", "-u", "root", &self.name, "-e", sql],
-                    None,
-                );
+                mariadb(self.port, &[&self.name, "-e", sql], None);
             }
             Engine::Sqlite => {
                 rusqlite::Connection::open(self.file.as_ref().unwrap())
@@ -222,7 +200,9 @@ impl Drop for TestDb {
             }
             Engine::MariaDb => {
                 let _ = Command::new("mariadb")
-                    .args(["-h", "127.0.0.1", "-u", "root", "-e"])
+                    .args(["-h", "127.0.0.1", "-u", "root", "-P"])
+                    .arg(self.port.to_string())
+                    .arg("-e")
                     .arg(format!("DROP DATABASE IF EXISTS {}", self.name))
                     .output();
             }
@@ -265,31 +245,11 @@ impl PgServer {
         let dir = std::env::temp_dir().join(unique_name("pgserver"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        // The effective uid, from /proc rather than a libc binding.
-        let as_root = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("Uid:"))
-                    .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-            })
-            .unwrap_or(false);
+        let as_root = effective_uid_is_root();
         if as_root {
-            let out = Command::new("chown")
-                .args(["postgres:postgres"])
-                .arg(&dir)
-                .output()
-                .expect("chown");
-            assert!(
-                out.status.success(),
-                "chown: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            chown(&dir, "postgres:postgres");
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free loopback port");
+        let port = free_port();
         let server = Self {
             port,
             dir,
@@ -378,4 +338,131 @@ impl Drop for PgServer {
             .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A MariaDB server of the test's own, as [`PgServer`] is for PostgreSQL: a fresh data
+/// directory on a free loopback port, started with settings the machine's server does not have
+/// (`performance_schema=ON`), stopped and removed when dropped. Run as the `mysql` user when
+/// the tests run as root.
+#[derive(Debug)]
+pub struct MariaServer {
+    pub port: u16,
+    dir: PathBuf,
+    child: std::process::Child,
+}
+
+impl MariaServer {
+    /// Starts a server with `settings` (`name=value`) as command-line options.
+    pub fn start(settings: &[&str]) -> Self {
+        let dir = std::env::temp_dir().join(unique_name("mariaserver"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let as_root = effective_uid_is_root();
+        if as_root {
+            chown(&dir, "mysql:mysql");
+        }
+        let data = dir.join("data");
+        let mut install = Command::new("mariadb-install-db");
+        install
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
+        if as_root {
+            install.arg("--user=mysql");
+        }
+        let out = install.output().unwrap_or_else(|e| {
+            panic!("cannot run mariadb-install-db: {e} (install mariadb-server)")
+        });
+        assert!(
+            out.status.success(),
+            "mariadb-install-db failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let mut server = Command::new("/usr/sbin/mariadbd");
+        server
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--socket={}", dir.join("sock").display()))
+            .arg(format!("--pid-file={}", dir.join("pid").display()))
+            .arg(format!("--log-error={}", dir.join("log").display()))
+            .args(["--skip-log-bin", "--innodb-buffer-pool-size=64M"]);
+        for setting in settings {
+            server.arg(format!("--{setting}"));
+        }
+        if as_root {
+            server.arg("--user=mysql");
+        }
+        let child = server
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start mariadbd: {e}"));
+        let server = Self { port, dir, child };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let ready = Command::new("mariadb")
+                .args(["-h", "127.0.0.1", "-u", "root", "-P", &port.to_string()])
+                .args(["-e", "SELECT 1"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ready {
+                return server;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "mariadbd did not accept connections on port {port} within 60 s:\n{}",
+                std::fs::read_to_string(server.dir.join("log")).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
+    /// A new database with `schema` loaded on this server.
+    pub fn database(&self, schema: &str) -> TestDb {
+        TestDb::mariadb_on(self.port, schema)
+    }
+}
+
+impl Drop for MariaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// The effective uid is 0, from /proc rather than a libc binding.
+fn effective_uid_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+fn chown(path: &std::path::Path, owner: &str) {
+    let out = Command::new("chown")
+        .arg(owner)
+        .arg(path)
+        .output()
+        .expect("chown");
+    assert!(
+        out.status.success(),
+        "chown: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -102,7 +102,7 @@ pub(super) async fn run_open(worker: Rc<Worker>, group: usize, open: &OpenLoad) 
             // The user ends with its arrival; its connection and buffer serve the next one.
             idle.borrow_mut().push(Slot {
                 connection: user.connection.take(),
-                sql: user.sql.take(),
+                sql: std::mem::take(&mut user.sql),
                 scratch: std::mem::take(&mut user.scratch),
             });
             returned.notify_one();

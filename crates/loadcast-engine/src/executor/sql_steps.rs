@@ -88,7 +88,25 @@ impl Drop for Ticket {
 /// A connection a user holds, with its pool slot when it came from the pool.
 pub(crate) struct HeldSql {
     connection: SqlConnection,
+    /// Which of the plan's databases it is connected to.
+    database: usize,
     _ticket: Option<Ticket>,
+}
+
+/// The connections a user holds, at most one per database (a user whose scenarios go to two
+/// databases keeps one to each, as an application keeps a pool per database).
+#[derive(Default)]
+pub(crate) struct HeldConnections(Vec<HeldSql>);
+
+impl HeldConnections {
+    fn take(&mut self, database: usize) -> Option<HeldSql> {
+        let at = self.0.iter().position(|h| h.database == database)?;
+        Some(self.0.swap_remove(at))
+    }
+
+    fn put(&mut self, held: HeldSql) {
+        self.0.push(held);
+    }
 }
 
 impl SqlPool {
@@ -116,6 +134,8 @@ pub(crate) struct CompiledSql {
     pub timeout: Duration,
     pub captures: Vec<Capture>,
     pub checks: SqlChecks,
+    /// Index of the database it goes to, in [`loadcast_plan::Plan::sql_databases`] order.
+    pub database: usize,
 }
 
 impl CompiledSql {
@@ -131,6 +151,8 @@ pub(crate) struct CompiledTransaction {
     pub retries: u32,
     /// For BEGIN, COMMIT and ROLLBACK: the plan's timeout.
     pub timeout: Duration,
+    /// The database its statements go to.
+    pub database: usize,
 }
 
 /// How a statement fared once it had an answer.
@@ -169,7 +191,7 @@ impl Worker {
             result,
         };
         self.recorder.borrow_mut().record(step.name, &outcome);
-        self.release_sql(user);
+        self.release_sql(user, step.database);
         proceed
     }
 
@@ -206,7 +228,7 @@ impl Worker {
             result,
         };
         self.recorder.borrow_mut().record(txn.name, &outcome);
-        self.release_sql(user);
+        self.release_sql(user, txn.database);
         proceed
     }
 
@@ -215,7 +237,8 @@ impl Worker {
         user: &mut VirtualUser,
         txn: &CompiledTransaction,
     ) -> Result<Judged, ErrorKind> {
-        self.control(user, "BEGIN", txn.timeout).await?;
+        self.control(user, txn.database, "BEGIN", txn.timeout)
+            .await?;
         let mut verdict = Judged {
             error: None,
             capture_failed: false,
@@ -235,32 +258,45 @@ impl Worker {
             self.recorder.borrow_mut().record_part(step.name, &outcome);
             match judged {
                 Err(kind) => {
-                    self.rollback(user, txn.timeout).await;
+                    self.rollback(user, txn.database, txn.timeout).await;
                     return Err(kind);
                 }
                 Ok(j) if j.capture_failed => {
-                    self.rollback(user, txn.timeout).await;
+                    self.rollback(user, txn.database, txn.timeout).await;
                     return Ok(j);
                 }
                 Ok(j) => verdict.error = verdict.error.or(j.error),
             }
         }
-        if let Err(kind) = self.control(user, "COMMIT", txn.timeout).await {
-            self.rollback(user, txn.timeout).await;
+        if let Err(kind) = self
+            .control(user, txn.database, "COMMIT", txn.timeout)
+            .await
+        {
+            self.rollback(user, txn.database, txn.timeout).await;
             return Err(kind);
         }
         Ok(verdict)
     }
 
-    /// The user's connection; else an idle one of the pool, or a new one while the pool has
-    /// room (waiting for one when it has none); else, without a pool, a new one.
-    async fn sql_connection(&self, user: &mut VirtualUser) -> Result<HeldSql, ErrorKind> {
-        if let Some(held) = user.sql.take().filter(|h| !h.connection.is_closed()) {
+    /// The user's connection to `database`; else an idle one of that database's pool, or a
+    /// new one while the pool has room (waiting for one when it has none); else, without a
+    /// pool, a new one.
+    async fn sql_connection(
+        &self,
+        user: &mut VirtualUser,
+        database: usize,
+    ) -> Result<HeldSql, ErrorKind> {
+        if let Some(held) = user
+            .sql
+            .take(database)
+            .filter(|h| !h.connection.is_closed())
+        {
             return Ok(held);
         }
-        let Some(pool) = &self.sql_pool else {
+        let Some(pool) = self.sql_pool.get(database) else {
             return Ok(HeldSql {
-                connection: self.open_sql().await?,
+                connection: self.open_sql(database).await?,
+                database,
                 _ticket: None,
             });
         };
@@ -274,7 +310,8 @@ impl Worker {
                     state.open.set(state.open.get() + 1);
                     let ticket = Ticket(state.clone());
                     return Ok(HeldSql {
-                        connection: self.open_sql().await?,
+                        connection: self.open_sql(database).await?,
+                        database,
                         _ticket: Some(ticket),
                     });
                 }
@@ -291,8 +328,8 @@ impl Worker {
         }
     }
 
-    async fn open_sql(&self) -> Result<SqlConnection, ErrorKind> {
-        let Some(connector) = &self.sql else {
+    async fn open_sql(&self, database: usize) -> Result<SqlConnection, ErrorKind> {
+        let Some(connector) = self.sql.get(database) else {
             return Err(ErrorKind::Sql(SqlError::ConnectionLost));
         };
         let c = connector.connect().await?;
@@ -308,6 +345,7 @@ impl Worker {
         &self,
         user: &mut VirtualUser,
         group: usize,
+        database: usize,
         intended: Instant,
     ) -> bool {
         let Load::Open(open) = &self.shape.groups[group].load else {
@@ -317,21 +355,21 @@ impl Worker {
             return false;
         };
         // A connection that cannot be had is the statement's error to count, not a skip.
-        let Ok(held) = self.sql_connection(user).await else {
+        let Ok(held) = self.sql_connection(user, database).await else {
             return false;
         };
-        user.sql = Some(held);
+        user.sql.put(held);
         if intended.elapsed() > limit {
-            self.release_sql(user);
+            self.release_sql(user, database);
             return true;
         }
         false
     }
 
-    /// After a statement or transaction, a pooled connection goes back to the pool.
-    fn release_sql(&self, user: &mut VirtualUser) {
-        if let Some(pool) = &self.sql_pool {
-            if let Some(held) = user.sql.take() {
+    /// After a statement or transaction, a pooled connection goes back to its pool.
+    fn release_sql(&self, user: &mut VirtualUser, database: usize) {
+        if let Some(pool) = self.sql_pool.get(database) {
+            if let Some(held) = user.sql.take(database) {
                 pool.state.give_back(held);
             }
         }
@@ -351,7 +389,7 @@ impl Worker {
             .map(|t| t.render_string(&mut user.data.scope(feeders)))
             .collect();
         let attempt = async {
-            let mut held = self.sql_connection(user).await?;
+            let mut held = self.sql_connection(user, step.database).await?;
             let result = held
                 .connection
                 .execute(step.slot, &step.sql, &params, step.keeps_rows())
@@ -370,11 +408,12 @@ impl Worker {
     async fn control(
         &self,
         user: &mut VirtualUser,
+        database: usize,
         command: &str,
         timeout: Duration,
     ) -> Result<(), ErrorKind> {
         let attempt = async {
-            let mut held = self.sql_connection(user).await?;
+            let mut held = self.sql_connection(user, database).await?;
             let result = held.connection.control(command).await;
             keep(user, held, &result);
             result
@@ -386,11 +425,11 @@ impl Worker {
 
     /// Ends a failed transaction; a connection that cannot, or not within the timeout, is
     /// dropped, which ends it too.
-    async fn rollback(&self, user: &mut VirtualUser, timeout: Duration) {
-        if let Some(mut held) = user.sql.take() {
+    async fn rollback(&self, user: &mut VirtualUser, database: usize, timeout: Duration) {
+        if let Some(mut held) = user.sql.take(database) {
             let rolled_back = tokio::time::timeout(timeout, held.connection.control("ROLLBACK"));
             if matches!(rolled_back.await, Ok(Ok(()))) {
-                user.sql = Some(held);
+                user.sql.put(held);
             }
         }
     }
@@ -436,7 +475,7 @@ impl Worker {
 fn keep<T>(user: &mut VirtualUser, held: HeldSql, result: &Result<T, ErrorKind>) {
     let lost = matches!(result, Err(ErrorKind::Sql(SqlError::ConnectionLost)));
     if !lost && !held.connection.is_closed() {
-        user.sql = Some(held);
+        user.sql.put(held);
     }
 }
 

@@ -11,7 +11,10 @@ use http::{HeaderName, HeaderValue, Method, Uri};
 use loadcast_stats::{Metric, Threshold};
 use toml::Spanned;
 
-use crate::database::{DatabaseSpec, Generator, RowsTarget, TableSpec, redact_url};
+use crate::database::{
+    DatabaseSpec, DatabaseUrl, Generator, RowsTarget, TableSpec, is_mysql_url, is_postgres_url,
+    redact_url,
+};
 use crate::error::{Diagnostic, Source};
 use crate::feeder::{Feeder, FeederData, FeederStrategy};
 use crate::model::*;

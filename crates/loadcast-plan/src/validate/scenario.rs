@@ -61,11 +61,38 @@ impl Validator<'_> {
                 );
                 ok = false;
             }
+            let database = match &s.database {
+                None => None,
+                Some(url) => match self.scenario_database(url, &format!("{key}.database")) {
+                    Some(url) => Some(url),
+                    None => {
+                        ok = false;
+                        None
+                    }
+                },
+            };
+            // Placeholders follow the database the steps go to: `?` for MySQL, `$1` otherwise.
+            let plan_mysql = self.mysql;
+            if let Some(url) = &database {
+                self.mysql = is_mysql_url(url.as_str());
+            }
             let mut steps = Vec::new();
             for (j, step) in s.steps.iter().enumerate() {
                 match self.step(step, &format!("{key}.step[{j}]"), target) {
                     Some(step) => steps.push(step),
                     None => ok = false,
+                }
+            }
+            self.mysql = plan_mysql;
+            if let (Some(url), true) = (&s.database, steps.len() == s.steps.len()) {
+                if !steps.iter().any(Step::is_sql) {
+                    self.error(
+                        url,
+                        format!("{key}.database"),
+                        format!("scenario {name:?} names a database but has no SQL step"),
+                        Some("sql = \"…\" steps, or no database key"),
+                    );
+                    ok = false;
                 }
             }
             // Only when every step was valid: a step that failed already has its own error.
@@ -99,9 +126,28 @@ impl Validator<'_> {
                 weight,
                 steps,
                 load,
+                database,
             });
         }
         ok.then_some(scenarios)
+    }
+
+    /// A scenario's `database = "postgres://…"`, `${env:…}` expanded.
+    fn scenario_database(&mut self, raw: &Spanned<String>, key: &str) -> Option<DatabaseUrl> {
+        let url = self.env(raw, key)?;
+        if is_postgres_url(&url) || is_mysql_url(&url) {
+            return Some(DatabaseUrl(url));
+        }
+        self.error(
+            raw,
+            key,
+            format!(
+                "{:?} is not a database URL SQL steps can use",
+                redact_url(&url)
+            ),
+            Some("postgres://user@host/db or mysql://user@host/db"),
+        );
+        None
     }
 
     pub(super) fn step(

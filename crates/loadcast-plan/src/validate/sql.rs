@@ -129,14 +129,18 @@ impl Validator<'_> {
         let params = self.sql_params(step.params.as_ref(), &format!("{key}.params"));
         let found = placeholders(&text);
         if let (Some(params), true) = (&params, self.mysql) {
-            if params.len() != found.questions {
+            if params.len() != found.question_marks.len() {
                 self.error(
                     sql,
                     format!("{key}.sql"),
                     format!(
                         "the statement has {} `?` placeholder{} but params has {} value{}",
-                        found.questions,
-                        if found.questions == 1 { "" } else { "s" },
+                        found.question_marks.len(),
+                        if found.question_marks.len() == 1 {
+                            ""
+                        } else {
+                            "s"
+                        },
                         params.len(),
                         if params.len() == 1 { "" } else { "s" }
                     ),
@@ -340,36 +344,45 @@ impl Validator<'_> {
         database: Option<&DatabaseSpec>,
     ) -> Option<Target> {
         let steps = || scenarios.into_iter().flatten().flat_map(|s| &s.steps);
-        let any_sql = steps().any(Step::is_sql);
         let any_http = steps().any(|s| matches!(s, Step::Request(_)));
-        let sql_origin = if any_sql {
-            match database {
-                Some(db) => match database_origin(&db.url) {
-                    Ok(origin) => Some(origin),
-                    Err(message) => {
-                        let d = self.source.diagnostic(
-                            0..0,
-                            "database.url",
-                            message,
-                            Some("postgres://user@host/db or mysql://user@host/db"),
-                        );
-                        self.diagnostics.push(d);
-                        return None;
-                    }
-                },
-                None => {
-                    let d = self.source.diagnostic(
-                        0..0,
-                        "database",
-                        "the plan has SQL steps but no [database] to send them to",
-                        Some("[database] url = \"postgres://user@127.0.0.1/db\""),
-                    );
-                    self.diagnostics.push(d);
-                    return None;
-                }
-            }
+        let sql_scenarios: Vec<&Scenario> = scenarios
+            .into_iter()
+            .flatten()
+            .filter(|s| s.steps.iter().any(Step::is_sql))
+            .collect();
+        // What results name as the target of a plan with no HTTP: `[database]` when SQL steps go
+        // there, else the first scenario's own database.
+        let plan_database_used = sql_scenarios.iter().any(|s| s.database.is_none());
+        let origin_url = if plan_database_used {
+            let Some(db) = database else {
+                let d = self.source.diagnostic(
+                    0..0,
+                    "database",
+                    "the plan has SQL steps but no [database] to send them to",
+                    Some("[database] url = \"postgres://user@127.0.0.1/db\", or database = \"…\" in the scenario"),
+                );
+                self.diagnostics.push(d);
+                return None;
+            };
+            Some(db.url.as_str())
         } else {
-            None
+            sql_scenarios
+                .iter()
+                .find_map(|s| s.database.as_ref().map(DatabaseUrl::as_str))
+        };
+        let sql_origin = match origin_url.map(database_origin) {
+            None => None,
+            Some(Ok(origin)) => Some(origin),
+            Some(Err(message)) => {
+                let d = self.source.diagnostic(
+                    0..0,
+                    "database.url",
+                    message,
+                    Some("postgres://user@host/db or mysql://user@host/db"),
+                );
+                self.diagnostics.push(d);
+                return None;
+            }
         };
         match target {
             Some(target) => target,
@@ -464,12 +477,12 @@ fn parse_rows(value: &toml::Value) -> Option<(u64, Option<u64>)> {
     }
 }
 
-/// A statement's parameter placeholders outside quotes: the highest `$N` (PostgreSQL) and the
-/// number of `?` (MySQL/MariaDB).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// A statement's parameter placeholders outside quotes: the highest `$N` (PostgreSQL) and
+/// where each `?` is (MySQL/MariaDB), as byte offsets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Placeholders {
     pub highest_dollar: Option<usize>,
-    pub questions: usize,
+    pub question_marks: Vec<usize>,
 }
 
 /// Finds a statement's placeholders, skipping quoted text.
@@ -484,7 +497,7 @@ pub fn placeholders(sql: &str) -> Placeholders {
             Some(q) if b == q => quote = None,
             Some(_) => {}
             None if b == b'\'' || b == b'"' || b == b'`' => quote = Some(b),
-            None if b == b'?' => found.questions += 1,
+            None if b == b'?' => found.question_marks.push(i),
             None if b == b'$' => {
                 let digits = bytes[i + 1..]
                     .iter()
@@ -524,7 +537,10 @@ mod tests {
         assert_eq!(found.highest_dollar, Some(10));
         assert_eq!(placeholders("SELECT '$1'").highest_dollar, None);
         let found = placeholders("SELECT * FROM t WHERE a = ? AND b = '?' AND `c?` = ?");
-        assert_eq!((found.questions, found.highest_dollar), (2, None));
+        assert_eq!(
+            (found.question_marks.len(), found.highest_dollar),
+            (2, None)
+        );
     }
 
     #[test]

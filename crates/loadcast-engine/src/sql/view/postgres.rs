@@ -1,19 +1,19 @@
-//! The database's own view of a run (PostgreSQL): statistics read before and after the load
-//! (`pg_stat_statements`, `pg_stat_database`, `pg_stat_user_tables`) give what changed during
-//! it; `pg_stat_activity`, sampled once a second on a connection and a thread of its own, gives
-//! what the active sessions waited on; `/proc` gives the server processes' CPU and I/O when the
-//! server runs on this machine. Nothing is reset: other users' statistics stay as they were.
+//! PostgreSQL's view of a run: `pg_stat_statements`, `pg_stat_database` and
+//! `pg_stat_user_tables` read before and after the load; `pg_stat_activity` sampled once a
+//! second for what the active sessions waited on; the backends' `/proc` entries when the server
+//! runs here.
 //!
-//! [`explain`] asks the server how it plans statements: their generic plan (the one a prepared
-//! statement settles on), so no parameter value has to be invented.
+//! [`explain`] asks for the generic plan (the one a prepared statement settles on), so no
+//! parameter value has to be invented.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use loadcast_stats::database::{DatabaseView, StatementPlan, StatementTime, TableSize, WaitShare};
+use loadcast_stats::database::{DatabaseView, StatementPlan, TableSize};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
-use super::postgres;
+use super::{Processes, Sampled, Statements, failed_plan, noted, number, statement_deltas};
+use crate::sql::postgres;
 
 /// Marks the view's own statements, so that `pg_stat_statements` (which keeps comments but
 /// replaces constants) shows them apart from the load's.
@@ -25,52 +25,6 @@ const DATABASE: &str = "/* loadcast db-view */ SELECT blks_hit::text, blks_read:
 /// ANALYZE (60,000 for 30,000 rows measured on PostgreSQL 15).
 const TABLES: &str = "/* loadcast db-view */ SELECT t.schemaname || '.' || t.relname, coalesce(t.seq_scan, 0)::text, coalesce(t.idx_scan, 0)::text, (CASE WHEN c.reltuples >= 0 THEN c.reltuples ELSE t.n_live_tup END)::text, pg_table_size(t.relid)::text, pg_indexes_size(t.relid)::text FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid";
 const ACTIVITY: &str = "/* loadcast db-view */ SELECT pid::text, coalesce(state, ''), coalesce(wait_event_type, ''), coalesce(datname = current_database(), false)::text FROM pg_stat_activity WHERE pid <> pg_backend_pid()";
-
-/// Statements shown at most.
-const TOP: usize = 5;
-
-/// A sampler watching one run; [`ViewSampler::finish`] ends it and returns what it saw.
-pub(crate) struct ViewSampler {
-    stop: std::sync::mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<DatabaseView>,
-}
-
-impl ViewSampler {
-    /// Starts watching the PostgreSQL database at `url`; `None` for any other server.
-    pub(crate) fn start(url: &str, connect_timeout: Duration) -> Option<ViewSampler> {
-        let config = postgres::config(url).ok()?;
-        let local = is_local(&config);
-        let (stop, stopped) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("loadcast-db-view".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(r) => r,
-                    Err(e) => return noted(format!("the database was not watched: {e}")),
-                };
-                runtime.block_on(watch(config, connect_timeout, local, stopped))
-            })
-            .ok()?;
-        Some(ViewSampler { stop, thread })
-    }
-
-    pub(crate) fn finish(self) -> DatabaseView {
-        let _ = self.stop.send(());
-        self.thread
-            .join()
-            .unwrap_or_else(|_| noted("the database watcher failed".into()))
-    }
-}
-
-fn noted(note: String) -> DatabaseView {
-    DatabaseView {
-        notes: vec![note],
-        ..DatabaseView::default()
-    }
-}
 
 /// A server on a loopback address or a Unix socket runs here: its processes are in `/proc`.
 fn is_local(config: &tokio_postgres::Config) -> bool {
@@ -109,10 +63,6 @@ async fn rows(
         .collect())
 }
 
-fn number(text: &str) -> f64 {
-    text.parse().unwrap_or(0.0)
-}
-
 async fn connect(config: &tokio_postgres::Config, timeout: Duration) -> Result<Client, String> {
     let connecting = config.connect(NoTls);
     match tokio::time::timeout(timeout, connecting).await {
@@ -126,9 +76,6 @@ async fn connect(config: &tokio_postgres::Config, timeout: Duration) -> Result<C
         Err(_) => Err("no answer within the connect timeout".into()),
     }
 }
-
-/// `(queryid → (query, calls, ms, temp blocks))`.
-type Statements = HashMap<String, (String, f64, f64, f64)>;
 
 async fn statements(client: &Client, spent: &mut (u64, Duration)) -> Result<Statements, String> {
     let found = rows(client, STATEMENTS, spent)
@@ -186,13 +133,13 @@ async fn database(client: &Client, spent: &mut (u64, Duration)) -> [f64; 4] {
         .map_or([0.0; 4], |r| [0, 1, 2, 3].map(|i| number(&r[i])))
 }
 
-async fn watch(
+pub(super) async fn watch(
     config: tokio_postgres::Config,
     timeout: Duration,
-    local: bool,
     stopped: std::sync::mpsc::Receiver<()>,
 ) -> DatabaseView {
     let started = Instant::now();
+    let local = is_local(&config);
     let client = match connect(&config, timeout).await {
         Ok(c) => c,
         Err(cause) => return noted(format!("the database was not watched: {cause}")),
@@ -251,7 +198,8 @@ async fn watch(
     }
 
     if with_statements {
-        let after = statements(&client, &mut spent).await.unwrap_or_default();
+        let mut after = statements(&client, &mut spent).await.unwrap_or_default();
+        after.retain(|_, (query, ..)| !query.contains(TAG));
         view.statements = statement_deltas(&statements_before, &after);
         view.statements_source = "pg_stat_statements".into();
     }
@@ -271,177 +219,47 @@ async fn watch(
                 rows: after[2],
                 table_bytes: after[3] as u64,
                 index_bytes: after[4] as u64,
-                seq_scans: (after[0] - before[0]).max(0.0) as u64,
-                index_scans: (after[1] - before[1]).max(0.0) as u64,
+                seq_scans: Some((after[0] - before[0]).max(0.0) as u64),
+                index_scans: Some((after[1] - before[1]).max(0.0) as u64),
             }
         })
         .collect();
-    view.tables
-        .sort_by_key(|t| std::cmp::Reverse(t.table_bytes + t.index_bytes));
-    view.tables.truncate(10);
-    let active: f64 = waits.values().sum();
-    view.waits = waits
-        .into_iter()
-        .map(|(class, n)| WaitShare {
-            class,
-            sessions: n / samples.max(1) as f64,
-            share: n / active.max(1.0),
-        })
-        .collect();
-    view.waits.sort_by(|a, b| b.sessions.total_cmp(&a.sessions));
-    if let Some(p) = processes {
-        let (cpu, read, write) = p.used();
-        view.server_cpu_seconds = cpu;
-        view.server_read_bytes = read;
-        view.server_write_bytes = write;
-    }
-    view.seconds = started.elapsed().as_secs_f64();
-    view.sampling_queries = spent.0;
-    view.sampling_seconds = spent.1.as_secs_f64();
+    let sampled = Sampled {
+        waits,
+        samples,
+        processes,
+        started,
+        spent,
+    };
+    sampled.fill(&mut view);
     view
 }
 
-/// The statements that ran during the run, by the time they took, most first.
-fn statement_deltas(before: &Statements, after: &Statements) -> Vec<StatementTime> {
-    let mut ran: Vec<StatementTime> = after
-        .iter()
-        .filter(|(_, (query, ..))| !query.contains(TAG))
-        .filter_map(|(id, (query, calls, ms, temp))| {
-            let (c0, ms0, t0) = before.get(id).map_or((0.0, 0.0, 0.0), |b| (b.1, b.2, b.3));
-            let calls = calls - c0;
-            (calls > 0.0).then(|| StatementTime {
-                query: query.clone(),
-                calls: calls as u64,
-                total_ms: (ms - ms0).max(0.0),
-                mean_ms: (ms - ms0).max(0.0) / calls,
-                share: 0.0,
-                temp_blocks: (temp - t0).max(0.0) as u64,
-            })
-        })
-        .collect();
-    let total: f64 = ran.iter().map(|s| s.total_ms).sum();
-    for s in &mut ran {
-        s.share = s.total_ms / total.max(1e-9);
-    }
-    ran.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms));
-    ran.truncate(TOP);
-    ran
-}
-
-/// The server's processes as `/proc` shows them: CPU ticks and storage bytes when first and
-/// last seen. A process first seen after the first sample started during the run: all of its
-/// use counts.
-#[derive(Default)]
-struct Processes {
-    seen: HashMap<u32, ([f64; 3], [f64; 3])>,
-    io_readable: bool,
-}
-
-impl Processes {
-    fn saw(&mut self, pid: u32, at_start: bool) {
-        let Some(now) = usage(pid, &mut self.io_readable) else {
-            return;
-        };
-        self.seen
-            .entry(pid)
-            .and_modify(|(_, last)| *last = now)
-            .or_insert((if at_start { now } else { [0.0; 3] }, now));
-    }
-
-    fn used(&self) -> (Option<f64>, Option<u64>, Option<u64>) {
-        if self.seen.is_empty() {
-            return (None, None, None);
-        }
-        let sum = |i: usize| -> f64 {
-            self.seen
-                .values()
-                .map(|(first, last)| (last[i] - first[i]).max(0.0))
-                .sum()
-        };
-        let io = |i: usize| self.io_readable.then(|| sum(i) as u64);
-        // USER_HZ is 100 for user space on Linux.
-        (Some(sum(0) / 100.0), io(1), io(2))
-    }
-}
-
-/// `[cpu ticks, read bytes, written bytes]` of one process.
-fn usage(pid: u32, io_readable: &mut bool) -> Option<[f64; 3]> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = number(fields.get(11)?) + number(fields.get(12)?);
-    let (mut read, mut written) = (0.0, 0.0);
-    if let Ok(io) = std::fs::read_to_string(format!("/proc/{pid}/io")) {
-        *io_readable = true;
-        for line in io.lines() {
-            if let Some(v) = line.strip_prefix("read_bytes: ") {
-                read = number(v);
-            } else if let Some(v) = line.strip_prefix("write_bytes: ") {
-                written = number(v);
-            }
-        }
-    }
-    Some([ticks, read, written])
-}
-
 /// How the server plans each of `statements` (`$1`… for parameters): the generic plan,
-/// forced, so that no value has to be made up. A statement that cannot be prepared (a
-/// transaction command, a typo) gets its error instead.
-pub(crate) fn explain(
-    url: &str,
+/// forced, so that no value has to be made up. A statement that cannot be prepared (a typo)
+/// gets its error instead.
+pub(super) async fn explain(
+    config: &tokio_postgres::Config,
     connect_timeout: Duration,
-    statements: &[String],
+    statements: &[&String],
 ) -> Vec<StatementPlan> {
-    let Ok(config) = postgres::config(url) else {
-        return Vec::new();
-    };
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return Vec::new();
-    };
-    runtime.block_on(async {
-        let client = match connect(&config, connect_timeout).await {
-            Ok(c) => c,
-            Err(cause) => {
-                return statements
-                    .iter()
-                    .map(|q| failed_plan(q, format!("could not connect: {cause}")))
-                    .collect();
-            }
-        };
-        let _ = client
-            .simple_query(&format!("{TAG} SET plan_cache_mode = force_generic_plan"))
-            .await;
-        let mut plans = Vec::new();
-        for query in statements.iter().filter(|q| explainable(q)) {
-            plans.push(explain_one(&client, query).await);
+    let client = match connect(config, connect_timeout).await {
+        Ok(c) => c,
+        Err(cause) => {
+            return statements
+                .iter()
+                .map(|q| failed_plan(q, format!("could not connect: {cause}")))
+                .collect();
         }
-        plans
-    })
-}
-
-/// Statements with a plan (not `BEGIN`, `COMMIT`, `SET`…).
-fn explainable(query: &str) -> bool {
-    let first = query
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_ascii_uppercase();
-    [
-        "SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES", "MERGE", "TABLE",
-    ]
-    .contains(&first.trim_start_matches('('))
-}
-
-fn failed_plan(query: &str, error: String) -> StatementPlan {
-    StatementPlan {
-        query: query.to_string(),
-        nodes: Vec::new(),
-        seq_scans: Vec::new(),
-        error: Some(error),
+    };
+    let _ = client
+        .simple_query(&format!("{TAG} SET plan_cache_mode = force_generic_plan"))
+        .await;
+    let mut plans = Vec::new();
+    for query in statements {
+        plans.push(explain_one(&client, query).await);
     }
+    plans
 }
 
 async fn explain_one(client: &Client, query: &str) -> StatementPlan {
@@ -519,14 +337,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_statements_with_a_plan_are_explained() {
-        assert!(explainable("select * from t"));
-        assert!(explainable("  WITH x AS (SELECT 1) SELECT * FROM x"));
-        assert!(!explainable("BEGIN"));
-        assert!(!explainable("SET search_path = a"));
-    }
-
-    #[test]
     fn a_plan_lists_its_nodes_and_its_sequential_scans() {
         let plan: serde_json::Value = serde_json::from_str(
             r#"{"Node Type": "Sort", "Plans": [{"Node Type": "Seq Scan", "Relation Name": "orders"},
@@ -544,29 +354,5 @@ mod tests {
             ]
         );
         assert_eq!(scans, ["orders"]);
-    }
-
-    #[test]
-    fn statements_are_measured_by_what_changed_during_the_run() {
-        let before: Statements = [("1".to_string(), ("SELECT a".to_string(), 10.0, 5.0, 0.0))]
-            .into_iter()
-            .collect();
-        let after: Statements = [
-            ("1".to_string(), ("SELECT a".to_string(), 30.0, 45.0, 0.0)),
-            ("2".to_string(), ("SELECT b".to_string(), 5.0, 10.0, 8.0)),
-            (
-                "3".to_string(),
-                (TABLES.replace("'.'", "$1"), 3.0, 1.0, 0.0),
-            ),
-        ]
-        .into_iter()
-        .collect();
-        let ran = statement_deltas(&before, &after);
-        assert_eq!(ran.len(), 2);
-        assert_eq!(ran[0].query, "SELECT a");
-        assert_eq!(ran[0].calls, 20);
-        assert!((ran[0].mean_ms - 2.0).abs() < 1e-9);
-        assert!((ran[0].share - 0.8).abs() < 1e-9);
-        assert_eq!(ran[1].temp_blocks, 8);
     }
 }
