@@ -213,7 +213,14 @@ impl Plan {
     /// `[history]`, `[horizon]`, `[database]` and `[capacity]`, as `plan check` shows them.
     fn describe_data(&self, out: &mut String) {
         if let Some(h) = &self.history {
-            let data: Vec<String> = h.data.iter().map(|(n, c)| format!("{n} ← {c}")).collect();
+            let data: Vec<String> = h
+                .data
+                .iter()
+                .map(|(n, c)| match h.shapes.iter().find(|(s, _)| s == n) {
+                    Some((_, shape)) => format!("{n} ← {c}, pinned {}", shape.name()),
+                    None => format!("{n} ← {c}"),
+                })
+                .collect();
             let _ = writeln!(
                 out,
                 "history   {} (traffic {}; data {})",
@@ -226,9 +233,15 @@ impl Plan {
                 if data.is_empty() {
                     "none".to_string()
                 } else {
-                    data.join(", ")
+                    data.join("; ")
                 }
             );
+            if let Some(r) = &h.resample {
+                let _ = writeln!(out, "  resampled to {}", humantime::format_duration(r.step));
+            }
+            if let Some(e) = &h.events {
+                let _ = writeln!(out, "  events kept out of the fit: {}", e.display());
+            }
         }
         if let Some(h) = &self.horizon {
             let _ = writeln!(

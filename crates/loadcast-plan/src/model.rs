@@ -106,6 +106,11 @@ pub struct HistorySpec {
     pub traffic: Vec<String>,
     /// Data series: (name, column), e.g. `orders = "orders_rows"`.
     pub data: Vec<(String, String)>,
+    /// Growth shapes pinned on data series (`orders = "orders_rows:linear"`), by name.
+    pub shapes: Vec<(String, loadcast_forecast::model::Shape)>,
+    /// One-off events and holidays to keep out of the fit.
+    pub events: Option<PathBuf>,
+    pub resample: Option<loadcast_forecast::resample::Resample>,
 }
 
 /// `[horizon]`: how far ahead, and which bound of the forecast the plan tests.

@@ -50,6 +50,10 @@ pub(crate) struct RawHistory {
     pub traffic: Vec<Spanned<String>>,
     #[serde(default)]
     pub data: BTreeMap<String, Spanned<String>>,
+    /// One-off events and holidays kept out of the fit (a CSV, relative to the plan).
+    pub events: Option<Spanned<String>>,
+    /// Aggregate to a coarser step first: `1d`, `1w:max`, `1month:sum`.
+    pub resample: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

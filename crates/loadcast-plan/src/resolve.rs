@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use loadcast_forecast::history::{CsvSpec, SeriesKind, SeriesSpec};
+use loadcast_forecast::history::{CsvSpec, History, SeriesKind, SeriesSpec};
+use loadcast_forecast::resample::Resample;
 use loadcast_forecast::source::{HistorySource, PrometheusWindow};
 use loadcast_forecast::{Band, ForecastError, Projection, SeriesProjection};
 
@@ -140,39 +141,37 @@ fn horizon_of(plan: &Plan) -> Duration {
 }
 
 /// The series a plan's `[history]` declares: traffic columns by their own name, data series by
-/// the name the plan gives them.
+/// the name the plan gives them, with the growth shapes it pins.
 pub fn history_series(history: &HistorySpec) -> Vec<SeriesSpec> {
     history
         .traffic
         .iter()
         .map(|c| SeriesSpec::new(c, c, SeriesKind::Traffic))
-        .chain(
-            history
-                .data
-                .iter()
-                .map(|(name, column)| SeriesSpec::new(name, column, SeriesKind::Data)),
-        )
+        .chain(history.data.iter().map(|(name, column)| {
+            SeriesSpec {
+                shape: history
+                    .shapes
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, shape)| *shape),
+                ..SeriesSpec::new(name, column, SeriesKind::Data)
+            }
+        }))
         .collect()
 }
 
 /// The forecast a plan's `[history]` and `[horizon]` ask for (what `loadcast forecast --plan`
-/// writes); `None` when the plan has no history.
+/// writes: the same inputs, resampling, events and pins); `None` when the plan has no history.
 pub fn forecast_history(plan: &Plan) -> Result<Option<Projection>, ForecastError> {
-    let Some(history) = &plan.history else {
+    if plan.history.is_none() {
         return Ok(None);
-    };
-    let series = loadcast_forecast::history::read_csv(
-        &history.csv,
-        &CsvSpec {
-            timestamp: history.timestamp.clone(),
-            series: history_series(history),
-        },
-    )?;
-    loadcast_forecast::project(
-        &series,
-        &loadcast_forecast::Options::horizon(horizon_of(plan)),
-    )
-    .map(Some)
+    }
+    let inputs = forecast_inputs(ForecastAsk {
+        plan: Some((plan, &plan.path)),
+        ..ForecastAsk::default()
+    })?;
+    let history = inputs.history()?;
+    loadcast_forecast::project(&history, &inputs.options()).map(Some)
 }
 
 /// What `loadcast forecast` was asked; the plan's `[history]` and `[horizon]` fill in what the
@@ -186,15 +185,42 @@ pub struct ForecastAsk<'a> {
     pub timestamp: Option<String>,
     pub series: Vec<SeriesSpec>,
     pub horizon: Option<Duration>,
+    pub events: Option<PathBuf>,
+    pub resample: Option<Resample>,
 }
 
-/// The history to read and how far ahead to forecast it.
+/// The history to read, how to prepare it and how far ahead to forecast it.
 #[derive(Clone, Debug)]
 pub struct ForecastInputs {
     pub source: HistorySource,
     pub horizon: Duration,
     /// What the store lists the forecast under: the plan's name, else the history's source.
     pub name: String,
+    /// Events and holidays kept out of the fit.
+    pub events: Option<PathBuf>,
+    pub resample: Option<Resample>,
+}
+
+impl ForecastInputs {
+    /// The history read, resampled and with its events kept out, ready to forecast.
+    pub fn history(&self) -> Result<History, ForecastError> {
+        let mut history = self.source.read()?;
+        if let Some(to) = self.resample {
+            history = history.resample(to, &self.source.name())?;
+        }
+        if let Some(path) = &self.events {
+            history.exclude_events(&loadcast_forecast::events::read_events(path)?);
+        }
+        Ok(history)
+    }
+
+    /// The forecast's options: the horizon and the pinned growth shapes.
+    pub fn options(&self) -> loadcast_forecast::Options {
+        loadcast_forecast::Options {
+            pins: self.source.pins(),
+            ..loadcast_forecast::Options::horizon(self.horizon)
+        }
+    }
 }
 
 /// Resolves a forecast's inputs: flags first, then the plan.
@@ -250,6 +276,10 @@ pub fn forecast_inputs(ask: ForecastAsk<'_>) -> Result<ForecastInputs, ForecastE
         source,
         horizon,
         name,
+        events: ask
+            .events
+            .or_else(|| history.and_then(|h| h.events.clone())),
+        resample: ask.resample.or_else(|| history.and_then(|h| h.resample)),
     })
 }
 

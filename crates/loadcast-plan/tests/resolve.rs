@@ -112,3 +112,112 @@ fn grow_and_capacity_aim_at_the_same_volume_with_the_plans_bound() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A plan's `[history]` with a pinned shape, events and a resampling: the forecast `grow` and
+/// `capacity` make from it is the one `loadcast forecast --plan` makes, pin and all.
+#[test]
+fn a_plans_history_pins_a_shape_and_keeps_events_out_for_every_command() {
+    let dir = std::env::temp_dir().join(format!("loadcast-history-pins-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Hourly rows of a table growing linearly, with a one-day burst of writes to keep out.
+    let start = 1_730_000_000 / DAY * DAY;
+    let mut csv = String::from("time,orders_rows\n");
+    for h in 0..(120 * 24) {
+        let burst = if (50 * 24..51 * 24).contains(&h) {
+            40_000.0
+        } else {
+            0.0
+        };
+        let noise = 150.0 * ((h as f64) * 0.7).sin();
+        csv.push_str(&format!(
+            "{},{:.0}\n",
+            start + h * 3600,
+            1e6 + 500.0 * h as f64 + burst + noise
+        ));
+    }
+    std::fs::write(dir.join("history.csv"), csv).unwrap();
+    let burst_start = start + 50 * DAY;
+    std::fs::write(
+        dir.join("events.csv"),
+        format!("{burst_start},{},bulk import\n", burst_start + DAY),
+    )
+    .unwrap();
+    let text = r#"
+target = "http://127.0.0.1:8080"
+[[scenario]]
+[[scenario.step]]
+get = "/"
+[load]
+model = "closed"
+users = 1
+duration = "1s"
+[history]
+csv = "history.csv"
+data = { orders = "orders_rows:linear" }
+events = "events.csv"
+resample = "1d:last"
+[horizon]
+until = "30d"
+"#;
+    std::fs::write(dir.join("plan.toml"), text).unwrap();
+    let plan = loadcast_plan::load(&dir.join("plan.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let shown = plan.describe();
+    assert!(
+        shown.contains("orders ← orders_rows, pinned linear")
+            && shown.contains("resampled to 1day")
+            && shown.contains("events kept out of the fit"),
+        "{shown}"
+    );
+    let projection = loadcast_plan::resolve::forecast_history(&plan)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("the plan has a history"));
+    let orders = &projection.series[0];
+    assert!(
+        orders
+            .notes
+            .iter()
+            .any(|n| n.contains("pinned to the linear shape")),
+        "the pin is followed: {:?}",
+        orders.notes
+    );
+    assert_eq!(
+        projection.step_seconds, 86_400,
+        "the daily grid the plan asked for"
+    );
+    assert!(
+        projection.notes.iter().any(|n| n.contains("(bulk import)")),
+        "the plan's events are kept out: {:?}",
+        projection.notes
+    );
+    // 120 days of +12,000 a day, 30 more: about 1e6 + 150 × 12,000.
+    let expected = 1e6 + 150.0 * 12_000.0;
+    let at = orders.at_horizon.point;
+    assert!(
+        (at - expected).abs() / expected < 0.02,
+        "the linear growth is projected, not bent by the burst: {at:.0} vs {expected:.0}"
+    );
+
+    let missing = text.replace("events.csv", "no-such-events.csv");
+    std::fs::write(dir.join("missing.toml"), missing).unwrap();
+    let e = loadcast_plan::load(&dir.join("missing.toml"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        e.contains("history.events") || e.contains("no such file"),
+        "a missing events file is named: {e}"
+    );
+    let e = loadcast_plan::load(&{
+        std::fs::write(
+            dir.join("resample.toml"),
+            text.replace("1d:last", "1d:median"),
+        )
+        .unwrap();
+        dir.join("resample.toml")
+    })
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(e.contains("is not an aggregate"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

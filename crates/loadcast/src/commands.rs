@@ -176,14 +176,10 @@ pub fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
         timestamp: args.timestamp.clone(),
         series: args.traffic.iter().chain(&args.data).cloned().collect(),
         horizon: args.horizon,
+        events: args.events.clone(),
+        resample: args.resample,
     })?;
-    let mut history = inputs.source.read()?;
-    if let Some(to) = args.resample {
-        history = history.resample(to, &inputs.source.name())?;
-    }
-    if let Some(path) = &args.events {
-        history.exclude_events(&loadcast_forecast::events::read_events(path)?);
-    }
+    let history = inputs.history()?;
     if args.backtest {
         let results =
             loadcast_forecast::backtest(&history, args.holdout, args.min_train, seasons.as_deref())
@@ -197,10 +193,8 @@ pub fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
         return Ok(exit::PASSED);
     }
     let options = loadcast_forecast::Options {
-        horizon: inputs.horizon,
         seasons,
-        pins: inputs.source.pins(),
-        ..loadcast_forecast::Options::horizon(inputs.horizon)
+        ..inputs.options()
     };
     let projection = loadcast_forecast::project(&history, &options).map_err(Failure::usage)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("projection.json"));

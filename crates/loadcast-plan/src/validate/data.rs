@@ -1,6 +1,8 @@
 //! `[history]`, `[horizon]`, `[capacity]`, `[database]` and `[feeders]`: where the data comes
 //! from and how much of it the plan tests with.
 
+use loadcast_forecast::history::SeriesKind;
+
 use super::*;
 
 impl Validator<'_> {
@@ -25,15 +27,67 @@ impl Validator<'_> {
             );
             return None;
         }
-        Some(HistorySpec {
+        let mut ok = true;
+        let mut data = Vec::new();
+        let mut shapes = Vec::new();
+        for (name, column) in &h.data {
+            // The command line's own syntax: `orders = "orders_rows:linear"` pins a shape.
+            let spec = format!("{name}={}", column.get_ref());
+            match loadcast_forecast::history::SeriesSpec::parse(&spec, SeriesKind::Data) {
+                Ok(series) => {
+                    data.push((series.name.clone(), series.source));
+                    shapes.extend(series.shape.map(|shape| (series.name, shape)));
+                }
+                Err(message) => {
+                    self.error(
+                        column,
+                        format!("history.data.{name}"),
+                        message,
+                        Some("a column, optionally with a growth shape: \"orders_rows\" or \"orders_rows:linear\""),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let events = h.events.as_ref().and_then(|e| {
+            let path = self.base_dir.join(e.get_ref());
+            if path.is_file() {
+                Some(path)
+            } else {
+                self.error(
+                    e,
+                    "history.events",
+                    format!("no such file: {}", path.display()),
+                    Some("a CSV of start[,end][,name] lines, relative to the plan"),
+                );
+                ok = false;
+                None
+            }
+        });
+        let resample = h.resample.as_ref().and_then(|r| match r
+            .get_ref()
+            .parse::<loadcast_forecast::resample::Resample>(
+        ) {
+            Ok(resample) => Some(resample),
+            Err(message) => {
+                self.error(
+                    r,
+                    "history.resample",
+                    message,
+                    Some("\"1d\", \"1w:max\", \"1month:sum\""),
+                );
+                ok = false;
+                None
+            }
+        });
+        ok.then(|| HistorySpec {
             csv,
             timestamp: h.timestamp.as_ref().map(|t| t.get_ref().clone()),
             traffic: h.traffic.iter().map(|t| t.get_ref().clone()).collect(),
-            data: h
-                .data
-                .iter()
-                .map(|(name, column)| (name.clone(), column.get_ref().clone()))
-                .collect(),
+            data,
+            shapes,
+            events,
+            resample,
         })
     }
 
