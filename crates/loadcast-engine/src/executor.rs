@@ -97,6 +97,8 @@ pub(crate) struct RunShape {
     pub connections: ConnectionMode,
     /// Run-wide virtual user numbers, so that `unique` rows are unique across workers and groups.
     pub next_user: AtomicU64,
+    /// This process's shard of the run: (index, count). User numbers interleave across shards.
+    pub shard: (u32, u32),
 }
 
 /// One worker's view of the run.
@@ -168,7 +170,9 @@ impl Worker {
     /// A new user with the next run-wide number; `None` when a `unique` feeder has no row left
     /// for it (counted: the arrival is not run as somebody else).
     fn new_user(&self, slot: Slot) -> Option<VirtualUser> {
-        let id = self.shape.next_user.fetch_add(1, Ordering::Relaxed);
+        let (shard, shards) = self.shape.shard;
+        let id = self.shape.next_user.fetch_add(1, Ordering::Relaxed) * u64::from(shards)
+            + u64::from(shard);
         let Some(data) = UserData::new(
             id,
             // Distinct, reproducible streams per user.

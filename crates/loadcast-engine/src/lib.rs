@@ -69,6 +69,10 @@ pub struct RunOptions {
     pub workers: Option<usize>,
     /// Skip the connection check before the run.
     pub skip_preflight: bool,
+    /// This process runs shard `index` of `count` of the plan's load (`--shard I/N`).
+    pub shard: Option<(u32, u32)>,
+    /// When the schedule starts, shared by every shard (`--start-at`); now when `None`.
+    pub start_at: Option<SystemTime>,
 }
 
 /// Live view of a run, one call per finished second.
@@ -146,9 +150,21 @@ pub fn run(
         within,
         ..
     } = compiled;
-    let started_at = SystemTime::now();
-    // A short lead so that every worker starts on the same instant.
-    let start = Instant::now() + Duration::from_millis(20);
+    // A short lead so that every worker starts on the same instant; shards wait for theirs.
+    let lead = match options.start_at {
+        Some(at) => at
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+            .max(Duration::from_millis(20)),
+        None => Duration::from_millis(20),
+    };
+    let start = Instant::now() + lead;
+    let started_at = SystemTime::now() + lead;
+    // Shard `index` of `count` runs workers `index × workers …` of `count × workers`: the
+    // arrivals, users and in-order feeder rows interleave across shards as across workers.
+    let (shard_index, shard_count) = options.shard.unwrap_or((0, 1));
+    let all_workers = workers * shard_count as usize;
+    let first_worker = workers * shard_index as usize;
     let groups = plan
         .groups()
         .into_iter()
@@ -168,9 +184,14 @@ pub fn run(
         scenarios,
         request_names,
         start,
-        workers,
+        workers: all_workers,
         graceful_stop: plan.http.graceful_stop,
-        feeders: plan.feeders.iter().map(FeederRun::new).collect(),
+        feeders: plan
+            .feeders
+            .iter()
+            .map(|f| FeederRun::new(f, shard_index, shard_count))
+            .collect(),
+        shard: (shard_index, shard_count),
         variables: plan.variables.len(),
         cookies: plan.http.cookies,
         connections: plan.http.connections,
@@ -184,13 +205,13 @@ pub fn run(
         let setup =
             WorkerSetup {
                 shape: shape.clone(),
-                index,
+                index: first_worker + index,
                 connector: connector.clone(),
                 sql: sql.clone(),
                 sql_pool: plan.database.as_ref().and_then(|d| d.pool).map(|size| {
                     executor::PoolShare {
                         size: size as usize,
-                        workers,
+                        workers: all_workers,
                     }
                 }),
                 stop: stop_sender.subscribe(),
@@ -204,7 +225,7 @@ pub fn run(
     }
     drop(second_tx);
 
-    let timeline = collect_timeline(&second_rx, workers, &shape, observer);
+    let timeline = collect_timeline(&second_rx, (first_worker, workers), &shape, observer);
 
     let mut result = RunResult::new(RunMeta {
         plan_name: plan.name.clone(),
@@ -221,6 +242,15 @@ pub fn run(
         },
         loadcast_version: env!("CARGO_PKG_VERSION").to_string(),
         shards: 1,
+        shard: options
+            .shard
+            .map(|(index, count)| loadcast_stats::shard::ShardTag {
+                index,
+                count,
+                attempt: started_at
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64),
+            }),
     });
     // In the order the plan's steps first name them: the flow a user follows.
     let mut requests: Vec<loadcast_stats::RequestStats> = shape
@@ -334,10 +364,11 @@ pub fn explain(plan: &Plan, statements: &[String]) -> Vec<loadcast_stats::Statem
 /// and the CSV read.
 const FULL_RESOLUTION_SECONDS: usize = 60;
 
-/// Merges per-worker seconds into the timeline, reporting each second once every worker has.
+/// Merges per-worker seconds into the timeline, reporting each second once every worker has;
+/// `workers` are this process's (the first one's run-wide index, and how many).
 fn collect_timeline(
     seconds: &mpsc::Receiver<Second>,
-    workers: usize,
+    (first_worker, workers): (usize, usize),
     shape: &RunShape,
     observer: &mut dyn Observer,
 ) -> Vec<Second> {
@@ -365,9 +396,12 @@ fn collect_timeline(
             Duration::from_secs(u64::from(second.t)),
             Duration::from_secs(u64::from(second.t) + 1),
         );
+        // This process's share: arrival k is worker k mod (all workers)'s.
+        let (all, first, mine) = (shape.workers as u64, first_worker as u64, workers as u64);
+        let ours = |k: u64| k / all * mine + (k % all).saturating_sub(first).min(mine);
         second.scheduled = schedules
             .iter()
-            .map(|s| s.hits_before(to) - s.hits_before(from))
+            .map(|s| ours(s.hits_before(to)) - ours(s.hits_before(from)))
             .sum();
         sent += second.sent;
         completed += second.completed;

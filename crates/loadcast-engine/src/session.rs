@@ -16,14 +16,25 @@ pub(crate) struct FeederRun {
     pub feeder: Feeder,
     /// Next row for `sequential` and `circular`, shared by every worker.
     pub next: AtomicU64,
+    /// This shard's rows of the in-order strategies are `shard`, `shard + shards`, …: no row
+    /// goes to two shards.
+    shard: u64,
+    shards: u64,
 }
 
 impl FeederRun {
-    pub(crate) fn new(feeder: &Feeder) -> Self {
+    pub(crate) fn new(feeder: &Feeder, shard: u32, shards: u32) -> Self {
         Self {
             feeder: feeder.clone(),
             next: AtomicU64::new(0),
+            shard: u64::from(shard),
+            shards: u64::from(shards.max(1)),
         }
+    }
+
+    /// The next in-order position of this shard.
+    fn next_position(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed) * self.shards + self.shard
     }
 
     fn rows(&self) -> u64 {
@@ -46,11 +57,9 @@ impl FeederRun {
         match self.feeder.strategy {
             FeederStrategy::Unique => None,
             FeederStrategy::Random => Some(rng.u64(0..rows) as u32),
-            FeederStrategy::Circular => {
-                Some((self.next.fetch_add(1, Ordering::Relaxed) % rows) as u32)
-            }
+            FeederStrategy::Circular => Some((self.next_position() % rows) as u32),
             FeederStrategy::Sequential => {
-                let n = self.next.fetch_add(1, Ordering::Relaxed);
+                let n = self.next_position();
                 (n < rows).then_some(n as u32)
             }
         }

@@ -493,6 +493,7 @@ mod tests {
             status: RunStatus::Complete,
             loadcast_version: "0".into(),
             shards: 1,
+            shard: None,
         });
         let mut requests = [RequestStats::new("slow"), RequestStats::new("steady")];
         for (t, lists) in seconds.iter().enumerate() {

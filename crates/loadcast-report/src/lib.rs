@@ -6,7 +6,7 @@
 //! # let result = RunResult::new(RunMeta { plan_name: "p".into(), plan_hash: "h".into(),
 //! #   target: "http://127.0.0.1:1".into(), model: "open".into(), started_at: "now".into(),
 //! #   planned_seconds: 1.0, elapsed_seconds: 1.0, status: RunStatus::Complete,
-//! #   loadcast_version: "0".into(), shards: 1 });
+//! #   loadcast_version: "0".into(), shards: 1, shard: None });
 //! let text = loadcast_report::terminal_summary(&result);
 //! assert!(text.contains("generator"));
 //! ```

@@ -175,6 +175,11 @@ fn run_result() -> impl Strategy<Value = RunResult> {
                     },
                     loadcast_version: "0.1.0".into(),
                     shards,
+                    shard: (shards == 1).then_some(loadcast_stats::shard::ShardTag {
+                        index: 1,
+                        count: 4,
+                        attempt: u64::from(cpu.is_some()),
+                    }),
                 });
                 r.requests = requests;
                 r.timeline = timeline;
@@ -287,6 +292,7 @@ fn empty_documents_read_back() {
         status: RunStatus::Interrupted,
         loadcast_version: String::new(),
         shards: 1,
+        shard: None,
     });
     reads_back(&run).unwrap_or_else(|e| panic!("{e}"));
     let study = CapacityStudy::new("", "", "", "");

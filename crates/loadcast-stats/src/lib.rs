@@ -29,6 +29,7 @@ pub mod document;
 mod error_kind;
 mod histogram;
 mod result;
+pub mod shard;
 pub mod slo;
 pub mod time;
 

@@ -278,6 +278,10 @@ pub struct RunMeta {
     /// How many result files were merged into this one (1 for a single run).
     #[serde(default = "one")]
     pub shards: u32,
+    /// Which shard of a scaled-out run this result is (`loadcast run --shard I/N`); `None` for
+    /// a whole run, or for shards already merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::ShardTag>,
 }
 
 fn one() -> u32 {
@@ -400,7 +404,33 @@ impl RunResult {
             }
         }
         // Requests keep the order of the first result (the plan's flow); new ones follow.
+        // Seconds align by the wall clock: a shard that started a second later fills the
+        // second after.
+        let offset = match (
+            crate::time::parse_time(&self.meta.started_at),
+            crate::time::parse_time(&other.meta.started_at),
+        ) {
+            (Some(ours), Some(theirs)) => theirs - ours,
+            _ => 0,
+        };
+        // The earlier start is the merged run's start.
+        let offset = if offset < 0 {
+            for second in &mut self.timeline {
+                second.t += offset.unsigned_abs() as u32;
+            }
+            self.meta.started_at = other.meta.started_at.clone();
+            0
+        } else {
+            offset
+        };
         for theirs in &other.timeline {
+            let t = i64::from(theirs.t) + offset;
+            let Ok(t) = u32::try_from(t) else {
+                continue;
+            };
+            let mut theirs = theirs.clone();
+            theirs.t = t;
+            let theirs = &theirs;
             match self.timeline.iter_mut().find(|s| s.t == theirs.t) {
                 Some(ours) => {
                     ours.merge(theirs);
@@ -443,6 +473,7 @@ mod tests {
             status: RunStatus::Complete,
             loadcast_version: "test".into(),
             shards: 1,
+            shard: None,
         });
         let mut stats = RequestStats::new("GET /");
         stats.count = requests;

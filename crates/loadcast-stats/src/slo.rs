@@ -217,6 +217,7 @@ mod tests {
             status: RunStatus::Complete,
             loadcast_version: String::new(),
             shards: 1,
+            shard: None,
         });
         let mut refused = RequestStats::new("GET /");
         refused.count = 100;

@@ -57,6 +57,10 @@ pub enum Command {
     /// Find the breaking point (at each data scale), fit capacity against data volume and the
     /// USL, and compute headroom and runway against a projection, beside the traffic-only view.
     Capacity(CapacityArgs),
+    /// Merge the results of a sharded run (`run --shard I/N`): one complete attempt per shard,
+    /// histograms added, seconds aligned by the wall clock, the plan's thresholds evaluated on
+    /// the whole; exits like `run`.
+    Merge(MergeArgs),
     /// Render results, capacity studies and projections (files or run ids): terminal summary,
     /// self-contained HTML with charts, JUnit XML, JSON summary, CSV timeline.
     Report(ReportArgs),
@@ -94,6 +98,19 @@ pub struct RunArgs {
     /// Do not check that the target accepts connections before the run.
     #[arg(long)]
     pub skip_preflight: bool,
+    /// Run shard INDEX of COUNT of the plan's load (`2/4`: the third of four), for
+    /// `loadcast merge` to add up: arrivals, users and in-order feeder rows are split so that
+    /// the shards together run the plan once.
+    #[arg(long, value_name = "INDEX/COUNT", conflicts_with = "shards")]
+    pub shard: Option<String>,
+    /// Run one of COUNT shards, the index from `JOB_COMPLETION_INDEX` (a Kubernetes Indexed
+    /// Job's pods need no wrapper).
+    #[arg(long, value_name = "COUNT")]
+    pub shards: Option<u32>,
+    /// When the schedule starts (RFC 3339, or Unix seconds): shards given the same instant start
+    /// together [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
     #[command(flatten)]
     pub files: OutputFiles,
 }
@@ -425,6 +442,18 @@ pub struct ImportHarArgs {
     /// Keep stylesheets, scripts, images and fonts.
     #[arg(long)]
     pub include_static: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' result files (every attempt: the merge keeps one complete one per shard).
+    #[arg(required = true, value_name = "FILE")]
+    pub results: Vec<PathBuf>,
+    /// Where to write the merged result [default: merged.result.json].
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub files: OutputFiles,
 }
 
 #[derive(Debug, Args)]

@@ -14,10 +14,15 @@ use crate::progress::Display;
 
 pub fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let plan = loadcast_plan::load(&args.plan).map_err(Failure::usage)?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_result_path(&args.plan));
+    let shard = crate::shards::which(&args)?;
+    let start_at = crate::shards::start_at(args.start_at.as_deref())?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let whole = default_result_path(&args.plan);
+        match shard {
+            Some((i, n)) => crate::shards::shard_path(&whole, i, n),
+            None => whole,
+        }
+    });
     // Every file the run will write, before it runs: a measurement must not be lost to a
     // directory that does not exist.
     let files = &args.files;
@@ -45,6 +50,8 @@ pub fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let options = RunOptions {
         workers: args.workers,
         skip_preflight: args.skip_preflight,
+        shard,
+        start_at,
     };
     let result = loadcast_engine::run(&plan, &options, &stop, &mut display);
     display.finish();
@@ -62,15 +69,23 @@ pub fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
     saved?;
     print!("{}", loadcast_report::terminal_summary(&result));
     println!("\nresult written to {}", out.display());
+    write_run_outputs(&args.files, &result)?;
+    Ok(exit_code(&result))
+}
+
+/// The HTML, JUnit, JSON summary and CSV a run result was asked for.
+pub(crate) fn write_run_outputs(
+    files: &crate::cli::OutputFiles,
+    result: &RunResult,
+) -> Result<(), Failure> {
     crate::store::write_outputs(
-        &args.files,
+        files,
         &loadcast_report::HtmlInput {
             title: &format!("loadcast report: {}", result.meta.plan_name),
-            run: Some(&result),
+            run: Some(result),
             ..Default::default()
         },
-    )?;
-    Ok(exit_code(&result))
+    )
 }
 
 pub fn import_har(args: ImportHarArgs) -> Result<u8, Failure> {
@@ -211,7 +226,7 @@ pub fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
     Ok(exit::PASSED)
 }
 
-fn exit_code(result: &RunResult) -> u8 {
+pub(crate) fn exit_code(result: &RunResult) -> u8 {
     if result.meta.status == RunStatus::Interrupted {
         exit::INTERRUPTED
     } else if result.thresholds.iter().any(|t| !t.passed) {

@@ -10,6 +10,7 @@ mod history;
 mod interrupt;
 mod progress;
 mod resolve;
+mod shards;
 mod store;
 mod study;
 
@@ -71,6 +72,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Forecast(args) => commands::forecast(args, &store),
         Command::Grow(args) => crate::grow::grow(args),
         Command::Capacity(args) => crate::capacity::capacity(args, &store),
+        Command::Merge(args) => shards::merge(args, &store),
         Command::Report(args) => crate::history::report(args, &store),
         Command::Runs(args) => crate::history::runs(args, &store),
         Command::Compare(args) => crate::history::compare(args, &store),

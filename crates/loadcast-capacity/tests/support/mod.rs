@@ -44,6 +44,7 @@ pub fn result(rate: f64, hold: Duration, ok: u64, errors: u64, p50: f64, p99: f6
         status: RunStatus::Complete,
         loadcast_version: String::new(),
         shards: 1,
+        shard: None,
     });
     let mut stats = RequestStats::new("GET /");
     stats.count = ok + errors;

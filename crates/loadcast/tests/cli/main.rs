@@ -19,6 +19,7 @@ mod input;
 mod plan_init;
 mod run;
 mod secrets;
+mod shards;
 mod signals;
 mod store;
 

@@ -1,0 +1,213 @@
+//! A plan run as four shard processes (each with its own `JOB_COMPLETION_INDEX`, as a
+//! Kubernetes Indexed Job's pods) and merged matches the same plan run by one process; every
+//! `unique` feeder row goes to exactly one shard; a shard killed and run again counts once.
+
+use super::*;
+
+/// An open-model plan: 100 arrivals a second for 4 s, each user its own row of 400.
+fn sharded_plan(dir: &Path, target: &str) -> PathBuf {
+    let rows: String = (0..400).map(|i| format!("{i}\n")).collect();
+    std::fs::write(dir.join("rows.csv"), format!("id\n{rows}")).unwrap();
+    let path = dir.join("wide.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "wide"
+target = "{target}"
+
+[feeders.row]
+csv = "rows.csv"
+strategy = "unique"
+
+[load]
+model = "open"
+rate = "100/s"
+duration = "4s"
+
+[slo]
+p99 = "500ms"
+errors = "1%"
+
+[[scenario]]
+[[scenario.step]]
+get = "/row/{{{{row.id}}}}"
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn shard(dir: &Path, plan: &Path, index: u32, start_at: &str) -> std::process::Child {
+    loadcast()
+        .args(["--no-store", "run"])
+        .arg(plan)
+        .args(["--shards", "4", "--start-at", start_at, "--workers", "1"])
+        .args(["--progress", "off"])
+        .env("JOB_COMPLETION_INDEX", index.to_string())
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn rows_seen(server: &TestServer) -> Vec<u32> {
+    (0..400)
+        .filter(|i| server.counters.path(&format!("/row/{i}")) > 0)
+        .collect()
+}
+
+#[test]
+fn four_shards_merged_match_one_process_and_split_the_unique_rows() {
+    let _alone = measuring_alone();
+    let dir = workdir("shards");
+    let server = TestServer::start();
+    let plan = sharded_plan(&dir, &server.url());
+
+    // One process, the whole plan.
+    let whole = loadcast()
+        .args(["--no-store", "run"])
+        .arg(&plan)
+        .args(["--progress", "off", "-o", "whole.result.json"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(whole.status.code(), Some(0), "{}", text(&whole.stderr));
+    let whole = RunResult::load(&dir.join("whole.result.json")).unwrap();
+    let rows_whole = rows_seen(&server).len();
+
+    // Each shard alone, one after another: the rows each one used.
+    let mut used: Vec<Vec<u32>> = Vec::new();
+    let mut before: Vec<u32> = Vec::new();
+    let fresh = TestServer::start();
+    let plan_fresh = sharded_plan(&dir, &fresh.url());
+    for index in 0..4 {
+        let out = shard(&dir, &plan_fresh, index, "0")
+            .wait_with_output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let now = rows_seen(&fresh);
+        used.push(
+            now.iter()
+                .copied()
+                .filter(|r| !before.contains(r))
+                .collect(),
+        );
+        before = now;
+    }
+    let all: usize = used.iter().map(Vec::len).sum();
+    assert_eq!(
+        all,
+        before.len(),
+        "no row was used by two shards: {:?}",
+        used.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    assert!(
+        used.iter().all(|rows| rows.len() >= 90) && all.abs_diff(rows_whole) <= 8,
+        "the shards share the users as one process has them ({rows_whole} rows): {:?}",
+        used.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+
+    // The four at once, from the same start, as an Indexed Job runs them.
+    let start = loadcast_stats::time::now() + 2;
+    let children: Vec<_> = (0..4)
+        .map(|i| shard(&dir, &plan, i, &start.to_string()))
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let files: Vec<String> = (0..4)
+        .map(|i| format!("wide.shard-{i}-of-4.result.json"))
+        .collect();
+    let mut merge_args = vec!["--no-store", "merge", "-o", "merged.result.json"];
+    merge_args.extend(files.iter().map(String::as_str));
+    let merged_out = run_in(&dir, &merge_args);
+    let stdout = text(&merged_out.stdout);
+    assert_eq!(
+        merged_out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&merged_out.stderr)
+    );
+    assert_has(&stdout, "4 shards merged");
+    let merged = RunResult::load(&dir.join("merged.result.json")).unwrap();
+    let (one, four) = (whole.total().count, merged.total().count);
+    assert!(
+        one.abs_diff(four) * 100 <= one,
+        "total requests within 1%: one process {one}, four shards {four}"
+    );
+    let steady = |r: &RunResult| -> Vec<u64> {
+        r.timeline
+            .iter()
+            .filter(|s| (1..=3).contains(&s.t))
+            .map(|s| s.sent)
+            .collect()
+    };
+    let (a, b) = (steady(&whole), steady(&merged));
+    assert!(
+        a.len() == 3 && b.len() == 3 && a.iter().zip(&b).all(|(x, y)| x.abs_diff(*y) * 20 <= *x),
+        "each second's rate within 5%: one process {a:?}, four shards {b:?}"
+    );
+    let verdicts = |r: &RunResult| -> Vec<(String, bool)> {
+        r.thresholds
+            .iter()
+            .map(|t| (t.threshold.to_string(), t.passed))
+            .collect()
+    };
+    assert_eq!(
+        verdicts(&whole),
+        verdicts(&merged),
+        "the same verdicts, evaluated on the merged result"
+    );
+    assert!(!merged.thresholds.is_empty());
+
+    // Shard 2 killed mid-run and run again: the merge takes its complete attempt only.
+    let killed_start = (loadcast_stats::time::now() + 1).to_string();
+    let mut child = shard(&dir, &plan, 2, &killed_start);
+    std::thread::sleep(Duration::from_millis(2500));
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "a stopped shard saves a partial result"
+    );
+    std::fs::rename(
+        dir.join("wide.shard-2-of-4.result.json"),
+        dir.join("wide.shard-2-of-4.killed.result.json"),
+    )
+    .unwrap();
+    let rerun = shard(&dir, &plan, 2, "0").wait_with_output().unwrap();
+    assert_eq!(rerun.status.code(), Some(0), "{}", text(&rerun.stderr));
+    let mut with_rerun = merge_args.clone();
+    with_rerun[3] = "remerged.result.json";
+    with_rerun.push("wide.shard-2-of-4.killed.result.json");
+    let out = run_in(&dir, &with_rerun);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_has(&text(&out.stderr), "an interrupted attempt");
+    let remerged = RunResult::load(&dir.join("remerged.result.json")).unwrap();
+    let again = remerged.total().count;
+    assert!(
+        one.abs_diff(again) * 100 <= one,
+        "the killed attempt is not counted: one process {one}, merged with the rerun {again}"
+    );
+
+    // Without shard 2 at all, the merge says so and fails.
+    let partial: Vec<&str> = merge_args
+        .iter()
+        .copied()
+        .filter(|a| !a.contains("shard-2"))
+        .collect();
+    let out = run_in(&dir, &partial);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_has(
+        &text(&out.stderr),
+        "shard(s) 2 of 4 have no complete result",
+    );
+}
