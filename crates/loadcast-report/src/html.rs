@@ -91,7 +91,7 @@ fn run_section(out: &mut String, r: &RunResult) {
     let _ = writeln!(out, "<h2>Load test: {}</h2>", escape(&m.plan_name));
     let _ = writeln!(
         out,
-        "<p class=\"meta\">{} model against {} — started {}, {:.1} s of {:.1} s planned{}; plan hash {}</p>",
+        "<p class=\"meta\">{} model against {} — started {}, {:.1} s of {:.1} s planned{}{}; plan hash {}</p>",
         escape(&m.model),
         escape(&m.target),
         escape(&m.started_at),
@@ -101,6 +101,11 @@ fn run_section(out: &mut String, r: &RunResult) {
             ", INTERRUPTED (partial result)"
         } else {
             ""
+        },
+        if m.shards > 1 {
+            format!(", {} shards merged", m.shards)
+        } else {
+            String::new()
         },
         escape(&m.plan_hash[..m.plan_hash.len().min(12)])
     );
@@ -152,6 +157,29 @@ fn run_section(out: &mut String, r: &RunResult) {
             g.late,
             g.dropped
         );
+    }
+    let shards = crate::shards::rows(r);
+    if !shards.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h3>Shards</h3><p>Each shard's own generator, beside the merged figures above.</p><table><tr>{}</tr>",
+            crate::shards::HEADERS
+                .iter()
+                .map(|h| format!("<th>{h}</th>"))
+                .collect::<String>()
+        );
+        for (cells, behind) in shards {
+            let _ = writeln!(
+                out,
+                "<tr{}>{}</tr>",
+                if behind { " class=\"bad\"" } else { "" },
+                cells
+                    .iter()
+                    .map(|c| format!("<td>{}</td>", escape(c)))
+                    .collect::<String>()
+            );
+        }
+        let _ = writeln!(out, "</table>");
     }
     if !r.thresholds.is_empty() {
         let _ = writeln!(

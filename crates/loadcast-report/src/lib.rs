@@ -21,6 +21,7 @@ mod input;
 mod outputs;
 mod record;
 mod review;
+mod shards;
 
 use std::fmt::Write as _;
 
@@ -193,6 +194,13 @@ pub fn terminal_summary(result: &RunResult) -> String {
              numbers above are not trustworthy at this rate; raise load.max_in_flight or add CPUs",
             g.miss_rate() * 100.0
         );
+    }
+    let shard_lines = shards::terminal_lines(result);
+    if !shard_lines.is_empty() {
+        let _ = writeln!(out);
+        for line in shard_lines {
+            let _ = writeln!(out, "{line}");
+        }
     }
     if let Some(db) = &result.database {
         let _ = writeln!(out);

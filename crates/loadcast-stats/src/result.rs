@@ -332,6 +332,9 @@ pub struct RunResult {
     /// The database's own view of the run, when the plan has a PostgreSQL database to watch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<crate::DatabaseView>,
+    /// Each merged shard's own generator health, beside the global figures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shard_health: Vec<crate::shard::ShardHealth>,
 }
 
 /// A result is not a shard of the run it was to be merged into: how the two differ.
@@ -350,6 +353,7 @@ impl RunResult {
             generator: GeneratorStats::default(),
             thresholds: Vec::new(),
             database: None,
+            shard_health: Vec::new(),
         }
     }
 
@@ -447,6 +451,8 @@ impl RunResult {
             self.meta.status = RunStatus::Interrupted;
         }
         self.meta.shards += other.meta.shards;
+        self.shard_health.extend(other.shard_health.iter().cloned());
+        self.shard_health.sort_by_key(|h| h.index);
         self.thresholds.clear();
     }
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::result::{RunResult, RunStatus};
+use crate::result::{GeneratorStats, RunResult, RunStatus};
 
 /// Shard `index` of `count` (from 0), and which attempt of it this result is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +37,34 @@ impl ShardTag {
             ));
         }
         Ok((i, n))
+    }
+}
+
+/// One merged shard's own figures: a generator that could not keep up shows here even when
+/// the global figures look healthy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardHealth {
+    pub index: u32,
+    pub attempt: u64,
+    pub started_at: String,
+    pub elapsed_seconds: f64,
+    pub requests: u64,
+    pub errors: u64,
+    pub generator: GeneratorStats,
+}
+
+impl ShardHealth {
+    fn of(tag: ShardTag, result: &RunResult) -> Self {
+        let total = result.total();
+        Self {
+            index: tag.index,
+            attempt: tag.attempt,
+            started_at: result.meta.started_at.clone(),
+            elapsed_seconds: result.meta.elapsed_seconds,
+            requests: total.count,
+            errors: total.error_count(),
+            generator: result.generator.clone(),
+        }
     }
 }
 
@@ -93,6 +121,7 @@ pub fn merge_shards(results: Vec<(String, RunResult)>) -> Result<Merged, ShardEr
         });
     }
     let mut chosen: Vec<(String, RunResult)> = Vec::new();
+    let mut health = Vec::new();
     let mut missing = Vec::new();
     let mut left_out = Vec::new();
     for index in 0..count {
@@ -118,6 +147,9 @@ pub fn merge_shards(results: Vec<(String, RunResult)>) -> Result<Merged, ShardEr
             };
             left_out.push(format!("shard {index}: {other} left out ({why})"));
         }
+        if let Some(tag) = result.meta.shard {
+            health.push(ShardHealth::of(tag, result));
+        }
         chosen.push((name.clone(), result.clone()));
     }
     let mut chosen = chosen.into_iter();
@@ -139,6 +171,7 @@ pub fn merge_shards(results: Vec<(String, RunResult)>) -> Result<Merged, ShardEr
             .map_err(|e| ShardError::Differ(format!("{name}: {e}")))?;
     }
     merged.meta.shard = None;
+    merged.shard_health = health;
     merged.thresholds = crate::slo::evaluate(&thresholds, &merged);
     Ok(Merged {
         result: merged,
@@ -189,6 +222,13 @@ mod tests {
         .unwrap();
         assert_eq!(merged.result.total().count, 200);
         assert_eq!(merged.result.meta.shards, 2);
+        let health: Vec<(u32, u64, u64)> = merged
+            .result
+            .shard_health
+            .iter()
+            .map(|h| (h.index, h.attempt, h.requests))
+            .collect();
+        assert_eq!(health, [(0, 1, 100), (1, 5, 100)]);
         assert_eq!(merged.missing, [2]);
         assert_eq!(merged.left_out.len(), 2, "{:?}", merged.left_out);
         assert!(

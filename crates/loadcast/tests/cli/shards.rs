@@ -123,7 +123,9 @@ fn four_shards_merged_match_one_process_and_split_the_unique_rows() {
         .collect();
     let mut merge_args = vec!["--no-store", "merge", "-o", "merged.result.json"];
     merge_args.extend(files.iter().map(String::as_str));
-    let merged_out = run_in(&dir, &merge_args);
+    let mut with_html = merge_args.clone();
+    with_html.extend(["--html", "merged.html"]);
+    let merged_out = run_in(&dir, &with_html);
     let stdout = text(&merged_out.stdout);
     assert_eq!(
         merged_out.status.code(),
@@ -132,6 +134,31 @@ fn four_shards_merged_match_one_process_and_split_the_unique_rows() {
         text(&merged_out.stderr)
     );
     assert_has(&stdout, "4 shards merged");
+    assert_has(&stdout, "shards (each one's generator):");
+    let shard_rows = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("shards ("))
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .count();
+    assert_eq!(shard_rows, 4, "a row per shard:\n{stdout}");
+    // The merged HTML report, as Chromium renders it: the shards' table beside the totals.
+    let (dom, _) =
+        loadcast_testkit::chromium::dump_dom(&dir.join("merged.html"), &dir.join("profile"));
+    let table = dom.split("<h3>Shards</h3>").nth(1).unwrap_or("");
+    assert!(
+        dom.contains("4 shards merged"),
+        "the report names the merge"
+    );
+    assert_eq!(
+        table
+            .split("</table>")
+            .next()
+            .unwrap_or("")
+            .matches("<tr")
+            .count(),
+        5,
+        "a header and four shard rows in the HTML report:\n{table}"
+    );
     let merged = RunResult::load(&dir.join("merged.result.json")).unwrap();
     let (one, four) = (whole.total().count, merged.total().count);
     assert!(
