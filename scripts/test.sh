@@ -55,4 +55,15 @@ done
 pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not answering on 127.0.0.1:5432" >&2; exit 1; }
 mariadb-admin -h 127.0.0.1 -u root ping >/dev/null 2>&1 || { echo "MariaDB is not answering on 127.0.0.1:3306" >&2; exit 1; }
 
+# An S3-compatible server (moto, from PyPI) for the object storage tests, and the Kubernetes
+# schema validator for the exported manifests.
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "installing: moto[server] (pip)"
+  python3 -m pip install -q "moto[server]" >/dev/null
+fi
+if ! command -v kubernetes-validate >/dev/null 2>&1; then
+  echo "installing: kubernetes-validate (pip)"
+  python3 -m pip install -q kubernetes-validate >/dev/null
+fi
+
 cargo test --workspace --locked "$@"

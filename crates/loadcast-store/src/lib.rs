@@ -17,6 +17,8 @@
 //! assert_eq!(store.get(id).unwrap().plan_name, "shop");
 //! ```
 
+pub mod objects;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 

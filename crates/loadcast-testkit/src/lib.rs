@@ -11,6 +11,7 @@ pub mod capacity;
 pub mod chromium;
 pub mod db;
 pub mod prometheus;
+pub mod s3;
 
 pub use app::{AppState, SessionApp};
 pub use capacity::CapacityServer;

@@ -86,9 +86,11 @@ pub enum Command {
 pub struct RunArgs {
     /// The plan file (TOML).
     pub plan: PathBuf,
-    /// Where to write the result file [default: the plan file's name with .result.json].
-    #[arg(short, long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    /// Where to write the result: a file, or an object storage prefix (`s3://bucket/run-id/`,
+    /// `gs://…`, `az://…`, `file:///…`) that shards share [default: the plan file's name with
+    /// .result.json].
+    #[arg(short, long, value_name = "FILE|URL")]
+    pub out: Option<String>,
     /// Worker threads [default: the CPUs this process may use].
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
@@ -446,12 +448,21 @@ pub struct ImportHarArgs {
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// The shards' result files (every attempt: the merge keeps one complete one per shard).
-    #[arg(required = true, value_name = "FILE")]
-    pub results: Vec<PathBuf>,
-    /// Where to write the merged result [default: merged.result.json].
-    #[arg(short, long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    /// The shards' results: files, or object storage prefixes (`s3://bucket/run-id/`) whose
+    /// `.result.json` objects are read — every attempt; the merge keeps one complete one per
+    /// shard.
+    #[arg(required = true, value_name = "FILE|URL")]
+    pub results: Vec<String>,
+    /// Wait until this many shards have a complete result (as the Job's last step).
+    #[arg(long, value_name = "N")]
+    pub wait: Option<u32>,
+    /// How long `--wait` waits before merging what there is and failing.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Where to write the merged result: a file or an object storage URL [default:
+    /// merged.result.json; with prefixes given, merged.result.json under the first].
+    #[arg(short, long, value_name = "FILE|URL")]
+    pub out: Option<String>,
     #[command(flatten)]
     pub files: OutputFiles,
 }

@@ -16,17 +16,22 @@ pub fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let plan = loadcast_plan::load(&args.plan).map_err(Failure::usage)?;
     let shard = crate::shards::which(&args)?;
     let start_at = crate::shards::start_at(args.start_at.as_deref())?;
-    let out = args.out.clone().unwrap_or_else(|| {
-        let whole = default_result_path(&args.plan);
-        match shard {
-            Some((i, n)) => crate::shards::shard_path(&whole, i, n),
-            None => whole,
-        }
-    });
+    let whole = default_result_path(&args.plan);
+    let default_out = match shard {
+        Some((i, n)) => crate::shards::shard_path(&whole, i, n),
+        None => whole,
+    };
+    // `-o s3://bucket/run/`: the result goes to object storage (checked before the run).
+    let remote = crate::shards::remote_out(args.out.as_deref())?;
+    let out = match &remote {
+        Some(_) => default_out.clone(),
+        None => args.out.clone().map_or(default_out, PathBuf::from),
+    };
     // Every file the run will write, before it runs: a measurement must not be lost to a
     // directory that does not exist.
     let files = &args.files;
-    for path in std::iter::once(&out).chain(
+    let local_out = remote.is_none().then_some(&out);
+    for path in local_out.into_iter().chain(
         [&files.html, &files.junit, &files.summary, &files.csv]
             .into_iter()
             .flatten(),
@@ -63,12 +68,18 @@ pub fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
         result.meta.plan_name,
         std::process::id()
     );
-    let saved = result.save_or_rescue(&out, &fallback);
+    let written = match &remote {
+        Some(prefix) => crate::shards::put_result(prefix, &result, &fallback),
+        None => result
+            .save_or_rescue(&out, &fallback)
+            .map(|()| out.display().to_string())
+            .map_err(Failure::from),
+    };
     // The store keeps it even when the file could not be written where asked.
     crate::store::record(store, loadcast_report::run_record(&result));
-    saved?;
+    let written = written?;
     print!("{}", loadcast_report::terminal_summary(&result));
-    println!("\nresult written to {}", out.display());
+    println!("\nresult written to {written}");
     write_run_outputs(&args.files, &result)?;
     Ok(exit_code(&result))
 }

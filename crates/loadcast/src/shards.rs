@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use loadcast_stats::shard::{ShardTag, merge_shards};
-use loadcast_stats::{Document, RunResult};
+use loadcast_stats::{Document, RunResult, RunStatus};
+use loadcast_store::objects::{Location, is_url};
 
 use crate::cli::{MergeArgs, RunArgs, StoreArgs};
 use crate::failure::Failure;
@@ -62,25 +63,146 @@ pub fn shard_path(whole: &Path, index: u32, count: u32) -> PathBuf {
     whole.with_file_name(format!("{stem}.shard-{index}-of-{count}.result.json"))
 }
 
-pub fn merge(args: MergeArgs, store: &StoreArgs) -> Result<u8, Failure> {
-    let mut results = Vec::with_capacity(args.results.len());
-    for path in &args.results {
-        let result = RunResult::load(path).map_err(Failure::usage)?;
-        results.push((path.display().to_string(), result));
+/// Where `run -o URL` writes: an object storage prefix (`…/`: the result is named there as a
+/// local one would be, shards by index and attempt), or one object.
+pub enum RemoteOut {
+    Prefix(Location),
+    Object(Location),
+}
+
+/// `-o` when it names object storage, checked (the prefix listed) before anything runs.
+pub fn remote_out(out: Option<&str>) -> Result<Option<RemoteOut>, Failure> {
+    let Some(text) = out.filter(|t| is_url(t)) else {
+        return Ok(None);
+    };
+    let location = Location::parse(text).map_err(Failure::usage)?;
+    if !text.ends_with('/') {
+        return Ok(Some(RemoteOut::Object(location)));
     }
+    location.list().map_err(|e| {
+        Failure::usage(format!(
+            "cannot write the run's output to {text} ({e}); nothing was run"
+        ))
+    })?;
+    Ok(Some(RemoteOut::Prefix(location)))
+}
+
+/// Writes a result to object storage; when that fails, to a local file named `fallback` in
+/// the temporary directory, and says where. Returns where it went.
+pub fn put_result(out: &RemoteOut, result: &RunResult, fallback: &str) -> Result<String, Failure> {
+    let location = match out {
+        RemoteOut::Object(l) => l.clone(),
+        RemoteOut::Prefix(prefix) => prefix.join(&object_name(result)),
+    };
+    match location.put(result.to_json().into_bytes()) {
+        Ok(()) => Ok(location.url().to_string()),
+        Err(e) => {
+            let rescued = std::env::temp_dir().join(fallback);
+            result.save(&rescued)?;
+            Err(Failure::run(format!(
+                "{e}; the result was saved to {} instead",
+                rescued.display()
+            )))
+        }
+    }
+}
+
+/// `shop.result.json`, or for a shard `shop.shard-2-of-4.attempt-1764840000000.result.json`:
+/// every attempt keeps its own object, and the merge chooses.
+fn object_name(result: &RunResult) -> String {
+    let stem = &result.meta.plan_name;
+    match result.meta.shard {
+        Some(t) => format!(
+            "{stem}.shard-{}-of-{}.attempt-{}.result.json",
+            t.index, t.count, t.attempt
+        ),
+        None => format!("{stem}.result.json"),
+    }
+}
+
+/// Every result `inputs` name: files, objects, and the `.result.json` objects under prefixes.
+fn collect(inputs: &[String]) -> Result<Vec<(String, RunResult)>, Failure> {
+    let mut results = Vec::new();
+    for input in inputs {
+        if !is_url(input) {
+            let result = RunResult::load(Path::new(input)).map_err(Failure::usage)?;
+            results.push((input.clone(), result));
+            continue;
+        }
+        let location = Location::parse(input).map_err(Failure::usage)?;
+        let objects = if input.ends_with('/') {
+            location
+                .list()
+                .map_err(Failure::run)?
+                .into_iter()
+                .filter(|n| n.ends_with(".result.json") && n.contains(".shard-"))
+                .map(|n| location.join(&n))
+                .collect()
+        } else {
+            vec![location]
+        };
+        for object in objects {
+            let bytes = object.get().map_err(Failure::run)?;
+            let text = String::from_utf8_lossy(&bytes);
+            let result = RunResult::from_json(&text, object.url()).map_err(Failure::usage)?;
+            results.push((object.url().to_string(), result));
+        }
+    }
+    Ok(results)
+}
+
+/// Shard indices with a complete result among `results`.
+fn complete_shards(results: &[(String, RunResult)]) -> usize {
+    let mut done: Vec<u32> = results
+        .iter()
+        .filter(|(_, r)| r.meta.status == RunStatus::Complete)
+        .filter_map(|(_, r)| r.meta.shard.map(|t| t.index))
+        .collect();
+    done.sort_unstable();
+    done.dedup();
+    done.len()
+}
+
+pub fn merge(args: MergeArgs, store: &StoreArgs) -> Result<u8, Failure> {
+    let deadline = std::time::Instant::now() + args.timeout;
+    let results = loop {
+        let results = collect(&args.results)?;
+        let want = args.wait.unwrap_or(0) as usize;
+        if complete_shards(&results) >= want {
+            break results;
+        }
+        if std::time::Instant::now() >= deadline {
+            eprintln!(
+                "WARNING: {} of {want} shards complete after waiting {}: merging what there is",
+                complete_shards(&results),
+                humantime::format_duration(args.timeout)
+            );
+            break results;
+        }
+        std::thread::sleep(Duration::from_secs(2).min(args.timeout));
+    };
     let merged = merge_shards(results).map_err(Failure::usage)?;
     for note in &merged.left_out {
         eprintln!("note: {note}");
     }
     let result = merged.result;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("merged.result.json"));
-    result.save(&out)?;
+    let first_prefix = args.results.iter().find(|r| is_url(r) && r.ends_with('/'));
+    let out = match (&args.out, first_prefix) {
+        (Some(out), _) => out.clone(),
+        (None, Some(prefix)) => format!("{prefix}merged.result.json"),
+        (None, None) => "merged.result.json".into(),
+    };
+    if is_url(&out) {
+        let location = Location::parse(&out).map_err(Failure::usage)?;
+        location
+            .put(result.to_json().into_bytes())
+            .map_err(Failure::run)?;
+    } else {
+        result.save(Path::new(&out))?;
+    }
     crate::store::record(store, loadcast_report::run_record(&result));
     print!("{}", loadcast_report::terminal_summary(&result));
-    println!("\nmerged result written to {}", out.display());
+    println!("\nmerged result written to {out}");
     crate::commands::write_run_outputs(&args.files, &result)?;
     if !merged.missing.is_empty() {
         let missing: Vec<String> = merged.missing.iter().map(u32::to_string).collect();

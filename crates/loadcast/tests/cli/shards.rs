@@ -39,10 +39,31 @@ get = "/row/{{{{row.id}}}}"
 }
 
 fn shard(dir: &Path, plan: &Path, index: u32, start_at: &str) -> std::process::Child {
-    loadcast()
-        .args(["--no-store", "run"])
-        .arg(plan)
-        .args(["--shards", "4", "--start-at", start_at, "--workers", "1"])
+    shard_to(dir, plan, index, start_at, None, &[])
+}
+
+fn shard_to(
+    dir: &Path,
+    plan: &Path,
+    index: u32,
+    start_at: &str,
+    out: Option<&str>,
+    env: &[(String, String)],
+) -> std::process::Child {
+    let mut command = loadcast();
+    command.args(["--no-store", "run"]).arg(plan).args([
+        "--shards",
+        "4",
+        "--start-at",
+        start_at,
+        "--workers",
+        "1",
+    ]);
+    if let Some(out) = out {
+        command.args(["-o", out]);
+    }
+    command
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .args(["--progress", "off"])
         .env("JOB_COMPLETION_INDEX", index.to_string())
         .current_dir(dir)
@@ -237,4 +258,82 @@ fn four_shards_merged_match_one_process_and_split_the_unique_rows() {
         &text(&out.stderr),
         "shard(s) 2 of 4 have no complete result",
     );
+}
+
+/// The same four shards writing to object storage — an S3-compatible server on loopback, and
+/// `file://` — and `merge --wait 4`, started first, merging from there as a Job's last step.
+#[test]
+fn shards_meet_in_object_storage_and_merge_waits_for_them() {
+    let _alone = measuring_alone();
+    let dir = workdir("shards-s3");
+    let server = TestServer::start();
+    let plan = sharded_plan(&dir, &server.url());
+    let s3 = loadcast_testkit::s3::S3Server::start("lc-results");
+    let local = dir.join("bucket");
+    std::fs::create_dir_all(&local).unwrap();
+    let prefixes = [
+        format!("s3://{}/run-1/", s3.bucket),
+        format!("file://{}/run-1/", local.display()),
+    ];
+    for prefix in &prefixes {
+        if prefix.starts_with("file://") {
+            std::fs::create_dir_all(local.join("run-1")).unwrap();
+        }
+        let waiting = loadcast()
+            .args([
+                "--no-store",
+                "merge",
+                prefix,
+                "--wait",
+                "4",
+                "--timeout",
+                "90s",
+            ])
+            .envs(s3.env())
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = (loadcast_stats::time::now() + 2).to_string();
+        let children: Vec<_> = (0..4)
+            .map(|i| shard_to(&dir, &plan, i, &start, Some(prefix), &s3.env()))
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{prefix}: {}",
+                text(&out.stderr)
+            );
+        }
+        let merged = waiting.wait_with_output().unwrap();
+        let stdout = text(&merged.stdout);
+        assert_eq!(
+            merged.status.code(),
+            Some(0),
+            "{prefix}: {stdout}{}",
+            text(&merged.stderr)
+        );
+        assert_has(&stdout, "4 shards merged");
+        assert_has(
+            &stdout,
+            &format!("merged result written to {prefix}merged.result.json"),
+        );
+        // The merged result is in the store beside the shards, and `report` reads it back.
+        let fetched = loadcast()
+            .args(["--no-store", "merge", prefix, "-o", "again.result.json"])
+            .envs(s3.env())
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(fetched.status.code(), Some(0), "{}", text(&fetched.stderr));
+        let again = RunResult::load(&dir.join("again.result.json")).unwrap();
+        let count = again.total().count;
+        assert!(
+            (396..=404).contains(&count),
+            "{prefix}: the four shards ran the plan's 400 arrivals once: {count}"
+        );
+    }
 }
