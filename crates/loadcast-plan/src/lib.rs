@@ -29,6 +29,7 @@ pub mod database;
 mod error;
 pub mod feeder;
 pub mod har;
+pub mod kubernetes;
 mod lint;
 mod model;
 pub mod pgbench;

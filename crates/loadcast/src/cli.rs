@@ -57,6 +57,10 @@ pub enum Command {
     /// Find the breaking point (at each data scale), fit capacity against data volume and the
     /// USL, and compute headroom and runway against a projection, beside the traffic-only view.
     Capacity(CapacityArgs),
+    /// Export a plan to run elsewhere: `export kubernetes` writes a ConfigMap, an Indexed Job of
+    /// shards and a merge Job.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Merge the results of a sharded run (`run --shard I/N`): one complete attempt per shard,
     /// histograms added, seconds aligned by the wall clock, the plan's thresholds evaluated on
     /// the whole; exits like `run`.
@@ -444,6 +448,41 @@ pub struct ImportHarArgs {
     /// Keep stylesheets, scripts, images and fonts.
     #[arg(long)]
     pub include_static: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ExportCommand {
+    /// Kubernetes objects for a sharded run: the plan and its feeders in a ConfigMap, an
+    /// Indexed Job (one pod per shard, spread over nodes, resources sized from the plan) and a
+    /// Job that waits for every shard and merges them, as JSON documents `kubectl apply -f`
+    /// reads.
+    Kubernetes(ExportKubernetesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportKubernetesArgs {
+    /// The plan file (TOML).
+    pub plan: PathBuf,
+    /// How many shards (pods).
+    #[arg(long, value_name = "N")]
+    pub shards: u32,
+    /// The loadcast image (build it from the repository's Dockerfile).
+    #[arg(long)]
+    pub image: String,
+    /// Where the shards write and the merge reads: `s3://bucket/run-id/`, `gs://…`, `az://…`.
+    #[arg(long, value_name = "URL")]
+    pub out: String,
+    /// The objects' name prefix [default: the plan's name].
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// A shared start for every shard (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+    /// Where to write the manifests [default: standard output].
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -73,6 +73,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Grow(args) => crate::grow::grow(args),
         Command::Capacity(args) => crate::capacity::capacity(args, &store),
         Command::Merge(args) => shards::merge(args, &store),
+        Command::Export(cli::ExportCommand::Kubernetes(args)) => shards::export_kubernetes(args),
         Command::Report(args) => crate::history::report(args, &store),
         Command::Runs(args) => crate::history::runs(args, &store),
         Command::Compare(args) => crate::history::compare(args, &store),

@@ -8,7 +8,7 @@ use loadcast_stats::shard::{ShardTag, merge_shards};
 use loadcast_stats::{Document, RunResult, RunStatus};
 use loadcast_store::objects::{Location, is_url};
 
-use crate::cli::{MergeArgs, RunArgs, StoreArgs};
+use crate::cli::{ExportKubernetesArgs, MergeArgs, RunArgs, StoreArgs};
 use crate::failure::Failure;
 
 /// The shard `run` was asked for: `--shard I/N`, or `--shards N` with the index from
@@ -214,4 +214,33 @@ pub fn merge(args: MergeArgs, store: &StoreArgs) -> Result<u8, Failure> {
         return Ok(crate::failure::exit::FAILED_TO_RUN);
     }
     Ok(crate::commands::exit_code(&result))
+}
+
+pub fn export_kubernetes(args: ExportKubernetesArgs) -> Result<u8, Failure> {
+    let plan = loadcast_plan::load(&args.plan).map_err(Failure::usage)?;
+    let options = loadcast_plan::kubernetes::KubernetesExport {
+        shards: args.shards,
+        image: args.image,
+        out: args.out,
+        name: args.name,
+        namespace: args.namespace,
+        start_at: args.start_at,
+    };
+    let text = loadcast_plan::kubernetes::manifests(&plan, &options).map_err(Failure::usage)?;
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+            let (millicores, mebibytes) =
+                loadcast_plan::kubernetes::shard_resources(&plan, options.shards);
+            eprintln!(
+                "wrote {}: a ConfigMap, an Indexed Job of {} shards ({millicores}m CPU, {mebibytes}Mi each) and a merge Job; kubectl apply -f {}",
+                path.display(),
+                options.shards,
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(crate::failure::exit::PASSED)
 }

@@ -337,3 +337,115 @@ fn shards_meet_in_object_storage_and_merge_waits_for_them() {
         );
     }
 }
+
+/// `export kubernetes`: the manifests pass the Kubernetes OpenAPI schema (kubernetes-validate,
+/// strict, Kubernetes 1.37) and say what a sharded run needs.
+#[test]
+fn the_exported_manifests_validate_against_the_kubernetes_schema() {
+    let dir = workdir("k8s");
+    sharded_plan(&dir, "http://shop.internal:8080");
+    let out = run_in(
+        &dir,
+        &[
+            "export",
+            "kubernetes",
+            "wide.toml",
+            "--shards",
+            "4",
+            "--image",
+            "registry.example/loadcast:0.1.0",
+            "--out",
+            "s3://lc-results/wide-1/",
+            "-o",
+            "wide.k8s.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_has(&text(&out.stderr), "an Indexed Job of 4 shards");
+    let validated = Command::new("kubernetes-validate")
+        .args(["--strict", "-k", "1.37.0"])
+        .arg(dir.join("wide.k8s.json"))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run kubernetes-validate: {e} (pip install kubernetes-validate; scripts/test.sh does)")
+        });
+    let said = format!("{}{}", text(&validated.stdout), text(&validated.stderr));
+    assert!(
+        validated.status.success() && said.matches("passed").count() == 3,
+        "every object passes the schema:\n{said}"
+    );
+    let manifests = std::fs::read_to_string(dir.join("wide.k8s.json")).unwrap();
+    let docs: Vec<serde_json::Value> = manifests
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let (config, shards, merge) = (&docs[0], &docs[1], &docs[2]);
+    assert!(
+        config["data"]["plan.toml"]
+            .as_str()
+            .unwrap()
+            .contains("rate = \"100/s\"")
+    );
+    assert!(
+        config["data"]["feeder-0"]
+            .as_str()
+            .unwrap()
+            .starts_with("id\n0\n1\n")
+    );
+    let spec = &shards["spec"];
+    assert_eq!(
+        (
+            spec["completionMode"].as_str(),
+            spec["completions"].as_u64(),
+            spec["parallelism"].as_u64()
+        ),
+        (Some("Indexed"), Some(4), Some(4))
+    );
+    assert!(spec["backoffLimitPerIndex"].as_u64().is_some());
+    let pod = &spec["template"]["spec"];
+    assert_eq!(
+        pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+            ["topologyKey"],
+        "kubernetes.io/hostname"
+    );
+    let args: Vec<&str> = pod["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(
+        &args[..7],
+        [
+            "--no-store",
+            "run",
+            "/plan/plan.toml",
+            "--shards",
+            "4",
+            "-o",
+            "s3://lc-results/wide-1/"
+        ]
+    );
+    assert!(pod["containers"][0]["resources"]["requests"]["cpu"].is_string());
+    let merge_args = merge["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    assert!(merge_args.contains("\"--wait\",\"4\""), "{merge_args}");
+
+    // Shards on many machines cannot meet in a local directory.
+    let local = run_in(
+        &dir,
+        &[
+            "export",
+            "kubernetes",
+            "wide.toml",
+            "--shards",
+            "4",
+            "--image",
+            "x",
+            "--out",
+            "/tmp/results/",
+        ],
+    );
+    assert_eq!(local.status.code(), Some(2));
+    assert_has(&text(&local.stderr), "must write to object storage");
+}
