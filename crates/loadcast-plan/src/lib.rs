@@ -90,6 +90,33 @@ pub fn parse(text: &str, path: &Path) -> Result<Plan, PlanError> {
     }
 }
 
+/// The files a plan's text names relative to itself (feeders, history, events, request bodies):
+/// what has to travel with it when it is read from somewhere else (object storage).
+pub fn referenced_files(text: &str) -> Vec<String> {
+    let Some(raw) = read::read(text).0 else {
+        return Vec::new();
+    };
+    let mut files: Vec<String> = Vec::new();
+    for feeder in raw.feeders.values() {
+        let f = feeder.get_ref();
+        files.extend(f.csv.iter().chain(&f.jsonl).map(|p| p.get_ref().clone()));
+    }
+    if let Some(h) = &raw.history {
+        let h = h.get_ref();
+        files.push(h.csv.get_ref().clone());
+        files.extend(h.events.iter().map(|e| e.get_ref().clone()));
+    }
+    for scenario in &raw.scenarios {
+        for step in &scenario.get_ref().steps {
+            files.extend(step.get_ref().body_file.iter().map(|b| b.get_ref().clone()));
+        }
+    }
+    files.retain(|f| !Path::new(f).is_absolute() && !f.split('/').any(|part| part == ".."));
+    files.sort();
+    files.dedup();
+    files
+}
+
 fn hex_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()

@@ -88,7 +88,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The plan file (TOML).
+    /// The plan file (TOML), or its object storage URL (`s3://bucket/plans/shop.toml`: the
+    /// feeders and bodies it names are read from beside it).
     pub plan: PathBuf,
     /// Where to write the result: a file, or an object storage prefix (`s3://bucket/run-id/`,
     /// `gs://…`, `az://…`, `file:///…`) that shards share [default: the plan file's name with

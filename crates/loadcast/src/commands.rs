@@ -13,7 +13,8 @@ use crate::failure::{Failure, exit};
 use crate::progress::Display;
 
 pub fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
-    let plan = loadcast_plan::load(&args.plan).map_err(Failure::usage)?;
+    let plan_path = crate::shards::fetched_plan(&args.plan)?;
+    let plan = loadcast_plan::load(&plan_path).map_err(Failure::usage)?;
     let shard = crate::shards::which(&args)?;
     let start_at = crate::shards::start_at(args.start_at.as_deref())?;
     let whole = default_result_path(&args.plan);

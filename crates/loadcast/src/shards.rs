@@ -54,6 +54,38 @@ pub fn start_at(text: Option<&str>) -> Result<Option<SystemTime>, Failure> {
     Ok(Some(at))
 }
 
+/// A plan named by an object storage URL (`s3://bucket/plans/shop.toml`), brought here with
+/// the files it names relative to itself (feeders, bodies), into a directory of loadcast's own;
+/// a local path as it is.
+pub fn fetched_plan(plan: &Path) -> Result<PathBuf, Failure> {
+    let Some(url) = plan.to_str().filter(|p| is_url(p)) else {
+        return Ok(plan.to_path_buf());
+    };
+    let (prefix, name) = url.rsplit_once('/').unwrap_or(("", url));
+    let dir = std::env::temp_dir().join(format!("loadcast-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Failure::run(format!("{}: {e}", dir.display())))?;
+    let text = Location::parse(url)
+        .and_then(|l| l.get())
+        .map_err(Failure::usage)?;
+    let local = dir.join(name);
+    std::fs::write(&local, &text).map_err(|e| Failure::run(format!("{}: {e}", local.display())))?;
+    let text = String::from_utf8_lossy(&text);
+    for file in loadcast_plan::referenced_files(&text) {
+        let remote = format!("{prefix}/{file}");
+        let bytes = Location::parse(&remote)
+            .and_then(|l| l.get())
+            .map_err(|e| Failure::usage(format!("{url} names {file}: {e}")))?;
+        let path = dir.join(&file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Failure::run(format!("{}: {e}", parent.display())))?;
+        }
+        std::fs::write(&path, bytes)
+            .map_err(|e| Failure::run(format!("{}: {e}", path.display())))?;
+    }
+    Ok(local)
+}
+
 /// `shop.result.json` → `shop.shard-2-of-4.result.json`.
 pub fn shard_path(whole: &Path, index: u32, count: u32) -> PathBuf {
     let name = whole

@@ -336,6 +336,34 @@ fn shards_meet_in_object_storage_and_merge_waits_for_them() {
             "{prefix}: the four shards ran the plan's 400 arrivals once: {count}"
         );
     }
+
+    // A plan read from object storage brings the feeder it names from beside it.
+    let plans = local.join("plans");
+    std::fs::create_dir_all(&plans).unwrap();
+    std::fs::copy(&plan, plans.join("wide.toml")).unwrap();
+    std::fs::copy(dir.join("rows.csv"), plans.join("rows.csv")).unwrap();
+    std::fs::remove_file(dir.join("rows.csv")).unwrap();
+    let remote_plan = format!("file://{}/wide.toml", plans.display());
+    let out = loadcast()
+        .args([
+            "--no-store",
+            "run",
+            &remote_plan,
+            "--progress",
+            "off",
+            "-o",
+            "remote.result.json",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let remote = RunResult::load(&dir.join("remote.result.json")).unwrap();
+    assert!(
+        remote.total().count >= 396 && remote.total().error_count() == 0,
+        "the plan from {remote_plan} ran with its feeder: {} requests",
+        remote.total().count
+    );
 }
 
 /// `export kubernetes`: the manifests pass the Kubernetes OpenAPI schema (kubernetes-validate,

@@ -29,16 +29,20 @@ struct Watched {
     conn: Conn,
     /// The load's database (schema), quoted as a SQL string literal.
     schema: String,
+    /// The user the load connects as.
+    user: String,
     spent: (u64, Duration),
 }
 
 async fn open(options: Opts, timeout: Duration) -> Result<Watched, String> {
     let schema = options.db_name().unwrap_or_default().replace('\'', "''");
+    let user = options.user().unwrap_or("root").to_string();
     let server_only = OptsBuilder::from_opts(options).db_name(None::<String>);
     match tokio::time::timeout(timeout, Conn::new(server_only)).await {
         Ok(Ok(conn)) => Ok(Watched {
             conn,
             schema: format!("'{schema}'"),
+            user,
             spent: (0, Duration::ZERO),
         }),
         Ok(Err(e)) => Err(e.to_string()),
@@ -102,6 +106,19 @@ impl Watched {
                 })
                 .collect(),
         )
+    }
+
+    /// Every prepared statement execution by the load's user so far: `[executions, ms]`. The
+    /// per-user summary keeps what a connection did after it closes, which the per-statement
+    /// instances do not.
+    async fn executions(&mut self) -> Option<[f64; 2]> {
+        let user = self.user.replace('\'', "''");
+        let sql = format!(
+            "SELECT COUNT_STAR, SUM_TIMER_WAIT / 1000000000 FROM performance_schema.events_statements_summary_by_user_by_event_name WHERE USER = '{user}' AND EVENT_NAME = 'statement/com/Execute'"
+        );
+        let found = self.rows(&sql).await.ok()?;
+        let row = found.first()?;
+        (row.len() == 2).then(|| [number(&row[0]), number(&row[1])])
     }
 
     /// Whether `performance_schema` is collecting (its tables exist, but stay empty, when off),
@@ -209,15 +226,30 @@ impl PreparedTimes {
     }
 
     /// Each text's executions, milliseconds and temporary tables during the run, keyed apart
-    /// from the digests.
-    fn totals(mut self) -> Statements {
+    /// from the digests. The samples miss what a connection did after the last sample before
+    /// it closed; `executed` (every execution by the load's user during the run, from the
+    /// per-user summary, when readable) scales their counts and times up to the whole, shared
+    /// among the texts as the samples saw them.
+    fn totals(mut self, executed: Option<[f64; 2]>) -> Statements {
         for (_, entry) in std::mem::take(&mut self.live) {
             add(&mut self.ended, entry);
         }
+        let sampled = self
+            .ended
+            .values()
+            .fold([0.0; 2], |t, v| [t[0] + v[0], t[1] + v[1]]);
+        let scale = |i: usize| match executed {
+            Some(all) if sampled[i] > 0.0 && all[i] >= sampled[i] => all[i] / sampled[i],
+            _ => 1.0,
+        };
+        let (calls, ms) = (scale(0), scale(1));
         self.ended
             .into_iter()
             .filter(|(_, v)| v[0] > 0.0)
-            .map(|(text, v)| (format!("prepared:{text}"), (text, v[0], v[1], v[2])))
+            .map(|(text, v)| {
+                let entry = (text.clone(), (v[0] * calls).round(), v[1] * ms, v[2]);
+                (format!("prepared:{text}"), entry)
+            })
             .collect()
     }
 }
@@ -308,6 +340,7 @@ pub(super) async fn watch(
         }
     };
     let status_before = watched.status().await;
+    let executions_before = watched.executions().await;
     let pid = server_pid(&mut watched, &options).await;
     let mut processes = pid.map(|_| Processes::default());
     let mut prepared = PreparedTimes::default();
@@ -341,7 +374,11 @@ pub(super) async fn watch(
         if let Some(now) = watched.prepared().await {
             prepared.saw(now, false);
         }
-        after.extend(prepared.totals());
+        let executed = match (executions_before, watched.executions().await) {
+            (Some(before), Some(after)) => Some([after[0] - before[0], after[1] - before[1]]),
+            _ => None,
+        };
+        after.extend(prepared.totals(executed));
         view.statements = statement_deltas(before, &after);
         view.statements_source = "performance_schema".into();
     }
