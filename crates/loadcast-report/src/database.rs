@@ -147,11 +147,12 @@ pub fn run_lines(v: &DatabaseView) -> Vec<String> {
         facts.push(format!("cache hit ratio {:.1}%", hit * 100.0));
     }
     if !v.server.is_empty() {
-        facts.push(format!(
-            "{} temporary files ({})",
-            v.temp_files,
-            bytes(v.temp_bytes)
-        ));
+        // MySQL counts temporary files and disk tables but not their bytes.
+        facts.push(if v.temp_bytes > 0 {
+            format!("{} temporary files ({})", v.temp_files, bytes(v.temp_bytes))
+        } else {
+            format!("{} temporary files", v.temp_files)
+        });
     }
     if let (Some(cpu), true) = (v.server_cpu_seconds, v.seconds > 0.0) {
         facts.push(format!("server CPU {:.2} cores", cpu / v.seconds));
