@@ -153,12 +153,20 @@ fn object_name(result: &RunResult) -> String {
 }
 
 /// Every result `inputs` name: files, objects, and the `.result.json` objects under prefixes.
-fn collect(inputs: &[String]) -> Result<Vec<(String, RunResult)>, Failure> {
-    let mut results = Vec::new();
+/// `seen` keeps what earlier rounds of `--wait` read: a result is written whole and never
+/// changes, so each is fetched once.
+fn collect(
+    inputs: &[String],
+    seen: &mut std::collections::BTreeMap<String, RunResult>,
+) -> Result<Vec<(String, RunResult)>, Failure> {
+    let mut names = Vec::new();
     for input in inputs {
         if !is_url(input) {
-            let result = RunResult::load(Path::new(input)).map_err(Failure::usage)?;
-            results.push((input.clone(), result));
+            if !seen.contains_key(input) {
+                let result = RunResult::load(Path::new(input)).map_err(Failure::usage)?;
+                seen.insert(input.clone(), result);
+            }
+            names.push(input.clone());
             continue;
         }
         let location = Location::parse(input).map_err(Failure::usage)?;
@@ -174,13 +182,20 @@ fn collect(inputs: &[String]) -> Result<Vec<(String, RunResult)>, Failure> {
             vec![location]
         };
         for object in objects {
-            let bytes = object.get().map_err(Failure::run)?;
-            let text = String::from_utf8_lossy(&bytes);
-            let result = RunResult::from_json(&text, object.url()).map_err(Failure::usage)?;
-            results.push((object.url().to_string(), result));
+            let url = object.url().to_string();
+            if !seen.contains_key(&url) {
+                let bytes = object.get().map_err(Failure::run)?;
+                let text = String::from_utf8_lossy(&bytes);
+                let result = RunResult::from_json(&text, &url).map_err(Failure::usage)?;
+                seen.insert(url.clone(), result);
+            }
+            names.push(url);
         }
     }
-    Ok(results)
+    Ok(names
+        .into_iter()
+        .filter_map(|n| seen.get(&n).map(|r| (n.clone(), r.clone())))
+        .collect())
 }
 
 /// Shard indices with a complete result among `results`.
@@ -197,8 +212,9 @@ fn complete_shards(results: &[(String, RunResult)]) -> usize {
 
 pub fn merge(args: MergeArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let deadline = std::time::Instant::now() + args.timeout;
+    let mut seen = std::collections::BTreeMap::new();
     let results = loop {
-        let results = collect(&args.results)?;
+        let results = collect(&args.results, &mut seen)?;
         let want = args.wait.unwrap_or(0) as usize;
         if complete_shards(&results) >= want {
             break results;

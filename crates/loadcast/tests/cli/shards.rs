@@ -73,6 +73,19 @@ fn shard_to(
         .unwrap()
 }
 
+/// A merge's standard output, once it exited 0 having merged all four shards.
+fn merged_four(out: &Output, what: &str) -> String {
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{what}: {stdout}{}",
+        text(&out.stderr)
+    );
+    assert_has(&stdout, "4 shards merged");
+    stdout
+}
+
 fn rows_seen(server: &TestServer) -> Vec<u32> {
     (0..400)
         .filter(|i| server.counters.path(&format!("/row/{i}")) > 0)
@@ -146,15 +159,7 @@ fn four_shards_merged_match_one_process_and_split_the_unique_rows() {
     merge_args.extend(files.iter().map(String::as_str));
     let mut with_html = merge_args.clone();
     with_html.extend(["--html", "merged.html"]);
-    let merged_out = run_in(&dir, &with_html);
-    let stdout = text(&merged_out.stdout);
-    assert_eq!(
-        merged_out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        text(&merged_out.stderr)
-    );
-    assert_has(&stdout, "4 shards merged");
+    let stdout = merged_four(&run_in(&dir, &with_html), "the four shards");
     assert_has(&stdout, "shards (each one's generator):");
     let shard_rows = stdout
         .lines()
@@ -308,15 +313,7 @@ fn shards_meet_in_object_storage_and_merge_waits_for_them() {
                 text(&out.stderr)
             );
         }
-        let merged = waiting.wait_with_output().unwrap();
-        let stdout = text(&merged.stdout);
-        assert_eq!(
-            merged.status.code(),
-            Some(0),
-            "{prefix}: {stdout}{}",
-            text(&merged.stderr)
-        );
-        assert_has(&stdout, "4 shards merged");
+        let stdout = merged_four(&waiting.wait_with_output().unwrap(), prefix);
         assert_has(
             &stdout,
             &format!("merged result written to {prefix}merged.result.json"),
