@@ -190,18 +190,8 @@ mod tests {
             ..DatabaseView::default()
         };
         let step = |rate: f64, passed: bool| Step {
-            rate,
-            throughput: rate,
-            p50_ms: 1.0,
-            p99_ms: 2.0,
-            error_rate: 0.0,
-            passed,
-            valid: true,
-            note: None,
-            phase: "geometric".into(),
-            recovery_seconds: None,
-            unrecovered: false,
             database: Some(view.clone()),
+            ..Step::measured(rate, 1.0, 2.0, passed)
         };
         let mut bp = BreakingPoint::interrupted(vec![step(broke / 2.0, true), step(broke, false)]);
         bp.broke_at = Some(broke);

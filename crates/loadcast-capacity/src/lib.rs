@@ -15,6 +15,7 @@
 //! * [`runner`]: the whole study as one call, [`run_study`], over a [`StudySpec`] and two
 //!   traits: [`Probe`] (run load at a rate) and [`Grower`] (bring the data to a volume).
 //! * [`early_stop`]: when a step is so clearly broken that holding it longer only hurts.
+//! * [`watch`]: `loadcast watch`'s judgement each cycle: production against the latest study.
 //!
 //! The crate knows nothing of the engine or the database: the CLI implements [`Probe`] and
 //! [`Grower`] with them; the crate's own tests with synthetic targets.
@@ -36,6 +37,7 @@ pub mod runway;
 pub mod search;
 pub mod study;
 pub mod usl;
+pub mod watch;
 
 pub use early_stop::EarlyStop;
 pub use error::{CapacityError, GrowerError, ProbeError};

@@ -137,6 +137,27 @@ pub struct BreakingPoint {
     pub interrupted: bool,
 }
 
+impl Step {
+    /// A valid step of the geometric phase and what it measured, with no error and no
+    /// database view: the shape of a synthetic study (tests, examples).
+    pub fn measured(rate: f64, p50_ms: f64, p99_ms: f64, passed: bool) -> Self {
+        Self {
+            rate,
+            throughput: rate,
+            p50_ms,
+            p99_ms,
+            error_rate: 0.0,
+            passed,
+            valid: true,
+            note: None,
+            phase: "geometric".into(),
+            recovery_seconds: None,
+            unrecovered: false,
+            database: None,
+        }
+    }
+}
+
 impl BreakingPoint {
     /// What the steps of a search the user stopped establish: the highest rate they held.
     pub fn interrupted(steps: Vec<Step>) -> Self {

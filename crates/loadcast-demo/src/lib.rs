@@ -80,7 +80,26 @@ where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: std::future::Future<Output = Reply> + Send + 'static,
 {
-    let std_listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+    serve_at(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        acceptor,
+        threads,
+        handler,
+    )
+}
+
+/// [`serve`] on any address (`0.0.0.0:9464` for a metrics endpoint others scrape).
+pub fn serve_at<H, F>(
+    addr: SocketAddr,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    threads: usize,
+    handler: H,
+) -> std::io::Result<Serving>
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Reply> + Send + 'static,
+{
+    let std_listener = std::net::TcpListener::bind(addr)?;
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;
     let (shutdown, mut shutdown_rx) = oneshot::channel();
@@ -132,6 +151,30 @@ where
         connections,
         shutdown: Some(shutdown),
         thread: Some(thread),
+    })
+}
+
+/// Serves plain pages over HTTP on `addr`: `page(path)` gives a page's content type and body,
+/// `None` a 404. For endpoints such as `loadcast watch`'s `/metrics`.
+pub fn serve_pages<P>(addr: SocketAddr, page: P) -> std::io::Result<Serving>
+where
+    P: Fn(&str) -> Option<(&'static str, String)> + Send + Sync + 'static,
+{
+    let page = Arc::new(page);
+    serve_at(addr, None, 1, move |req: Request<Incoming>| {
+        let page = page.clone();
+        async move {
+            let reply = match page(req.uri().path()) {
+                Some((content_type, body)) => Response::builder()
+                    .status(StatusCode::OK)
+                    .header(http::header::CONTENT_TYPE, content_type)
+                    .body(Full::new(Bytes::from(body))),
+                None => Response::builder()
+                    .status(StatusCode::NOT_FOUND)
+                    .body(Full::new(Bytes::from_static(b"not found\n"))),
+            };
+            Ok(reply.unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))))
+        }
     })
 }
 

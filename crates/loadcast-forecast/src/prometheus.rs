@@ -1,6 +1,7 @@
 //! History from Prometheus: one `query_range` per series (`/api/v1/query_range`), on the grid
 //! of the requested step. A query must return exactly one series: several are ambiguous (sum
-//! them in PromQL), none is an error — never a silent flat line.
+//! them in PromQL), none is an error — never a silent flat line. And one value now
+//! ([`instant`], `/api/v1/query`), for `loadcast watch`'s view of production's latency.
 
 use std::time::Duration;
 
@@ -13,19 +14,110 @@ use crate::history::{History, SeriesSpec, format_time};
 pub use crate::history::SeriesSpec as PromSeries;
 
 #[derive(Debug, Deserialize)]
-struct Answer {
+struct Answer<T> {
     status: String,
-    #[serde(default)]
-    data: Option<Data>,
+    #[serde(default = "Option::default")]
+    data: Option<Data<T>>,
     #[serde(default)]
     error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Data {
+struct Data<T> {
     result_type: String,
-    result: Vec<Matrix>,
+    result: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Instant {
+    value: (f64, String),
+}
+
+/// Sends one API request; its result list, once the answer is a success of the `expected`
+/// result type (`matrix`, `vector`). `what` names the query in errors.
+fn ask<T: serde::de::DeserializeOwned>(
+    request: ureq::RequestBuilder<ureq::typestate::WithoutBody>,
+    base: &str,
+    what: &str,
+    expected: &str,
+) -> Result<Vec<T>, ForecastError> {
+    let error = |cause: String| ForecastError::Prometheus {
+        url: base.to_string(),
+        cause,
+    };
+    let mut response = request
+        .call()
+        .map_err(|e| error(format!("unreachable ({e})")))?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| error(format!("reading the answer for {what}: {e}")))?;
+    let answer: Answer<T> = serde_json::from_str(&body).map_err(|e| {
+        error(format!(
+            "answered {status} with something that is not the Prometheus API ({e}) for {what}"
+        ))
+    })?;
+    if answer.status != "success" {
+        return Err(error(format!(
+            "query for {what} failed ({status}): {}",
+            answer.error.unwrap_or_else(|| "no reason given".into())
+        )));
+    }
+    let data = answer
+        .data
+        .ok_or_else(|| error(format!("no data in the answer for {what}")))?;
+    if data.result_type != expected {
+        return Err(error(format!(
+            "query for {what} returned a {}, not a {expected}",
+            data.result_type
+        )));
+    }
+    Ok(data.result)
+}
+
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// The value of `query` at `at` (Unix seconds) from the instant-query API: `None` when it
+/// returns no series (no traffic, nothing recorded yet); several series are an error.
+pub fn instant(
+    url: &str,
+    name: &str,
+    query: &str,
+    at: i64,
+    timeout: Duration,
+) -> Result<Option<f64>, ForecastError> {
+    let base = url.trim_end_matches('/');
+    let error = |cause: String| ForecastError::Prometheus {
+        url: base.to_string(),
+        cause,
+    };
+    let request = agent(timeout)
+        .get(format!("{base}/api/v1/query"))
+        .query("query", query)
+        .query("time", at.to_string());
+    let result: Vec<Instant> = ask(request, base, name, "vector")?;
+    match result.as_slice() {
+        [] => Ok(None),
+        [one] => {
+            let v = &one.value.1;
+            let value: f64 = v
+                .parse()
+                .map_err(|_| error(format!("{name}: {v:?} is not a number")))?;
+            Ok(value.is_finite().then_some(value))
+        }
+        many => Err(error(format!(
+            "query for {name} returned {} series; aggregate them to one, e.g. max(…)",
+            many.len()
+        ))),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,49 +152,17 @@ pub fn query_range(
             format_time(end)
         )));
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = agent(timeout);
     let mut read = Vec::new();
     for s in series {
-        let mut response = agent
+        let request = agent
             .get(format!("{base}/api/v1/query_range"))
             .query("query", &s.source)
             .query("start", start.to_string())
             .query("end", end.to_string())
-            .query("step", step.as_secs().to_string())
-            .call()
-            .map_err(|e| error(format!("unreachable ({e})")))?;
-        let status = response.status().as_u16();
-        let body = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| error(format!("reading the answer for series {}: {e}", s.name)))?;
-        let answer: Answer = serde_json::from_str(&body).map_err(|e| {
-            error(format!(
-                "answered {status} with something that is not the Prometheus API ({e}) for series {}",
-                s.name
-            ))
-        })?;
-        if answer.status != "success" {
-            return Err(error(format!(
-                "query for series {} failed ({status}): {}",
-                s.name,
-                answer.error.unwrap_or_else(|| "no reason given".into())
-            )));
-        }
-        let data = answer
-            .data
-            .ok_or_else(|| error(format!("no data in the answer for series {}", s.name)))?;
-        if data.result_type != "matrix" {
-            return Err(error(format!(
-                "query for series {} returned a {}, not a range (matrix)",
-                s.name, data.result_type
-            )));
-        }
-        let matrix = match data.result.len() {
+            .query("step", step.as_secs().to_string());
+        let result: Vec<Matrix> = ask(request, base, &format!("series {}", s.name), "matrix")?;
+        let matrix = match result.len() {
             0 => {
                 return Err(error(format!(
                     "query for series {} ({}) returned no data between {} and {}",
@@ -112,10 +172,9 @@ pub fn query_range(
                     format_time(end)
                 )));
             }
-            1 => &data.result[0],
+            1 => &result[0],
             n => {
-                let labels: Vec<String> = data
-                    .result
+                let labels: Vec<String> = result
                     .iter()
                     .take(3)
                     .map(|m| serde_json::Value::Object(m.metric.clone()).to_string())

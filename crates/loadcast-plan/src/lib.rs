@@ -41,6 +41,7 @@ pub mod suggest;
 pub mod template;
 pub mod units;
 mod validate;
+pub mod watch;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -238,7 +239,7 @@ impl Plan {
         out
     }
 
-    /// `[history]`, `[horizon]`, `[database]` and `[capacity]`, as `plan check` shows them.
+    /// `[history]`, `[horizon]`, `[database]`, `[capacity]` and `[watch]`, as `plan check` shows them.
     fn describe_data(&self, out: &mut String) {
         if let Some(h) = &self.history {
             let data: Vec<String> = h
@@ -309,6 +310,24 @@ impl Plan {
                 c.table
                     .as_ref()
                     .map_or(String::new(), |t| format!(" (volume: rows of {t})"))
+            );
+        }
+        if let Some(w) = &self.watch {
+            let d = humantime::format_duration;
+            let _ = writeln!(
+                out,
+                "watch     {} every {}, {} of history at {}: traffic {}{}{}",
+                database::redact_url(&w.prometheus),
+                d(w.interval),
+                d(w.since),
+                d(w.step),
+                w.traffic,
+                w.data
+                    .as_ref()
+                    .map_or(String::new(), |q| format!("; data {q}")),
+                w.latency_p99
+                    .as_ref()
+                    .map_or(String::new(), |q| format!("; p99 {q}"))
             );
         }
     }

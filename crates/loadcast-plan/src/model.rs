@@ -35,6 +35,28 @@ pub struct Plan {
     pub database: Option<DatabaseSpec>,
     /// How `loadcast capacity` searches.
     pub capacity: Option<CapacitySpec>,
+    /// Where `loadcast watch` reads production from.
+    pub watch: Option<WatchSpec>,
+}
+
+/// `[watch]`: production's history in Prometheus, for `loadcast watch`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WatchSpec {
+    /// The Prometheus server's base URL.
+    pub prometheus: String,
+    /// PromQL for the traffic, in the plan's arrival unit (per second).
+    pub traffic: String,
+    /// PromQL for the rows of the table the capacity study measured.
+    pub data: Option<String>,
+    /// PromQL for production's p99 latency, in seconds (Prometheus' base unit).
+    pub latency_p99: Option<String>,
+    /// How much worse than the study's prediction production's p99 may be before the study is
+    /// called stale (a ratio).
+    pub latency_tolerance: f64,
+    /// How much history each cycle reads, at what resolution, and how often a cycle runs.
+    pub since: Duration,
+    pub step: Duration,
+    pub interval: Duration,
 }
 
 /// `[capacity]`: the breaking-point search, the data scales and the concurrency sweep.

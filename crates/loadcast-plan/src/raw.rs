@@ -25,6 +25,20 @@ pub(crate) struct RawPlan {
     pub horizon: Option<Spanned<RawHorizon>>,
     pub database: Option<Spanned<RawDatabase>>,
     pub capacity: Option<Spanned<RawCapacity>>,
+    pub watch: Option<Spanned<RawWatch>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWatch {
+    pub prometheus: Spanned<String>,
+    pub traffic: Spanned<String>,
+    pub data: Option<Spanned<String>>,
+    pub latency_p99: Option<Spanned<String>>,
+    pub latency_tolerance: Option<Spanned<f64>>,
+    pub since: Option<Spanned<String>>,
+    pub step: Option<Spanned<String>>,
+    pub interval: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

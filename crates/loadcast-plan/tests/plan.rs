@@ -333,3 +333,46 @@ fn a_misshapen_column_generator_says_what_is_expected() {
         "{e}"
     );
 }
+
+#[test]
+fn a_watch_section_becomes_typed_with_defaults_and_bad_values_are_named() {
+    let text = format!(
+        "{GOOD}\n[watch]\nprometheus = \"http://127.0.0.1:9090/\"\ntraffic = 'sum(rate(http_requests_total[5m]))'\ndata = 'pg_stat_user_tables_n_live_tup{{relname=\"orders\"}}'\n"
+    );
+    let plan = parse(&text, Path::new("plan.toml")).unwrap();
+    let w = plan.watch.expect("a [watch]");
+    assert_eq!(w.prometheus, "http://127.0.0.1:9090");
+    assert_eq!(
+        (w.since, w.step, w.interval),
+        (
+            Duration::from_secs(28 * 86_400),
+            Duration::from_secs(3_600),
+            Duration::from_secs(3_600)
+        )
+    );
+    assert_eq!(w.latency_tolerance, 1.5);
+    assert!(w.latency_p99.is_none());
+    assert!(plan_describe(&text).contains("watch     http://127.0.0.1:9090 every 1h"));
+
+    let bad = format!(
+        "{GOOD}\n[watch]\nprometheus = \"127.0.0.1:9090\"\ntraffic = ''\nstep = \"1h\"\nsince = \"2h\"\nlatency_tolerance = 0.5\n"
+    );
+    let e = err(&bad);
+    let line = |key: &str| bad.lines().position(|l| l.starts_with(key)).unwrap() + 1;
+    for (key, message) in [
+        ("prometheus", "is not an HTTP URL"),
+        ("traffic", "an empty query"),
+        ("since", "too short to forecast"),
+        ("latency_tolerance", "would call the study stale"),
+    ] {
+        assert!(
+            e.contains(&format!("plan.toml:{}:", line(key))) && e.contains(message),
+            "{key}: {message:?} not reported at line {}:\n{e}",
+            line(key)
+        );
+    }
+}
+
+fn plan_describe(text: &str) -> String {
+    parse(text, Path::new("plan.toml")).unwrap().describe()
+}

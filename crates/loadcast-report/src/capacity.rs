@@ -9,7 +9,7 @@ use loadcast_stats::time::format_date;
 
 use crate::si;
 
-fn when(t: Option<i64>) -> String {
+pub(crate) fn when(t: Option<i64>) -> String {
     t.map_or("not within the horizon".into(), format_date)
 }
 
@@ -174,23 +174,28 @@ pub fn capacity_summary(s: &CapacityStudy) -> String {
         );
     }
     if let Some(r) = &s.runway {
-        let _ = writeln!(
-            out,
-            "\nrunway from {} to {}:",
-            format_date(r.now),
-            format_date(r.horizon)
-        );
-        let _ = writeln!(out, "  {}", view_line("data-aware", &r.data_aware));
-        let _ = writeln!(out, "  {}", view_line("traffic-only", &r.traffic_only));
-        if let Some(d) = r.days_earlier {
-            let _ = writeln!(
-                out,
-                "  the data-aware runway ends {d:.0} days earlier than the traffic-only one"
-            );
-        }
+        out += &runway_lines(r);
     }
     for w in &s.warnings {
         let _ = writeln!(out, "\nWARNING: {w}");
+    }
+    out
+}
+
+/// The two runways side by side, as the study and the watch print them.
+pub(crate) fn runway_lines(r: &loadcast_capacity::runway::Runway) -> String {
+    let mut out = format!(
+        "\nrunway from {} to {}:\n",
+        format_date(r.now),
+        format_date(r.horizon)
+    );
+    let _ = writeln!(out, "  {}", view_line("data-aware", &r.data_aware));
+    let _ = writeln!(out, "  {}", view_line("traffic-only", &r.traffic_only));
+    if let Some(d) = r.days_earlier {
+        let _ = writeln!(
+            out,
+            "  the data-aware runway ends {d:.0} days earlier than the traffic-only one"
+        );
     }
     out
 }

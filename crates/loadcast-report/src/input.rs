@@ -1,16 +1,18 @@
 //! Any document loadcast writes, read as what it says it is: `report` and `runs` take run
-//! results, capacity studies and projections alike, from a file or the store.
+//! results, capacity studies, projections and watch cycles alike, from a file or the store.
 
 use loadcast_capacity::CapacityStudy;
+use loadcast_capacity::watch::WatchCycle;
 use loadcast_forecast::Projection;
 use loadcast_stats::{Document, DocumentError, RunResult};
 
-/// A document of one of the three kinds.
+/// A document of one of the four kinds.
 #[derive(Debug)]
 pub enum Input {
     Run(Box<RunResult>),
     Capacity(Box<CapacityStudy>),
     Forecast(Box<Projection>),
+    Watch(Box<WatchCycle>),
 }
 
 impl Input {
@@ -19,7 +21,7 @@ impl Input {
         let value = serde_json::from_str::<serde_json::Value>(text).map_err(|e| {
             DocumentError::Invalid {
                 origin: origin.to_string(),
-                what: "run result, capacity study or projection",
+                what: "run result, capacity study, projection or watch cycle",
                 line: e.line(),
                 column: e.column(),
                 cause: format!("not JSON ({e})"),
@@ -32,6 +34,9 @@ impl Input {
             Some(Projection::FORMAT) => {
                 Input::Forecast(Box::new(Projection::from_json(text, origin)?))
             }
+            Some(WatchCycle::FORMAT) => {
+                Input::Watch(Box::new(WatchCycle::from_json(text, origin)?))
+            }
             _ => Input::Run(Box::new(RunResult::from_json(text, origin)?)),
         })
     }
@@ -42,6 +47,7 @@ impl Input {
             Input::Run(_) => RunResult::WHAT,
             Input::Capacity(_) => CapacityStudy::WHAT,
             Input::Forecast(_) => Projection::WHAT,
+            Input::Watch(_) => WatchCycle::WHAT,
         }
     }
 }

@@ -22,6 +22,7 @@ mod outputs;
 mod record;
 mod review;
 mod shards;
+mod watch;
 
 use std::fmt::Write as _;
 
@@ -31,8 +32,13 @@ pub use forecast::{backtest_table, chart, forecast_summary, si};
 pub use html::{HtmlInput, escape, html_report};
 pub use input::{Input, run_headline};
 pub use outputs::{junit, summary_json, timeline_csv};
-pub use record::{forecast_record, record_detail, run_record, runs_table, study_record};
+pub use record::{
+    forecast_record, record_detail, run_record, runs_table, study_record, watch_record,
+};
 pub use review::{review_html, review_markdown};
+pub use watch::{
+    AlertLimits, alert_rules, duration_words, exposition, watch_headline, watch_line, watch_summary,
+};
 
 use loadcast_stats::{RequestStats, RunResult, RunStatus, format_duration};
 

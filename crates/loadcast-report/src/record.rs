@@ -53,6 +53,20 @@ pub fn forecast_record(projection: &Projection, source: &str) -> NewRecord {
     }
 }
 
+/// A watch cycle's record.
+pub fn watch_record(cycle: &loadcast_capacity::watch::WatchCycle) -> NewRecord {
+    NewRecord {
+        kind: Kind::Watch,
+        plan_name: cycle.plan_name.clone(),
+        plan_hash: cycle.plan_hash.clone(),
+        started_at: cycle.at.clone(),
+        ended_at: format_time(now()),
+        status: status(false),
+        headline: crate::watch_headline(cycle),
+        body: cycle.to_json(),
+    }
+}
+
 fn status(interrupted: bool) -> String {
     if interrupted {
         "interrupted"
@@ -88,6 +102,7 @@ pub fn record_detail(r: &Record) -> Result<String, DocumentError> {
         Input::Run(run) => crate::terminal_summary(&run),
         Input::Capacity(s) => crate::capacity_summary(&s),
         Input::Forecast(p) => crate::forecast_summary(&p),
+        Input::Watch(c) => crate::watch_summary(&c),
     };
     Ok(format!(
         "#{} {} of {} (plan hash {})\nstarted {}, ended {}, {}\nloadcast {} on {}\n{}\n\n{summary}",

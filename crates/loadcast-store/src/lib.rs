@@ -49,6 +49,7 @@ pub enum Kind {
     Run,
     Capacity,
     Forecast,
+    Watch,
 }
 
 impl Kind {
@@ -57,6 +58,7 @@ impl Kind {
             Kind::Run => "run",
             Kind::Capacity => "capacity",
             Kind::Forecast => "forecast",
+            Kind::Watch => "watch",
         }
     }
 
@@ -65,6 +67,7 @@ impl Kind {
             "run" => Kind::Run,
             "capacity" => Kind::Capacity,
             "forecast" => Kind::Forecast,
+            "watch" => Kind::Watch,
             _ => return None,
         })
     }
@@ -74,7 +77,7 @@ impl std::str::FromStr for Kind {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        Self::parse(text).ok_or_else(|| format!("{text:?}: one of run, capacity, forecast"))
+        Self::parse(text).ok_or_else(|| format!("{text:?}: one of run, capacity, forecast, watch"))
     }
 }
 
@@ -132,6 +135,27 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX records_by_plan ON records (plan_name, kind, id);",
     "ALTER TABLE records ADD COLUMN headline TEXT NOT NULL DEFAULT '';",
+    // `watch` cycles: SQLite cannot change a CHECK, so the table is rebuilt with every row.
+    "CREATE TABLE records_v3 (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('run', 'capacity', 'forecast', 'watch')),
+        plan_name TEXT NOT NULL,
+        plan_hash TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        loadcast_version TEXT NOT NULL,
+        machine TEXT NOT NULL,
+        body TEXT NOT NULL,
+        headline TEXT NOT NULL DEFAULT ''
+     );
+     INSERT INTO records_v3 (id, kind, plan_name, plan_hash, started_at, ended_at, status,
+                             loadcast_version, machine, body, headline)
+         SELECT id, kind, plan_name, plan_hash, started_at, ended_at, status,
+                loadcast_version, machine, body, headline FROM records;
+     DROP TABLE records;
+     ALTER TABLE records_v3 RENAME TO records;
+     CREATE INDEX records_by_plan ON records (plan_name, kind, id);",
 ];
 
 /// The machine this process runs on, for the record.
@@ -355,5 +379,36 @@ mod tests {
             Store::open(&path),
             Err(StoreError::TooNew { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn a_store_of_the_version_before_watch_keeps_every_record_and_takes_watch_cycles() {
+        let dir = std::env::temp_dir().join(format!("loadcast-store-v2-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("runs.db");
+        {
+            // The schema as version 2 left it, with a record in it.
+            let conn = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..2] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 2;
+                 INSERT INTO records (kind, plan_name, plan_hash, started_at, ended_at, status,
+                                      loadcast_version, machine, body, headline)
+                 VALUES ('capacity', 'shop', 'h', 's', 'e', 'complete', '0.1', 'm', '{}', '500/s');",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 3);
+        let old = store.latest(Kind::Capacity, Some("shop")).unwrap().unwrap();
+        assert_eq!((old.id, old.headline.as_str()), (1, "500/s"));
+        let watch = store.save(&record(Kind::Watch, "shop")).unwrap();
+        assert_eq!(watch, 2);
+        assert_eq!(store.list(Some(Kind::Watch), 10).unwrap().len(), 1);
+        assert_eq!("watch".parse::<Kind>(), Ok(Kind::Watch));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

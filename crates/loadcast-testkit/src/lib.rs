@@ -208,6 +208,21 @@ pub struct Nginx {
     _process: Spawned,
 }
 
+/// The body of `GET path` from `addr` (`host:port`) over HTTP/1.0, `None` when nothing answers
+/// 200 within 5 s.
+pub fn http_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.split(' ').nth(1).filter(|code| *code == "200")?;
+    Some(body.to_string())
+}
+
 /// A server process the test started in its own directory: killed, and the directory
 /// removed, when dropped.
 #[derive(Debug)]

@@ -25,6 +25,12 @@ fn binary(name: &str) -> PathBuf {
 impl Prometheus {
     /// Starts Prometheus with `openmetrics` (ending in `# EOF`) loaded into its TSDB.
     pub fn start_with_history(openmetrics: &str) -> Self {
+        Self::start_scraping(openmetrics, &[])
+    }
+
+    /// [`start_with_history`](Self::start_with_history), scraping each `(job, host:port)` every
+    /// second.
+    pub fn start_scraping(openmetrics: &str, targets: &[(&str, String)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -35,7 +41,7 @@ impl Prometheus {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("data")).unwrap();
         std::fs::write(dir.join("history.om"), openmetrics).unwrap();
-        let out = Command::new(binary("promtool"))
+        let out = Command::new(promtool())
             .args(["tsdb", "create-blocks-from", "openmetrics"])
             .arg(dir.join("history.om"))
             .arg(dir.join("data"))
@@ -46,35 +52,41 @@ impl Prometheus {
             "promtool could not load the history: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        std::fs::write(
-            dir.join("prometheus.yml"),
-            "global:\n  scrape_interval: 1h\n",
-        )
-        .unwrap();
-        let child = Command::new(binary("prometheus"))
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--storage.tsdb.retention.time=100y")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.join("prometheus.log")).unwrap(),
-            ))
-            .spawn()
-            .expect("start prometheus");
+        let mut config = String::from("global:\n  scrape_interval: 1h\n");
+        if !targets.is_empty() {
+            config.push_str("scrape_configs:\n");
+            for (job, target) in targets {
+                config.push_str(&format!(
+                    "  - job_name: {job}\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    static_configs:\n      - targets: [\"{target}\"]\n"
+                ));
+            }
+        }
+        std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+        let child = spawn(&dir, port);
         let server = Self {
             port,
             process: crate::Spawned { child, dir },
         };
+        server.wait_ready();
+        server
+    }
+
+    /// Stops the server, keeping its data (for [`start_again`](Self::start_again)).
+    pub fn stop(&mut self) {
+        let _ = self.process.child.kill();
+        let _ = self.process.child.wait();
+    }
+
+    /// Starts the stopped server again on the same port, with the same data.
+    pub fn start_again(&mut self) {
+        self.process.child = spawn(&self.process.dir, self.port);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
                 use std::io::{Read as _, Write as _};
                 let _ = s.write_all(b"GET /-/ready HTTP/1.0\r\n\r\n");
                 let mut answer = String::new();
@@ -86,16 +98,61 @@ impl Prometheus {
             assert!(
                 Instant::now() < deadline,
                 "Prometheus did not get ready; see {}",
-                server.process.dir.join("prometheus.log").display()
+                self.process.dir.join("prometheus.log").display()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        server
     }
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// The instant query's result (`data.result`), or why there is none.
+    pub fn query(&self, promql: &str) -> Result<Vec<serde_json::Value>, String> {
+        let encoded =
+            percent_encoding::utf8_percent_encode(promql, percent_encoding::NON_ALPHANUMERIC);
+        let body = crate::http_get(
+            &format!("127.0.0.1:{}", self.port),
+            &format!("/api/v1/query?query={encoded}"),
+        )
+        .ok_or("Prometheus did not answer")?;
+        let answer: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+        answer["data"]["result"]
+            .as_array()
+            .cloned()
+            .ok_or_else(|| format!("no result in {body}"))
+    }
+}
+
+fn spawn(dir: &Path, port: u16) -> std::process::Child {
+    Command::new(binary("prometheus"))
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--storage.tsdb.retention.time=100y")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("prometheus.log"))
+                .unwrap(),
+        ))
+        .spawn()
+        .expect("start prometheus")
+}
+
+/// Debian's `promtool` (checks rule files, tests rules, loads history).
+pub fn promtool() -> PathBuf {
+    binary("promtool")
 }
 
 /// OpenMetrics text for gauges: `(metric with labels, [(unix seconds, value)])`, grouped by

@@ -65,6 +65,10 @@ pub enum Command {
     /// histograms added, seconds aligned by the wall clock, the plan's thresholds evaluated on
     /// the whole; exits like `run`.
     Merge(MergeArgs),
+    /// The runway, live: production's traffic and data from Prometheus (the plan's [watch]),
+    /// re-forecast each cycle against the latest capacity study; serves the figures for
+    /// Prometheus to scrape, writes alerting rules (--rules), or runs one cycle (--once).
+    Watch(WatchArgs),
     /// Render results, capacity studies and projections (files or run ids): terminal summary,
     /// self-contained HTML with charts, JUnit XML, JSON summary, CSV timeline.
     Report(ReportArgs),
@@ -505,6 +509,47 @@ pub struct MergeArgs {
     pub out: Option<String>,
     #[command(flatten)]
     pub files: OutputFiles,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The plan file, with a [watch] section.
+    pub plan: PathBuf,
+    /// The capacity study to judge against: a file or a run id [default: the plan's latest in
+    /// the run store, re-read each cycle].
+    #[arg(long, value_name = "FILE_OR_ID")]
+    pub study: Option<String>,
+    /// One cycle: print it, record it, and exit (3 when the runway is under --fail-under).
+    #[arg(long)]
+    pub once: bool,
+    /// With --once, exit 3 when the data-aware runway (point forecast) is shorter; with
+    /// --rules, the runway alert's limit.
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub fail_under: std::time::Duration,
+    /// Write alerting rules for Prometheus to FILE and exit.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// With --rules: the headroom alert's limit.
+    #[arg(long, value_name = "RATIO", default_value_t = 1.2)]
+    pub headroom_under: f64,
+    /// With --rules: a study older than this is stale.
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub stale_after: std::time::Duration,
+    /// Where to serve /metrics.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+    pub listen: std::net::SocketAddr,
+    /// Time between cycles [default: the plan's watch.interval].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub interval: Option<std::time::Duration>,
+    /// The Prometheus server [default: the plan's watch.prometheus].
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Stop after this many cycles [default: until interrupted].
+    #[arg(long, value_name = "N")]
+    pub cycles: Option<u64>,
+    /// With --once, print the cycle as JSON instead of the summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

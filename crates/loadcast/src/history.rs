@@ -44,6 +44,14 @@ pub fn report(args: ReportArgs, store: &StoreArgs) -> Result<u8, Failure> {
             },
             Input::Capacity(c) => capacity = Some(*c),
             Input::Forecast(p) => projection = Some(*p),
+            Input::Watch(c) => {
+                if args.files.html.is_some() {
+                    return Err(Failure::usage(format!(
+                        "{arg} is a watch cycle: the HTML report does not show one (`loadcast report {arg}` prints it)"
+                    )));
+                }
+                print!("{}", loadcast_report::watch_summary(&c));
+            }
         }
     }
     if args.json {

@@ -13,6 +13,7 @@ mod resolve;
 mod shards;
 mod store;
 mod study;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -74,6 +75,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Capacity(args) => crate::capacity::capacity(args, &store),
         Command::Merge(args) => shards::merge(args, &store),
         Command::Export(cli::ExportCommand::Kubernetes(args)) => shards::export_kubernetes(args),
+        Command::Watch(args) => crate::watch::watch(args, &store),
         Command::Report(args) => crate::history::report(args, &store),
         Command::Runs(args) => crate::history::runs(args, &store),
         Command::Compare(args) => crate::history::compare(args, &store),

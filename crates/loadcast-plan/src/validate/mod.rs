@@ -27,6 +27,7 @@ mod load;
 mod scenario;
 mod sql;
 mod target;
+mod watch;
 
 use scenario::capture_names;
 pub use sql::{Placeholders, placeholders};
@@ -272,6 +273,7 @@ impl<'a> Validator<'a> {
         let horizon = raw.horizon.as_ref().map(|h| self.horizon(h));
         let database = raw.database.as_ref().map(|d| self.database(d));
         let capacity = raw.capacity.as_ref().map(|c| self.capacity(c));
+        let watch = raw.watch.as_ref().map(|w| self.watch(w));
         let target = self.target_or_database(
             target,
             scenarios.as_deref(),
@@ -292,6 +294,7 @@ impl<'a> Validator<'a> {
             horizon: horizon.map(|h| h.ok_or(())).transpose().ok()?,
             database: database.map(|d| d.ok_or(())).transpose().ok()?,
             capacity: capacity.map(|c| c.ok_or(())).transpose().ok()?,
+            watch: watch.map(|w| w.ok_or(())).transpose().ok()?,
         };
         self.unique_feeders_cover_users(&plan, &raw.feeders);
         Some(plan)

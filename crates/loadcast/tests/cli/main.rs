@@ -22,6 +22,7 @@ mod secrets;
 mod shards;
 mod signals;
 mod store;
+mod watch;
 
 fn loadcast() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_loadcast"));
