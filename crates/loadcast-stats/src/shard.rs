@@ -40,6 +40,51 @@ impl ShardTag {
     }
 }
 
+/// How far a shard has got, written beside its results while it runs (`run -o PREFIX/`), so a
+/// merge that waits can say which shards are behind and whether they still move. One object per
+/// shard index: a restarted shard's attempt overwrites its predecessor's progress (its result
+/// keeps its own object).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardProgress {
+    pub plan_name: String,
+    pub index: u32,
+    pub count: u32,
+    /// When this attempt began reporting (RFC 3339) and last reported.
+    pub started_at: String,
+    pub updated_at: String,
+    pub elapsed_seconds: f64,
+    pub planned_seconds: f64,
+    pub sent: u64,
+    pub completed: u64,
+    pub errors: u64,
+    /// The run ended (its result follows under its own name).
+    pub finished: bool,
+}
+
+impl ShardProgress {
+    /// `shop.shard-2-of-4.progress.json`.
+    pub fn object_name(plan_name: &str, index: u32, count: u32) -> String {
+        format!("{plan_name}.shard-{index}-of-{count}.progress.json")
+    }
+
+    /// One line for people: `shard 2/4: 40 s of 60 s, 2010 requests, 0 errors (updated 3 s ago)`.
+    pub fn describe(&self, now: i64) -> String {
+        let age = crate::time::parse_time(&self.updated_at).map_or(String::new(), |t| {
+            format!(" (updated {} s ago)", (now - t).max(0))
+        });
+        format!(
+            "shard {}/{}: {:.0} s of {:.0} s, {} requests, {} errors{}{age}",
+            self.index,
+            self.count,
+            self.elapsed_seconds,
+            self.planned_seconds,
+            self.completed,
+            self.errors,
+            if self.finished { ", finished" } else { "" }
+        )
+    }
+}
+
 /// One merged shard's own figures: a generator that could not keep up shows here even when
 /// the global figures look healthy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -59,7 +59,29 @@ pub fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
         shard,
         start_at,
     };
-    let result = loadcast_engine::run(&plan, &options, &stop, &mut display);
+    // A shard writing to object storage reports its progress there as it runs.
+    let progress_prefix = match (&remote, shard) {
+        (Some(crate::shards::RemoteOut::Prefix(prefix)), Some(shard)) => Some((prefix, shard)),
+        _ => None,
+    };
+    let result = match progress_prefix {
+        Some((prefix, shard)) => {
+            let mut publishing = crate::shard_progress::Publishing::new(
+                &mut display,
+                prefix,
+                &plan.name,
+                shard,
+                plan.duration(),
+            );
+            let result = loadcast_engine::run(&plan, &options, &stop, &mut publishing);
+            if let Ok(r) = &result {
+                let total = r.total();
+                publishing.finish(total.count, total.error_count());
+            }
+            result
+        }
+        None => loadcast_engine::run(&plan, &options, &stop, &mut display),
+    };
     display.finish();
     let result = result?;
     // Save first: whatever happens next, the measurements are on disk. A disk that filled up

@@ -10,6 +10,7 @@ mod history;
 mod interrupt;
 mod progress;
 mod resolve;
+mod shard_progress;
 mod shards;
 mod store;
 mod study;

@@ -210,14 +210,44 @@ fn complete_shards(results: &[(String, RunResult)]) -> usize {
     done.len()
 }
 
+/// How often a waiting merge says how the shards it waits for are getting on.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// The progress the shards still running report under the prefixes.
+fn report_progress(inputs: &[String], results: &[(String, RunResult)]) {
+    let complete: Vec<u32> = results
+        .iter()
+        .filter(|(_, r)| r.meta.status == RunStatus::Complete)
+        .filter_map(|(_, r)| r.meta.shard.map(|t| t.index))
+        .collect();
+    for prefix in inputs.iter().filter(|i| is_url(i) && i.ends_with('/')) {
+        let Ok(location) = Location::parse(prefix) else {
+            continue;
+        };
+        for p in crate::shard_progress::progress_under(&location) {
+            if !complete.contains(&p.index) {
+                eprintln!(
+                    "loadcast: waiting for {}",
+                    p.describe(loadcast_stats::time::now())
+                );
+            }
+        }
+    }
+}
+
 pub fn merge(args: MergeArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let deadline = std::time::Instant::now() + args.timeout;
     let mut seen = std::collections::BTreeMap::new();
+    let mut last_report = std::time::Instant::now();
     let results = loop {
         let results = collect(&args.results, &mut seen)?;
         let want = args.wait.unwrap_or(0) as usize;
         if complete_shards(&results) >= want {
             break results;
+        }
+        if last_report.elapsed() >= PROGRESS_EVERY {
+            last_report = std::time::Instant::now();
+            report_progress(&args.results, &results);
         }
         if std::time::Instant::now() >= deadline {
             eprintln!(

@@ -314,6 +314,23 @@ fn shards_meet_in_object_storage_and_merge_waits_for_them() {
             );
         }
         let stdout = merged_four(&waiting.wait_with_output().unwrap(), prefix);
+        // Each shard reported its progress beside its result, the last report its total.
+        if prefix.starts_with("file://") {
+            let mut reported = 0;
+            for i in 0..4 {
+                let path = local.join(format!("run-1/wide.shard-{i}-of-4.progress.json"));
+                let body = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let progress: loadcast_stats::shard::ShardProgress =
+                    serde_json::from_str(&body).unwrap();
+                assert!(progress.finished && progress.index == i, "{body}");
+                reported += progress.completed;
+            }
+            assert!(
+                (396..=404).contains(&reported),
+                "the shards' last progress reports add up to the run: {reported}"
+            );
+        }
         assert_has(
             &stdout,
             &format!("merged result written to {prefix}merged.result.json"),
