@@ -1,5 +1,6 @@
 //! A plan as Kubernetes objects (`loadcast export kubernetes`): a ConfigMap with the plan and its
-//! feeders, an Indexed Job whose pods each run one shard (`JOB_COMPLETION_INDEX` is the index,
+//! feeders (or, when they outgrow a ConfigMap, the plan and every file it names uploaded beside
+//! the results, where `run URL` reads them), an Indexed Job whose pods each run one shard (`JOB_COMPLETION_INDEX` is the index,
 //! so no wrapper script is needed) and write to object storage, and a Job that waits for every
 //! shard and merges them. Kubernetes schedules and restarts; loadcast only splits and merges.
 //!
@@ -38,14 +39,6 @@ pub enum ExportError {
         "{0}: the shards must write to object storage (s3://, gs://, az://), which every pod and the merge can reach"
     )]
     NotObjectStorage(String),
-    #[error(
-        "feeder {name} ({path}) is {bytes} bytes: a ConfigMap holds at most {MAX_CONFIG_BYTES} in all; a larger feeder is not exported yet (mount it from a volume of your own)"
-    )]
-    FeederTooLarge {
-        name: String,
-        path: String,
-        bytes: usize,
-    },
     #[error("{path}: {cause}")]
     Read { path: String, cause: String },
 }
@@ -53,11 +46,24 @@ pub enum ExportError {
 /// What a ConfigMap may hold, with room to spare under Kubernetes' 1 MiB.
 pub const MAX_CONFIG_BYTES: usize = 900 * 1024;
 
-/// The objects, as one multi-document YAML stream (each document JSON, which YAML reads), for
-/// `kubectl apply -f`.
-pub fn manifests(plan: &Plan, options: &KubernetesExport) -> Result<String, ExportError> {
+/// The export: the manifests, and the files to upload first when the plan's inputs outgrow a
+/// ConfigMap.
+#[derive(Clone, Debug)]
+pub struct Exported {
+    /// One multi-document YAML stream (each document JSON, which YAML reads), for
+    /// `kubectl apply -f`.
+    pub manifests: String,
+    /// `(path relative to the plan, local file)`: to put under [`Exported::inputs`].
+    pub uploads: Vec<(String, std::path::PathBuf)>,
+    /// The object storage prefix the shards read the plan from (`OUT/inputs/`), when uploaded.
+    pub inputs: Option<String>,
+}
+
+/// The objects for a plan, and what to upload before applying them.
+pub fn manifests(plan: &Plan, options: &KubernetesExport) -> Result<Exported, ExportError> {
+    let (objects, uploads, inputs) = objects(plan, options)?;
     let mut out = String::new();
-    for object in objects(plan, options)? {
+    for object in objects {
         let _ = writeln!(out, "---");
         let _ = writeln!(
             out,
@@ -65,8 +71,18 @@ pub fn manifests(plan: &Plan, options: &KubernetesExport) -> Result<String, Expo
             serde_json::to_string_pretty(&object).unwrap_or_default()
         );
     }
-    Ok(out)
+    Ok(Exported {
+        manifests: out,
+        uploads,
+        inputs,
+    })
 }
+
+type Objects = (
+    Vec<Value>,
+    Vec<(String, std::path::PathBuf)>,
+    Option<String>,
+);
 
 /// A DNS-1123 label from a plan name: lowercase letters, digits and dashes, at most 40.
 fn label(name: &str) -> String {
@@ -104,7 +120,7 @@ pub fn shard_resources(plan: &Plan, shards: u32) -> (u64, u64) {
     (millicores.ceil() as u64, mebibytes.ceil() as u64)
 }
 
-fn objects(plan: &Plan, options: &KubernetesExport) -> Result<Vec<Value>, ExportError> {
+fn objects(plan: &Plan, options: &KubernetesExport) -> Result<Objects, ExportError> {
     if options.shards == 0 {
         return Err(ExportError::NoShards);
     }
@@ -126,19 +142,14 @@ fn objects(plan: &Plan, options: &KubernetesExport) -> Result<Vec<Value>, Export
     let mut items = vec![json!({"key": "plan.toml", "path": "plan.toml"})];
     data.insert("plan.toml".into(), Value::String(plan_text.clone()));
     let mut total = plan_text.len();
+    let mut fits = true;
     for (i, feeder) in plan.feeders.iter().enumerate() {
         let text = std::fs::read_to_string(&feeder.path).map_err(|e| ExportError::Read {
             path: feeder.path.display().to_string(),
             cause: e.to_string(),
         })?;
         total += text.len();
-        if total > MAX_CONFIG_BYTES {
-            return Err(ExportError::FeederTooLarge {
-                name: feeder.name.clone(),
-                path: feeder.path.display().to_string(),
-                bytes: text.len(),
-            });
-        }
+        fits &= total <= MAX_CONFIG_BYTES;
         let relative = feeder
             .path
             .strip_prefix(plan_dir)
@@ -149,6 +160,21 @@ fn objects(plan: &Plan, options: &KubernetesExport) -> Result<Vec<Value>, Export
         items.push(json!({"key": key, "path": relative}));
         data.insert(key, Value::String(text));
     }
+    // Too large for a ConfigMap: the plan and every file it names go beside the results, and
+    // each shard reads them from there.
+    let (uploads, inputs) = if fits {
+        (Vec::new(), None)
+    } else {
+        let prefix = format!("{}/inputs/", options.out.trim_end_matches('/'));
+        let mut uploads = vec![("plan.toml".to_string(), plan.path.clone())];
+        for relative in crate::referenced_files(&plan_text) {
+            let local = plan_dir.join(&relative);
+            if !uploads.iter().any(|(r, _)| *r == relative) {
+                uploads.push((relative, local));
+            }
+        }
+        (uploads, Some(prefix))
+    };
     let metadata = |object: &str| {
         let mut m = json!({
             "name": format!("{name}-{object}"),
@@ -159,11 +185,13 @@ fn objects(plan: &Plan, options: &KubernetesExport) -> Result<Vec<Value>, Export
         }
         m
     };
-    let config = json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": metadata("plan"),
-        "data": data,
+    let config = fits.then(|| {
+        json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": metadata("plan"),
+            "data": data,
+        })
     });
     let (millicores, mebibytes) = shard_resources(plan, options.shards);
     let volume =
@@ -175,7 +203,9 @@ fn objects(plan: &Plan, options: &KubernetesExport) -> Result<Vec<Value>, Export
     let mut run_args = vec![
         "--no-store".to_string(),
         "run".to_string(),
-        "/plan/plan.toml".into(),
+        inputs
+            .as_ref()
+            .map_or("/plan/plan.toml".to_string(), |p| format!("{p}plan.toml")),
         "--shards".into(),
         options.shards.to_string(),
         "-o".into(),
@@ -219,9 +249,9 @@ fn objects(plan: &Plan, options: &KubernetesExport) -> Result<Vec<Value>, Export
                             "requests": {"cpu": format!("{millicores}m"), "memory": format!("{mebibytes}Mi")},
                             "limits": {"memory": format!("{}Mi", mebibytes * 2)},
                         },
-                        "volumeMounts": [{"name": "plan", "mountPath": "/plan", "readOnly": true}],
+                        "volumeMounts": if fits { json!([{"name": "plan", "mountPath": "/plan", "readOnly": true}]) } else { json!([]) },
                     }],
-                    "volumes": [volume.clone()],
+                    "volumes": if fits { json!([volume]) } else { json!([]) },
                 },
             },
         },
@@ -248,7 +278,11 @@ fn objects(plan: &Plan, options: &KubernetesExport) -> Result<Vec<Value>, Export
             },
         },
     });
-    Ok(vec![config, shards, merge])
+    Ok((
+        config.into_iter().chain([shards, merge]).collect(),
+        uploads,
+        inputs,
+    ))
 }
 
 #[cfg(test)]

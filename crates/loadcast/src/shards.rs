@@ -304,7 +304,26 @@ pub fn export_kubernetes(args: ExportKubernetesArgs) -> Result<u8, Failure> {
         namespace: args.namespace,
         start_at: args.start_at,
     };
-    let text = loadcast_plan::kubernetes::manifests(&plan, &options).map_err(Failure::usage)?;
+    let exported = loadcast_plan::kubernetes::manifests(&plan, &options).map_err(Failure::usage)?;
+    if let Some(inputs) = &exported.inputs {
+        // The shards read these before anything is applied: upload them now.
+        let prefix = Location::parse(inputs).map_err(Failure::usage)?;
+        for (relative, local) in &exported.uploads {
+            let bytes = std::fs::read(local)
+                .map_err(|e| Failure::usage(format!("{}: {e}", local.display())))?;
+            let object = relative
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .fold(prefix.clone(), |at, segment| at.join(segment));
+            object.put(bytes).map_err(Failure::run)?;
+        }
+        eprintln!(
+            "the plan's inputs outgrow a ConfigMap ({} KiB at most): uploaded the plan and {} file(s) to {inputs}; the shards read them from there",
+            loadcast_plan::kubernetes::MAX_CONFIG_BYTES / 1024,
+            exported.uploads.len() - 1
+        );
+    }
+    let text = exported.manifests;
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text)
@@ -312,8 +331,13 @@ pub fn export_kubernetes(args: ExportKubernetesArgs) -> Result<u8, Failure> {
             let (millicores, mebibytes) =
                 loadcast_plan::kubernetes::shard_resources(&plan, options.shards);
             eprintln!(
-                "wrote {}: a ConfigMap, an Indexed Job of {} shards ({millicores}m CPU, {mebibytes}Mi each) and a merge Job; kubectl apply -f {}",
+                "wrote {}: {}an Indexed Job of {} shards ({millicores}m CPU, {mebibytes}Mi each) and a merge Job; kubectl apply -f {}",
                 path.display(),
+                if exported.inputs.is_some() {
+                    ""
+                } else {
+                    "a ConfigMap, "
+                },
                 options.shards,
                 path.display()
             );

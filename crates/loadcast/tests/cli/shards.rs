@@ -491,3 +491,79 @@ fn the_exported_manifests_validate_against_the_kubernetes_schema() {
     assert_eq!(local.status.code(), Some(2));
     assert_has(&text(&local.stderr), "must write to object storage");
 }
+
+/// Feeders too large for a ConfigMap: the export uploads the plan and its files beside the
+/// results, the Job reads the plan from there, and a shard run as its pod would uses the rows.
+#[test]
+fn a_plan_whose_feeders_outgrow_a_configmap_is_exported_through_object_storage() {
+    let _alone = measuring_alone();
+    let dir = workdir("k8s-large");
+    let server = TestServer::start();
+    sharded_plan(&dir, &server.url());
+    let pad = "x".repeat(3_000);
+    let rows: String = (0..400).map(|i| format!("{i},{pad}\n")).collect();
+    std::fs::write(dir.join("rows.csv"), format!("id,pad\n{rows}")).unwrap();
+    let s3 = loadcast_testkit::s3::S3Server::start("lc-large");
+    let prefix = format!("s3://{}/wide-2/", s3.bucket);
+    let out = loadcast()
+        .args(["export", "kubernetes", "wide.toml", "--shards", "4"])
+        .args([
+            "--image",
+            "registry.example/loadcast:0.1.0",
+            "--out",
+            &prefix,
+        ])
+        .args(["-o", "wide.k8s.json"])
+        .envs(s3.env())
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert_has(
+        &said,
+        &format!("uploaded the plan and 1 file(s) to {prefix}inputs/"),
+    );
+    let manifests = std::fs::read_to_string(dir.join("wide.k8s.json")).unwrap();
+    let docs: Vec<serde_json::Value> = manifests
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 2, "no ConfigMap: {manifests}");
+    let args = docs[0]["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    let remote_plan = format!("{prefix}inputs/plan.toml");
+    assert!(
+        args.contains(&format!("\"run\",\"{remote_plan}\"")),
+        "{args}"
+    );
+    let validated = Command::new("kubernetes-validate")
+        .args(["--strict", "-k", "1.37.0"])
+        .arg(dir.join("wide.k8s.json"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run kubernetes-validate: {e}"));
+    let checked = format!("{}{}", text(&validated.stdout), text(&validated.stderr));
+    assert!(
+        validated.status.success() && checked.matches("passed").count() == 2,
+        "{checked}"
+    );
+    // Shard 0 as its pod runs it: the plan and the 1.2 MB feeder from object storage.
+    let start = (loadcast_stats::time::now() + 1).to_string();
+    let shard = shard_to(
+        &dir,
+        Path::new(&remote_plan),
+        0,
+        &start,
+        Some(&prefix),
+        &s3.env(),
+    )
+    .wait_with_output()
+    .unwrap();
+    assert_eq!(shard.status.code(), Some(0), "{}", text(&shard.stderr));
+    let seen = rows_seen(&server);
+    assert!(
+        (95..=101).contains(&seen.len()) && seen.iter().all(|r| r % 4 == 0),
+        "shard 0 of 4 used its own quarter of the rows: {seen:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
