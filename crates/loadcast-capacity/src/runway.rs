@@ -4,7 +4,8 @@
 //!
 //! The interval comes from simulation: each draw moves the traffic forecast, the data forecast
 //! and the capacity fit within their own uncertainty (each as one whole-path deviation: a
-//! forecast that is high is high throughout), and records the first crossing.
+//! forecast that is high is high throughout; each side of a band as wide as it is, so a capacity
+//! with no upper bound is not also given an extreme lower one), and records the first crossing.
 
 use serde::{Deserialize, Serialize};
 
@@ -92,18 +93,28 @@ fn ratio(capacity: f64, demand: f64) -> f64 {
     }
 }
 
-/// The lognormal spread (σ of ln) a 95% band implies around a point.
-fn spread(point: f64, lo: f64, hi: f64) -> f64 {
+/// A draw `z` (standard normal) of a value whose 95% band is `[lo, hi]` around `point`: a
+/// lognormal on each side with the σ that side of the band implies (a split normal in log
+/// space), so an unbounded upper end widens the upper side only. An infinite end counts as
+/// 100× the point.
+fn deviate(point: f64, lo: f64, hi: f64, z: f64) -> f64 {
     if point <= 0.0 {
-        return 0.0;
+        return point;
     }
-    let up = if hi > point { (hi / point).ln() } else { 0.0 };
+    let up = if hi > point {
+        (hi.min(point * 100.0) / point).ln()
+    } else {
+        0.0
+    };
     let down = if lo > 0.0 && lo < point {
         (point / lo).ln()
-    } else {
+    } else if lo <= 0.0 {
+        // A band that reaches down to nothing says no more than its upper side does.
         up
+    } else {
+        0.0
     };
-    ((up + down) / 2.0 / 1.96).max(0.0)
+    point * (z * if z >= 0.0 { up } else { down } / 1.96).exp()
 }
 
 /// Draws for the interval.
@@ -151,13 +162,10 @@ fn view(
     for _ in 0..DRAWS {
         let (zt, zd, zc) = (normal(&mut rng), normal(&mut rng), normal(&mut rng));
         let crossing = traffic.iter().find_map(|p| {
-            let demand = p.point * (zt * spread(p.point, p.lo95, p.hi95)).exp();
-            let volume = volume_at(p.t, &|d| {
-                d.point * (zd * spread(d.point, d.lo95, d.hi95)).exp()
-            });
+            let demand = deviate(p.point, p.lo95, p.hi95, zt);
+            let volume = volume_at(p.t, &|d| deviate(d.point, d.lo95, d.hi95, zd));
             let c = capacity.at(volume);
-            let cap =
-                c.capacity * (zc * spread(c.capacity, c.low, c.high.min(c.capacity * 100.0))).exp();
+            let cap = deviate(c.capacity, c.low, c.high, zc);
             (demand > cap).then_some(p.t)
         });
         crossings.push(crossing);
@@ -283,6 +291,22 @@ mod tests {
         assert_eq!(calm.data_aware.runs_out_p90, None);
         assert_eq!(calm.days_earlier, None);
         assert!((calm.data_aware.headroom_at_horizon - 50.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_unbounded_upper_capacity_does_not_widen_its_lower_side() {
+        // Capacity 1000/s, at least 800 at 95%, no upper bound; traffic a steady 500/s. Only a
+        // capacity far below its lower bound would cross: no draw may.
+        let traffic = exact(&[(0, 500.0), (30, 500.0)]);
+        let data = exact(&[(0, 1e6)]);
+        let capacity = Prediction {
+            capacity: 1000.0,
+            low: 800.0,
+            high: f64::INFINITY,
+        };
+        let r = runway(&traffic, &data, &Flat(capacity), capacity);
+        assert_eq!(r.data_aware.chance_within_horizon, 0.0, "{r:?}");
+        assert_eq!(r.data_aware.runs_out_p10, None);
     }
 
     #[test]

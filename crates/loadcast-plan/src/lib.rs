@@ -313,7 +313,7 @@ impl Plan {
             );
         }
         if let Some(w) = &self.watch {
-            let d = humantime::format_duration;
+            let d = loadcast_stats::time::duration_words;
             let _ = writeln!(
                 out,
                 "watch     {} every {}, {} of history at {}: traffic {}{}{}",

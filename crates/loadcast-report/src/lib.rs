@@ -36,9 +36,7 @@ pub use record::{
     forecast_record, record_detail, run_record, runs_table, study_record, watch_record,
 };
 pub use review::{review_html, review_markdown};
-pub use watch::{
-    AlertLimits, alert_rules, duration_words, exposition, watch_headline, watch_line, watch_summary,
-};
+pub use watch::{AlertLimits, alert_rules, exposition, watch_headline, watch_line, watch_summary};
 
 use loadcast_stats::{RequestStats, RunResult, RunStatus, format_duration};
 

@@ -326,16 +326,6 @@ fn promql_string(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// A limit in words: whole days as days (humantime would say "1month 29days 13h…" for 60d).
-pub fn duration_words(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 86_400 && s % 86_400 == 0 {
-        format!("{}d", s / 86_400)
-    } else {
-        humantime::format_duration(d).to_string()
-    }
-}
-
 /// A Prometheus duration, whole seconds.
 fn prom_duration(d: Duration) -> String {
     format!("{}s", d.as_secs().max(1))
@@ -375,7 +365,7 @@ pub fn alert_rules(plan: &str, limits: &AlertLimits) -> String {
         "page",
         format!(
             "{{{{ $labels.plan }}}}: capacity runs out in {{{{ $value | humanizeDuration }}}} (under {})",
-            duration_words(limits.runway_under)
+            loadcast_stats::time::duration_words(limits.runway_under)
         ),
         "Forecast traffic exceeds the capacity the forecast data volume leaves (loadcast watch, data-aware runway). Add capacity or cut the work per request before then; `loadcast capacity` re-measures.",
     );

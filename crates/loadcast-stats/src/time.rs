@@ -120,6 +120,37 @@ fn period_start(date: &str, number: &dyn Fn(&str) -> Option<i64>) -> Option<i64>
     }
 }
 
+/// A duration in words, whole days as days (`60d`, where humantime says `1month 29days 13h…`),
+/// else the largest units (`1h 30m`, `90s` as `1m 30s`).
+pub fn duration_words(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s >= 86_400 && s % 86_400 == 0 && d.subsec_nanos() == 0 {
+        format!("{}d", s / 86_400)
+    } else {
+        humantime_like(d)
+    }
+}
+
+/// `1h 30m`, `90s`, `250ms`: the largest units, as humantime writes them below a day.
+fn humantime_like(d: std::time::Duration) -> String {
+    let total = d.as_secs();
+    if total == 0 {
+        return format!("{}ms", d.subsec_millis());
+    }
+    let (days, hours, minutes, seconds) = (
+        total / 86_400,
+        total / 3_600 % 24,
+        total / 60 % 60,
+        total % 60,
+    );
+    [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Now, in Unix seconds.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
@@ -129,6 +160,17 @@ pub fn now() -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_in_words_keep_days_whole() {
+        use std::time::Duration;
+        let words = |s: u64| super::duration_words(Duration::from_secs(s));
+        assert_eq!(words(60 * 86_400), "60d");
+        assert_eq!(words(35 * 86_400), "35d");
+        assert_eq!(words(5_400), "1h 30m");
+        assert_eq!(words(86_400 + 60), "1d 1m");
+        assert_eq!(super::duration_words(Duration::from_millis(250)), "250ms");
+    }
+
     use super::*;
 
     #[test]

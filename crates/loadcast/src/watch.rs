@@ -99,7 +99,7 @@ pub fn watch(args: WatchArgs, store: &StoreArgs) -> Result<u8, Failure> {
                 eprintln!(
                     "the runway ({:.0} days) is under --fail-under ({})",
                     s as f64 / 86_400.0,
-                    loadcast_report::duration_words(args.fail_under)
+                    loadcast_stats::time::duration_words(args.fail_under)
                 );
                 exit::THRESHOLD_FAILED
             }
