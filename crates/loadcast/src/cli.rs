@@ -575,7 +575,8 @@ pub struct ReportArgs {
 pub struct RunsArgs {
     /// A record id to show; without it, the newest records are listed.
     pub id: Option<i64>,
-    /// Only runs, capacity studies or forecasts (`run`, `capacity`, `forecast`).
+    /// Only runs, capacity studies, forecasts or watch cycles (`run`, `capacity`, `forecast`,
+    /// `watch`).
     #[arg(long)]
     pub kind: Option<loadcast_store::Kind>,
     /// How many records to list.

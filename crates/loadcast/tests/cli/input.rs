@@ -59,7 +59,7 @@ fn report_and_compare_name_the_input_that_is_not_a_result() {
     let cases: [(&[&str], &str); 4] = [
         (
             &["compare", "plan.toml", "bad.json"],
-            "plan.toml:1:2: invalid run result, capacity study or projection: not JSON",
+            "plan.toml:1:2: invalid run result, capacity study, projection or watch cycle: not JSON",
         ),
         (&["report", "bad.json"], "bad.json:1:"),
         (

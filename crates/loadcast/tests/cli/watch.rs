@@ -174,6 +174,8 @@ fn history_end() -> i64 {
 
 #[test]
 fn watch_once_reports_the_hand_computed_runway_and_fails_under_the_limit() {
+    // Prometheus and the forecasts beside another test's measurement would be its noise.
+    let _alone = measuring_alone();
     let end = history_end();
     let prometheus = Prometheus::start_with_history(&production(end));
     let dir = workdir("watch-once");
@@ -218,6 +220,11 @@ fn watch_once_reports_the_hand_computed_runway_and_fails_under_the_limit() {
         (traffic_days - traffic_only_by_hand()).abs() <= 5.0,
         "traffic-only {traffic_days:.1} days, by hand {:.1}",
         traffic_only_by_hand()
+    );
+    eprintln!(
+        "watch --once: runway {days:.2} days (by hand {by_hand:.2}), traffic-only {traffic_days:.2} days (by hand {:.2}), capacity now {:.1}/s",
+        traffic_only_by_hand(),
+        cycle.capacity_now.capacity
     );
     // The capacity 1.5M rows leave: K / 1.5M.
     assert!(
@@ -348,6 +355,7 @@ fn humanize_duration(seconds: f64) -> String {
 
 #[test]
 fn prometheus_scrapes_the_watch_its_rules_fire_and_the_watch_outlives_prometheus() {
+    let _alone = measuring_alone();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
