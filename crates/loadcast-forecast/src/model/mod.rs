@@ -14,6 +14,7 @@ use std::fmt;
 
 use crate::history::SeriesKind;
 
+mod holt_winters;
 mod seasonal;
 mod trend;
 
@@ -166,6 +167,9 @@ pub enum Model {
         /// its recent slope.
         window: Option<usize>,
     },
+    /// Holt-Winters: level, damped trend and a (multiplicative) season, smoothed; for the
+    /// short seasons of monthly, quarterly and weekly data.
+    HoltWinters { period: usize },
     /// The Theta method on the seasonally adjusted series (`period` 1: no season).
     Theta { period: usize },
     /// The last cycle moved by the median cycle-over-cycle change of the last `cycles`.
@@ -227,6 +231,7 @@ impl fmt::Display for Model {
                     "MSTL {periods:?} + AutoETS over the last {window} (augurs)"
                 )
             }
+            Model::HoltWinters { period } => write!(f, "Holt-Winters ({period})"),
             Model::Theta { period: 1 } => write!(f, "Theta"),
             Model::Theta { period } => write!(f, "Theta, seasonally adjusted ({period})"),
             Model::SeasonalDrift { period, cycles } => {
@@ -301,6 +306,9 @@ pub fn candidates(kind: SeriesKind, seasons: &Seasons, len: usize) -> Vec<Model>
                 }
                 if have >= 3 {
                     out.push(Model::SeasonalMedian { period, cycles: 4 });
+                    if period <= 52 {
+                        out.push(Model::HoltWinters { period });
+                    }
                 }
                 if have >= 5 {
                     out.push(Model::SeasonalMedian { period, cycles: 8 });
@@ -433,6 +441,7 @@ impl Model {
                 mstl_ets(&y[n - w.max(1)..], periods, horizon)
             }
             Model::Theta { period } => theta(y, period, horizon),
+            Model::HoltWinters { period } => holt_winters::holt_winters(y, period, horizon),
             Model::SeasonalDrift { period, cycles } => seasonal_drift(y, period, cycles, horizon),
             Model::Changepoint { log } => {
                 need(24, "a change of trend")?;
