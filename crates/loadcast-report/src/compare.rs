@@ -376,7 +376,7 @@ pub fn comparison_text(c: &Comparison, a_name: &str, b_name: &str) -> String {
     let _ = writeln!(
         out,
         "{:<12} {:>12} {:>12} {:>9}   {:<22} verdict",
-        "whole run", "A", "B", "change", "95% interval"
+        "full seconds", "A", "B", "change", "95% interval"
     );
     for ch in &c.overall {
         let show = |v: f64| match ch.metric {
@@ -408,7 +408,7 @@ pub fn comparison_text(c: &Comparison, a_name: &str, b_name: &str) -> String {
     }
     let _ = writeln!(
         out,
-        "(whole-run intervals resample {} seconds of A and {} of B; the first and last seconds, partial, are left out)",
+        "(the run's {} and {} full seconds, resampled for the intervals: the first and last seconds, partial, are left out, so these figures can differ slightly from each run's summary)",
         c.seconds.0, c.seconds.1
     );
     // As wide as the longest name, up to 40; longer names (SQL statements) are cut.
