@@ -411,14 +411,7 @@ pub fn comparison_text(c: &Comparison, a_name: &str, b_name: &str) -> String {
         "(the run's {} and {} full seconds, resampled for the intervals: the first and last seconds, partial, are left out, so these figures can differ slightly from each run's summary)",
         c.seconds.0, c.seconds.1
     );
-    // As wide as the longest name, up to 40; longer names (SQL statements) are cut.
-    let width = c
-        .requests
-        .iter()
-        .map(|r| r.name.chars().count())
-        .max()
-        .unwrap_or(0)
-        .clamp(8, 40);
+    let width = crate::name_width(c.requests.iter().map(|r| r.name.as_str()));
     let _ = writeln!(
         out,
         "\n{:<width$} {:>18} {:>18} {:>18} {:>16}   verdict",

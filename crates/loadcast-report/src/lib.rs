@@ -40,6 +40,16 @@ pub use watch::{AlertLimits, alert_rules, exposition, watch_headline, watch_line
 
 use loadcast_stats::{RequestStats, RunResult, RunStatus, format_duration};
 
+/// The request-name column of a table: as wide as the longest name, between 8 and 40 (longer
+/// names, SQL statements, are cut).
+pub(crate) fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(8, 40)
+}
+
 /// The end-of-run summary printed in the terminal.
 pub fn terminal_summary(result: &RunResult) -> String {
     let mut out = String::new();
@@ -64,13 +74,7 @@ pub fn terminal_summary(result: &RunResult) -> String {
     let _ = writeln!(out, "target {}  started {}", meta.target, meta.started_at);
     let _ = writeln!(out);
 
-    let width = result
-        .requests
-        .iter()
-        .map(|r| r.name.chars().count())
-        .max()
-        .unwrap_or(0)
-        .clamp(8, 40);
+    let width = name_width(result.requests.iter().map(|r| r.name.as_str()));
     let _ = writeln!(
         out,
         "{:<width$} {:>9} {:>9} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",

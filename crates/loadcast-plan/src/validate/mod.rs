@@ -169,6 +169,20 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// An optional duration (`latency = "50ms"`): `None` when absent; a bad one is reported
+    /// and clears `ok`.
+    fn optional_duration(
+        &mut self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+        ok: &mut bool,
+    ) -> Option<Duration> {
+        let v = value.as_ref()?;
+        let d = self.unit(v, key, units::parse_duration);
+        *ok &= d.is_some();
+        d
+    }
+
     /// `${env:…}` expanded, then `{{…}}` parsed against the plan's feeders and captures.
     fn template(&mut self, value: &Spanned<String>, key: &str, escape: Escape) -> Option<Template> {
         let text = self.env(value, key)?;

@@ -318,14 +318,8 @@ impl Validator<'_> {
                 None => ok = false,
             }
         }
-        let max_latency = match &check.latency {
-            None => None,
-            Some(l) => {
-                let d = self.unit(l, &format!("{key}.latency"), units::parse_duration);
-                ok &= d.is_some();
-                d
-            }
-        };
+        let max_latency =
+            self.optional_duration(&check.latency, &format!("{key}.latency"), &mut ok);
         ok.then_some(SqlChecks {
             rows,
             values,
