@@ -197,8 +197,11 @@ pub fn runway(
     capacity: &dyn CapacityCurve,
     today: Prediction,
 ) -> Runway {
-    let data_aware = view(traffic, data, capacity, 1);
+    let mut data_aware = view(traffic, data, capacity, 1);
     let traffic_only = view(traffic, data, &Flat(today), 1);
+    // Now the data has not grown yet: both views divide today's capacity (the one measured
+    // figure), not the fitted curve's value at today's volume, which misses it by the fit's error.
+    data_aware.headroom_now = traffic_only.headroom_now;
     let horizon = traffic.last().map_or(0, |p| p.t);
     let days_earlier = match (data_aware.runs_out, traffic_only.runs_out) {
         (Some(a), Some(b)) => Some((b - a) as f64 / 86_400.0),
@@ -291,6 +294,18 @@ mod tests {
         assert_eq!(calm.data_aware.runs_out_p90, None);
         assert_eq!(calm.days_earlier, None);
         assert!((calm.data_aware.headroom_at_horizon - 50.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn headroom_now_is_todays_measured_capacity_in_both_views() {
+        // The fitted curve says 1100/s at today's 1M rows; the search measured 1000/s.
+        let traffic = exact(&[(0, 400.0), (10, 400.0)]);
+        let data = exact(&[(0, 1e6), (10, 1e6)]);
+        let r = runway(&traffic, &data, &Flat(fixed(1100.0)), fixed(1000.0));
+        assert_eq!(r.data_aware.headroom_now, 2.5);
+        assert_eq!(r.traffic_only.headroom_now, 2.5);
+        // Later points follow each view's own capacity.
+        assert!((r.data_aware.headroom_at_horizon - 2.75).abs() < 1e-9);
     }
 
     #[test]
