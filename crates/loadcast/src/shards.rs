@@ -198,8 +198,8 @@ fn collect(
         .collect())
 }
 
-/// Shard indices with a complete result among `results`.
-fn complete_shards(results: &[(String, RunResult)]) -> usize {
+/// Shard indices with a complete result among `results`, each once.
+fn complete_shards(results: &[(String, RunResult)]) -> Vec<u32> {
     let mut done: Vec<u32> = results
         .iter()
         .filter(|(_, r)| r.meta.status == RunStatus::Complete)
@@ -207,7 +207,7 @@ fn complete_shards(results: &[(String, RunResult)]) -> usize {
         .collect();
     done.sort_unstable();
     done.dedup();
-    done.len()
+    done
 }
 
 /// How often a waiting merge says how the shards it waits for are getting on.
@@ -215,11 +215,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// The progress the shards still running report under the prefixes.
 fn report_progress(inputs: &[String], results: &[(String, RunResult)]) {
-    let complete: Vec<u32> = results
-        .iter()
-        .filter(|(_, r)| r.meta.status == RunStatus::Complete)
-        .filter_map(|(_, r)| r.meta.shard.map(|t| t.index))
-        .collect();
+    let complete = complete_shards(results);
     for prefix in inputs.iter().filter(|i| is_url(i) && i.ends_with('/')) {
         let Ok(location) = Location::parse(prefix) else {
             continue;
@@ -242,7 +238,7 @@ pub fn merge(args: MergeArgs, store: &StoreArgs) -> Result<u8, Failure> {
     let results = loop {
         let results = collect(&args.results, &mut seen)?;
         let want = args.wait.unwrap_or(0) as usize;
-        if complete_shards(&results) >= want {
+        if complete_shards(&results).len() >= want {
             break results;
         }
         if last_report.elapsed() >= PROGRESS_EVERY {
@@ -252,7 +248,7 @@ pub fn merge(args: MergeArgs, store: &StoreArgs) -> Result<u8, Failure> {
         if std::time::Instant::now() >= deadline {
             eprintln!(
                 "WARNING: {} of {want} shards complete after waiting {}: merging what there is",
-                complete_shards(&results),
+                complete_shards(&results).len(),
                 humantime::format_duration(args.timeout)
             );
             break results;

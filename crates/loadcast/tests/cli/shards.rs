@@ -86,6 +86,17 @@ fn merged_four(out: &Output, what: &str) -> String {
     stdout
 }
 
+/// The exported stream, and each of its documents.
+fn manifest_documents(path: &Path) -> (String, Vec<serde_json::Value>) {
+    let manifests = std::fs::read_to_string(path).unwrap();
+    let docs = manifests
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    (manifests, docs)
+}
+
 fn rows_seen(server: &TestServer) -> Vec<u32> {
     (0..400)
         .filter(|i| server.counters.path(&format!("/row/{i}")) > 0)
@@ -416,12 +427,7 @@ fn the_exported_manifests_validate_against_the_kubernetes_schema() {
         validated.status.success() && said.matches("passed").count() == 3,
         "every object passes the schema:\n{said}"
     );
-    let manifests = std::fs::read_to_string(dir.join("wide.k8s.json")).unwrap();
-    let docs: Vec<serde_json::Value> = manifests
-        .split("---\n")
-        .filter(|d| !d.trim().is_empty())
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect();
+    let (_, docs) = manifest_documents(&dir.join("wide.k8s.json"));
     let (config, shards, merge) = (&docs[0], &docs[1], &docs[2]);
     assert!(
         config["data"]["plan.toml"]
@@ -524,12 +530,7 @@ fn a_plan_whose_feeders_outgrow_a_configmap_is_exported_through_object_storage()
         &said,
         &format!("uploaded the plan and 1 file(s) to {prefix}inputs/"),
     );
-    let manifests = std::fs::read_to_string(dir.join("wide.k8s.json")).unwrap();
-    let docs: Vec<serde_json::Value> = manifests
-        .split("---\n")
-        .filter(|d| !d.trim().is_empty())
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect();
+    let (manifests, docs) = manifest_documents(&dir.join("wide.k8s.json"));
     assert_eq!(docs.len(), 2, "no ConfigMap: {manifests}");
     let args = docs[0]["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
     let remote_plan = format!("{prefix}inputs/plan.toml");
