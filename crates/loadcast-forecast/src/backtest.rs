@@ -245,16 +245,23 @@ pub fn select(
             _ => {}
         }
     }
-    let mut ranked = fitted.into_iter();
-    let Some((best_score, best, best_pairs)) = ranked.next() else {
+    let Some(&(best_score, ref best, ref best_pairs)) = fitted.first() else {
         return Err("no model could be fitted".into());
     };
     let flat = matches!(best, Model::Level { .. });
-    // A runner-up within 20% of the winner is not a worse model, just a different draw of the
-    // same noise: their mean is steadier than betting on either.
-    let (model, pairs) = match ranked.next() {
-        Some((score, second, second_pairs)) if score <= 1.2 * best_score => {
-            let mean_pairs: Vec<FoldPairs> = best_pairs
+    // The best of the others that the winner did not beat clearly, fold by fold (a paired t
+    // statistic of their MASE differences under 1), joins it: a model the winner beats on
+    // nearly every fold is worse; one it beats on some folds and loses to on others is another
+    // draw of the same noise, and the mean of the two is steadier than either.
+    let best_folds = fold_mases(best_pairs, &folds, y, season);
+    let partner = fitted.iter().skip(1).position(|(_, _, pairs)| {
+        worse_by(&best_folds, &fold_mases(pairs, &folds, y, season)) < 1.0
+    });
+    let mut ranked = fitted.into_iter().map(|(_, model, pairs)| (model, pairs));
+    let (first, first_pairs) = ranked.next().ok_or("no model could be fitted")?;
+    let (model, pairs) = match partner.and_then(|i| ranked.nth(i)) {
+        Some((second, second_pairs)) => {
+            let pairs = first_pairs
                 .iter()
                 .zip(&second_pairs)
                 .map(|(a, b)| {
@@ -264,9 +271,9 @@ pub fn select(
                         .collect()
                 })
                 .collect();
-            (Model::Mean(Box::new(best), Box::new(second)), mean_pairs)
+            (Model::Mean(vec![first, second]), pairs)
         }
-        _ => (best, best_pairs),
+        None => (first, first_pairs),
     };
     let calibration = conformal(calibrate(&pairs, held), &pairs, held);
     let accuracy = score_folds(&pairs, &folds, y, season, &calibration, kind);
@@ -300,7 +307,18 @@ fn mean_mase(
     y: &[f64],
     season: Option<usize>,
 ) -> f64 {
-    let total: f64 = folds
+    let each = fold_mases(folds, origins, y, season);
+    each.iter().sum::<f64>() / each.len().max(1) as f64
+}
+
+/// Each fold's MASE.
+fn fold_mases(
+    folds: &[Vec<(f64, f64)>],
+    origins: &[usize],
+    y: &[f64],
+    season: Option<usize>,
+) -> Vec<f64> {
+    folds
         .iter()
         .zip(origins)
         .map(|(pairs, &o)| {
@@ -308,8 +326,26 @@ fn mean_mase(
             let mae = pairs.iter().map(|(f, a)| (f - a).abs()).sum::<f64>() / pairs.len() as f64;
             if scale > 0.0 { mae / scale } else { mae }
         })
-        .sum();
-    total / folds.len() as f64
+        .collect()
+}
+
+/// How clearly `other` backtests worse than `best`, fold by fold: the paired t statistic of
+/// their MASE differences (infinite when it is worse on every fold by the same amount).
+fn worse_by(best: &[f64], other: &[f64]) -> f64 {
+    let d: Vec<f64> = other.iter().zip(best).map(|(o, b)| o - b).collect();
+    let k = d.len() as f64;
+    if k < 2.0 {
+        return 0.0;
+    }
+    let mean = d.iter().sum::<f64>() / k;
+    let sd = (d.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1.0)).sqrt();
+    if sd > 0.0 {
+        mean / (sd / k.sqrt())
+    } else if mean > 0.0 {
+        f64::INFINITY
+    } else {
+        0.0
+    }
 }
 
 /// Empirical error quantiles by horizon bucket, with enough errors per bucket (≥ 60) for a

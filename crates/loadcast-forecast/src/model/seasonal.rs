@@ -1,5 +1,5 @@
-//! Seasonal models: slot medians, a profile times a trend, harmonic regression and augurs'
-//! MSTL, and the classical decomposition the Theta method and seasonal drift stand on.
+//! Seasonal models: slot medians, a profile times a trend, harmonic regression, augurs' MSTL
+//! and seasonal drift.
 
 use nalgebra::{DMatrix, DVector};
 
@@ -166,110 +166,6 @@ pub(super) fn mstl_ets(y: &[f64], periods: &[usize], horizon: usize) -> Result<V
         .predict(horizon, None)
         .map_err(|e| FitError(e.to_string()))?;
     Ok(forecast.point)
-}
-
-/// Multiplicative seasonal indices by absolute slot (`position % period`, as the profiles
-/// index them), from ratios to a centred moving average; `None` when the series is not
-/// positive, too short, or its autocorrelation at the period is not significant (90%), so
-/// that noise is not taken for a season.
-pub(super) fn seasonal_indices(y: &[f64], period: usize) -> Option<Vec<f64>> {
-    let n = y.len();
-    if period < 2 || n < 2 * period + 1 || y.iter().any(|v| *v <= 0.0) {
-        return None;
-    }
-    let mean = y.iter().sum::<f64>() / n as f64;
-    let var: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
-    let acf = |lag: usize| {
-        y[lag..]
-            .iter()
-            .zip(y)
-            .map(|(a, b)| (a - mean) * (b - mean))
-            .sum::<f64>()
-            / var
-    };
-    let sum_sq: f64 = (1..period).map(|k| acf(k).powi(2)).sum();
-    if acf(period) <= 1.645 * ((1.0 + 2.0 * sum_sq) / n as f64).sqrt() {
-        return None;
-    }
-    // A centred moving average over one period (2×m for even m).
-    let half = period / 2;
-    let mut sums = vec![0.0; period];
-    let mut counts = vec![0usize; period];
-    for t in half..n - half {
-        let ma = if period % 2 == 0 {
-            let inner: f64 = y[t + 1 - half..t + half].iter().sum();
-            (inner + 0.5 * (y[t - half] + y[t + half])) / period as f64
-        } else {
-            y[t - half..=t + half].iter().sum::<f64>() / period as f64
-        };
-        sums[t % period] += y[t] / ma;
-        counts[t % period] += 1;
-    }
-    if counts.contains(&0) {
-        return None;
-    }
-    let mut index: Vec<f64> = sums
-        .iter()
-        .zip(&counts)
-        .map(|(s, c)| s / *c as f64)
-        .collect();
-    let norm = index.iter().sum::<f64>() / period as f64;
-    for v in &mut index {
-        *v /= norm;
-    }
-    Some(index)
-}
-
-/// The Theta method (Assimakopoulos & Nikolopoulos; as Hyndman & Billah show, simple
-/// exponential smoothing with a drift of half the linear trend), on the seasonally adjusted
-/// series when it has a significant season, reseasonalised after.
-pub(super) fn theta(y: &[f64], period: usize, horizon: usize) -> Result<Vec<f64>, FitError> {
-    let n = y.len();
-    if n < 4 {
-        return Err(FitError("the Theta method needs 4 samples".into()));
-    }
-    let index = seasonal_indices(y, period);
-    let adjusted: Vec<f64> = match &index {
-        Some(s) => y
-            .iter()
-            .enumerate()
-            .map(|(t, v)| v / s[t % period])
-            .collect(),
-        None => y.to_vec(),
-    };
-    // The linear trend's slope by least squares.
-    let tm = (n - 1) as f64 / 2.0;
-    let ym = adjusted.iter().sum::<f64>() / n as f64;
-    let (mut sxy, mut sxx) = (0.0, 0.0);
-    for (t, v) in adjusted.iter().enumerate() {
-        sxy += (t as f64 - tm) * (v - ym);
-        sxx += (t as f64 - tm).powi(2);
-    }
-    let slope = sxy / sxx;
-    // Simple exponential smoothing, its alpha by one-step squared error on a grid.
-    let ses = |alpha: f64| {
-        let mut level = adjusted[0];
-        let mut sse = 0.0;
-        for v in &adjusted[1..] {
-            sse += (v - level).powi(2);
-            level += alpha * (v - level);
-        }
-        (sse, level)
-    };
-    let (alpha, level) = (1..100)
-        .map(|k| k as f64 / 100.0)
-        .map(|a| (a, ses(a)))
-        .min_by(|a, b| a.1.0.total_cmp(&b.1.0))
-        .map(|(a, (_, level))| (a, level))
-        .unwrap_or((0.5, adjusted[n - 1]));
-    let decay = (1.0 - alpha).powi(n as i32);
-    Ok((1..=horizon)
-        .map(|h| {
-            let drift = slope / 2.0 * (h as f64 - 1.0 + 1.0 / alpha - decay / alpha);
-            let season = index.as_ref().map_or(1.0, |s| s[(n + h - 1) % period]);
-            (level + drift) * season
-        })
-        .collect())
 }
 
 /// The last cycle moved by the series' typical change over a cycle: the median of its
