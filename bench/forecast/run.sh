@@ -13,6 +13,9 @@
 # Needs: python3 with pandas, statsforecast, statsmodels, sktime, vega_datasets (pip), R with
 # the forecast package (apt-get install r-cran-forecast); prophet optional.
 #   SERIES=airline,taylor bench/forecast/run.sh    # a subset
+#   PEER_CACHE=~/.cache/loadcast-peers bench/forecast/run.sh
+#                                                  # keep the peers' figures (they do not change
+#                                                  # with loadcast: same series, folds and models)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-3}
@@ -44,9 +47,14 @@ print(json.dumps({"dataset": sys.argv[2], "model": "loadcast", "folds": a["folds
 PY
   # The peers' MASE is scaled by the same seasonal lag as loadcast's.
   scale_season=$(python3 -c "import json; print(json.load(open('$work/$name.loadcast.json'))[0]['scale_season'])")
-  python3 bench/forecast/peers.py "$file" --column "$column" --holdout "$holdout" --min-train "$min_train" \
-      --scale-season "$scale_season" --seasons "$seasons" --models "$PEERS" 2>/dev/null \
-    | python3 -c "import json,sys
+  cached="${PEER_CACHE:+$PEER_CACHE/$name.$scale_season.$(echo "$PEERS" | tr , -).jsonl}"
+  if [ -n "$cached" ] && [ -s "$cached" ]; then
+    cat "$cached"
+  else
+    python3 bench/forecast/peers.py "$file" --column "$column" --holdout "$holdout" --min-train "$min_train" \
+        --scale-season "$scale_season" --seasons "$seasons" --models "$PEERS" 2>/dev/null \
+      | if [ -n "$cached" ]; then mkdir -p "$PEER_CACHE" && tee "$cached"; else cat; fi
+  fi | python3 -c "import json,sys
 for line in sys.stdin:
     r = json.loads(line); r['dataset'] = '$name'; print(json.dumps(r))" >> "$work/rows"
 done < "$work/manifest.jsonl"

@@ -5,9 +5,12 @@
 //!   regular grid; gaps filled and reported; duplicates, non-numbers and off-grid samples are
 //!   errors naming the line and series.
 //! * [`model`]: seasonal baselines, seasonal medians, profile × trend, yearly harmonics,
-//!   augurs' MSTL+AutoETS on short series; drift/linear/exponential trends for data volumes.
-//! * [`backtest`]: every candidate is scored on rolling holdouts; the lowest MASE wins, and its
-//!   backtest errors calibrate the 80% and 95% intervals.
+//!   seasonal ETS (fitted by likelihood), the Theta family and AutoETS on the seasonally
+//!   adjusted series, augurs' MSTL for several seasons; drift, linear, exponential, changepoint,
+//!   plateau and cumulative shapes for data volumes.
+//! * [`backtest`]: every candidate is scored on rolling holdouts; the lowest MASE wins (with
+//!   the next model it did not clearly beat, as a mean), and the backtest errors calibrate the
+//!   80% and 95% intervals.
 //!
 //! ```
 //! use std::time::Duration;

@@ -4,11 +4,12 @@
 //! * Traffic: seasonal naive; the seasonal median of the last K cycles (robust to a holiday in
 //!   the history); a seasonal profile times a robust trend (growth over months); a harmonic
 //!   regression with yearly terms when the history spans enough of a year (the seasonal peak);
-//!   Theta and seasonal drift on the seasonally adjusted series; augurs' MSTL with an ETS trend
-//!   on the last cycles of the day, the week or a long year.
+//!   seasonal ETS for seasons up to 24 (monthly, quarterly, daily-with-weekdays); the Theta
+//!   family and AutoETS on the seasonally adjusted series; seasonal drift; augurs' MSTL with an
+//!   ETS trend on the last cycles of the day, the week or a long year.
 //! * Data (cumulative volumes): drift, a linear trend and an exponential (log-linear) trend over
-//!   a recent window, the line since the last change of trend, a plateau (retention), and the
-//!   sum of a seasonal model of the increments (seasonal write rates).
+//!   a recent window, AutoETS, the line since the last change of trend, a plateau (retention),
+//!   and the sum of a seasonal model of the increments (seasonal write rates).
 
 use std::fmt;
 
