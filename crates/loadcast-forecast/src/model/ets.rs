@@ -254,7 +254,7 @@ pub(super) fn seasonal_ets(y: &[f64], period: usize, horizon: usize) -> Result<V
     let fixed = (!fit_season).then_some(initial.season.as_slice());
     let mut state = fitted.form.decode(&fitted.params, period, fixed);
     let (_, forecast) = fitted.form.run(&mut state, &z, horizon);
-    // The states ran over `keep` samples from `start`: the season's phase is relative to it.
+    // Seasonal slots count from the window's start, in the fit and the forecast alike.
     Ok(forecast.into_iter().map(|v| v * scale).collect())
 }
 
@@ -276,13 +276,10 @@ fn initial_states(z: &[f64], period: usize, multiplicative: bool) -> State {
                 }
             })
             .collect(),
-        None => {
-            let raw: Vec<f64> = z[..period]
-                .iter()
-                .map(|v| if multiplicative { v / first } else { v - first })
-                .collect();
-            raw
-        }
+        None => z[..period]
+            .iter()
+            .map(|v| if multiplicative { v / first } else { v - first })
+            .collect(),
     };
     let trend = (second - first) / period as f64;
     State {

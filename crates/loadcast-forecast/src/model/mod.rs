@@ -612,6 +612,39 @@ mod tests {
     }
 
     #[test]
+    fn mstl_fits_the_cycles_each_window_has_up_to_ten() {
+        // Candidates are listed from the shortest backtest window (four weeks of half-hours);
+        // a longer history must still be fitted on up to ten of its weeks, not four.
+        let seasons = Seasons {
+            day: Some(48),
+            week: Some(336),
+            year: None,
+        };
+        let mstl = candidates(SeriesKind::Traffic, &seasons, 4 * 336)
+            .into_iter()
+            .find(|m| matches!(m, Model::MstlEts { .. }))
+            .unwrap();
+        assert_eq!(
+            mstl,
+            Model::MstlEts {
+                periods: vec![48, 336],
+                window: 10 * 336
+            }
+        );
+        let y: Vec<f64> = (0..12 * 336)
+            .map(|t| {
+                let day = (t % 48) as f64 / 48.0 * std::f64::consts::TAU;
+                100.0 + t as f64 * 0.01 + 20.0 * day.sin() + if t % 336 < 48 { 15.0 } else { 0.0 }
+            })
+            .collect();
+        let whole = mstl.forecast(&y, 48).unwrap();
+        let last_ten = mstl.forecast(&y[2 * 336..], 48).unwrap();
+        let last_four = mstl.forecast(&y[8 * 336..], 48).unwrap();
+        assert_eq!(whole, last_ten);
+        assert_ne!(whole, last_four);
+    }
+
+    #[test]
     fn seasons_follow_the_step_and_length() {
         let s = Seasons::detect(1800.0, 10_000);
         assert_eq!((s.day, s.week, s.year), (Some(48), Some(336), None));
