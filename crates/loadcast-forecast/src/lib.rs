@@ -192,7 +192,9 @@ pub struct SeriesProjection {
     pub peak: Band,
     pub peak_at: String,
     pub peak_at_unix: i64,
-    /// `peak / current_peak − 1` for traffic, `at_horizon / last − 1` for data.
+    /// `peak / current_peak − 1` for traffic, `at_horizon / last − 1` for data; undefined
+    /// (`null`) when the series is at zero now.
+    #[serde(with = "loadcast_stats::document::undefined")]
     pub growth: f64,
     /// The chosen model's accuracy on the selection backtest.
     pub backtest: Accuracy,
@@ -211,6 +213,17 @@ pub struct SeriesProjection {
     /// How the model was chosen, when the user should know (a pin followed or refused).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+}
+
+impl SeriesProjection {
+    /// The growth as the reports print it: "+35%", or "n/a" from zero (no ratio to speak of).
+    pub fn growth_percent(&self) -> String {
+        if self.growth.is_finite() {
+            format!("{:+.0}%", self.growth * 100.0)
+        } else {
+            "n/a".into()
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -258,7 +271,7 @@ impl Projection {
     pub fn growth_summary(&self) -> String {
         self.series
             .iter()
-            .map(|s| format!("{} {:+.0}%", s.name, s.growth * 100.0))
+            .map(|s| format!("{} {}", s.name, s.growth_percent()))
             .collect::<Vec<_>>()
             .join(", ")
     }

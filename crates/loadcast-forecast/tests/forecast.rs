@@ -335,3 +335,24 @@ fn a_timestamp_out_of_place_is_named_not_allocated() {
         "{err}"
     );
 }
+
+#[test]
+fn an_empty_table_projects_and_its_projection_reads_back() {
+    // A table with no rows yet: growth from zero has no ratio. It was written as `null` and the
+    // projection could then not be read by `report` ("expected f64").
+    let history = daily("audit_rows", SeriesKind::Data, (0..120).map(|_| 0.0));
+    let p = project(
+        &history,
+        &Options::horizon(Duration::from_secs(30 * DAY as u64)),
+    )
+    .unwrap();
+    let s = &p.series[0];
+    assert!(s.growth.is_nan());
+    assert_eq!(s.growth_percent(), "n/a");
+    assert!(p.growth_summary().contains("audit_rows n/a"));
+    let text = serde_json::to_string(&p).unwrap();
+    let back: loadcast_forecast::Projection = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("the projection does not read back: {e}"));
+    assert!(back.series[0].growth.is_nan());
+    assert_eq!(back.series[0].at_horizon, s.at_horizon);
+}

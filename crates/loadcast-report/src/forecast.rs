@@ -53,7 +53,7 @@ pub fn forecast_summary(p: &Projection) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<16} {:<7} {:>10} {:>24} {:>26} {:>+7.0}%  {:>5.2}  {}",
+            "{:<16} {:<7} {:>10} {:>24} {:>26} {:>8}  {:>5.2}  {}",
             truncate(&s.name, 16),
             s.kind.name(),
             si(now),
@@ -69,7 +69,7 @@ pub fn forecast_summary(p: &Projection) -> String {
                 si(s.peak.hi95),
                 format_date(s.peak_at_unix)
             ),
-            s.growth * 100.0,
+            s.growth_percent(),
             s.backtest.mase,
             s.model
         );

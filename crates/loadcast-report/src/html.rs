@@ -414,7 +414,7 @@ fn runway_section(out: &mut String, input: &HtmlInput<'_>) {
         };
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} [{}]</td><td>{}</td><td>{} [{}–{}]</td><td>{:+.0}%</td><td>{}{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} [{}]</td><td>{}</td><td>{} [{}–{}]</td><td>{}</td><td>{}{}</td></tr>",
             escape(&s.name),
             s.kind.name(),
             si(now),
@@ -424,7 +424,7 @@ fn runway_section(out: &mut String, input: &HtmlInput<'_>) {
             si(s.at_horizon.point),
             si(s.at_horizon.lo80),
             si(s.at_horizon.hi80),
-            s.growth * 100.0,
+            s.growth_percent(),
             escape(&s.model),
             s.unsupported
                 .as_deref()

@@ -251,7 +251,7 @@ pub fn review_markdown(
                 };
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} ({}–{}) | {} ({}), {} | {:+.0}% | {} ({:.2}) |",
+                    "| {} | {} | {} | {} ({}–{}) | {} ({}), {} | {} | {} ({:.2}) |",
                     s.name,
                     s.kind.name(),
                     si(now),
@@ -261,7 +261,7 @@ pub fn review_markdown(
                     si(s.peak.point),
                     si(s.peak.hi95),
                     format_date(s.peak_at_unix),
-                    s.growth * 100.0,
+                    s.growth_percent(),
                     s.model,
                     s.backtest.mase
                 );

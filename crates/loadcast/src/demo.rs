@@ -188,13 +188,13 @@ pub fn demo(args: DemoArgs, store: &StoreArgs) -> Result<u8, Failure> {
     stage(
         started,
         &format!(
-            "forecast: traffic peaks at {:.0}/s on {} ({:+.0}%); orders reach {} by {} ({:+.0}%)",
+            "forecast: traffic peaks at {:.0}/s on {} ({}); orders reach {} by {} ({})",
             traffic.peak.point,
             format_date(traffic.peak_at_unix),
-            traffic.growth * 100.0,
+            traffic.growth_percent(),
             thousands(orders.at_horizon.point),
             format_date(projection.horizon_end_unix),
-            orders.growth * 100.0
+            orders.growth_percent()
         ),
     );
 
