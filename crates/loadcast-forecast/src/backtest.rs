@@ -63,6 +63,14 @@ pub struct Calibration {
 /// One holdout's `(forecast, actual)` pairs, by horizon step.
 type FoldPairs = Vec<(f64, f64)>;
 
+/// A candidate that fitted every fold: its mean and per-fold MASE, and its forecasts.
+struct Fitted {
+    score: f64,
+    per_fold: Vec<f64>,
+    model: Model,
+    pairs: Vec<FoldPairs>,
+}
+
 /// A band around a point forecast.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Band {
@@ -179,8 +187,7 @@ pub fn select(
     }
     let season = seasons.main();
     let mut scores = Vec::new();
-    // (score, model, per-fold pairs) of every candidate that fitted.
-    let mut fitted: Vec<(f64, Model, Vec<FoldPairs>)> = Vec::new();
+    let mut fitted: Vec<Fitted> = Vec::new();
     for model in candidates(kind, seasons, folds[0]) {
         let mut fold_pairs = Vec::with_capacity(folds.len());
         let mut ok = true;
@@ -199,34 +206,44 @@ pub fn select(
                 }
             }
         }
-        let score = ok.then(|| mean_mase(&fold_pairs, &folds, y, season));
-        scores.push((model.clone(), score));
-        if let Some(s) = score {
-            fitted.push((s, model, fold_pairs));
+        if !ok {
+            scores.push((model, None));
+            continue;
         }
+        let per_fold = fold_mases(&fold_pairs, &folds, y, season);
+        let score = per_fold.iter().sum::<f64>() / per_fold.len().max(1) as f64;
+        scores.push((model.clone(), Some(score)));
+        fitted.push(Fitted {
+            score,
+            per_fold,
+            model,
+            pairs: fold_pairs,
+        });
     }
-    fitted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    fitted.sort_by(|a, b| a.score.total_cmp(&b.score));
     let level = fitted
         .iter()
-        .find(|(_, m, _)| matches!(m, Model::Level { .. }))
-        .map(|(s, _, _)| *s);
+        .find(|c| matches!(c.model, Model::Level { .. }))
+        .map(|c| c.score);
     let mut notes = Vec::new();
     if let Some(shape) = pin {
-        let best = fitted.first().map(|(s, m, _)| (*s, m.to_string()));
+        let best = fitted.first().map(|c| (c.score, c.model.to_string()));
         match (
-            fitted.iter().position(|(_, m, _)| m.shape() == Some(shape)),
+            fitted.iter().position(|c| c.model.shape() == Some(shape)),
             best,
         ) {
-            (Some(i), Some((best_score, best))) if fitted[i].0 <= 1.5 * best_score => {
-                let (score, model, pairs) = fitted.swap_remove(i);
+            (Some(i), Some((best_score, best))) if fitted[i].score <= 1.5 * best_score => {
+                let pinned = fitted.swap_remove(i);
                 notes.push(format!(
-                    "pinned to the {} shape: {model} (backtest MASE {score:.2}; the best model, {best}, {best_score:.2})",
-                    shape.name()
+                    "pinned to the {} shape: {} (backtest MASE {:.2}; the best model, {best}, {best_score:.2})",
+                    shape.name(),
+                    pinned.model,
+                    pinned.score
                 ));
-                fitted = vec![(score, model, pairs)];
+                fitted = vec![pinned];
             }
             (Some(i), Some((best_score, best))) => {
-                let ratio = fitted[i].0 / best_score;
+                let ratio = fitted[i].score / best_score;
                 let worse = if ratio < 100.0 {
                     format!("{ratio:.1}× worse")
                 } else {
@@ -235,7 +252,7 @@ pub fn select(
                 notes.push(format!(
                     "the pinned {} shape backtests {worse} than {best} (MASE {:.2} vs {best_score:.2}): the pin is refused",
                     shape.name(),
-                    fitted[i].0
+                    fitted[i].score
                 ));
             }
             (None, _) => notes.push(format!(
@@ -245,22 +262,23 @@ pub fn select(
             _ => {}
         }
     }
-    let Some(&(best_score, ref best, _)) = fitted.first() else {
+    let ranked: Vec<(f64, &[f64])> = fitted
+        .iter()
+        .map(|c| (c.score, c.per_fold.as_slice()))
+        .collect();
+    let joining = partner(&ranked);
+    let mut ranked = fitted.into_iter();
+    let Some(best) = ranked.next() else {
         return Err("no model could be fitted".into());
     };
-    let flat = matches!(best, Model::Level { .. });
-    let fold_scores: Vec<(f64, Vec<f64>)> = fitted
-        .iter()
-        .map(|(score, _, pairs)| (*score, fold_mases(pairs, &folds, y, season)))
-        .collect();
-    let joining = partner(&fold_scores);
-    let mut ranked = fitted.into_iter().map(|(_, model, pairs)| (model, pairs));
-    let (first, first_pairs) = ranked.next().ok_or("no model could be fitted")?;
+    let best_score = best.score;
+    let flat = matches!(best.model, Model::Level { .. });
     let (model, pairs) = match joining.and_then(|i| ranked.nth(i)) {
-        Some((second, second_pairs)) => {
-            let pairs = first_pairs
+        Some(second) => {
+            let pairs = best
+                .pairs
                 .iter()
-                .zip(&second_pairs)
+                .zip(&second.pairs)
                 .map(|(a, b)| {
                     a.iter()
                         .zip(b)
@@ -268,9 +286,12 @@ pub fn select(
                         .collect()
                 })
                 .collect();
-            (Model::Mean(vec![first, second]), pairs)
+            (
+                Model::Mean(Box::new(best.model), Box::new(second.model)),
+                pairs,
+            )
         }
-        None => (first, first_pairs),
+        None => (best.model, best.pairs),
     };
     let calibration = conformal(calibrate(&pairs, held), &pairs, held);
     let accuracy = score_folds(&pairs, &folds, y, season, &calibration, kind);
@@ -295,17 +316,6 @@ pub fn select(
         notes,
         unsupported,
     })
-}
-
-/// Mean MASE over folds of `(forecast, actual)` pairs.
-fn mean_mase(
-    folds: &[Vec<(f64, f64)>],
-    origins: &[usize],
-    y: &[f64],
-    season: Option<usize>,
-) -> f64 {
-    let each = fold_mases(folds, origins, y, season);
-    each.iter().sum::<f64>() / each.len().max(1) as f64
 }
 
 /// Each fold's MASE.
@@ -333,7 +343,7 @@ fn fold_mases(
 /// another draw of the same noise, and the mean of the two is steadier than either. Without
 /// the 20%, one fold the winner got badly wrong hid a runner-up five times worse on the rest
 /// (the demo's orders: MASE 0.20 alone, 1.16 as such a mean).
-fn partner(ranked: &[(f64, Vec<f64>)]) -> Option<usize> {
+fn partner(ranked: &[(f64, &[f64])]) -> Option<usize> {
     let (best_score, best_folds) = ranked.first()?;
     ranked
         .iter()
@@ -613,18 +623,22 @@ mod tests {
     #[test]
     fn only_a_runner_up_the_winner_did_not_clearly_beat_joins_it() {
         let mean = |f: &[f64]| f.iter().sum::<f64>() / f.len() as f64;
-        let rank = |candidates: Vec<Vec<f64>>| -> Vec<(f64, Vec<f64>)> {
-            candidates.into_iter().map(|f| (mean(&f), f)).collect()
+        let rank = |candidates: &[Vec<f64>]| -> Vec<(f64, Vec<f64>)> {
+            candidates.iter().map(|f| (mean(f), f.clone())).collect()
+        };
+        let partner = |ranked: &[(f64, Vec<f64>)]| {
+            let refs: Vec<(f64, &[f64])> = ranked.iter().map(|(s, f)| (*s, f.as_slice())).collect();
+            partner(&refs)
         };
         // Alike: the winner is better on some folds, worse on others.
-        let alike = rank(vec![vec![1.0, 1.2, 0.8, 1.0], vec![1.1, 1.0, 1.0, 1.05]]);
+        let alike = rank(&[vec![1.0, 1.2, 0.8, 1.0], vec![1.1, 1.0, 1.0, 1.05]]);
         assert_eq!(partner(&alike), Some(0));
         // Worse by a tenth on every fold: a worse model, not noise.
-        let worse = rank(vec![vec![1.0, 1.2, 0.8, 1.0], vec![1.1, 1.32, 0.88, 1.1]]);
+        let worse = rank(&[vec![1.0, 1.2, 0.8, 1.0], vec![1.1, 1.32, 0.88, 1.1]]);
         assert_eq!(partner(&worse), None);
         // Five times worse on three folds, far better on the one the winner got wrong: within
         // the paired test's noise, but not within 20%; the third, close on every fold, joins.
-        let hidden = rank(vec![
+        let hidden = rank(&[
             vec![0.2, 0.2, 0.2, 2.0],
             vec![1.0, 1.0, 1.0, 0.5],
             vec![0.3, 0.1, 0.25, 2.05],

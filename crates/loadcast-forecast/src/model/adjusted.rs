@@ -143,9 +143,9 @@ pub(super) fn theta(y: &[f64], period: usize, horizon: usize) -> Result<Vec<f64>
             consider(0.99);
         }
     }
-    let (_, coarse) = best.ok_or_else(|| FitError("the Theta method found no fit".into()))?;
+    let mut best = best.ok_or_else(|| FitError("the Theta method found no fit".into()))?;
+    let coarse = best.1;
     // The weight to the nearest 0.01 around the grid's best.
-    let mut best = (coarse.run(&adjusted, 0).0, coarse);
     for step in -4..=4 {
         let alpha = (coarse.alpha + f64::from(step) * 0.0125).clamp(0.1, 0.99);
         let model = ThetaModel { alpha, ..coarse };

@@ -30,11 +30,13 @@ struct Form {
     trend: Trend,
 }
 
-/// A fitted form: its criterion and its parameters (in the optimiser's unbounded space).
+/// A fitted form: its criterion, its parameters (in the optimiser's unbounded space) and the
+/// initial season it kept fixed, for seasons too long to fit every state.
 struct Fitted {
     aicc: f64,
     form: Form,
     params: Vec<f64>,
+    fixed_season: Option<Vec<f64>>,
 }
 
 fn logistic(u: f64) -> f64 {
@@ -245,14 +247,19 @@ pub(super) fn seasonal_ets(y: &[f64], period: usize, horizon: usize) -> Result<V
             let n = z.len() as f64;
             let aicc = value + 2.0 * k + 2.0 * k * (k + 1.0) / (n - k - 1.0).max(1.0);
             if best.as_ref().is_none_or(|b| aicc < b.aicc) {
-                best = Some(Fitted { aicc, form, params });
+                best = Some(Fitted {
+                    aicc,
+                    form,
+                    params,
+                    fixed_season: fixed.map(<[f64]>::to_vec),
+                });
             }
         }
     }
     let fitted = best.ok_or_else(|| FitError("no seasonal ETS form could be fitted".into()))?;
-    let initial = initial_states(&z, period, fitted.form.multiplicative);
-    let fixed = (!fit_season).then_some(initial.season.as_slice());
-    let mut state = fitted.form.decode(&fitted.params, period, fixed);
+    let mut state = fitted
+        .form
+        .decode(&fitted.params, period, fitted.fixed_season.as_deref());
     let (_, forecast) = fitted.form.run(&mut state, &z, horizon);
     // Seasonal slots count from the window's start, in the fit and the forecast alike.
     Ok(forecast.into_iter().map(|v| v * scale).collect())

@@ -200,9 +200,9 @@ pub enum Model {
     /// A volume forecast from its increments: `inner` forecasts what is added each step (a
     /// seasonal write rate), summed onto today's volume.
     Cumulative(Box<Model>),
-    /// The mean of several models' forecasts: when candidates backtest almost alike, their
-    /// mean is steadier than any one choice.
-    Mean(Vec<Model>),
+    /// The mean of two models' forecasts: when two candidates backtest almost alike, their
+    /// mean is steadier than either choice.
+    Mean(Box<Model>, Box<Model>),
 }
 
 impl fmt::Display for Model {
@@ -248,18 +248,7 @@ impl fmt::Display for Model {
             Model::Drift { window } => write!(f, "drift ({window})"),
             Model::Linear { window } => write!(f, "linear trend ({window})"),
             Model::LogLinear { window } => write!(f, "exponential trend ({window})"),
-            Model::Mean(models) => {
-                write!(f, "mean of ")?;
-                for (i, m) in models.iter().enumerate() {
-                    let sep = match i {
-                        0 => "",
-                        _ if i + 1 == models.len() => " and ",
-                        _ => ", ",
-                    };
-                    write!(f, "{sep}{m}")?;
-                }
-                Ok(())
-            }
+            Model::Mean(a, b) => write!(f, "mean of {a} and {b}"),
             Model::Changepoint { log: false } => write!(f, "linear trend since its last change"),
             Model::Changepoint { log: true } => {
                 write!(f, "exponential trend since its last change")
@@ -513,15 +502,10 @@ impl Model {
                     })
                     .collect())
             }
-            Model::Mean(ref models) => {
-                let mut sum = vec![0.0; horizon];
-                for m in models {
-                    for (s, v) in sum.iter_mut().zip(m.forecast(y, horizon)?) {
-                        *s += v;
-                    }
-                }
-                let k = models.len().max(1) as f64;
-                Ok(sum.into_iter().map(|s| s / k).collect())
+            Model::Mean(ref a, ref b) => {
+                let a = a.forecast(y, horizon)?;
+                let b = b.forecast(y, horizon)?;
+                Ok(a.iter().zip(&b).map(|(a, b)| (a + b) / 2.0).collect())
             }
             Model::Drift { window } => {
                 need(2, "drift")?;
