@@ -112,6 +112,16 @@ impl Calibration {
             SeriesKind::Data => self.median.get(b).copied().unwrap_or(0.0),
             SeriesKind::Traffic => 0.0,
         };
+        // A model that erred one way on every backtest has error quantiles that all lie on
+        // one side: its band would not hold its own forecast. The band is stretched to reach
+        // the point, so a reader never sees a forecast outside its interval.
+        let [low95, low80, high80, high95] = q;
+        let q = [
+            low95.min(bias),
+            low80.min(bias),
+            high80.max(bias),
+            high95.max(bias),
+        ];
         Band {
             point: floor(apply(bias)),
             lo95: floor(apply(q[0])),
@@ -262,17 +272,42 @@ pub fn select(
             _ => {}
         }
     }
+    // A rate whose best model is no better than its own mean has shown nothing to project:
+    // the forecast is then that mean alone (no runner-up joins it), so the note and the
+    // figures printed beside it describe the same model.
+    let nothing_shown = match (kind, level, fitted.first()) {
+        (SeriesKind::Traffic, Some(level), Some(best)) if best.score > 0.9 * level => {
+            let other = fitted
+                .iter()
+                .find(|c| !matches!(c.model, Model::Level { .. }))
+                .map_or(String::new(), |c| {
+                    format!(": the best other model, {}, backtests at MASE {:.2} against the mean's {level:.2}", c.model, c.score)
+                });
+            if let Some(i) = fitted
+                .iter()
+                .position(|c| matches!(c.model, Model::Level { .. }))
+            {
+                let mean = fitted.remove(i);
+                fitted.insert(0, mean);
+            }
+            Some(format!(
+                "the history shows no trend or season its backtest could confirm (no model beat its mean by 10%{other}); the forecast is that mean and its spread, and no date should be read from it"
+            ))
+        }
+        _ => None,
+    };
     let ranked: Vec<(f64, &[f64])> = fitted
         .iter()
         .map(|c| (c.score, c.per_fold.as_slice()))
         .collect();
-    let joining = partner(&ranked);
+    let joining = match nothing_shown {
+        Some(_) => None,
+        None => partner(&ranked),
+    };
     let mut ranked = fitted.into_iter();
     let Some(best) = ranked.next() else {
         return Err("no model could be fitted".into());
     };
-    let best_score = best.score;
-    let flat = matches!(best.model, Model::Level { .. });
     let (model, pairs) = match joining.and_then(|i| ranked.nth(i)) {
         Some(second) => {
             let pairs = best
@@ -295,19 +330,14 @@ pub fn select(
     };
     let calibration = conformal(calibrate(&pairs, held), &pairs, held);
     let accuracy = score_folds(&pairs, &folds, y, season, &calibration, kind);
-    let unsupported = match level {
-        // A rate whose best model is no better than its own mean has shown nothing to project.
-        Some(level) if kind == SeriesKind::Traffic && (flat || best_score > 0.9 * level) => {
-            Some(format!(
-                "the history shows no trend or season its backtest could confirm: no model beat its mean by 10% (MASE {best_score:.2} vs {level:.2}); the forecast is that mean and its spread, and no date should be read from it"
-            ))
-        }
-        _ if accuracy.mase > UNSUPPORTED_MASE => Some(format!(
-            "the history does not support a forecast at this horizon: backtest MASE {:.1} (above {UNSUPPORTED_MASE})",
-            accuracy.mase
-        )),
-        _ => None,
-    };
+    let unsupported = nothing_shown.or_else(|| {
+        (accuracy.mase > UNSUPPORTED_MASE).then(|| {
+            format!(
+                "the history does not support a forecast at this horizon: backtest MASE {:.1} (above {UNSUPPORTED_MASE})",
+                accuracy.mase
+            )
+        })
+    });
     Ok(Selection {
         model,
         scores,
@@ -675,6 +705,32 @@ mod tests {
         assert!(
             (0.77..=0.85).contains(&after.0) && (0.93..=0.97).contains(&after.1),
             "scaled by the held-out folds, the bands keep their promise on fresh errors: 80%/95% {after:.3?} (before {before:.3?})"
+        );
+    }
+
+    #[test]
+    fn a_band_holds_its_point_when_every_backtest_erred_one_way() {
+        // Every backtest came in 20–60% above its forecast: the quantiles are all positive.
+        let calibration = Calibration {
+            log: true,
+            bucket: 12,
+            quantiles: vec![[
+                0.2f64.ln_1p(),
+                0.25f64.ln_1p(),
+                0.5f64.ln_1p(),
+                0.6f64.ln_1p(),
+            ]],
+            median: vec![0.35f64.ln_1p()],
+        };
+        let band = calibration.band(1000.0, 3, SeriesKind::Traffic);
+        assert_eq!(band.point, 1000.0, "{band:?}");
+        assert!(
+            band.lo95 <= band.lo80 && band.lo80 <= band.point && band.point <= band.hi80,
+            "the forecast lies inside its own band: {band:?}"
+        );
+        assert!(
+            (band.hi80 - 1500.0).abs() < 1e-6 && (band.hi95 - 1600.0).abs() < 1e-6,
+            "{band:?}"
         );
     }
 }

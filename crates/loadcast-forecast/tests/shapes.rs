@@ -151,6 +151,11 @@ fn pure_noise_is_said_not_to_support_a_forecast_and_a_real_season_is_not() {
         "{s:?}"
     );
     assert!((s.peak.point / 500.0 - 1.0).abs() < 0.1, "{}", s.peak.point);
+    // The note says the forecast is the mean: the model printed beside it is that mean alone,
+    // and its backtest MASE is the one the note compares.
+    assert!(s.model.starts_with("level: the mean"), "{}", s.model);
+    let level = format!("against the mean's {:.2}", s.backtest.mase);
+    assert!(why.contains(&level), "{why:?} should quote {level:?}");
 
     let weekly = [0.0, 40.0, 60.0, 55.0, 45.0, -80.0, -120.0];
     let seasonal: Vec<f64> = (0..365)
