@@ -91,6 +91,7 @@ impl History {
         step: Option<Duration>,
         series: Vec<NamedPoints>,
     ) -> Result<Self, ForecastError> {
+        let (series, started_late) = start_together(series);
         let mut all_times: Vec<i64> = series
             .iter()
             .flat_map(|(_, _, points)| points.iter().map(|(t, _)| *t))
@@ -116,6 +117,7 @@ impl History {
             })?;
         let len = placement.len;
         let mut notes = placement.notes.clone();
+        notes.extend(started_late);
         let mut out = Vec::new();
         for (name, kind, points) in series {
             let mut values = vec![f64::NAN; len];
@@ -163,6 +165,44 @@ impl History {
             notes,
         })
     }
+}
+
+/// Series that start on different days (a table created after the others, a metric added
+/// later) are read from the day the last of them starts: they share one grid, and the samples
+/// before that day exist for some series only. The note says what was set aside.
+fn start_together(mut series: Vec<NamedPoints>) -> (Vec<NamedPoints>, Option<String>) {
+    let first = |points: &[(i64, f64)]| points.iter().map(|(t, _)| *t).min();
+    let starts: Vec<Option<i64>> = series.iter().map(|(_, _, p)| first(p)).collect();
+    let (Some(earliest), Some(latest)) = (
+        starts.iter().flatten().min().copied(),
+        starts.iter().flatten().max().copied(),
+    ) else {
+        return (series, None);
+    };
+    if earliest == latest {
+        return (series, None);
+    }
+    let late: Vec<&str> = series
+        .iter()
+        .zip(&starts)
+        .filter(|(_, s)| **s == Some(latest))
+        .map(|((name, _, _), _)| name.as_str())
+        .collect();
+    let mut set_aside = Vec::new();
+    let late = late.join(", ");
+    for (name, _, points) in &mut series {
+        let before = points.len();
+        points.retain(|(t, _)| *t >= latest);
+        if points.len() < before {
+            set_aside.push(format!("{} of {name}", before - points.len()));
+        }
+    }
+    let note = format!(
+        "{late} starts on {}, after the others: every series is read from that day (earlier samples set aside: {}; forecast a series alone to use all of its history)",
+        format_date(latest),
+        set_aside.join(", ")
+    );
+    (series, Some(note))
 }
 
 struct Filled {
@@ -432,5 +472,25 @@ mod tests {
             err("date,requests,orders_rows\n2026-01-01,1,1\n2026-01-02,,1\n2026-01-03,,1\n2026-01-04,1,1\n")
                 .contains("2 of 4 samples are missing")
         );
+    }
+
+    #[test]
+    fn a_series_that_starts_later_sets_the_start_of_every_series_with_a_note() {
+        // Orders were first counted in March: both series are read from March on, monthly.
+        let csv = "date,requests,orders_rows\n2026-01-01,10,\n2026-02-01,11,\n2026-03-01,12,100\n2026-04-01,13,110\n2026-05-01,14,120\n";
+        let h = parse_csv(csv, "h.csv", &spec()).unwrap();
+        assert_eq!(format_date(h.start), "2026-03-01");
+        assert_eq!(h.series[0].values, [12.0, 13.0, 14.0]);
+        assert_eq!(h.series[1].values, [100.0, 110.0, 120.0]);
+        assert_eq!(
+            h.notes,
+            [
+                "orders starts on 2026-03-01, after the others: every series is read from that day (earlier samples set aside: 2 of rps; forecast a series alone to use all of its history)"
+            ]
+        );
+        // A series that stops early still cannot be filled in: its "now" would be a guess.
+        let csv = "date,requests,orders_rows\n2026-01-01,10,1\n2026-02-01,11,2\n2026-03-01,12,3\n2026-04-01,13,\n2026-05-01,14,\n";
+        let err = parse_csv(csv, "h.csv", &spec()).unwrap_err().to_string();
+        assert!(err.contains("at the start or end of the history"), "{err}");
     }
 }
