@@ -382,7 +382,7 @@ pub fn parse_csv(text: &str, origin: &str, spec: &CsvSpec) -> Result<History, Fo
             input_error(
                 Some(line_no),
                 None,
-                format!("{stamp:?} is not a timestamp (expected 2026-11-24, 2026-11-24 10:00:00, RFC 3339 or Unix seconds)"),
+                format!("{stamp:?} is not a timestamp (expected 2026-11-24, 2026-11-24 10:00:00, RFC 3339, or Unix seconds or milliseconds)"),
             )
         })?;
         if let Some(first) = seen.insert(t, line_no) {

@@ -43,13 +43,31 @@ pub fn format_date(unix: i64) -> String {
 }
 
 /// Unix seconds from `2026-11-24`, `2026-11-24 10:00[:00[.123]]`, RFC 3339 with `Z` or an
-/// offset, or digits (already Unix seconds). Any year, 1958 included.
+/// offset, or digits: Unix seconds (with a fraction, as Prometheus writes them), or the
+/// milliseconds, microseconds or nanoseconds exports write (13, 16 or 19 digits, the widths
+/// they have from 2001 to 2286). Any year, 1958 included.
 pub fn parse_time(text: &str) -> Option<i64> {
     let text = text.trim().trim_matches('"');
     // Unix seconds, up to the end of year 9999 (as far as a date with a four-digit year goes).
     const LAST: i64 = 253_402_300_799;
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && text.len() != 8 {
-        return text.parse().ok().filter(|t| *t <= LAST);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if digits(text) && text.len() != 8 {
+        let divisor = match text.len() {
+            13 => 1_000,
+            16 => 1_000_000,
+            19 => 1_000_000_000,
+            _ => 1,
+        };
+        return text
+            .parse::<i64>()
+            .ok()
+            .map(|t| t / divisor)
+            .filter(|t| *t <= LAST);
+    }
+    if let Some((whole, fraction)) = text.split_once('.') {
+        if digits(whole) && digits(fraction) && whole.len() <= 12 {
+            return whole.parse().ok().filter(|t| *t <= LAST);
+        }
     }
     let number = |s: &str| -> Option<i64> {
         (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
@@ -183,6 +201,11 @@ mod tests {
         assert_eq!(parse_time("2026-11-24T10:30:00.250Z"), Some(1_795_516_200));
         assert_eq!(format_time(1_795_516_200), "2026-11-24T10:30:00Z");
         assert_eq!(parse_time("1795516200"), Some(1_795_516_200));
+        assert_eq!(parse_time("1795516200.250"), Some(1_795_516_200));
+        assert_eq!(parse_time("1795516200250"), Some(1_795_516_200));
+        assert_eq!(parse_time("1795516200250000"), Some(1_795_516_200));
+        assert_eq!(parse_time("1795516200250000000"), Some(1_795_516_200));
+        assert_eq!(parse_time("1795516200.25.1"), None);
         assert_eq!(parse_time("2026-13-01"), None);
         // A year or a Unix time past 9999 is a typo, not a date (found by fuzzing: a history
         // with "1342025-05-02" in it asked for a grid a million years long).
