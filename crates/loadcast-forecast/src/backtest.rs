@@ -12,8 +12,9 @@ use crate::model::{Model, Seasons, Shape, candidates};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Accuracy {
     /// Mean absolute error scaled by the in-sample seasonal-naive error of each fold's
-    /// training data (naive lag-1 without a season): below 1 beats that baseline. Undefined
-    /// (`null`) when that error is zero and the forecast's is not.
+    /// training data (naive lag-1 without a season): below 1 beats that baseline. A fold whose
+    /// training data that baseline forecast perfectly (a series flat at zero before a launch)
+    /// has no scale and is left out of the mean; undefined (`null`) when every fold is.
     #[serde(with = "loadcast_stats::document::undefined")]
     pub mase: f64,
     /// Symmetric mean absolute percentage error, percent.
@@ -26,6 +27,41 @@ pub struct Accuracy {
     pub cover80: f64,
     pub cover95: f64,
     pub folds: usize,
+}
+
+impl Accuracy {
+    /// The accuracy over several folds: the mean of each figure, the MASE's over the folds
+    /// that define it.
+    pub fn mean(folds: &[Accuracy]) -> Accuracy {
+        let n = folds.len().max(1) as f64;
+        let mean = |f: fn(&Accuracy) -> f64| folds.iter().map(f).sum::<f64>() / n;
+        let scaled: Vec<f64> = folds
+            .iter()
+            .map(|a| a.mase)
+            .filter(|m| m.is_finite())
+            .collect();
+        Accuracy {
+            mase: if scaled.is_empty() {
+                f64::NAN
+            } else {
+                scaled.iter().sum::<f64>() / scaled.len() as f64
+            },
+            smape: mean(|a| a.smape),
+            mape: mean(|a| a.mape),
+            cover80: mean(|a| a.cover80),
+            cover95: mean(|a| a.cover95),
+            folds: folds.len(),
+        }
+    }
+
+    /// The MASE as the reports print it: "0.52", or "n/a" when no fold defined it.
+    pub fn mase_text(&self, decimals: usize) -> String {
+        if self.mase.is_finite() {
+            format!("{:.*}", decimals, self.mase)
+        } else {
+            "n/a".into()
+        }
+    }
 }
 
 /// The chosen model and the error quantiles its intervals come from.
@@ -540,25 +576,12 @@ fn score_folds(
     calibration: &Calibration,
     kind: SeriesKind,
 ) -> Accuracy {
-    let mut acc = Accuracy {
-        folds: folds.len(),
-        ..Accuracy::default()
-    };
-    for (pairs, &o) in folds.iter().zip(origins) {
-        let fold = score(pairs, &y[..o], season, |h, f| calibration.band(f, h, kind));
-        acc.mase += fold.mase;
-        acc.smape += fold.smape;
-        acc.mape += fold.mape;
-        acc.cover80 += fold.cover80;
-        acc.cover95 += fold.cover95;
-    }
-    let n = folds.len().max(1) as f64;
-    acc.mase /= n;
-    acc.smape /= n;
-    acc.mape /= n;
-    acc.cover80 /= n;
-    acc.cover95 /= n;
-    acc
+    let each: Vec<Accuracy> = folds
+        .iter()
+        .zip(origins)
+        .map(|(pairs, &o)| score(pairs, &y[..o], season, |h, f| calibration.band(f, h, kind)))
+        .collect();
+    Accuracy::mean(&each)
 }
 
 /// Accuracy of one holdout: `(forecast, actual)` pairs, the training data before it (for the

@@ -2,6 +2,7 @@
 //! any model sees them, by the median of the same slot in the seasonal cycles around them, so
 //! that Thanksgiving does not teach a model a new weekly shape. Each line of the file is
 //! `start[,end][,name]` (dates or times; a date-only end is inclusive), with an optional header.
+//! Gross one-off spikes in a traffic series are kept out the same way without being named.
 
 use std::path::Path;
 
@@ -80,7 +81,6 @@ impl History {
     /// has none); says what it did in the notes.
     pub fn exclude_events(&mut self, events: &[Event]) {
         let n = self.len();
-        // Which event (if any) holds each sample, found once.
         let holder: Vec<Option<usize>> = (0..n)
             .map(|i| {
                 let t = self.time_of(i);
@@ -97,38 +97,7 @@ impl History {
         }
         let period = self.grid.seasons(self.step, n).main();
         for series in &mut self.series {
-            let original = series.values.clone();
-            for i in (0..n).filter(|i| inside[*i]) {
-                series.values[i] = match period {
-                    Some(p) => {
-                        let mut same_slot: Vec<f64> = (1..=4)
-                            .flat_map(|k| [i.checked_sub(k * p), Some(i + k * p)])
-                            .flatten()
-                            .filter(|j| *j < n && !inside[*j])
-                            .map(|j| original[j])
-                            .collect();
-                        if same_slot.is_empty() {
-                            original[i]
-                        } else {
-                            same_slot.sort_by(f64::total_cmp);
-                            same_slot[same_slot.len() / 2]
-                        }
-                    }
-                    None => {
-                        let before = (0..i).rev().find(|j| !inside[*j]);
-                        let after = (i + 1..n).find(|j| !inside[*j]);
-                        match (before, after) {
-                            (Some(a), Some(b)) => {
-                                let w = (i - a) as f64 / (b - a) as f64;
-                                original[a] + (original[b] - original[a]) * w
-                            }
-                            (Some(a), None) => original[a],
-                            (None, Some(b)) => original[b],
-                            (None, None) => original[i],
-                        }
-                    }
-                };
-            }
+            series.values = kept_out(&series.values, &inside, period);
         }
         let names: Vec<&str> = hit.iter().map(|&e| events[e].name.as_str()).collect();
         self.notes.push(format!(
@@ -137,6 +106,154 @@ impl History {
             names.join(", ")
         ));
     }
+}
+
+/// A traffic series' gross one-off spikes, to keep out of its fit as if they were events the
+/// user had named: samples more than [`OUTLIER_SDS`] robust standard deviations from what the
+/// samples around them say ([`around`]). One spike in a holdout swamps every candidate's
+/// backtest error alike, so the backtest can no longer tell a season from the mean; left in
+/// the training data, it bends every fit. Only rare samples qualify (at most 1% of the
+/// history), and never those of the last cycle, where a jump may be the new level rather than
+/// a one-off. Returns, for each one-off, its index and the value the samples around it say.
+pub fn one_offs(values: &[f64], period: Option<usize>) -> Vec<(usize, f64)> {
+    let n = values.len();
+    // The slot's median, or without a season the median of the three samples either side:
+    // medians, so that a spike does not make its neighbours look like spikes too.
+    let expected: Vec<f64> = (0..n)
+        .map(|i| match period {
+            Some(_) => around(values, i, period, |j| j != i),
+            None => {
+                let mut near: Vec<f64> = (i.saturating_sub(3)..(i + 4).min(n))
+                    .filter(|j| *j != i)
+                    .map(|j| values[j])
+                    .collect();
+                near.sort_by(f64::total_cmp);
+                near.get(near.len() / 2).copied().unwrap_or(values[i])
+            }
+        })
+        .collect();
+    let residuals: Vec<f64> = values.iter().zip(&expected).map(|(v, e)| v - e).collect();
+    let spread = robust_sd(&residuals);
+    if spread.is_nan() || spread <= 0.0 {
+        return Vec::new();
+    }
+    let recent = period.unwrap_or(3).min(n);
+    let found: Vec<(usize, f64)> = (0..n - recent)
+        .filter(|&i| residuals[i].abs() > OUTLIER_SDS * spread)
+        .map(|i| (i, expected[i]))
+        .collect();
+    if found.len() > (n / 100).max(1) {
+        return Vec::new();
+    }
+    found
+}
+
+/// `values` with the samples at `indices` replaced by what the samples around them say.
+pub fn keep_out(values: &[f64], indices: &[usize], period: Option<usize>) -> Vec<f64> {
+    let mut inside = vec![false; values.len()];
+    for &i in indices {
+        inside[i] = true;
+    }
+    kept_out(values, &inside, period)
+}
+
+/// What was kept out of a series' fit as one-offs ([`one_offs`]), for its notes.
+pub fn one_off_note(history: &History, y: &[f64], one_offs: &[(usize, f64)]) -> Option<String> {
+    let figure = loadcast_stats::figure::si;
+    // A daily or coarser history's samples are days.
+    let when = |t: i64| {
+        if history.step.as_secs() >= 86_400 {
+            crate::history::format_date(t)
+        } else {
+            crate::history::format_time(t)
+        }
+    };
+    let named: Vec<String> = one_offs
+        .iter()
+        .take(3)
+        .map(|&(i, expected)| {
+            format!(
+                "{} {}, where the samples around it say about {}",
+                when(history.time_of(i)),
+                figure(y[i]),
+                figure(expected)
+            )
+        })
+        .collect();
+    let count = one_offs.len();
+    (count > 0).then(|| {
+        format!(
+            "{count} sample{} far outside its usual range kept out of the fit as a one-off, like an event (--events names your own): {}{}",
+            if count == 1 { "" } else { "s" },
+            named.join("; "),
+            if count > 3 { "; …" } else { "" }
+        )
+    })
+}
+
+/// How many robust standard deviations from its slot's median a sample must be to count as a
+/// one-off: far beyond a season's noise (a holiday's dip is a few), where only spikes such as
+/// a load test against production or a broken scrape land.
+pub const OUTLIER_SDS: f64 = 10.0;
+
+/// `values` with the samples marked `inside` replaced by what the samples outside say of them
+/// ([`around`]).
+fn kept_out(values: &[f64], inside: &[bool], period: Option<usize>) -> Vec<f64> {
+    (0..values.len())
+        .map(|i| {
+            if inside[i] {
+                around(values, i, period, |j| !inside[j])
+            } else {
+                values[i]
+            }
+        })
+        .collect()
+}
+
+/// What the `usable` samples around sample `i` say it would be: the median of the same slot in
+/// up to four cycles either side, or, without a season, the line between the nearest ones.
+fn around(values: &[f64], i: usize, period: Option<usize>, usable: impl Fn(usize) -> bool) -> f64 {
+    let n = values.len();
+    match period {
+        Some(p) => {
+            let mut same_slot: Vec<f64> = (1..=4)
+                .flat_map(|k| [i.checked_sub(k * p), Some(i + k * p)])
+                .flatten()
+                .filter(|j| *j < n && usable(*j))
+                .map(|j| values[j])
+                .collect();
+            if same_slot.is_empty() {
+                values[i]
+            } else {
+                same_slot.sort_by(f64::total_cmp);
+                same_slot[same_slot.len() / 2]
+            }
+        }
+        None => {
+            let before = (0..i).rev().find(|j| usable(*j));
+            let after = (i + 1..n).find(|j| usable(*j));
+            match (before, after) {
+                (Some(a), Some(b)) => {
+                    let w = (i - a) as f64 / (b - a) as f64;
+                    values[a] + (values[b] - values[a]) * w
+                }
+                (Some(a), None) => values[a],
+                (None, Some(b)) => values[b],
+                (None, None) => values[i],
+            }
+        }
+    }
+}
+
+/// 1.4826 × the median absolute deviation: the standard deviation of normal noise, unmoved by
+/// the spikes it is used to find.
+fn robust_sd(values: &[f64]) -> f64 {
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let centre = median(values.to_vec());
+    1.4826 * median(values.iter().map(|v| (v - centre).abs()).collect())
 }
 
 #[cfg(test)]
@@ -178,5 +295,45 @@ mod tests {
         );
         let range = parse_events("2026-12-24,2026-12-26,Christmas", "e.csv").unwrap();
         assert_eq!(range[0].end - range[0].start, 3 * 86_400);
+    }
+
+    #[test]
+    fn only_gross_rare_spikes_before_the_last_cycle_are_one_offs() {
+        let shape = [100.0, 120.0, 130.0, 125.0, 110.0, 60.0, 50.0];
+        let mut rng = 7u64;
+        let mut noise = || {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((rng >> 33) as f64 / (1u64 << 31) as f64 - 0.5) * 6.0
+        };
+        let base: Vec<f64> = (0..400).map(|d| shape[d % 7] + noise()).collect();
+        let with = |changes: &[(usize, f64)]| {
+            let mut v = base.clone();
+            for &(i, x) in changes {
+                v[i] = x;
+            }
+            v
+        };
+        // A load test against production: 5,000 on a day that holds about 110.
+        let found = one_offs(&with(&[(390, 5000.0)]), Some(7));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, 390);
+        assert!((found[0].1 - shape[390 % 7]).abs() < 6.0, "{found:?}");
+        let cleaned = keep_out(&with(&[(390, 5000.0)]), &[390], Some(7));
+        assert!((cleaned[390] - shape[390 % 7]).abs() < 6.0);
+        // A day a few noise deviations off is the season's business, not a one-off.
+        assert_eq!(
+            one_offs(&with(&[(200, shape[200 % 7] - 10.0)]), Some(7)),
+            []
+        );
+        // Without a season, the spike alone: not its neighbours as well.
+        let found = one_offs(&with(&[(390, 5000.0)]), None);
+        assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), [390]);
+        // A jump in the last cycle may be the new level.
+        assert_eq!(one_offs(&with(&[(396, 5000.0)]), Some(7)), []);
+        // More than 1% of the history is not a one-off.
+        let many: Vec<(usize, f64)> = (0..6).map(|k| (50 + 40 * k, 5000.0)).collect();
+        assert_eq!(one_offs(&with(&many), Some(7)), []);
     }
 }

@@ -411,6 +411,60 @@ pub fn project(history: &History, options: &Options) -> Result<Projection, Forec
     })
 }
 
+/// A series' fit, the same for a projection and for each fold of its backtest: gross one-offs
+/// kept out ([`events::one_offs`], traffic only; before the seasons are tested, as a spike
+/// hides a season from that test too), the seasons the series shows, the model chosen by
+/// rolling backtests, and its forecast with calibrated bands.
+struct Fit {
+    seasons: Seasons,
+    selection: backtest::Selection,
+    bands: Vec<Band>,
+    one_offs: Vec<(usize, f64)>,
+}
+
+fn fit(
+    history: &History,
+    series: &Series,
+    requested: Option<&[Season]>,
+    steps: usize,
+    pin: Option<model::Shape>,
+) -> Result<Fit, ForecastError> {
+    let failed = |cause: String| ForecastError::Model {
+        series: series.name.clone(),
+        cause,
+    };
+    let y = &series.values;
+    let calendar = history.grid.seasons(history.step, y.len()).main();
+    let one_offs = match series.kind {
+        SeriesKind::Traffic => events::one_offs(y, calendar),
+        SeriesKind::Data => Vec::new(),
+    };
+    let indices: Vec<usize> = one_offs.iter().map(|(i, _)| *i).collect();
+    let cleaned = Series {
+        name: series.name.clone(),
+        kind: series.kind,
+        values: events::keep_out(y, &indices, calendar),
+    };
+    let seasons = seasons_for(&cleaned, history, requested)?;
+    let y = &cleaned.values;
+    let selection = backtest::select(y, series.kind, &seasons, steps, pin).map_err(failed)?;
+    let point = selection
+        .model
+        .forecast(y, steps)
+        .map_err(|e| failed(e.0))?;
+    let bands = point
+        .iter()
+        .enumerate()
+        .map(|(h, p)| selection.calibration.band(*p, h, series.kind))
+        .collect();
+    Ok(Fit {
+        seasons,
+        selection,
+        bands,
+        one_offs,
+    })
+}
+
 fn project_series(
     history: &History,
     series: &Series,
@@ -427,30 +481,17 @@ fn project_series(
             why: "a trend needs a few samples to hold out and test".into(),
         });
     }
-    let seasons = seasons_for(series, history, options.seasons.as_deref())?;
     let pin = options
         .pins
         .iter()
         .find(|(name, _)| *name == series.name)
         .map(|(_, shape)| *shape);
-    let selection = backtest::select(y, series.kind, &seasons, steps, pin).map_err(|cause| {
-        ForecastError::Model {
-            series: series.name.clone(),
-            cause,
-        }
-    })?;
-    let point = selection
-        .model
-        .forecast(y, steps)
-        .map_err(|e| ForecastError::Model {
-            series: series.name.clone(),
-            cause: e.0,
-        })?;
-    let bands: Vec<Band> = point
-        .iter()
-        .enumerate()
-        .map(|(h, p)| selection.calibration.band(*p, h, series.kind))
-        .collect();
+    let Fit {
+        seasons,
+        selection,
+        bands,
+        one_offs,
+    } = fit(history, series, options.seasons.as_deref(), steps, pin)?;
     let time_of = |h: usize| history.time_of(n + h);
     let (peak_index, _) = bands
         .iter()
@@ -513,7 +554,10 @@ fn project_series(
         path,
         history: history_points,
         unsupported: selection.unsupported,
-        notes: selection.notes,
+        notes: events::one_off_note(history, y, &one_offs)
+            .into_iter()
+            .chain(selection.notes)
+            .collect(),
         seasons: seasons.describe(),
     })
 }
@@ -620,7 +664,7 @@ pub fn backtest(
                 why: format!("a backtest holds out {h} samples after {min} of training"),
             });
         }
-        let mut total = Accuracy::default();
+        let mut each = Vec::with_capacity(folds.len());
         let mut models = Vec::new();
         for &o in &folds {
             let train = History {
@@ -634,53 +678,24 @@ pub fn backtest(
                 }],
                 notes: Vec::new(),
             };
-            let s = seasons_for(&train.series[0], &train, seasons)?;
-            let selection =
-                backtest::select(&y[..o], series.kind, &s, h, None).map_err(|cause| {
-                    ForecastError::Model {
-                        series: series.name.clone(),
-                        cause,
-                    }
-                })?;
-            let forecast =
-                selection
-                    .model
-                    .forecast(&y[..o], h)
-                    .map_err(|e| ForecastError::Model {
-                        series: series.name.clone(),
-                        cause: e.0,
-                    })?;
+            let Fit {
+                selection, bands, ..
+            } = fit(&train, &train.series[0], seasons, h, None)?;
             // Scored exactly as `project` forecasts: the bias-corrected point and its band.
-            let bands: Vec<Band> = forecast
-                .iter()
-                .enumerate()
-                .map(|(i, f)| selection.calibration.band(*f, i, series.kind))
-                .collect();
             let pairs: Vec<(f64, f64)> = bands
                 .iter()
                 .map(|b| b.point)
                 .zip(y[o..o + h].iter().copied())
                 .collect();
-            let fold = backtest::score(&pairs, &y[..o], full.main(), |i, _| bands[i]);
-            total.mase += fold.mase;
-            total.smape += fold.smape;
-            total.mape += fold.mape;
-            total.cover80 += fold.cover80;
-            total.cover95 += fold.cover95;
+            each.push(backtest::score(&pairs, &y[..o], full.main(), |i, _| {
+                bands[i]
+            }));
             models.push(selection.model.to_string());
         }
-        let n = folds.len() as f64;
         Ok(SeriesBacktest {
             name: series.name.clone(),
             kind: series.kind,
-            accuracy: Accuracy {
-                mase: total.mase / n,
-                smape: total.smape / n,
-                mape: total.mape / n,
-                cover80: total.cover80 / n,
-                cover95: total.cover95 / n,
-                folds: folds.len(),
-            },
+            accuracy: Accuracy::mean(&each),
             models,
             scale_season: full.main().unwrap_or(1),
         })

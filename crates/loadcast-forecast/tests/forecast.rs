@@ -356,3 +356,69 @@ fn an_empty_table_projects_and_its_projection_reads_back() {
     assert!(back.series[0].growth.is_nan());
     assert_eq!(back.series[0].at_horizon, s.at_horizon);
 }
+
+#[test]
+fn a_service_that_launched_inside_the_history_has_a_backtest_mase() {
+    // Zero for 200 days, then 2 more requests a day. The earliest backtest folds train on
+    // zeros only, where the naive forecast is perfect and MASE has no scale: they are left out
+    // of the mean instead of making it NaN (the table printed "MASE NaN").
+    let mut rng = fastrand::Rng::with_seed(11);
+    let values = (0..300).map(|d| {
+        if d < 200 {
+            0.0
+        } else {
+            (2.0 * (d - 200) as f64 + 4.0 * (rng.f64() - 0.5)).max(0.0)
+        }
+    });
+    let history = daily("rps", SeriesKind::Traffic, values);
+    let p = project(
+        &history,
+        &Options::horizon(Duration::from_secs(30 * DAY as u64)),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let s = &p.series[0];
+    assert!(
+        s.backtest.mase.is_finite(),
+        "backtest MASE {} ({})",
+        s.backtest.mase,
+        s.model
+    );
+    assert_eq!(s.backtest.mase_text(2), format!("{:.2}", s.backtest.mase));
+    let everything_flat = loadcast_forecast::backtest::Accuracy {
+        mase: f64::NAN,
+        ..Default::default()
+    };
+    assert_eq!(everything_flat.mase_text(2), "n/a");
+}
+
+#[test]
+fn a_one_off_spike_does_not_hide_the_season_or_lift_the_forecast() {
+    // A weekly season, and one day 10 days before the end at 50 times the usual (a load test
+    // aimed at production). Before, every candidate's backtest error was that one day's: no
+    // model beat the mean, and the mean carried the spike into the forecast.
+    let shape = [100.0, 120.0, 130.0, 125.0, 110.0, 60.0, 50.0];
+    let mut rng = fastrand::Rng::with_seed(3);
+    let values = (0..400)
+        .map(|d| shape[d % 7] + 6.0 * (rng.f64() - 0.5) + if d == 390 { 5000.0 } else { 0.0 });
+    let history = daily("rps", SeriesKind::Traffic, values);
+    let p = project(
+        &history,
+        &Options::horizon(Duration::from_secs(28 * DAY as u64)),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let s = &p.series[0];
+    assert_eq!(s.unsupported, None, "{} {:?}", s.model, p.notes);
+    assert!(
+        (s.peak.point - 130.0).abs() < 10.0,
+        "peak {:.1} ({}), the season's is 130",
+        s.peak.point,
+        s.model
+    );
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.starts_with("rps: 1 sample far outside its usual range")),
+        "{:?}",
+        p.notes
+    );
+}

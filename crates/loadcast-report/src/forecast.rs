@@ -5,29 +5,7 @@ use std::fmt::Write as _;
 
 use loadcast_forecast::history::{SeriesKind, format_date};
 use loadcast_forecast::{Projection, SeriesBacktest, SeriesProjection};
-
-/// `1.23k`, `45.6M`: figures for a table.
-pub fn si(v: f64) -> String {
-    let a = v.abs();
-    let (x, unit) = if a >= 1e12 {
-        (v / 1e12, "T")
-    } else if a >= 1e9 {
-        (v / 1e9, "G")
-    } else if a >= 1e6 {
-        (v / 1e6, "M")
-    } else if a >= 1e3 {
-        (v / 1e3, "k")
-    } else {
-        (v, "")
-    };
-    if x.abs() >= 100.0 || unit.is_empty() && x.fract() == 0.0 {
-        format!("{x:.0}{unit}")
-    } else if x.abs() >= 10.0 {
-        format!("{x:.1}{unit}")
-    } else {
-        format!("{x:.2}{unit}")
-    }
-}
+use loadcast_stats::figure::si;
 
 /// The projection as a table, a chart per series and the notes.
 pub fn forecast_summary(p: &Projection) -> String {
@@ -53,7 +31,7 @@ pub fn forecast_summary(p: &Projection) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<16} {:<7} {:>10} {:>24} {:>26} {:>8}  {:>5.2}  {}",
+            "{:<16} {:<7} {:>10} {:>24} {:>26} {:>8}  {:>5}  {}",
             truncate(&s.name, 16),
             s.kind.name(),
             si(now),
@@ -70,7 +48,7 @@ pub fn forecast_summary(p: &Projection) -> String {
                 format_date(s.peak_at_unix)
             ),
             s.growth_percent(),
-            s.backtest.mase,
+            s.backtest.mase_text(2),
             s.model
         );
     }
@@ -196,11 +174,11 @@ pub fn backtest_table(results: &[SeriesBacktest]) -> String {
         }
         let _ = writeln!(
             out,
-            "{:<16} {:<7} {:>5} {:>7.3} {:>7.2}% {:>7.2}% {:>7.1}% {:>7.1}%  {}",
+            "{:<16} {:<7} {:>5} {:>7} {:>7.2}% {:>7.2}% {:>7.1}% {:>7.1}%  {}",
             truncate(&r.name, 16),
             r.kind.name(),
             a.folds,
-            a.mase,
+            a.mase_text(3),
             a.smape,
             a.mape,
             a.cover80 * 100.0,

@@ -28,9 +28,10 @@ use std::fmt::Write as _;
 
 pub use capacity::{STEP_HEADER, capacity_figure, capacity_headline, capacity_summary, step_line};
 pub use compare::{Change, Comparison, NOISE_FLOORS, compare, comparison_text};
-pub use forecast::{backtest_table, chart, forecast_summary, si};
+pub use forecast::{backtest_table, chart, forecast_summary};
 pub use html::{HtmlInput, escape, html_report};
 pub use input::{Input, run_headline};
+pub use loadcast_stats::figure::si;
 pub use outputs::{junit, summary_json, timeline_csv};
 pub use record::{
     forecast_record, record_detail, run_record, runs_table, study_record, watch_record,

@@ -251,7 +251,7 @@ pub fn review_markdown(
                 };
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} ({}–{}) | {} ({}), {} | {} | {} ({:.2}) |",
+                    "| {} | {} | {} | {} ({}–{}) | {} ({}), {} | {} | {} ({}) |",
                     s.name,
                     s.kind.name(),
                     si(now),
@@ -263,7 +263,7 @@ pub fn review_markdown(
                     format_date(s.peak_at_unix),
                     s.growth_percent(),
                     s.model,
-                    s.backtest.mase
+                    s.backtest.mase_text(2)
                 );
             }
             let _ = writeln!(out);

@@ -27,6 +27,7 @@ mod cancel;
 pub mod database;
 pub mod document;
 mod error_kind;
+pub mod figure;
 mod histogram;
 mod result;
 pub mod shard;
