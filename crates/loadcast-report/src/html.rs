@@ -347,15 +347,58 @@ fn capacity_section(out: &mut String, s: &CapacityStudy) {
     let _ = writeln!(out, "</div>");
 }
 
+/// Both views of the runway: headroom now, at the peak and the horizon, and when it runs out.
+fn runway_table(out: &mut String, r: &loadcast_capacity::runway::Runway) {
+    let _ = writeln!(
+        out,
+        "<table><tr><th>view</th><th>headroom now</th><th>at the traffic peak</th><th>at the horizon</th><th>runs out</th><th>10–90%</th></tr>"
+    );
+    for (name, v) in [
+        ("traffic-only (today's data)", &r.traffic_only),
+        ("data-aware (growing data)", &r.data_aware),
+    ] {
+        let _ = writeln!(
+            out,
+            "<tr><td>{name}</td><td>{:.2}×</td><td>{:.2}×</td><td>{:.2}×</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+            v.headroom_now,
+            v.headroom_at_peak,
+            v.headroom_at_horizon,
+            if v.runs_out.is_some() { "fail" } else { "pass" },
+            v.runs_out
+                .map_or("not within the horizon".into(), format_date),
+            match (v.runs_out_p10, v.runs_out_p90) {
+                (Some(a), Some(b)) => format!("{} – {}", format_date(a), format_date(b)),
+                (Some(a), None) => format!("{} – beyond the horizon", format_date(a)),
+                _ => format!(
+                    "{:.0}% chance within the horizon",
+                    v.chance_within_horizon * 100.0
+                ),
+            }
+        );
+    }
+    let _ = writeln!(out, "</table>");
+}
+
 fn runway_section(out: &mut String, input: &HtmlInput<'_>) {
+    let runway = input.capacity.and_then(|c| c.runway.as_ref());
     let Some(p) = input.projection else {
+        // A stored study without its projection file still has its runway, as the terminal
+        // report prints it.
+        if let Some(r) = runway {
+            let _ = writeln!(
+                out,
+                "<h2>Runway</h2>\n<p class=\"meta\">from {} to {}</p>",
+                format_date(r.now),
+                format_date(r.horizon)
+            );
+            runway_table(out, r);
+        }
         return;
     };
     let traffic = input
         .traffic_series
         .and_then(|n| p.series(n))
         .or_else(|| p.series.iter().find(|s| s.kind == SeriesKind::Traffic));
-    let runway = input.capacity.and_then(|c| c.runway.as_ref());
     // Without a capacity study there is no runway to speak of: only the forecast.
     let heading = if runway.is_some() {
         "Forecast and runway"
@@ -373,34 +416,7 @@ fn runway_section(out: &mut String, input: &HtmlInput<'_>) {
         escape(&p.growth_summary())
     );
     if let Some(r) = runway {
-        let _ = writeln!(
-            out,
-            "<table><tr><th>view</th><th>headroom now</th><th>at the traffic peak</th><th>at the horizon</th><th>runs out</th><th>10–90%</th></tr>"
-        );
-        for (name, v) in [
-            ("traffic-only (today's data)", &r.traffic_only),
-            ("data-aware (growing data)", &r.data_aware),
-        ] {
-            let _ = writeln!(
-                out,
-                "<tr><td>{name}</td><td>{:.2}×</td><td>{:.2}×</td><td>{:.2}×</td><td class=\"{}\">{}</td><td>{}</td></tr>",
-                v.headroom_now,
-                v.headroom_at_peak,
-                v.headroom_at_horizon,
-                if v.runs_out.is_some() { "fail" } else { "pass" },
-                v.runs_out
-                    .map_or("not within the horizon".into(), format_date),
-                match (v.runs_out_p10, v.runs_out_p90) {
-                    (Some(a), Some(b)) => format!("{} – {}", format_date(a), format_date(b)),
-                    (Some(a), None) => format!("{} – beyond the horizon", format_date(a)),
-                    _ => format!(
-                        "{:.0}% chance within the horizon",
-                        v.chance_within_horizon * 100.0
-                    ),
-                }
-            );
-        }
-        let _ = writeln!(out, "</table>");
+        runway_table(out, r);
     }
     // Each series as the terminal's table shows it: the same figures.
     let _ = writeln!(
@@ -435,6 +451,21 @@ fn runway_section(out: &mut String, input: &HtmlInput<'_>) {
         );
     }
     let _ = writeln!(out, "</table>");
+    // The forecast's notes, as the terminal prints them (the unsupported verdicts are beside
+    // their series already).
+    let verdicts: Vec<String> = p
+        .series
+        .iter()
+        .filter_map(|s| Some(format!("{}: {}", s.name, s.unsupported.as_deref()?)))
+        .collect();
+    let notes: Vec<&String> = p.notes.iter().filter(|n| !verdicts.contains(n)).collect();
+    if !notes.is_empty() {
+        let _ = writeln!(out, "<ul class=\"notes\">");
+        for note in notes {
+            let _ = writeln!(out, "<li>{}</li>", escape(note));
+        }
+        let _ = writeln!(out, "</ul>");
+    }
     // Capacity over time: what the growing data leaves.
     let capacity_line: Option<Vec<(f64, f64)>> = input.capacity.and_then(|c| {
         let model = c.data_model.as_ref()?;

@@ -215,6 +215,37 @@ fn a_forecast_without_a_capacity_study_is_not_called_a_runway() {
 }
 
 #[test]
+fn a_stored_study_shows_its_runway_and_a_forecast_its_notes_as_the_terminal_does() {
+    // `report 1 --html` on a capacity study has no projection file: the runway the terminal
+    // prints was missing from the page.
+    let mut p = projection();
+    let s = study(&p);
+    let runway = s.runway.as_ref().expect("the fixture study has a runway");
+    let html = html_report(&HtmlInput {
+        title: "loadcast report: shop",
+        capacity: Some(&s),
+        ..Default::default()
+    });
+    assert!(html.contains("<h2>Runway</h2>"), "{html}");
+    let headroom = format!("{:.2}×", runway.data_aware.headroom_now);
+    assert!(html.contains(&headroom), "{headroom} not in {html}");
+    // The forecast's notes (one-offs kept out, series that started later) are on the page.
+    p.notes
+        .push("requests: 1 sample far outside its usual range kept out of the fit".into());
+    let html = html_report(&HtmlInput {
+        title: "loadcast report: forecast",
+        projection: Some(&p),
+        ..Default::default()
+    });
+    assert!(
+        html.contains(
+            "<li>requests: 1 sample far outside its usual range kept out of the fit</li>"
+        ),
+        "{html}"
+    );
+}
+
+#[test]
 fn the_terminal_summary_matches_its_snapshot() {
     let text = loadcast_report::terminal_summary(&run());
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/terminal_summary.txt");
