@@ -190,8 +190,13 @@ pub fn origins(
     out
 }
 
-/// The error scale of MASE: the in-sample seasonal-naive (or naive) mean absolute error.
+/// The error scale of MASE: the in-sample seasonal-naive (or naive) mean absolute error, from
+/// the first non-zero sample on: a service launched inside the history was zero before it
+/// existed, and those zeros, forecast perfectly by any naive model, would shrink the scale
+/// until every error looked huge (MASE 7 for a clean linear ramp).
 pub fn mase_scale(train: &[f64], season: Option<usize>) -> f64 {
+    let began = train.iter().position(|v| *v != 0.0).unwrap_or(0);
+    let train = &train[began..];
     let lag = season.filter(|p| *p < train.len()).unwrap_or(1);
     if train.len() <= lag {
         return f64::NAN;
