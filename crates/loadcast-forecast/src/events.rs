@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crate::ForecastError;
-use crate::history::{History, parse_time};
+use crate::history::{History, Series, SeriesKind, parse_time};
 
 /// An event: `[start, end)` in Unix seconds.
 #[derive(Clone, Debug, PartialEq)]
@@ -115,7 +115,7 @@ impl History {
 /// the training data, it bends every fit. Only rare samples qualify (at most 1% of the
 /// history), and never those of the last cycle, where a jump may be the new level rather than
 /// a one-off. Returns, for each one-off, its index and the value the samples around it say.
-pub fn one_offs(values: &[f64], period: Option<usize>) -> Vec<(usize, f64)> {
+pub fn one_offs(values: &[f64], period: Option<usize>, alike: bool) -> Vec<(usize, f64)> {
     let n = values.len();
     // The slot's median, or without a season the median of the three samples either side:
     // medians, so that a spike does not make its neighbours look like spikes too.
@@ -133,7 +133,7 @@ pub fn one_offs(values: &[f64], period: Option<usize>) -> Vec<(usize, f64)> {
         })
         .collect();
     let residuals: Vec<f64> = values.iter().zip(&expected).map(|(v, e)| v - e).collect();
-    let spread = robust_sd(&residuals);
+    let spread = robust_sd(&residuals, alike);
     if spread.is_nan() || spread <= 0.0 {
         return Vec::new();
     }
@@ -157,8 +157,76 @@ pub fn keep_out(values: &[f64], indices: &[usize], period: Option<usize>) -> Vec
     kept_out(values, &inside, period)
 }
 
-/// What was kept out of a series' fit as one-offs ([`one_offs`]), for its notes.
-pub fn one_off_note(history: &History, y: &[f64], one_offs: &[(usize, f64)]) -> Option<String> {
+/// A series' values with its gross one-offs kept out of the fit, and the note that names them.
+/// A rate's one-offs are its spikes ([`one_offs`]). A volume's are its jumps: a step (the
+/// change from one sample to the next) that is a one-off among the steps and five typical
+/// steps or more, a bulk load or delete; the history before it is read as if it had not
+/// happened, so today's volume stands and the growth around the jump is one line.
+pub fn without_one_offs(history: &History, series: &Series) -> (Vec<f64>, Option<String>) {
+    let y = &series.values;
+    let n = y.len();
+    let calendar = history.grid.seasons(history.step, n).main();
+    match series.kind {
+        SeriesKind::Traffic => {
+            let found = one_offs(y, calendar, false);
+            let indices: Vec<usize> = found.iter().map(|(i, _)| *i).collect();
+            let note = one_off_note(
+                history,
+                y,
+                &found,
+                "sample",
+                "far outside its usual range",
+                "the samples around it say",
+            );
+            (keep_out(y, &indices, calendar), note)
+        }
+        SeriesKind::Data => {
+            let steps: Vec<f64> = std::iter::once(0.0)
+                .chain(y.windows(2).map(|w| w[1] - w[0]))
+                .collect();
+            let mut sizes: Vec<f64> = steps.iter().skip(1).map(|s| s.abs()).collect();
+            sizes.sort_by(f64::total_cmp);
+            let typical = sizes.get(sizes.len() / 2).copied().unwrap_or(0.0);
+            let found: Vec<(usize, f64)> = one_offs(&steps, calendar, true)
+                .into_iter()
+                .filter(|(i, _)| *i > 0 && steps[*i].abs() > 5.0 * typical)
+                .collect();
+            if found.is_empty() {
+                return (y.clone(), None);
+            }
+            let mut kept = steps.clone();
+            for &(i, usual) in &found {
+                kept[i] = usual;
+            }
+            let mut values = y.clone();
+            for i in (0..n - 1).rev() {
+                values[i] = values[i + 1] - kept[i + 1];
+            }
+            let note = one_off_note(
+                history,
+                &steps,
+                &found,
+                "step",
+                "far outside its usual growth (a bulk load or delete)",
+                "the steps around it add",
+            );
+            (
+                values,
+                note.map(|n| n + "; the history before it is read as if it had not happened"),
+            )
+        }
+    }
+}
+
+/// What was kept out of a series' fit as one-offs, for its notes.
+fn one_off_note(
+    history: &History,
+    values: &[f64],
+    found: &[(usize, f64)],
+    what: &str,
+    how: &str,
+    around_says: &str,
+) -> Option<String> {
     let figure = loadcast_stats::figure::si;
     // A daily or coarser history's samples are days.
     let when = |t: i64| {
@@ -168,22 +236,22 @@ pub fn one_off_note(history: &History, y: &[f64], one_offs: &[(usize, f64)]) -> 
             crate::history::format_time(t)
         }
     };
-    let named: Vec<String> = one_offs
+    let named: Vec<String> = found
         .iter()
         .take(3)
         .map(|&(i, expected)| {
             format!(
-                "{} {}, where the samples around it say about {}",
+                "{} {}, where {around_says} about {}",
                 when(history.time_of(i)),
-                figure(y[i]),
+                figure(values[i]),
                 figure(expected)
             )
         })
         .collect();
-    let count = one_offs.len();
+    let count = found.len();
     (count > 0).then(|| {
         format!(
-            "{count} sample{} far outside its usual range kept out of the fit as a one-off, like an event (--events names your own): {}{}",
+            "{count} {what}{} {how} kept out of the fit as a one-off, like an event (--events names your own): {}{}",
             if count == 1 { "" } else { "s" },
             named.join("; "),
             if count > 3 { "; …" } else { "" }
@@ -246,14 +314,24 @@ fn around(values: &[f64], i: usize, period: Option<usize>, usable: impl Fn(usize
 }
 
 /// 1.4826 × the median absolute deviation: the standard deviation of normal noise, unmoved by
-/// the spikes it is used to find.
-fn robust_sd(values: &[f64]) -> f64 {
+/// the spikes it is used to find. When most values are exactly alike (a table that grows by
+/// the same count every day) that is zero; with `alike`, 1.2533 × the mean absolute
+/// deviation, the same for normal noise, stands in. (Not for a rate: one that is mostly zero
+/// has its rare busy samples as its signal, not as one-offs.)
+fn robust_sd(values: &[f64], alike: bool) -> f64 {
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
     };
     let centre = median(values.to_vec());
-    1.4826 * median(values.iter().map(|v| (v - centre).abs()).collect())
+    let deviations: Vec<f64> = values.iter().map(|v| (v - centre).abs()).collect();
+    let mean = deviations.iter().sum::<f64>() / deviations.len().max(1) as f64;
+    let mad = 1.4826 * median(deviations);
+    if mad > 0.0 || !alike {
+        mad
+    } else {
+        1.2533 * mean
+    }
 }
 
 #[cfg(test)]
@@ -316,7 +394,7 @@ mod tests {
             v
         };
         // A load test against production: 5,000 on a day that holds about 110.
-        let found = one_offs(&with(&[(390, 5000.0)]), Some(7));
+        let found = one_offs(&with(&[(390, 5000.0)]), Some(7), false);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].0, 390);
         assert!((found[0].1 - shape[390 % 7]).abs() < 6.0, "{found:?}");
@@ -324,16 +402,16 @@ mod tests {
         assert!((cleaned[390] - shape[390 % 7]).abs() < 6.0);
         // A day a few noise deviations off is the season's business, not a one-off.
         assert_eq!(
-            one_offs(&with(&[(200, shape[200 % 7] - 10.0)]), Some(7)),
+            one_offs(&with(&[(200, shape[200 % 7] - 10.0)]), Some(7), false),
             []
         );
         // Without a season, the spike alone: not its neighbours as well.
-        let found = one_offs(&with(&[(390, 5000.0)]), None);
+        let found = one_offs(&with(&[(390, 5000.0)]), None, false);
         assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), [390]);
         // A jump in the last cycle may be the new level.
-        assert_eq!(one_offs(&with(&[(396, 5000.0)]), Some(7)), []);
+        assert_eq!(one_offs(&with(&[(396, 5000.0)]), Some(7), false), []);
         // More than 1% of the history is not a one-off.
         let many: Vec<(usize, f64)> = (0..6).map(|k| (50 + 40 * k, 5000.0)).collect();
-        assert_eq!(one_offs(&with(&many), Some(7)), []);
+        assert_eq!(one_offs(&with(&many), Some(7), false), []);
     }
 }

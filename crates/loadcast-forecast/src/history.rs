@@ -329,8 +329,14 @@ pub fn parse_csv(text: &str, origin: &str, spec: &CsvSpec) -> Result<History, Fo
     let Some((_, header)) = lines.next() else {
         return Err(input_error(None, None, "the file is empty".into()));
     };
+    // Commas, else tabs or semicolons (spreadsheets in locales with a decimal comma), as the
+    // header shows.
+    let delimiter = [',', '\t', ';']
+        .into_iter()
+        .find(|d| header.contains(*d))
+        .unwrap_or(',');
     let columns: Vec<&str> = header
-        .split(',')
+        .split(delimiter)
         .map(|c| c.trim().trim_matches('"'))
         .collect();
     let ts_col = match &spec.timestamp {
@@ -376,7 +382,7 @@ pub fn parse_csv(text: &str, origin: &str, spec: &CsvSpec) -> Result<History, Fo
     let mut seen: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
     for (i, line) in lines {
         let line_no = i + 1;
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        let cells: Vec<&str> = line.split(delimiter).map(str::trim).collect();
         let stamp = cells.get(ts_col).copied().unwrap_or("");
         let t = parse_time(stamp).ok_or_else(|| {
             input_error(
@@ -472,6 +478,18 @@ mod tests {
             err("date,requests,orders_rows\n2026-01-01,1,1\n2026-01-02,,1\n2026-01-03,,1\n2026-01-04,1,1\n")
                 .contains("2 of 4 samples are missing")
         );
+    }
+
+    #[test]
+    fn tab_and_semicolon_separated_histories_are_read() {
+        for d in ["\t", ";"] {
+            let csv = format!(
+                "date{d}requests{d}orders_rows\n2026-01-01{d}10{d}100\n2026-01-02{d}12{d}110\n2026-01-03{d}13{d}120\n"
+            );
+            let h = parse_csv(&csv, "h.tsv", &spec()).unwrap_or_else(|e| panic!("{d:?}: {e}"));
+            assert_eq!(h.series[0].values, [10.0, 12.0, 13.0]);
+            assert_eq!(h.series[1].values, [100.0, 110.0, 120.0]);
+        }
     }
 
     #[test]

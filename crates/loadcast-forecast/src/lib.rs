@@ -412,14 +412,15 @@ pub fn project(history: &History, options: &Options) -> Result<Projection, Forec
 }
 
 /// A series' fit, the same for a projection and for each fold of its backtest: gross one-offs
-/// kept out ([`events::one_offs`], traffic only; before the seasons are tested, as a spike
-/// hides a season from that test too), the seasons the series shows, the model chosen by
-/// rolling backtests, and its forecast with calibrated bands.
+/// kept out ([`events::without_one_offs`]: a rate's spikes, a volume's jumps; before the
+/// seasons are tested, as a spike hides a season from that test too), the seasons the series
+/// shows, the model chosen by rolling backtests, and its forecast with calibrated bands.
 struct Fit {
     seasons: Seasons,
     selection: backtest::Selection,
     bands: Vec<Band>,
-    one_offs: Vec<(usize, f64)>,
+    /// What was kept out as one-offs, when anything was.
+    one_offs: Option<String>,
 }
 
 fn fit(
@@ -433,17 +434,11 @@ fn fit(
         series: series.name.clone(),
         cause,
     };
-    let y = &series.values;
-    let calendar = history.grid.seasons(history.step, y.len()).main();
-    let one_offs = match series.kind {
-        SeriesKind::Traffic => events::one_offs(y, calendar),
-        SeriesKind::Data => Vec::new(),
-    };
-    let indices: Vec<usize> = one_offs.iter().map(|(i, _)| *i).collect();
+    let (values, one_offs) = events::without_one_offs(history, series);
     let cleaned = Series {
         name: series.name.clone(),
         kind: series.kind,
-        values: events::keep_out(y, &indices, calendar),
+        values,
     };
     let seasons = seasons_for(&cleaned, history, requested)?;
     let y = &cleaned.values;
@@ -554,10 +549,7 @@ fn project_series(
         path,
         history: history_points,
         unsupported: selection.unsupported,
-        notes: events::one_off_note(history, y, &one_offs)
-            .into_iter()
-            .chain(selection.notes)
-            .collect(),
+        notes: one_offs.into_iter().chain(selection.notes).collect(),
         seasons: seasons.describe(),
     })
 }

@@ -424,3 +424,32 @@ fn a_one_off_spike_does_not_hide_the_season_or_lift_the_forecast() {
         p.notes
     );
 }
+
+#[test]
+fn a_bulk_delete_is_a_one_off_jump_not_a_history_without_support() {
+    // 5,000 rows a day, and 600,000 deleted at once on day 250. Before, every backtest fold
+    // across the delete erred by it: MASE 17.5, "does not support a forecast".
+    let values = (0..300).map(|d| 1e6 + 5000.0 * d as f64 - if d >= 250 { 6e5 } else { 0.0 });
+    let history = daily("rows", SeriesKind::Data, values);
+    let p = project(
+        &history,
+        &Options::horizon(Duration::from_secs(60 * DAY as u64)),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let s = &p.series[0];
+    assert_eq!(s.unsupported, None, "{} {:?}", s.model, p.notes);
+    let truth = 1e6 + 5000.0 * 359.0 - 6e5;
+    assert!(
+        (s.at_horizon.point / truth - 1.0).abs() < 0.01,
+        "{:.0} at the horizon, truth {truth:.0} ({})",
+        s.at_horizon.point,
+        s.model
+    );
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.starts_with("rows: 1 step far outside its usual growth")),
+        "{:?}",
+        p.notes
+    );
+}
