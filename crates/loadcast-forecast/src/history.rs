@@ -322,23 +322,36 @@ pub fn parse_csv(text: &str, origin: &str, spec: &CsvSpec) -> Result<History, Fo
             series: series.map(str::to_string),
             cause,
         };
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let Some(header) = text.lines().find(|l| !l.trim().is_empty()) else {
         return Err(input_error(None, None, "the file is empty".into()));
     };
     // Commas, else tabs or semicolons (spreadsheets in locales with a decimal comma), as the
     // header shows.
-    let delimiter = [',', '\t', ';']
+    let delimiter = [b',', b'\t', b';']
         .into_iter()
-        .find(|d| header.contains(*d))
-        .unwrap_or(',');
-    let columns: Vec<&str> = header
-        .split(delimiter)
-        .map(|c| c.trim().trim_matches('"'))
-        .collect();
+        .find(|d| header.as_bytes().contains(d))
+        .unwrap_or(b',');
+    // Quoted cells ("1,234,567", a name with a comma in it) are the csv crate's business:
+    // split by hand, they shifted every column after them.
+    let mut records = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes())
+        .into_records()
+        .filter(|r| r.as_ref().map_or(true, |r| r.iter().any(|c| !c.is_empty())));
+    let line_of = |r: &csv::StringRecord| r.position().map(|p| p.line() as usize);
+    let unreadable = |e: csv::Error| {
+        let line = e.position().map(|p| p.line() as usize);
+        input_error(line, None, format!("not a readable CSV line: {e}"))
+    };
+    let header = match records.next() {
+        Some(r) => r.map_err(unreadable)?,
+        None => return Err(input_error(None, None, "the file is empty".into())),
+    };
+    let columns: Vec<&str> = header.iter().collect();
     let ts_col = match &spec.timestamp {
         None => 0,
         Some(name) => columns.iter().position(|c| c == name).ok_or_else(|| {
@@ -380,9 +393,10 @@ pub fn parse_csv(text: &str, origin: &str, spec: &CsvSpec) -> Result<History, Fo
         wanted.push((name.clone(), *kind, index, Vec::new()));
     }
     let mut seen: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
-    for (i, line) in lines {
-        let line_no = i + 1;
-        let cells: Vec<&str> = line.split(delimiter).map(str::trim).collect();
+    for record in records {
+        let record = record.map_err(unreadable)?;
+        let line_no = line_of(&record).unwrap_or(0);
+        let cells: Vec<&str> = record.iter().collect();
         let stamp = cells.get(ts_col).copied().unwrap_or("");
         let t = parse_time(stamp).ok_or_else(|| {
             input_error(
@@ -399,11 +413,11 @@ pub fn parse_csv(text: &str, origin: &str, spec: &CsvSpec) -> Result<History, Fo
             ));
         }
         for (name, _, index, points) in &mut wanted {
-            let cell = cells.get(*index).copied().unwrap_or("").trim_matches('"');
+            let cell = cells.get(*index).copied().unwrap_or("");
             if cell.is_empty() || cell.eq_ignore_ascii_case("nan") {
                 continue; // a gap: filled and reported later
             }
-            let value: f64 = cell.replace('_', "").parse().map_err(|_| {
+            let value: f64 = number(cell, delimiter).ok_or_else(|| {
                 input_error(
                     Some(line_no),
                     Some(name),
@@ -433,9 +447,61 @@ pub fn parse_csv(text: &str, origin: &str, spec: &CsvSpec) -> Result<History, Fo
     )
 }
 
+/// A cell's number: plain (`1234.5`, `1_234`), with thousands separators in a comma-separated
+/// file (`"1,234,567"`, quoted), or with a decimal comma in a tab- or semicolon-separated one
+/// (`1234,5`).
+fn number(cell: &str, delimiter: u8) -> Option<f64> {
+    let plain = cell.replace('_', "");
+    if let Ok(v) = plain.parse() {
+        return Some(v);
+    }
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let unsigned = plain.strip_prefix('-').unwrap_or(&plain);
+    if delimiter == b',' {
+        let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
+        let groups: Vec<&str> = whole.split(',').collect();
+        let grouped = groups.len() > 1
+            && (1..=3).contains(&groups[0].len())
+            && groups[1..].iter().all(|g| g.len() == 3)
+            && groups.iter().all(|g| digits(g))
+            && digits(fraction);
+        return grouped
+            .then(|| plain.replace(',', "").parse().ok())
+            .flatten();
+    }
+    match unsigned.split_once(',') {
+        Some((whole, fraction)) if digits(whole) && digits(fraction) => {
+            plain.replace(',', ".").parse().ok()
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_cells_and_the_numbers_spreadsheets_write_are_read() {
+        // A quoted name with a comma in it shifted every column after it, and "1,000,000" was
+        // read as 1.
+        let csv = "\"date\",\"name, full\",\"requests\",\"orders_rows\"\n\"2026-01-01\",\"a, b\",10,\"1,000,000\"\n\"2026-01-02\",\"a, b\",12,\"1,005,000.5\"\n\"2026-01-03\",\"a, b\",13,\"1,010,000\"\n";
+        let h = parse_csv(csv, "q.csv", &spec()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(h.series[0].values, [10.0, 12.0, 13.0]);
+        assert_eq!(h.series[1].values, [1_000_000.0, 1_005_000.5, 1_010_000.0]);
+        assert_eq!(number("1234,5", b';'), Some(1234.5));
+        assert_eq!(number("-1,234", b','), Some(-1234.0));
+        assert_eq!(number("1,5", b','), None);
+        assert_eq!(number("12,34,567", b','), None);
+        let err = parse_csv(
+            "date,requests,orders_rows\n2026-01-01,1,\"1,5\"\n",
+            "q.csv",
+            &spec(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(err, "q.csv:2: series orders: \"1,5\" is not a number");
+    }
 
     fn spec() -> CsvSpec {
         CsvSpec {
