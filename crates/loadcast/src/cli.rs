@@ -176,8 +176,9 @@ pub struct ForecastArgs {
     pub seasonality: loadcast_forecast::Seasonality,
     /// One-off events and holidays to keep out of the fit: a CSV of `start[,end][,name]`
     /// lines; their samples are replaced by the same slot's median in the cycles around them.
-    /// A traffic series' gross one-off spikes (10 robust deviations off their slot) are kept
-    /// out the same way without being listed, each named in a note.
+    /// A traffic series' gross one-off spikes (10 robust deviations off their slot) and a data
+    /// series' one-off jumps (a bulk load or delete) are kept out without being listed, each
+    /// named in a note.
     #[arg(long, value_name = "CSV")]
     pub events: Option<PathBuf>,
     /// Aggregate the history to a coarser step first: `1d`, `1w`, `1month`, with `:sum`,
