@@ -117,7 +117,7 @@ impl History {
 /// the training data, it bends every fit. Only rare samples qualify (at most 1% of the
 /// history), and never those of the last cycle, where a jump may be the new level rather than
 /// a one-off. Returns, for each one-off, its index and the value the samples around it say.
-pub fn one_offs(values: &[f64], period: Option<usize>, alike: bool) -> Vec<(usize, f64)> {
+fn one_offs(values: &[f64], period: Option<usize>, alike: bool) -> Vec<(usize, f64)> {
     let n = values.len();
     // The slot's median, or without a season the median of the three samples either side:
     // medians, so that a spike does not make its neighbours look like spikes too.
@@ -125,12 +125,11 @@ pub fn one_offs(values: &[f64], period: Option<usize>, alike: bool) -> Vec<(usiz
         .map(|i| match period {
             Some(_) => around(values, i, period, |j| j != i),
             None => {
-                let mut near: Vec<f64> = (i.saturating_sub(3)..(i + 4).min(n))
+                let near: Vec<f64> = (i.saturating_sub(3)..(i + 4).min(n))
                     .filter(|j| *j != i)
                     .map(|j| values[j])
                     .collect();
-                near.sort_by(f64::total_cmp);
-                near.get(near.len() / 2).copied().unwrap_or(values[i])
+                median(near).unwrap_or(values[i])
             }
         })
         .collect();
@@ -151,7 +150,7 @@ pub fn one_offs(values: &[f64], period: Option<usize>, alike: bool) -> Vec<(usiz
 }
 
 /// `values` with the samples at `indices` replaced by what the samples around them say.
-pub fn keep_out(values: &[f64], indices: &[usize], period: Option<usize>) -> Vec<f64> {
+fn keep_out(values: &[f64], indices: &[usize], period: Option<usize>) -> Vec<f64> {
     let mut inside = vec![false; values.len()];
     for &i in indices {
         inside[i] = true;
@@ -186,9 +185,7 @@ pub fn without_one_offs(history: &History, series: &Series) -> (Vec<f64>, Option
             let steps: Vec<f64> = std::iter::once(0.0)
                 .chain(y.windows(2).map(|w| w[1] - w[0]))
                 .collect();
-            let mut sizes: Vec<f64> = steps.iter().skip(1).map(|s| s.abs()).collect();
-            sizes.sort_by(f64::total_cmp);
-            let typical = sizes.get(sizes.len() / 2).copied().unwrap_or(0.0);
+            let typical = median(steps.iter().skip(1).map(|s| s.abs()).collect()).unwrap_or(0.0);
             let found: Vec<(usize, f64)> = one_offs(&steps, calendar, true)
                 .into_iter()
                 .filter(|(i, _)| *i > 0 && steps[*i].abs() > 5.0 * typical)
@@ -287,18 +284,13 @@ fn around(values: &[f64], i: usize, period: Option<usize>, usable: impl Fn(usize
     let n = values.len();
     match period {
         Some(p) => {
-            let mut same_slot: Vec<f64> = (1..=4)
+            let same_slot: Vec<f64> = (1..=4)
                 .flat_map(|k| [i.checked_sub(k * p), Some(i + k * p)])
                 .flatten()
                 .filter(|j| *j < n && usable(*j))
                 .map(|j| values[j])
                 .collect();
-            if same_slot.is_empty() {
-                values[i]
-            } else {
-                same_slot.sort_by(f64::total_cmp);
-                same_slot[same_slot.len() / 2]
-            }
+            median(same_slot).unwrap_or(values[i])
         }
         None => {
             let before = (0..i).rev().find(|j| usable(*j));
@@ -316,20 +308,24 @@ fn around(values: &[f64], i: usize, period: Option<usize>, usable: impl Fn(usize
     }
 }
 
+/// The middle value (the upper one of an even count); `None` for none.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
+}
+
 /// 1.4826 × the median absolute deviation: the standard deviation of normal noise, unmoved by
 /// the spikes it is used to find. When most values are exactly alike (a table that grows by
 /// the same count every day) that is zero; with `alike`, 1.2533 × the mean absolute
 /// deviation, the same for normal noise, stands in. (Not for a rate: one that is mostly zero
 /// has its rare busy samples as its signal, not as one-offs.)
 fn robust_sd(values: &[f64], alike: bool) -> f64 {
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    let Some(centre) = median(values.to_vec()) else {
+        return f64::NAN;
     };
-    let centre = median(values.to_vec());
     let deviations: Vec<f64> = values.iter().map(|v| (v - centre).abs()).collect();
-    let mean = deviations.iter().sum::<f64>() / deviations.len().max(1) as f64;
-    let mad = 1.4826 * median(deviations);
+    let mean = deviations.iter().sum::<f64>() / deviations.len() as f64;
+    let mad = 1.4826 * median(deviations).unwrap_or(f64::NAN);
     if mad > 0.0 || !alike {
         mad
     } else {
