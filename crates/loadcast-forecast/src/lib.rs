@@ -4,7 +4,7 @@
 //! * [`history`]: CSV (timestamp plus declared series) and Prometheus `query_range`, on a
 //!   regular grid; gaps filled and reported; duplicates, non-numbers and off-grid samples are
 //!   errors naming the line and series.
-//! * [`model`]: seasonal baselines, seasonal medians, profile × trend, yearly harmonics,
+//! * [`model`]: seasonal baselines, seasonal medians, seasonal drift, yearly harmonics,
 //!   seasonal ETS (fitted by likelihood), the Theta family and AutoETS on the seasonally
 //!   adjusted series, augurs' MSTL for several seasons; drift, linear, exponential, changepoint,
 //!   plateau and cumulative shapes for data volumes.

@@ -21,7 +21,7 @@ mod seasonal;
 mod trend;
 
 use adjusted::{ets, theta};
-use seasonal::{harmonic, median_profile, mstl_ets, profile_trend, seasonal_drift};
+use seasonal::{harmonic, median_profile, mstl_ets, seasonal_drift};
 use trend::{changepoint, robust_line};
 
 /// The seasonal cycles a series can be modelled with, in samples.
@@ -152,13 +152,6 @@ pub enum Model {
     SeasonalNaive { period: usize },
     /// The median of the last `cycles` cycles, slot by slot, repeated.
     SeasonalMedian { period: usize, cycles: usize },
-    /// The median profile of the last `cycles` cycles, scaled by a trend fitted to the cycle
-    /// means of the last `window` cycles (in logs: growth is a ratio).
-    ProfileTrend {
-        period: usize,
-        cycles: usize,
-        window: usize,
-    },
     /// Least squares in logs: linear trend, yearly Fourier terms, and day-of-week (daily data)
     /// or a Fourier weekly/daily shape (finer data).
     Harmonic {
@@ -211,9 +204,6 @@ impl fmt::Display for Model {
             Model::SeasonalNaive { period } => write!(f, "seasonal naive ({period})"),
             Model::SeasonalMedian { period, cycles } => {
                 write!(f, "seasonal median of up to {cycles} cycles ({period})")
-            }
-            Model::ProfileTrend { period, cycles, .. } => {
-                write!(f, "seasonal profile ({period}, {cycles} cycles) × trend")
             }
             Model::Harmonic {
                 harmonics,
@@ -328,16 +318,6 @@ pub fn candidates(kind: SeriesKind, seasons: &Seasons, len: usize) -> Vec<Model>
                 if have >= 5 {
                     out.push(Model::SeasonalMedian { period, cycles: 8 });
                 }
-                if have >= 6 {
-                    for window in [4, (have / 2).clamp(4, 26)] {
-                        out.push(Model::ProfileTrend {
-                            period,
-                            cycles: 4.min(have),
-                            window,
-                        });
-                    }
-                    out.dedup();
-                }
             } else {
                 out.push(Model::Drift {
                     window: (len / 4).max(2),
@@ -427,14 +407,6 @@ impl Model {
                 need(period * 3, "a seasonal median")?;
                 let profile = median_profile(y, period, cycles.min(n / period));
                 Ok((0..horizon).map(|i| profile[(n + i) % period]).collect())
-            }
-            Model::ProfileTrend {
-                period,
-                cycles,
-                window,
-            } => {
-                need(period * cycles.max(window), "profile × trend")?;
-                profile_trend(y, period, cycles, window, horizon)
             }
             Model::Harmonic {
                 year,
@@ -572,27 +544,6 @@ mod tests {
         assert!((f[1] - (3.0 + 2.0 * 51.0)).abs() < 1e-9);
         let f = Model::Drift { window: 10 }.forecast(&y, 3).unwrap();
         assert_eq!(f, [101.0 + 2.0, 101.0 + 4.0, 101.0 + 6.0]);
-    }
-
-    #[test]
-    fn profile_times_trend_grows_the_profile() {
-        // Weekly profile of period 7 growing 2% per cycle.
-        let y: Vec<f64> = (0..70)
-            .map(|i| (10.0 + (i % 7) as f64) * 1.02f64.powf(i as f64 / 7.0))
-            .collect();
-        let f = Model::ProfileTrend {
-            period: 7,
-            cycles: 1,
-            window: 10,
-        }
-        .forecast(&y, 14)
-        .unwrap();
-        let truth: Vec<f64> = (70..84)
-            .map(|i| (10.0 + (i % 7) as f64) * 1.02f64.powf(i as f64 / 7.0))
-            .collect();
-        for (a, b) in f.iter().zip(&truth) {
-            assert!((a / b - 1.0).abs() < 0.02, "{a} vs {b}");
-        }
     }
 
     #[test]

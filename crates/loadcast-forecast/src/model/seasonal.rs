@@ -1,10 +1,9 @@
-//! Seasonal models: slot medians, a profile times a trend, harmonic regression, augurs' MSTL
-//! and seasonal drift.
+//! Seasonal models: slot medians, harmonic regression, augurs' MSTL and seasonal drift.
 
 use nalgebra::{DMatrix, DVector};
 
 use super::FitError;
-use super::trend::{median, robust_line};
+use super::trend::median;
 
 /// The slot-by-slot median of the last `cycles` cycles, indexed by absolute position mod
 /// `period` (so that slot `i` of the forecast lines up with sample `n + i`).
@@ -20,50 +19,6 @@ pub(super) fn median_profile(y: &[f64], period: usize, cycles: usize) -> Vec<f64
         *out = median(&mut values);
     }
     profile
-}
-
-pub(super) fn profile_trend(
-    y: &[f64],
-    period: usize,
-    cycles: usize,
-    window: usize,
-    horizon: usize,
-) -> Result<Vec<f64>, FitError> {
-    let n = y.len();
-    let complete = n / period;
-    let offset = n - complete * period;
-    let means: Vec<f64> = (0..complete)
-        .map(|c| {
-            let s = &y[offset + c * period..offset + (c + 1) * period];
-            s.iter().sum::<f64>() / period as f64
-        })
-        .collect();
-    if means.iter().any(|m| *m <= 0.0) {
-        return Err(FitError(
-            "profile × trend needs positive cycle means".into(),
-        ));
-    }
-    let recent: Vec<f64> = means[complete - window.min(complete)..]
-        .iter()
-        .map(|m| m.ln())
-        .collect();
-    let (a, b) = robust_line(&recent);
-    let profile = median_profile(y, period, cycles);
-    let profile_mean = profile.iter().sum::<f64>() / period as f64;
-    if profile_mean <= 0.0 {
-        return Err(FitError("profile × trend needs a positive profile".into()));
-    }
-    // The cycle index (fractional) of each future sample's cycle centre.
-    let last_cycle = (recent.len() - 1) as f64;
-    Ok((0..horizon)
-        .map(|i| {
-            let cycles_ahead =
-                (offset + complete * period + i) as f64 / period as f64 - complete as f64 + 0.5;
-            let level = (a + b * (last_cycle + cycles_ahead)).exp();
-            let anchor = (a + b * last_cycle).exp();
-            profile[(n + i) % period] * level / anchor * (anchor / profile_mean)
-        })
-        .collect())
 }
 
 /// `y` starts at sample `offset` of the series (so that seasonal phases stay put).
