@@ -295,7 +295,9 @@ fn seasons_for(
             week: detected
                 .week
                 .filter(|p| model::repeats_at(&series.values, *p)),
-            year: detected.year,
+            year: detected
+                .year
+                .filter(|year| year_holds(&series.values, *year)),
         });
     };
     let per = |seconds: f64| seconds / step.as_secs_f64();
@@ -345,6 +347,18 @@ fn seasons_for(
         }
     }
     Ok(seasons)
+}
+
+/// Whether a detected year is kept as a season. For weekly, monthly and quarterly samples the
+/// year is the cycle every seasonal model repeats, so a series that does not repeat at it
+/// (sunspots, a share price, a table's size) is modelled without one rather than forced
+/// through seasonal adjustment. The test needs cycles to tell a season from noise: with fewer
+/// than six years (four years of monthly lung deaths failed it) the year is kept and the
+/// backtest weighs the seasonal models. Daily and finer data keep it too: their yearly shape
+/// is a few harmonics the backtest weighs, and day-to-day differences hide it from the test.
+fn year_holds(y: &[f64], year: f64) -> bool {
+    let period = year.round() as usize;
+    year > 60.0 || y.len() < 6 * period || model::repeats_at(y, period)
 }
 
 /// Fewest samples any series needs.

@@ -63,6 +63,7 @@ fn a_monthly_history_peaks_in_the_right_month_at_the_right_level() {
     }
     assert_eq!(format_date(p.horizon_end_unix), "2025-12-01");
     assert_eq!(month_of(s.peak_at_unix), (2025, 7), "peak on {}", s.peak_at);
+    assert_eq!(s.seasons, ["yearly (12.0 samples)"]);
     let truth = monthly_truth(96 + 6);
     assert!(
         (s.peak.point / truth - 1.0).abs() < 0.05,
@@ -70,6 +71,24 @@ fn a_monthly_history_peaks_in_the_right_month_at_the_right_level() {
         s.peak.point,
         s.model
     );
+}
+
+#[test]
+fn a_monthly_history_that_does_not_repeat_each_year_is_given_no_yearly_season() {
+    // Ten years of a slow eleven-year cycle (like sunspots) with noise: a month says nothing
+    // about the same month a year later, so no model should be forced through a yearly season.
+    let mut rng = fastrand::Rng::with_seed(11);
+    let mut csv = String::from("month,v\n");
+    for i in 0..120 {
+        let cycle = 50.0 * (std::f64::consts::TAU * i as f64 / 132.0).sin();
+        let v = 200.0 + cycle + 5.0 * normal(&mut rng);
+        csv.push_str(&format!("{}-{:02},{v:.2}\n", 2015 + i / 12, i % 12 + 1));
+    }
+    let p = forecast(&csv, Duration::from_secs(12 * MONTH));
+    let s = &p.series[0];
+    assert!(p.grid.starts_with("monthly"), "{}", p.grid);
+    assert!(s.seasons.is_empty(), "seasons {:?}", s.seasons);
+    assert!(!s.model.contains("season"), "model {}", s.model);
 }
 
 #[test]
