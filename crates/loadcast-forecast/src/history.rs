@@ -146,13 +146,15 @@ impl History {
                 }
                 let longest = filled.longest as i64 * placement.step;
                 let longest = if longest >= 86_400 {
-                    format!("{} days", longest / 86_400)
+                    let days = longest / 86_400;
+                    format!("{days} day{}", if days == 1 { "" } else { "s" })
                 } else {
                     humantime::format_duration(Duration::from_secs(longest as u64)).to_string()
                 };
+                let missing = filled.missing;
+                let samples = if missing == 1 { "sample" } else { "samples" };
                 notes.push(format!(
-                    "{name}: {} missing samples filled by linear interpolation (longest gap {longest})",
-                    filled.missing,
+                    "{name}: {missing} missing {samples} filled by linear interpolation (longest gap {longest})",
                 ));
             }
             out.push(Series { name, kind, values });
@@ -521,7 +523,10 @@ mod tests {
         assert_eq!(h.series[0].values, [10.0, 12.0, 13.0, 14.0, 15.0]);
         assert_eq!(h.series[1].kind, SeriesKind::Data);
         assert_eq!(format_date(h.end()), "2026-01-05");
-        assert!(h.notes[0].starts_with("rps: 1 missing samples filled"));
+        assert_eq!(
+            h.notes[0],
+            "rps: 1 missing sample filled by linear interpolation (longest gap 1 day)"
+        );
     }
 
     #[test]

@@ -667,7 +667,12 @@ pub fn backtest(
                 series: series.name.clone(),
                 points: y.len(),
                 needed: min + h,
-                why: format!("a backtest holds out {h} samples after {min} of training"),
+                why: match (min_train, full.main()) {
+                    (None, Some(cycle)) => format!(
+                        "a backtest holds out {h} samples after {min} of training (four cycles of {cycle} by default: --min-train sets fewer)"
+                    ),
+                    _ => format!("a backtest holds out {h} samples after {min} of training"),
+                },
             });
         }
         let mut each = Vec::with_capacity(folds.len());

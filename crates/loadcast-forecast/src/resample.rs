@@ -24,6 +24,18 @@ pub enum Aggregate {
     Last,
 }
 
+impl Aggregate {
+    /// The name `--resample` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregate::Mean => "mean",
+            Aggregate::Sum => "sum",
+            Aggregate::Max => "max",
+            Aggregate::Last => "last",
+        }
+    }
+}
+
 /// `1d`, `1d:sum`, `1w:max`, `1month:last`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Resample {
@@ -102,6 +114,7 @@ impl History {
         }
         let mut notes = self.notes.clone();
         let mut series: Vec<NamedPoints> = Vec::new();
+        let mut resampled = Vec::new();
         for s in &self.series {
             let how = to.how.unwrap_or(match s.kind {
                 crate::history::SeriesKind::Traffic => Aggregate::Mean,
@@ -144,17 +157,20 @@ impl History {
                     (t, value)
                 })
                 .collect();
-            notes.push(format!(
-                "{}: resampled from {} to {} by {how:?} (about {usual} samples a bucket)",
-                s.name,
-                self.grid.describe(self.step),
-                humantime::format_duration(to.step)
-            ));
+            resampled.push((s.name.clone(), how, usual));
             series.push((s.name.clone(), s.kind, points));
         }
         // Months are placed by the calendar; fixed steps on their own grid.
         let step = to.months().is_none().then_some(to.step);
         let mut out = History::from_points(origin, step, series)?;
+        for (name, how, usual) in resampled {
+            notes.push(format!(
+                "{name}: resampled from {} to {} by {} (about {usual} samples a bucket)",
+                self.grid.describe(self.step),
+                out.grid.describe(out.step),
+                how.name()
+            ));
+        }
         notes.append(&mut out.notes);
         out.notes = notes;
         Ok(out)
@@ -195,7 +211,12 @@ mod tests {
             [160.0, 80.0, 80.0, 80.0, 80.0]
         );
         assert!(
-            daily.notes.iter().any(|n| n.contains("by Sum")),
+            daily
+                .notes
+                .iter()
+                .any(|n| n.starts_with("orders: resampled from 1 hour, only ")
+                    && n.contains(" to 1 day, only ")
+                    && n.ends_with(" by sum (about 8 samples a bucket)")),
             "{:?}",
             daily.notes
         );

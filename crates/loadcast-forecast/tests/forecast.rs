@@ -185,6 +185,18 @@ fn too_short_for_the_requested_season_is_an_error_naming_the_series() {
         err.to_string(),
         "series rps: 200 samples are too few (548 needed): yearly seasonality needs 548 samples (1.5 cycles) of history"
     );
+    // A backtest's default training is four cycles; the error says how to ask for fewer.
+    let err = loadcast_forecast::backtest(
+        &daily("rps", SeriesKind::Traffic, (0..30).map(truth)),
+        Duration::from_secs(7 * DAY as u64),
+        None,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "series rps: 30 samples are too few (35 needed): a backtest holds out 7 samples after 28 of training (four cycles of 7 by default: --min-train sets fewer)"
+    );
     let tiny = daily("orders", SeriesKind::Data, (0..5).map(|d| d as f64));
     let err = project(
         &tiny,
