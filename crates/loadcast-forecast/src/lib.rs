@@ -216,6 +216,16 @@ pub struct SeriesProjection {
 }
 
 impl SeriesProjection {
+    /// The figure growth is measured from, which every report prints as "today": a traffic
+    /// series' highest value over its last cycle (the peak it must meet now), a data series'
+    /// last value.
+    pub fn today(&self) -> f64 {
+        match self.kind {
+            SeriesKind::Traffic => self.current_peak,
+            SeriesKind::Data => self.last,
+        }
+    }
+
     /// The growth as the reports print it: "+35%", or "n/a" from zero (no ratio to speak of).
     pub fn growth_percent(&self) -> String {
         if self.growth.is_finite() {
@@ -268,6 +278,22 @@ impl Projection {
     }
 
     /// "traffic +35% by the peak on 2027-03-14, orders +140%".
+    /// What the reports' "today" column holds, for the kinds of series this projection has:
+    /// a traffic series' figure is the peak of its last cycle, not its last sample, and a
+    /// reader comparing it with the history's last line must be told so.
+    pub fn today_legend(&self) -> &'static str {
+        let has = |kind| self.series.iter().any(|s| s.kind == kind);
+        match (has(SeriesKind::Traffic), has(SeriesKind::Data)) {
+            (true, true) => {
+                "today: a traffic series' highest value over its last cycle, a data series' last value; growth is the forecast peak (traffic) or the value at the horizon (data) against it"
+            }
+            (true, false) => {
+                "today: the highest value over the last cycle; growth is the forecast peak against it"
+            }
+            _ => "today: the last value; growth is the value at the horizon against it",
+        }
+    }
+
     pub fn growth_summary(&self) -> String {
         self.series
             .iter()

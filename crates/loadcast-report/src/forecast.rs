@@ -22,19 +22,15 @@ pub fn forecast_summary(p: &Projection) -> String {
     let _ = writeln!(
         out,
         "{:<16} {:<7} {:>10} {:>24} {:>26} {:>8}  {:>5}  model",
-        "series", "kind", "now", "at horizon [80%]", "peak [95% high] on", "growth", "MASE"
+        "series", "kind", "today", "at horizon [80%]", "peak [95% high] on", "growth", "MASE"
     );
     for s in &p.series {
-        let now = match s.kind {
-            SeriesKind::Traffic => s.current_peak,
-            SeriesKind::Data => s.last,
-        };
         let _ = writeln!(
             out,
             "{:<16} {:<7} {:>10} {:>24} {:>26} {:>8}  {:>5}  {}",
             truncate(&s.name, 16),
             s.kind.name(),
-            si(now),
+            si(s.today()),
             format!(
                 "{} [{}–{}]",
                 si(s.at_horizon.point),
@@ -52,6 +48,7 @@ pub fn forecast_summary(p: &Projection) -> String {
             s.model
         );
     }
+    let _ = writeln!(out, "{}", p.today_legend());
     for s in &p.series {
         let _ = writeln!(out);
         out.push_str(&chart(s, 64, 8));

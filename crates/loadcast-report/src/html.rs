@@ -421,19 +421,15 @@ fn runway_section(out: &mut String, input: &HtmlInput<'_>) {
     // Each series as the terminal's table shows it: the same figures.
     let _ = writeln!(
         out,
-        "<table><tr><th>series</th><th>kind</th><th>now</th><th>peak [95% high]</th><th>on</th><th>at the horizon [80%]</th><th>growth</th><th>model</th></tr>"
+        "<table><tr><th>series</th><th>kind</th><th>today</th><th>peak [95% high]</th><th>on</th><th>at the horizon [80%]</th><th>growth</th><th>model</th></tr>"
     );
     for s in &p.series {
-        let now = match s.kind {
-            SeriesKind::Traffic => s.current_peak,
-            SeriesKind::Data => s.last,
-        };
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} [{}]</td><td>{}</td><td>{} [{}–{}]</td><td>{}</td><td>{}{}</td></tr>",
             escape(&s.name),
             s.kind.name(),
-            si(now),
+            si(s.today()),
             si(s.peak.point),
             si(s.peak.hi95),
             format_date(s.peak_at_unix),
@@ -451,6 +447,7 @@ fn runway_section(out: &mut String, input: &HtmlInput<'_>) {
         );
     }
     let _ = writeln!(out, "</table>");
+    let _ = writeln!(out, "<p class=\"meta\">{}</p>", escape(p.today_legend()));
     // The forecast's notes, as the terminal prints them (the unsupported verdicts are beside
     // their series already).
     let verdicts: Vec<String> = p

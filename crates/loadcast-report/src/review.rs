@@ -241,20 +241,15 @@ pub fn review_markdown(
             );
             let _ = writeln!(
                 out,
-                "| series | kind | now | at the horizon (80%) | peak (95% high), date | growth | model (backtest MASE) |\n|---|---|---|---|---|---|---|"
+                "| series | kind | today | at the horizon (80%) | peak (95% high), date | growth | model (backtest MASE) |\n|---|---|---|---|---|---|---|"
             );
             for s in &p.series {
-                let now = if s.kind == SeriesKind::Traffic {
-                    s.current_peak
-                } else {
-                    s.last
-                };
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} ({}–{}) | {} ({}), {} | {} | {} ({}) |",
                     s.name,
                     s.kind.name(),
-                    si(now),
+                    si(s.today()),
                     si(s.at_horizon.point),
                     si(s.at_horizon.lo80),
                     si(s.at_horizon.hi80),
@@ -266,7 +261,7 @@ pub fn review_markdown(
                     s.backtest.mase_text(2)
                 );
             }
-            let _ = writeln!(out);
+            let _ = writeln!(out, "\n{}.\n", p.today_legend());
             for n in &p.notes {
                 let _ = writeln!(out, "- note: {n}");
             }

@@ -36,6 +36,25 @@ fn forecast_reads_history_writes_a_projection_and_names_bad_lines() {
     assert_eq!(projection["format"], "loadcast-projection");
     let orders = &projection["series"][1];
     assert_eq!(orders["name"], "orders");
+    // "today" is what growth is measured from (for traffic, the last cycle's peak, not the
+    // last sample), the same figure as the projection's, and the table says which it is.
+    let rps_today = stdout
+        .lines()
+        .find(|l| l.starts_with("rps "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap_or_default();
+    let current_peak = projection["series"][0]["current_peak"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    assert_eq!(
+        rps_today,
+        loadcast_stats::figure::si(current_peak),
+        "{stdout}"
+    );
+    assert_has(
+        &stdout,
+        "today: a traffic series' highest value over its last cycle, a data series' last value",
+    );
     let expected = 50_000.0 * 1.004f64.powi(399 + 90);
     let at = orders["at_horizon"]["point"].as_f64().unwrap();
     assert!((at / expected - 1.0).abs() < 0.05, "{at} vs {expected}");
