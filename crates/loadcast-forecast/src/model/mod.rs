@@ -329,15 +329,25 @@ pub fn candidates(kind: SeriesKind, seasons: &Seasons, len: usize) -> Vec<Model>
                 out.push(Model::Ets { period: 1 });
             }
             out.push(Model::Level { window: len });
-            if let Some(year) = seasons.year {
+            // Quarterly data's year has two harmonics, which are its per-quarter shape: the
+            // seasonal models fit that directly (as a candidate it only won backtests it then
+            // lost out of sample: UKgas MASE 1.23 -> 1.43).
+            if let Some(year) = seasons.year.filter(|y| *y >= 6.0) {
                 // The whole history, and the last five years when there are more than six.
                 let mut windows = vec![None];
                 let recent = (5.0 * year).round() as usize;
                 if len > recent + year as usize {
                     windows.push(Some(recent));
                 }
+                // A whole number of samples a year (monthly: 12) has year / 2 distinct
+                // harmonics; more alias the ones below, and would only repeat a candidate.
+                let distinct = if (year - year.round()).abs() < 1e-9 {
+                    (year.round() as usize / 2).max(1)
+                } else {
+                    usize::MAX
+                };
                 for window in windows {
-                    for harmonics in [3, 6] {
+                    for harmonics in [3, 6].map(|h: usize| h.min(distinct)) {
                         out.push(Model::Harmonic {
                             year,
                             harmonics,
@@ -347,6 +357,7 @@ pub fn candidates(kind: SeriesKind, seasons: &Seasons, len: usize) -> Vec<Model>
                         });
                     }
                 }
+                out.dedup();
             }
             // A long yearly season (weekly data: 52) with no day or week: MSTL is what
             // decomposes it; the short ones (monthly, quarterly) have their own models.
@@ -544,6 +555,52 @@ mod tests {
         assert!((f[1] - (3.0 + 2.0 * 51.0)).abs() < 1e-9);
         let f = Model::Drift { window: 10 }.forecast(&y, 3).unwrap();
         assert_eq!(f, [101.0 + 2.0, 101.0 + 4.0, 101.0 + 6.0]);
+    }
+
+    #[test]
+    fn yearly_harmonics_are_candidates_where_they_are_not_the_seasons_own_shape() {
+        let yearly = |year: f64| Seasons {
+            day: None,
+            week: None,
+            year: Some(year),
+        };
+        let harmonics = |seasons: &Seasons| -> Vec<usize> {
+            candidates(SeriesKind::Traffic, seasons, 120)
+                .into_iter()
+                .filter_map(|m| match m {
+                    Model::Harmonic {
+                        harmonics,
+                        window: None,
+                        ..
+                    } => Some(harmonics),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(harmonics(&yearly(12.0)), [3, 6]);
+        assert!(harmonics(&yearly(4.0)).is_empty());
+    }
+
+    #[test]
+    fn six_harmonics_fit_any_monthly_shape_exactly() {
+        // Twelve free monthly factors on exponential growth: six harmonics (the sixth a cosine
+        // alone, its sine being zero at every month) span them and forecast them back.
+        let shape = [1.0, 0.8, 1.3, 0.9, 1.1, 1.6, 0.7, 1.2, 1.0, 0.95, 1.4, 0.85];
+        let truth = |t: usize| 100.0 * 1.01f64.powi(t as i32) * shape[t % 12];
+        let y: Vec<f64> = (0..96).map(truth).collect();
+        let f = Model::Harmonic {
+            year: 12.0,
+            harmonics: 6,
+            week: None,
+            day: None,
+            window: None,
+        }
+        .forecast(&y, 24)
+        .unwrap();
+        for (h, v) in f.iter().enumerate() {
+            let want = truth(96 + h);
+            assert!((v / want - 1.0).abs() < 1e-6, "month {h}: {v} vs {want}");
+        }
     }
 
     #[test]
