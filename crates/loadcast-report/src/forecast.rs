@@ -94,16 +94,30 @@ pub fn chart(s: &SeriesProjection, width: usize, height: usize) -> String {
         let r = ((v - lo) / (hi - lo) * (height - 1) as f64).round() as usize;
         height - 1 - r.min(height - 1)
     };
-    let mut grid = vec![vec![' '; width]; height];
-    for p in &s.path {
+    // Every column between two forecast samples is drawn, interpolated: two years of a monthly
+    // forecast are 24 samples across 64 columns, which left a striped band.
+    let mut columns: Vec<(usize, [f64; 3])> = Vec::new();
+    let value = |p: &loadcast_forecast::PathPoint| [p.band.lo95, p.band.point, p.band.hi95];
+    for (i, p) in s.path.iter().enumerate() {
         let c = col(p.t).min(width - 1);
-        let (top, bottom) = (row(p.band.hi95), row(p.band.lo95));
-        for line in &mut grid[top..=bottom] {
-            line[c] = '░';
+        if let Some(next) = s.path.get(i + 1) {
+            let d = col(next.t).min(width - 1);
+            let (a, b) = (value(p), value(next));
+            for x in c..d {
+                let f = (x - c) as f64 / (d - c) as f64;
+                columns.push((x, [0, 1, 2].map(|k| a[k] + (b[k] - a[k]) * f)));
+            }
+        }
+        columns.push((c, value(p)));
+    }
+    let mut grid = vec![vec![' '; width]; height];
+    for (c, [lo95, _, hi95]) in &columns {
+        for line in &mut grid[row(*hi95)..=row(*lo95)] {
+            line[*c] = '░';
         }
     }
-    for p in &s.path {
-        grid[row(p.band.point)][col(p.t).min(width - 1)] = '━';
+    for (c, [_, point, _]) in &columns {
+        grid[row(*point)][*c] = '━';
     }
     for (t, v) in &history {
         grid[row(*v)][col(*t).min(width - 1)] = '·';
@@ -188,4 +202,50 @@ pub fn backtest_table(results: &[SeriesBacktest]) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sparse_forecast_is_drawn_in_every_column_it_spans() {
+        // Two years of monthly samples: 24 points across 64 columns.
+        const MONTH: i64 = 2_630_016;
+        let band = |v: f64| serde_json::json!({"point": v, "lo80": v - 5.0, "hi80": v + 5.0, "lo95": v - 10.0, "hi95": v + 10.0});
+        let path: Vec<serde_json::Value> = (1..=24)
+            .map(|m| {
+                let mut p = band(100.0 + m as f64);
+                p["t"] = serde_json::json!(m * MONTH);
+                p
+            })
+            .collect();
+        let series: SeriesProjection = serde_json::from_value(serde_json::json!({
+            "name": "v", "kind": "traffic", "model": "m", "last": 100.0, "current_peak": 100.0,
+            "at_horizon": band(124.0), "peak": band(124.0), "peak_at": "", "peak_at_unix": 24 * MONTH,
+            "growth": 0.24, "backtest": {"mase": 0.5, "smape": 1.0, "mape": 1.0, "cover80": 0.8, "cover95": 0.95, "folds": 3},
+            "path": path, "history": (-11..=0).map(|m| (m * MONTH, 100.0)).collect::<Vec<_>>(),
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let drawn = chart(&series, 64, 8);
+        let rows: Vec<Vec<char>> = drawn
+            .lines()
+            .skip(1)
+            .take(8)
+            .map(|l| {
+                l.split_once('┤')
+                    .map_or(vec![], |(_, r)| r.chars().collect())
+            })
+            .collect();
+        let column = |c: usize| {
+            rows.iter()
+                .any(|r| matches!(r.get(c), Some('░' | '━' | '▲')))
+        };
+        let first = (0..64).find(|c| column(*c)).unwrap_or(64);
+        let blank: Vec<usize> = (first..64).filter(|c| !column(*c)).collect();
+        assert!(
+            first < 64 && blank.is_empty(),
+            "blank columns {blank:?}\n{drawn}"
+        );
+    }
 }
