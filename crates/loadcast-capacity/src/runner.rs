@@ -66,6 +66,9 @@ impl ScaleTarget {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunwayInput {
     pub traffic: Vec<PathPoint>,
+    /// The traffic "now" is judged by: the forecast's today (its history's peak over the last
+    /// cycle).
+    pub today: f64,
     /// The data path of the measuring table; `None`: capacity does not follow the data.
     pub data: Option<Vec<PathPoint>>,
     /// Why a forecast the runway rests on is not supported by its history, when one is not:
@@ -469,6 +472,7 @@ fn finish(
             &data_path,
             curve,
             today_capacity,
+            input.today,
         ));
     }
     study

@@ -138,7 +138,6 @@ fn view(
         }
         value
     };
-    let first = traffic.first().copied();
     let last = traffic.last().copied();
     let peak = traffic
         .iter()
@@ -179,7 +178,8 @@ fn view(
         (rank >= 1 && rank <= times.len()).then(|| times[rank - 1])
     };
     RunwayView {
-        headroom_now: headroom(first),
+        // Set by `runway` from the demand today, the same in both views.
+        headroom_now: f64::INFINITY,
         headroom_at_peak: headroom(peak),
         headroom_at_horizon: headroom(last),
         runs_out,
@@ -190,18 +190,22 @@ fn view(
 }
 
 /// The data-aware runway (capacity follows the data forecast) beside the traffic-only one
-/// (capacity as measured at today's volume).
+/// (capacity as measured at today's volume). `demand_today` is the traffic now is judged by:
+/// the history's peak over its last cycle (a forecast's "today"), or what production showed in
+/// a watch; not the forecast's first step, which may be a quiet night or a Sunday.
 pub fn runway(
     traffic: &[PathPoint],
     data: &[PathPoint],
     capacity: &dyn CapacityCurve,
     today: Prediction,
+    demand_today: f64,
 ) -> Runway {
     let mut data_aware = view(traffic, data, capacity, 1);
-    let traffic_only = view(traffic, data, &Flat(today), 1);
+    let mut traffic_only = view(traffic, data, &Flat(today), 1);
     // Now the data has not grown yet: both views divide today's capacity (the one measured
     // figure), not the fitted curve's value at today's volume, which misses it by the fit's error.
-    data_aware.headroom_now = traffic_only.headroom_now;
+    data_aware.headroom_now = ratio(today.capacity, demand_today);
+    traffic_only.headroom_now = data_aware.headroom_now;
     let horizon = traffic.last().map_or(0, |p| p.t);
     let days_earlier = match (data_aware.runs_out, traffic_only.runs_out) {
         (Some(a), Some(b)) => Some((b - a) as f64 / 86_400.0),
@@ -257,7 +261,7 @@ mod tests {
         // Traffic 400 → 800/s over 40 days (10/s a day); data 1M → 3M rows (50k a day).
         let traffic: Vec<(i64, f64)> = (0..=40).map(|d| (d, 400.0 + 10.0 * d as f64)).collect();
         let data: Vec<(i64, f64)> = (0..=40).map(|d| (d, 1e6 + 5e4 * d as f64)).collect();
-        let r = runway(&exact(&traffic), &exact(&data), &Scan, fixed(1000.0));
+        let r = runway(&exact(&traffic), &exact(&data), &Scan, fixed(1000.0), 400.0);
         // Data-aware: 400 + 10d > 1000 / (1 + 0.05d)  ⇔  0.5d² + 30d − 600 > 0 ⇔ d > 15.68: day 16.
         assert_eq!(r.data_aware.runs_out, Some(16 * DAY));
         // Headroom now: 1000 / 400; at the horizon: (1000/3) / 800.
@@ -277,7 +281,7 @@ mod tests {
     fn already_over_capacity_and_never_running_out() {
         let traffic = exact(&[(0, 1200.0), (10, 1300.0)]);
         let data = exact(&[(0, 1e6), (10, 1e6)]);
-        let over = runway(&traffic, &data, &Flat(fixed(1000.0)), fixed(1000.0));
+        let over = runway(&traffic, &data, &Flat(fixed(1000.0)), fixed(1000.0), 1200.0);
         assert_eq!(
             over.data_aware.runs_out,
             Some(0),
@@ -289,6 +293,7 @@ mod tests {
             &data,
             &Flat(fixed(1000.0)),
             fixed(1000.0),
+            10.0,
         );
         assert_eq!(calm.data_aware.runs_out, None);
         assert_eq!(calm.data_aware.runs_out_p90, None);
@@ -297,11 +302,21 @@ mod tests {
     }
 
     #[test]
+    fn headroom_now_is_judged_by_todays_demand_not_the_forecasts_first_step() {
+        // The forecast starts on a quiet day (300/s); today's peak was 500/s.
+        let traffic = exact(&[(0, 300.0), (1, 500.0), (10, 500.0)]);
+        let data = exact(&[(0, 1e6)]);
+        let r = runway(&traffic, &data, &Flat(fixed(1000.0)), fixed(1000.0), 500.0);
+        assert_eq!(r.data_aware.headroom_now, 2.0);
+        assert_eq!(r.traffic_only.headroom_now, 2.0);
+    }
+
+    #[test]
     fn headroom_now_is_todays_measured_capacity_in_both_views() {
         // The fitted curve says 1100/s at today's 1M rows; the search measured 1000/s.
         let traffic = exact(&[(0, 400.0), (10, 400.0)]);
         let data = exact(&[(0, 1e6), (10, 1e6)]);
-        let r = runway(&traffic, &data, &Flat(fixed(1100.0)), fixed(1000.0));
+        let r = runway(&traffic, &data, &Flat(fixed(1100.0)), fixed(1000.0), 400.0);
         assert_eq!(r.data_aware.headroom_now, 2.5);
         assert_eq!(r.traffic_only.headroom_now, 2.5);
         // Later points follow each view's own capacity.
@@ -319,7 +334,7 @@ mod tests {
             low: 800.0,
             high: f64::INFINITY,
         };
-        let r = runway(&traffic, &data, &Flat(capacity), capacity);
+        let r = runway(&traffic, &data, &Flat(capacity), capacity, 500.0);
         assert_eq!(r.data_aware.chance_within_horizon, 0.0, "{r:?}");
         assert_eq!(r.data_aware.runs_out_p10, None);
     }
@@ -339,7 +354,7 @@ mod tests {
             })
             .collect();
         let data = exact(&[(0, 1e6)]);
-        let r = runway(&traffic, &data, &Flat(fixed(1000.0)), fixed(1000.0));
+        let r = runway(&traffic, &data, &Flat(fixed(1000.0)), fixed(1000.0), 700.0);
         assert_eq!(r.data_aware.runs_out, Some(31 * DAY));
         let (p10, p90) = (
             r.data_aware.runs_out_p10.unwrap(),

@@ -329,16 +329,15 @@ pub fn judge(input: WatchInput<'_>) -> WatchCycle {
         Some(m) => m,
         None => &flat,
     };
-    let mut runway = runway::runway(&input.traffic, &data_path, curve, capacity_now);
-    // In a watch "now" is what production showed, not the forecast's first step: the headroom
-    // now is the capacity today's volume leaves over today's traffic, in both views.
-    let headroom_now = if input.observed.traffic > 0.0 {
-        capacity_now.capacity / input.observed.traffic
-    } else {
-        f64::INFINITY
-    };
-    runway.data_aware.headroom_now = headroom_now;
-    runway.traffic_only.headroom_now = headroom_now;
+    // In a watch "now" is what production showed: the headroom now is the capacity today's
+    // volume leaves over today's traffic, in both views.
+    let runway = runway::runway(
+        &input.traffic,
+        &data_path,
+        curve,
+        capacity_now,
+        input.observed.traffic,
+    );
     let peak = input
         .traffic
         .iter()

@@ -317,6 +317,7 @@ fn a_study_with_a_runway_reads_back_exactly() {
         Some(110_000.0),
     );
     s.runway = Some(RunwayInput {
+        today: traffic[0].point,
         traffic,
         data: Some(data),
         caveats: Vec::new(),
@@ -391,6 +392,7 @@ fn a_search_stopped_midway_keeps_its_steps_as_a_lower_bound_and_draws_no_runway(
     let mut s = spec(Vec::new(), None);
     s.table = None;
     s.runway = Some(RunwayInput {
+        today: 10.0,
         traffic: vec![PathPoint {
             t: 0,
             point: 10.0,
@@ -530,6 +532,7 @@ fn a_runway_from_an_unsupported_forecast_carries_the_caveat() {
     let mut s = spec(vec![ScaleTarget::Times(2.0)], None);
     let why = "requests: the history does not support a forecast at this horizon: backtest MASE 2.3 (above 2)";
     s.runway = Some(RunwayInput {
+        today: traffic[0].point,
         traffic,
         data: None,
         caveats: vec![why.to_string()],

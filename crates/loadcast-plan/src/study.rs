@@ -90,6 +90,7 @@ pub fn study_spec(resolved: &ResolvedPlan<'_>, settings: &StudySettings) -> Stud
         .traffic_series(settings.traffic_series.as_deref())
         .map(|traffic| RunwayInput {
             traffic: runway_path(traffic),
+            today: traffic.today(),
             data: data_series.map(runway_path),
             caveats: std::iter::once(traffic)
                 .chain(data_series)
