@@ -277,7 +277,6 @@ impl Projection {
         }
     }
 
-    /// "traffic +35% by the peak on 2027-03-14, orders +140%".
     /// What the reports' "today" column holds, for the kinds of series this projection has:
     /// a traffic series' figure is the peak of its last cycle, not its last sample, and a
     /// reader comparing it with the history's last line must be told so.
@@ -294,6 +293,7 @@ impl Projection {
         }
     }
 
+    /// "traffic +35% by the peak on 2027-03-14, orders +140%".
     pub fn growth_summary(&self) -> String {
         self.series
             .iter()
