@@ -16,6 +16,8 @@
 //!   traits: [`Probe`] (run load at a rate) and [`Grower`] (bring the data to a volume).
 //! * [`early_stop`]: when a step is so clearly broken that holding it longer only hurts.
 //! * [`watch`]: `loadcast watch`'s judgement each cycle: production against the latest study.
+//! * [`compare`]: two studies side by side, each scale's capacity judged by the searches'
+//!   brackets.
 //!
 //! The crate knows nothing of the engine or the database: the CLI implements [`Probe`] and
 //! [`Grower`] with them; the crate's own tests with synthetic targets.
@@ -28,6 +30,7 @@
 //! assert!(model.predict(8e6).capacity < 240.0);
 //! ```
 
+pub mod compare;
 pub mod data;
 pub mod database;
 pub mod early_stop;

@@ -221,3 +221,60 @@ pub(crate) fn usl_text(u: &loadcast_capacity::usl::UslFit, poor_fit: &str) -> St
         u.peak_concurrency.map_or("∞".into(), |n| format!("{n:.0}"))
     )
 }
+
+/// Two capacity studies side by side, as `loadcast compare` prints them.
+pub fn study_comparison_text(
+    c: &loadcast_capacity::compare::StudyComparison,
+    a_name: &str,
+    b_name: &str,
+) -> String {
+    use loadcast_capacity::compare::Verdict;
+    let mut out = String::new();
+    let _ = writeln!(out, "capacity: {a_name} → {b_name}");
+    let _ = writeln!(
+        out,
+        "{:<10} {:>9} {:>24} {:>24} {:>8}  judged",
+        "scale", "rows", "A held [broke at]", "B held [broke at]", "change"
+    );
+    let bracket = |(held, broke): (f64, f64)| format!("{}/s [{}/s]", si(held), si(broke));
+    let rows = |v: Option<f64>| v.map_or("-".to_string(), si);
+    for s in &c.scales {
+        let verdict = match s.verdict {
+            Verdict::Higher => "higher: B held a rate A broke at",
+            Verdict::Lower => "LOWER: B broke at a rate A held",
+            Verdict::Within => "within the searches' resolution (the brackets overlap)",
+            Verdict::Unjudged => "not judged: a search was stopped or generator-limited",
+        };
+        let _ = writeln!(
+            out,
+            "{:<10} {:>9} {:>24} {:>24} {:>+7.1}%  {verdict}",
+            s.scale,
+            if s.volume_a == s.volume_b {
+                rows(s.volume_a)
+            } else {
+                format!("{}→{}", rows(s.volume_a), rows(s.volume_b))
+            },
+            bracket(s.a),
+            bracket(s.b),
+            s.change * 100.0
+        );
+    }
+    if !c.unmatched.is_empty() {
+        let _ = writeln!(
+            out,
+            "measured by one study only: {}",
+            c.unmatched.join(", ")
+        );
+    }
+    if let Some(r) = &c.runway {
+        let _ = writeln!(
+            out,
+            "runway (data-aware): headroom now {:.2}× → {:.2}×; runs out {} → {}",
+            r.headroom_now_a,
+            r.headroom_now_b,
+            when(r.runs_out_a),
+            when(r.runs_out_b)
+        );
+    }
+    out
+}

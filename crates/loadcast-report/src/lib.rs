@@ -26,7 +26,10 @@ mod watch;
 
 use std::fmt::Write as _;
 
-pub use capacity::{STEP_HEADER, capacity_figure, capacity_headline, capacity_summary, step_line};
+pub use capacity::{
+    STEP_HEADER, capacity_figure, capacity_headline, capacity_summary, step_line,
+    study_comparison_text,
+};
 pub use compare::{Change, Comparison, NOISE_FLOORS, compare, comparison_text};
 pub use forecast::{backtest_table, chart, forecast_summary};
 pub use html::{HtmlInput, escape, html_report};

@@ -75,7 +75,8 @@ pub enum Command {
     /// List the run store, or show one record.
     Runs(RunsArgs),
     /// Compare two runs (files or run ids): per-request changes and whether the whole-run
-    /// change is beyond run-to-run noise; can gate CI.
+    /// change is beyond run-to-run noise; or two capacity studies: each data scale's capacity,
+    /// judged by the searches' brackets, and the runway. Can gate CI.
     Compare(CompareArgs),
     /// Print a shell completion script.
     Completions {
@@ -589,17 +590,18 @@ pub struct RunsArgs {
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// The baseline run (file or run id).
+    /// The baseline run or capacity study (file or run id).
     pub a: String,
-    /// The run to judge against it.
+    /// The run or study to judge against it.
     pub b: String,
     /// Exit 3 when B is worse than A by more than this (p50, p99, throughput or error rate),
-    /// beyond run-to-run noise, for the whole run or any one request: `10%`.
+    /// beyond run-to-run noise, for the whole run or any one request; for two capacity
+    /// studies, a scale's capacity lower beyond the searches' brackets: `10%`.
     #[arg(long, value_name = "PERCENT", value_parser = fraction)]
     pub fail_on_regression: Option<f64>,
     /// Changes of throughput, p50 and p99 smaller than this are not judged (run-to-run noise
     /// that resampling within a run cannot see) [default: 2% throughput, 5% p50, 7.5% p99].
-    /// Lower it on a quiet, dedicated machine.
+    /// Lower it on a quiet, dedicated machine. Runs only.
     #[arg(long, value_name = "PERCENT", value_parser = fraction)]
     pub noise_floor: Option<f64>,
     /// Print the comparison as JSON.

@@ -92,16 +92,19 @@ pub fn report(args: ReportArgs, store: &StoreArgs) -> Result<u8, Failure> {
 }
 
 pub fn compare(args: CompareArgs, store: &StoreArgs) -> Result<u8, Failure> {
-    let run = |arg: &str| -> Result<RunResult, Failure> {
-        match load(arg, store)? {
-            Input::Run(r) => Ok(*r),
-            other => Err(Failure::usage(format!(
-                "{arg} is a {}: compare takes two run results (`loadcast report {arg}` shows it)",
-                other.what()
-            ))),
+    let (a, b) = match (load(&args.a, store)?, load(&args.b, store)?) {
+        (Input::Run(a), Input::Run(b)) => (*a, *b),
+        (Input::Capacity(a), Input::Capacity(b)) => return compare_studies(&args, &a, &b),
+        (a, b) => {
+            return Err(Failure::usage(format!(
+                "{} is a {} and {} a {}: compare takes two run results or two capacity studies",
+                args.a,
+                a.what(),
+                args.b,
+                b.what()
+            )));
         }
     };
-    let (a, b) = (run(&args.a)?, run(&args.b)?);
     for d in a.meta.differences(&b.meta) {
         eprintln!(
             "WARNING: the runs compared differ: {d}; their changes may be the plan's, not the service's"
@@ -112,16 +115,25 @@ pub fn compare(args: CompareArgs, store: &StoreArgs) -> Result<u8, Failure> {
         floors[..3].fill(floor);
     }
     let c = loadcast_report::compare(&a, &b, floors);
+    let text = || loadcast_report::comparison_text(&c, &args.a, &args.b);
+    let json = || serde_json::to_string_pretty(&c);
+    print_and_gate(&args, json, text, |limit| c.regressions(limit))
+}
+
+/// Prints a comparison (JSON or text) and exits 3 when `--fail-on-regression` finds any.
+fn print_and_gate(
+    args: &CompareArgs,
+    json: impl FnOnce() -> serde_json::Result<String>,
+    text: impl FnOnce() -> String,
+    regressions: impl FnOnce(f64) -> Vec<String>,
+) -> Result<u8, Failure> {
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&c).map_err(Failure::run)?
-        );
+        println!("{}", json().map_err(Failure::run)?);
     } else {
-        print!("{}", loadcast_report::comparison_text(&c, &args.a, &args.b));
+        print!("{}", text());
     }
     if let Some(limit) = args.fail_on_regression {
-        let regressions = c.regressions(limit);
+        let regressions = regressions(limit);
         if !regressions.is_empty() {
             eprintln!(
                 "regression beyond {:.0}%: {}",
@@ -132,6 +144,29 @@ pub fn compare(args: CompareArgs, store: &StoreArgs) -> Result<u8, Failure> {
         }
     }
     Ok(exit::PASSED)
+}
+
+/// Two capacity studies: each scale's capacity judged by the searches' brackets, not by a
+/// noise floor (a search has no run-to-run resampling to offer).
+fn compare_studies(
+    args: &CompareArgs,
+    a: &loadcast_capacity::CapacityStudy,
+    b: &loadcast_capacity::CapacityStudy,
+) -> Result<u8, Failure> {
+    if args.noise_floor.is_some() {
+        return Err(Failure::usage(
+            "--noise-floor judges run results; two capacity studies are judged by their searches' brackets",
+        ));
+    }
+    let c = loadcast_capacity::compare::compare(a, b);
+    for d in &c.differences {
+        eprintln!(
+            "WARNING: the studies compared differ: {d}; their changes may be that, not the service's"
+        );
+    }
+    let text = || loadcast_report::study_comparison_text(&c, &args.a, &args.b);
+    let json = || serde_json::to_string_pretty(&c);
+    print_and_gate(args, json, text, |limit| c.regressions(limit))
 }
 
 pub fn render(args: RenderArgs, store_args: &StoreArgs) -> Result<u8, Failure> {

@@ -229,3 +229,93 @@ fn a_report_from_the_store_is_identical_and_junit_validates() {
     assert!(csv.starts_with("second,sent,completed,errors"), "{csv}");
     assert!(csv.lines().count() >= 3, "{csv}");
 }
+
+#[test]
+fn two_capacity_studies_compare_by_their_searches_brackets_and_gate_ci() {
+    use loadcast_capacity::search::BreakingPoint;
+    use loadcast_capacity::{CapacityStudy, ScaleResult};
+    let dir = workdir("compare-studies");
+    let study = |file: &str, scales: &[(&str, f64, f64)]| {
+        let mut s = CapacityStudy::new("shop", "h", "http://127.0.0.1:1", "2026-12-06T00:00:00Z");
+        s.scales = scales
+            .iter()
+            .map(|&(scale, held, broke)| ScaleResult {
+                scale: scale.into(),
+                volume: Some(if scale == "1x" { 250_000.0 } else { 700_000.0 }),
+                bytes: None,
+                breaking_point: BreakingPoint {
+                    max_rate: held,
+                    broke_at: Some(broke),
+                    first_broken: Some("p99 <= 250ms".into()),
+                    generator_limited: false,
+                    steps: Vec::new(),
+                    steps_after_break: 2,
+                    interrupted: false,
+                },
+                plans: Vec::new(),
+            })
+            .collect();
+        std::fs::write(dir.join(file), serde_json::to_string(&s).unwrap()).unwrap();
+    };
+    // Before an index: 75/s at the horizon. After: 230/s. At 1x the brackets overlap.
+    study(
+        "before.json",
+        &[("1x", 214.0, 233.0), ("horizon", 75.0, 84.0)],
+    );
+    study(
+        "after.json",
+        &[("1x", 220.0, 240.0), ("horizon", 230.0, 250.0)],
+    );
+    let out = run_in(
+        &dir,
+        &["--no-store", "compare", "before.json", "after.json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let line = |scale: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(scale))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line("horizon").contains("+206.7%") && line("horizon").contains("higher"),
+        "{stdout}"
+    );
+    assert!(
+        line("1x").contains("+2.8%") && line("1x").contains("within the searches' resolution"),
+        "{stdout}"
+    );
+    // The other way round is a regression beyond the brackets: CI fails on it.
+    let out = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "compare",
+            "after.json",
+            "before.json",
+            "--fail-on-regression",
+            "10%",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    assert_has(
+        &text(&out.stderr),
+        "regression beyond 10%: horizon: capacity -67.4%",
+    );
+    // A run and a study are not comparable; --noise-floor is for runs.
+    let out = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "compare",
+            "before.json",
+            "after.json",
+            "--noise-floor",
+            "5%",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_has(&text(&out.stderr), "--noise-floor judges run results");
+}
