@@ -15,6 +15,13 @@ how each is backtested. Every series ships inside a package (PyPI or Debian) or 
 | seattle     | daily       | vega_datasets seattle-weather (BSD-3; NOAA daily maximum temperature)   |
 | taxi_rows   | daily       | cumulative taxi passengers: a rides table's row count (data volume)     |
 | co2         | weekly      | statsmodels.datasets.co2 (public domain; Mauna Loa CO2)                 |
+
+A second set, `unseen`, is ten more R series that no change to loadcast's models was chosen or
+tuned on, kept apart to check that a change which helps the bench helps new series too (run.sh
+prints each set's geometric mean): UKgas, JohnsonJohnson (quarterly); USAccDeaths, ldeaths,
+nottem, UKDriverDeaths, co2, sunspot.month from 1950 (monthly) from R's datasets (Debian
+r-base-core, GPL-2); wineind (monthly), woolyrnq (quarterly) from R forecast (Debian
+r-cran-forecast, GPL-3). Each is backtested on up to six rolling years.
 """
 import json, os, subprocess, sys
 
@@ -25,7 +32,7 @@ os.makedirs(out, exist_ok=True)
 manifest = []
 
 
-def add(name, frame, column, kind, holdout, holdout_text, folds, _scale, seasons, source):
+def add(name, frame, column, kind, holdout, holdout_text, folds, _scale, seasons, source, set_="bench"):
     """`frame`: a timestamp column first, then `column`."""
     path = os.path.join(out, f"{name}.csv")
     frame.to_csv(path, index=False)
@@ -33,8 +40,18 @@ def add(name, frame, column, kind, holdout, holdout_text, folds, _scale, seasons
     manifest.append({
         "name": name, "file": path, "column": column, "kind": kind, "samples": n,
         "holdout": holdout, "holdout_text": holdout_text, "min_train": n - folds * holdout,
-        "seasons": seasons, "source": source,
+        "seasons": seasons, "source": source, "set": set_,
     })
+
+
+def r_dated(expression):
+    """A monthly or quarterly R time series as a frame of (date, value): each sample on the
+    first day of its month or quarter."""
+    code = (f"suppressMessages(library(forecast)); x <- {expression}; t <- time(x); f <- frequency(x); "
+            "y <- floor(t + 1e-9); m <- round((t - y) * f) * (12 / f) + 1; "
+            "cat(sprintf('%04d-%02d-01,%.12g', y, m, as.numeric(x)), sep = '\\n')")
+    lines = subprocess.run(["Rscript", "-e", code], check=True, capture_output=True, text=True).stdout.split()
+    return pd.DataFrame([l.split(",") for l in lines], columns=["date", "value"]).astype({"value": float})
 
 
 def r_series(expression, start_expression):
@@ -94,6 +111,23 @@ c = co2.load_pandas().data.reset_index()
 c.columns = ["date", "co2"]
 c["date"] = pd.to_datetime(c["date"]).dt.strftime("%Y-%m-%d")
 add("co2", c, "co2", "traffic", 52, "52w", 6, 52, [52], "statsmodels co2 (public domain)")
+
+for name, expression, per_year, source in [
+    ("ukgas", "UKgas", 4, "R datasets::UKgas (GPL-2)"),
+    ("johnson", "JohnsonJohnson", 4, "R datasets::JohnsonJohnson (GPL-2)"),
+    ("woolyrnq", "woolyrnq", 4, "R forecast::woolyrnq (GPL-3)"),
+    ("usaccdeaths", "USAccDeaths", 12, "R datasets::USAccDeaths (GPL-2)"),
+    ("ldeaths", "ldeaths", 12, "R datasets::ldeaths (GPL-2)"),
+    ("nottem", "nottem", 12, "R datasets::nottem (GPL-2)"),
+    ("ukdriver", "UKDriverDeaths", 12, "R datasets::UKDriverDeaths (GPL-2)"),
+    ("co2_monthly", "co2", 12, "R datasets::co2 (GPL-2)"),
+    ("sunspots", "window(sunspot.month, start = 1950)", 12, "R datasets::sunspot.month (GPL-2)"),
+    ("wineind", "wineind", 12, "R forecast::wineind (GPL-3)"),
+]:
+    frame = r_dated(expression)
+    # Six rolling years where the history leaves four years to train on, else fewer.
+    folds = min(6, (len(frame) - 4 * per_year) // per_year)
+    add(name, frame, "value", "traffic", per_year, "12months", folds, per_year, [per_year], source, "unseen")
 
 with open(os.path.join(out, "manifest.jsonl"), "w") as f:
     for m in manifest:
