@@ -85,10 +85,9 @@ fn judge(a: &BreakingPoint, b: &BreakingPoint) -> Verdict {
     if !complete(a) || !complete(b) {
         return Verdict::Unjudged;
     }
-    let ((held_a, _), (held_b, _)) = (a.interval(), b.interval());
     match (a.broke_at, b.broke_at) {
-        (Some(broke_a), _) if held_b >= broke_a => Verdict::Higher,
-        (_, Some(broke_b)) if broke_b <= held_a => Verdict::Lower,
+        (Some(broke_a), _) if b.capacity() >= broke_a => Verdict::Higher,
+        (_, Some(broke_b)) if broke_b <= a.capacity() => Verdict::Lower,
         _ => Verdict::Within,
     }
 }

@@ -124,6 +124,7 @@ fn view(
     traffic: &[PathPoint],
     data: &[PathPoint],
     capacity: &dyn CapacityCurve,
+    headroom_now: f64,
     seed: u64,
 ) -> RunwayView {
     let volume_at = |t: i64, pick: &dyn Fn(&PathPoint) -> f64| -> f64 {
@@ -178,8 +179,7 @@ fn view(
         (rank >= 1 && rank <= times.len()).then(|| times[rank - 1])
     };
     RunwayView {
-        // Set by `runway` from the demand today, the same in both views.
-        headroom_now: f64::INFINITY,
+        headroom_now,
         headroom_at_peak: headroom(peak),
         headroom_at_horizon: headroom(last),
         runs_out,
@@ -200,12 +200,11 @@ pub fn runway(
     today: Prediction,
     demand_today: f64,
 ) -> Runway {
-    let mut data_aware = view(traffic, data, capacity, 1);
-    let mut traffic_only = view(traffic, data, &Flat(today), 1);
     // Now the data has not grown yet: both views divide today's capacity (the one measured
     // figure), not the fitted curve's value at today's volume, which misses it by the fit's error.
-    data_aware.headroom_now = ratio(today.capacity, demand_today);
-    traffic_only.headroom_now = data_aware.headroom_now;
+    let headroom_now = ratio(today.capacity, demand_today);
+    let data_aware = view(traffic, data, capacity, headroom_now, 1);
+    let traffic_only = view(traffic, data, &Flat(today), headroom_now, 1);
     let horizon = traffic.last().map_or(0, |p| p.t);
     let days_earlier = match (data_aware.runs_out, traffic_only.runs_out) {
         (Some(a), Some(b)) => Some((b - a) as f64 / 86_400.0),
