@@ -1,7 +1,8 @@
 //! Rolling-origin backtests: how each candidate would have done on the last stretches of the
 //! history, used three ways — to choose the model per series (lowest MASE, so a fancy model
 //! never wins by default), to calibrate the chosen model's prediction intervals (empirical
-//! quantiles of its backtest errors by horizon), and to report accuracy (`--backtest`).
+//! quantiles of its backtest errors by horizon, on these folds and earlier ones), and to report
+//! accuracy (`--backtest`).
 
 use serde::{Deserialize, Serialize};
 
@@ -217,7 +218,7 @@ pub fn min_train(seasons: &Seasons, len: usize) -> usize {
 }
 
 /// Chooses a model for `y` by rolling backtests with holdouts of up to `horizon` steps, and
-/// calibrates its intervals from the same folds.
+/// calibrates its intervals from the same folds and up to as many earlier ones.
 pub fn select(
     y: &[f64],
     kind: SeriesKind,
@@ -369,7 +370,9 @@ pub fn select(
         }
         None => (best.model, best.pairs),
     };
-    let calibration = conformal(calibrate(&pairs, held), &pairs, held);
+    let calibrated_on =
+        calibration_folds(&model, y, &folds, held, spacing, min_train, pairs.clone());
+    let calibration = conformal(calibrate(&calibrated_on, held), &calibrated_on, held);
     let accuracy = score_folds(&pairs, &folds, y, season, &calibration, kind);
     let unsupported = nothing_shown.or_else(|| {
         (accuracy.mase > UNSUPPORTED_MASE).then(|| {
@@ -387,6 +390,51 @@ pub fn select(
         notes,
         unsupported,
     })
+}
+
+/// Folds the chosen model's intervals are calibrated on, at most: the selection's twelve and as
+/// many again before them. Twelve folds of a monthly history cover six years of origins, less
+/// than one cycle of a slow swing (sunspots' eleven years held 46% of their values in the 80%
+/// band, 69% with 24 folds). More folds for selection made the choice worse (the bench's
+/// geometric mean 0.966 → 0.997); the chosen model alone on more folds costs one model's fits.
+/// On the bench and the unseen set together, the mean distance of 80%/95% coverage from
+/// nominal went from 7.0/5.0 points to 5.9/3.8.
+const CALIBRATION_FOLDS: usize = 24;
+
+/// The chosen model's `(forecast, actual)` pairs on the folds its intervals are calibrated on,
+/// oldest first: the earlier folds the selection did not use, then the selection's own
+/// (`pairs`). Only folds trained on at least half the history: a model fitted on a few cycles
+/// errs more than the one fitted on all of them will, and its errors over-widened the bands (a
+/// year of daily data: 90% of values inside the 80% band). A fold the model cannot fit is
+/// left out, not an error: the selection's folds are enough to calibrate on.
+fn calibration_folds(
+    model: &Model,
+    y: &[f64],
+    selection: &[usize],
+    held: usize,
+    spacing: usize,
+    min_train: usize,
+    pairs: Vec<FoldPairs>,
+) -> Vec<FoldPairs> {
+    let n = y.len();
+    let first = selection.first().copied().unwrap_or(n);
+    let min_train = min_train.max(n / 2);
+    let mut out: Vec<FoldPairs> = origins(n, held, spacing, min_train, CALIBRATION_FOLDS)
+        .into_iter()
+        .filter(|o| *o < first)
+        .filter_map(|o| {
+            let h = held.min(n - o);
+            let forecast = model.forecast(&y[..o], h).ok()?;
+            forecast.iter().all(|v| v.is_finite()).then(|| {
+                forecast
+                    .into_iter()
+                    .zip(y[o..o + h].iter().copied())
+                    .collect()
+            })
+        })
+        .collect();
+    out.extend(pairs);
+    out
 }
 
 /// Each fold's MASE.
@@ -733,6 +781,38 @@ mod tests {
         assert!(
             (0.77..=0.85).contains(&after.0) && (0.93..=0.97).contains(&after.1),
             "scaled by the held-out folds, the bands keep their promise on fresh errors: 80%/95% {after:.3?} (before {before:.3?})"
+        );
+    }
+
+    #[test]
+    fn intervals_are_calibrated_on_more_of_the_history_than_the_selection_uses() {
+        // 400 samples with no season: swings of ±30 for the first 300, calm ±1 since. The
+        // twelve selection folds (holdouts of 12 every 6, from sample 322 on) see only the calm
+        // stretch; a band drawn from them alone would promise ±1 to a series that has swung by
+        // ±30, as recently as 100 samples ago.
+        let noise = heavy_tailed(400, 17);
+        let y: Vec<f64> = noise
+            .iter()
+            .enumerate()
+            .map(|(i, e)| 1000.0 + if i < 300 { 10.0 } else { 0.3 } * e)
+            .collect();
+        let seasons = Seasons {
+            day: None,
+            week: None,
+            year: None,
+        };
+        let width = |y: &[f64]| -> Result<f64, String> {
+            let selection = select(y, SeriesKind::Traffic, &seasons, 12, None)?;
+            let band = selection.calibration.band(1000.0, 0, SeriesKind::Traffic);
+            Ok(band.hi80 - band.lo80)
+        };
+        let (whole, calm) = match (width(&y), width(&y[300..])) {
+            (Ok(whole), Ok(calm)) => (whole, calm),
+            other => panic!("both histories select a model: {other:?}"),
+        };
+        assert!(
+            whole > 2.0 * calm,
+            "the swings before the selection folds widen the 80% band: {whole:.2} with them, {calm:.2} on the calm stretch alone"
         );
     }
 
