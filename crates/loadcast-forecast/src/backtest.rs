@@ -552,7 +552,7 @@ fn calibrate(folds: &[Vec<(f64, f64)>], held: usize) -> Calibration {
 /// 80% quantile of those scales, the 95% band by the 95% quantile, each widened for few folds.
 fn conformal(mut calibration: Calibration, folds: &[FoldPairs], held: usize) -> Calibration {
     if folds.len() < 3 {
-        return calibration;
+        return few_folds(calibration, folds.len());
     }
     let (mut needed80, mut needed95) = (Vec::new(), Vec::new());
     for i in 0..folds.len() {
@@ -586,6 +586,25 @@ fn conformal(mut calibration: Calibration, folds: &[FoldPairs], held: usize) -> 
         let (lo80, hi80) = scaled(row[1], row[2], k80);
         let (lo95, hi95) = scaled(row[0], row[3], k95);
         *row = [lo95.min(lo80), lo80, hi80, hi95.max(hi80)];
+    }
+    calibration
+}
+
+/// The bands of a backtest of one or two folds, too few to hold one out, widened by
+/// √(1 + 1/folds): the spread of a new draw about a mean estimated from that many. A fold's
+/// errors are one path of the future, mostly one offset from the forecast, so its spread says
+/// little about how far the next path lies. Daily series with a wandering level, 60 seeds: one
+/// fold held 59%/77% of the values in its 80%/95% bands, 76%/91% widened; two folds 76%/89%,
+/// 84%/95% widened (Student's t by fold, the other rule tried, held 95%/100%).
+fn few_folds(mut calibration: Calibration, folds: usize) -> Calibration {
+    if folds == 0 {
+        return calibration;
+    }
+    let k = (1.0 + 1.0 / folds as f64).sqrt();
+    for row in &mut calibration.quantiles {
+        let (lo80, hi80) = scaled(row[1], row[2], k);
+        let (lo95, hi95) = scaled(row[0], row[3], k);
+        *row = [lo95, lo80, hi80, hi95];
     }
     calibration
 }

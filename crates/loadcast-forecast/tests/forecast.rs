@@ -86,6 +86,55 @@ fn intervals_cover_the_truth_at_their_nominal_rate_over_many_seeds() {
 }
 
 #[test]
+fn intervals_from_one_or_two_backtest_folds_keep_their_promise() {
+    // A horizon so long against the history that the backtest has one fold (200 days ahead
+    // 120) or two (300 ahead 150); the level wanders as real traffic does, so one fold's errors
+    // are one draw of where it goes.
+    for (n, horizon, folds) in [(200usize, 120usize, 1usize), (300, 150, 2)] {
+        let (mut inside80, mut inside95, mut total) = (0usize, 0usize, 0usize);
+        for seed in 0..60 {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let mut level = 1000.0;
+            let all: Vec<f64> = (0..n + horizon)
+                .map(|d| {
+                    level += 1.0 + 3.0 * normal(&mut rng);
+                    level + WEEKLY[d % 7] + 30.0 * normal(&mut rng)
+                })
+                .collect();
+            let history = daily("rps", SeriesKind::Traffic, all[..n].iter().copied());
+            let p = match project(
+                &history,
+                &Options {
+                    path_points: 10_000,
+                    ..Options::horizon(Duration::from_secs(horizon as u64 * DAY as u64))
+                },
+            ) {
+                Ok(p) => p,
+                Err(e) => panic!("{n} days, {horizon} ahead, seed {seed}: {e}"),
+            };
+            let s = &p.series[0];
+            assert_eq!(s.backtest.folds, folds, "{n} days, {horizon} ahead");
+            for (h, point) in s.path.iter().enumerate() {
+                let actual = all[n + h];
+                let b = point.band;
+                inside80 += usize::from(b.lo80 <= actual && actual <= b.hi80);
+                inside95 += usize::from(b.lo95 <= actual && actual <= b.hi95);
+                total += 1;
+            }
+        }
+        let (c80, c95) = (
+            inside80 as f64 / total as f64,
+            inside95 as f64 / total as f64,
+        );
+        eprintln!("{folds} fold(s): coverage 80% {c80:.3}, 95% {c95:.3}");
+        assert!(
+            (0.70..=0.90).contains(&c80) && (0.87..=0.99).contains(&c95),
+            "{folds} fold(s): the 80%/95% bands held {c80:.3}/{c95:.3} of the values"
+        );
+    }
+}
+
+#[test]
 fn a_table_growing_twelve_percent_a_month_is_projected_within_ten_percent_at_six_months() {
     let mut rng = fastrand::Rng::with_seed(7);
     let rows = |day: f64| 2.0e6 * 1.12f64.powf(day / 30.4375);
