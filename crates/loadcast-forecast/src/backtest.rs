@@ -604,7 +604,7 @@ fn few_folds(mut calibration: Calibration, folds: usize) -> Calibration {
     for row in &mut calibration.quantiles {
         let (lo80, hi80) = scaled(row[1], row[2], k);
         let (lo95, hi95) = scaled(row[0], row[3], k);
-        *row = [lo95, lo80, hi80, hi95];
+        *row = [lo95.min(lo80), lo80, hi80, hi95.max(hi80)];
     }
     calibration
 }
