@@ -550,7 +550,7 @@ fn calibrate(folds: &[Vec<(f64, f64)>], held: usize) -> Calibration {
 /// wide on another, and this measures by how much. The scale needed by each held-out value is
 /// how far out, in band widths from the band's centre, it fell; the 80% band is scaled by the
 /// 80% quantile of those scales, the 95% band by the 95% quantile, each widened for few folds.
-fn conformal(mut calibration: Calibration, folds: &[FoldPairs], held: usize) -> Calibration {
+fn conformal(calibration: Calibration, folds: &[FoldPairs], held: usize) -> Calibration {
     if folds.len() < 3 {
         return few_folds(calibration, folds.len());
     }
@@ -582,12 +582,7 @@ fn conformal(mut calibration: Calibration, folds: &[FoldPairs], held: usize) -> 
     let level = |p: f64| p + (1.0 - p) / folds.len() as f64;
     let k80 = quantile_sorted(&needed80, level(0.80)).clamp(0.5, 4.0);
     let k95 = quantile_sorted(&needed95, level(0.95)).clamp(0.5, 4.0);
-    for row in &mut calibration.quantiles {
-        let (lo80, hi80) = scaled(row[1], row[2], k80);
-        let (lo95, hi95) = scaled(row[0], row[3], k95);
-        *row = [lo95.min(lo80), lo80, hi80, hi95.max(hi80)];
-    }
-    calibration
+    widened(calibration, k80, k95)
 }
 
 /// The bands of a backtest of one or two folds, too few to hold one out, widened by
@@ -596,14 +591,20 @@ fn conformal(mut calibration: Calibration, folds: &[FoldPairs], held: usize) -> 
 /// little about how far the next path lies. Daily series with a wandering level, 60 seeds: one
 /// fold held 59%/77% of the values in its 80%/95% bands, 76%/91% widened; two folds 76%/89%,
 /// 84%/95% widened (Student's t by fold, the other rule tried, held 95%/100%).
-fn few_folds(mut calibration: Calibration, folds: usize) -> Calibration {
+fn few_folds(calibration: Calibration, folds: usize) -> Calibration {
     if folds == 0 {
         return calibration;
     }
     let k = (1.0 + 1.0 / folds as f64).sqrt();
+    widened(calibration, k, k)
+}
+
+/// Every 80% band scaled by `k80` and 95% band by `k95` about their centres, the 95% band kept
+/// outside the 80% one.
+fn widened(mut calibration: Calibration, k80: f64, k95: f64) -> Calibration {
     for row in &mut calibration.quantiles {
-        let (lo80, hi80) = scaled(row[1], row[2], k);
-        let (lo95, hi95) = scaled(row[0], row[3], k);
+        let (lo80, hi80) = scaled(row[1], row[2], k80);
+        let (lo95, hi95) = scaled(row[0], row[3], k95);
         *row = [lo95.min(lo80), lo80, hi80, hi95.max(hi80)];
     }
     calibration
