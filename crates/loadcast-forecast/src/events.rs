@@ -195,8 +195,8 @@ fn same_slot_line(values: &[f64], i: usize, period: usize) -> Option<f64> {
                 .map(move |(kb, vb)| (vb - va) / (kb - ka))
         })
         .collect();
-    let slope = median_of_all(slopes)?;
-    median_of_all(points.iter().map(|(k, v)| v - slope * k).collect())
+    let slope = median(slopes)?;
+    median(points.iter().map(|(k, v)| v - slope * k).collect())
 }
 
 /// A series' values with its gross one-offs kept out of the fit, and the note that names them.
@@ -353,7 +353,7 @@ fn around(values: &[f64], i: usize, period: Option<usize>, usable: impl Fn(usize
 }
 
 /// The median, the mean of the middle two of an even count; `None` for none.
-fn median_of_all(mut values: Vec<f64>) -> Option<f64> {
+fn median(mut values: Vec<f64>) -> Option<f64> {
     values.sort_by(f64::total_cmp);
     let m = values.len() / 2;
     match values.len() {
@@ -361,12 +361,6 @@ fn median_of_all(mut values: Vec<f64>) -> Option<f64> {
         len if len % 2 == 1 => Some(values[m]),
         _ => Some((values[m - 1] + values[m]) / 2.0),
     }
-}
-
-/// The middle value (the upper one of an even count); `None` for none.
-fn median(mut values: Vec<f64>) -> Option<f64> {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied()
 }
 
 /// 1.4826 × the median absolute deviation: the standard deviation of normal noise, unmoved by
@@ -484,7 +478,11 @@ mod tests {
         let mut spiked = y.clone();
         spiked[76] *= 3.0;
         let found = one_offs(&spiked, Some(4), false);
-        assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), [76], "{found:?}");
+        assert_eq!(
+            found.iter().map(|f| f.0).collect::<Vec<_>>(),
+            [76],
+            "{found:?}"
+        );
         assert!(
             (found[0].1 / y[76] - 1.0).abs() < 0.08,
             "{found:?} vs {:.2}",

@@ -232,12 +232,10 @@ pub(super) fn seasonal_ets(y: &[f64], period: usize, horizon: usize) -> Result<V
     let jacobian = logs.as_ref().map_or(0.0, |w| 2.0 * w.iter().sum::<f64>());
     let mut best: Option<Fitted> = None;
     for (multiplicative, log) in [(false, false), (true, false), (false, true)] {
-        let data = match (multiplicative || log, log) {
-            (_, true) => match &logs {
-                Some(w) => w,
-                None => continue,
-            },
-            (true, false) if !positive => continue,
+        let data = match (&logs, log) {
+            (Some(w), true) => w,
+            (None, true) => continue,
+            _ if multiplicative && !positive => continue,
             _ => &z,
         };
         let initial = initial_states(data, period, multiplicative);
