@@ -136,7 +136,7 @@ fn one_offs(values: &[f64], period: Option<usize>, alike: bool) -> Vec<(usize, f
     // spike does not make its neighbours look like spikes too.
     let expected: Vec<Option<f64>> = (0..n)
         .map(|i| match period {
-            Some(p) => same_slot_line(&read, i, p),
+            Some(p) => same_slot_line(&read, i, p, |_| true),
             None => {
                 let near: Vec<f64> = (i.saturating_sub(3)..(i + 4).min(n))
                     .filter(|j| *j != i)
@@ -168,18 +168,21 @@ fn one_offs(values: &[f64], period: Option<usize>, alike: bool) -> Vec<(usize, f
     found
 }
 
-/// The Theil–Sen line through sample `i`'s slot in up to four cycles either side, at `i`;
-/// `None` without one on each side and four in all (too few for one spike among them not to
-/// move the line).
-fn same_slot_line(values: &[f64], i: usize, period: usize) -> Option<f64> {
+/// The Theil–Sen line through sample `i`'s slot in up to four cycles either side, at `i`, over
+/// the `usable` samples; `None` without one on each side and four in all (too few for one
+/// spike among them not to move the line).
+fn same_slot_line(
+    values: &[f64],
+    i: usize,
+    period: usize,
+    usable: impl Fn(usize) -> bool,
+) -> Option<f64> {
     let n = values.len();
     let points: Vec<(f64, f64)> = (-4i64..=4)
         .filter(|k| *k != 0)
         .filter_map(|k| {
-            let j = i as i64 + k * period as i64;
-            (0..n as i64)
-                .contains(&j)
-                .then(|| (k as f64, values[j as usize]))
+            let j = usize::try_from(i as i64 + k * period as i64).ok()?;
+            (j < n && usable(j)).then(|| (k as f64, values[j]))
         })
         .collect();
     let before = points.iter().filter(|(k, _)| *k < 0.0).count();
@@ -322,12 +325,14 @@ fn kept_out(values: &[f64], inside: &[bool], period: Option<usize>) -> Vec<f64> 
         .collect()
 }
 
-/// What the `usable` samples around sample `i` say it would be: the median of the same slot in
-/// up to four cycles either side, or, without a season, the line between the nearest ones.
+/// What the `usable` samples around sample `i` say it would be: the line through the same slot
+/// in up to four cycles either side ([`same_slot_line`], so that a growing series is not
+/// filled in at an old level), else those samples' median; without a season, the line between
+/// the nearest ones.
 fn around(values: &[f64], i: usize, period: Option<usize>, usable: impl Fn(usize) -> bool) -> f64 {
     let n = values.len();
     match period {
-        Some(p) => {
+        Some(p) => same_slot_line(values, i, p, &usable).unwrap_or_else(|| {
             let same_slot: Vec<f64> = (1..=4)
                 .flat_map(|k| [i.checked_sub(k * p), Some(i + k * p)])
                 .flatten()
@@ -335,7 +340,7 @@ fn around(values: &[f64], i: usize, period: Option<usize>, usable: impl Fn(usize
                 .map(|j| values[j])
                 .collect();
             median(same_slot).unwrap_or(values[i])
-        }
+        }),
         None => {
             let before = (0..i).rev().find(|j| usable(*j));
             let after = (i + 1..n).find(|j| usable(*j));

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{FoldPairs, origins};
+use super::{FoldPairs, fold_pairs_of, origins};
 use crate::history::SeriesKind;
 use crate::model::Model;
 
@@ -112,16 +112,7 @@ pub(super) fn calibration_folds(
     let mut out: Vec<FoldPairs> = origins(n, held, spacing, min_train, CALIBRATION_FOLDS)
         .into_iter()
         .filter(|o| *o < first)
-        .filter_map(|o| {
-            let h = held.min(n - o);
-            let forecast = model.forecast(&y[..o], h).ok()?;
-            forecast.iter().all(|v| v.is_finite()).then(|| {
-                forecast
-                    .into_iter()
-                    .zip(y[o..o + h].iter().copied())
-                    .collect()
-            })
-        })
+        .filter_map(|o| fold_pairs_of(model, y, o, held))
         .collect();
     out.extend(pairs);
     out
@@ -129,9 +120,9 @@ pub(super) fn calibration_folds(
 
 /// Empirical error quantiles by horizon bucket, with enough errors per bucket (≥ 60) for a
 /// 2.5% quantile to mean something; widths never shrink with the horizon.
-pub(super) fn calibrate(folds: &[Vec<(f64, f64)>], held: usize) -> Calibration {
+pub(super) fn calibrate(folds: &[FoldPairs], held: usize) -> Calibration {
     let log = folds.iter().flatten().all(|(f, a)| *f > 0.0 && *a > 0.0);
-    let error = |(f, a): &(f64, f64)| if log { (a / f).ln() } else { a - f };
+    let error = |&(f, a): &(f64, f64)| error(log, f, a);
     let total: usize = folds.iter().map(Vec::len).sum();
     let buckets = (total / 60).clamp(1, 8).min(held);
     let bucket = held.div_ceil(buckets);
@@ -182,6 +173,15 @@ pub(super) fn calibrate(folds: &[Vec<(f64, f64)>], held: usize) -> Calibration {
     }
 }
 
+/// A backtest error as the bands measure it: the log ratio actual / forecast, or the difference.
+fn error(log: bool, forecast: f64, actual: f64) -> f64 {
+    if log {
+        (actual / forecast).ln()
+    } else {
+        actual - forecast
+    }
+}
+
 /// The bands of `calibration` scaled so that each, drawn from the other folds' errors, would
 /// have held its share of every held-out fold's values (leave one fold out, split-conformal):
 /// the errors of the model that won the backtest draw bands too narrow on one history and too
@@ -202,7 +202,7 @@ pub(super) fn conformal(calibration: Calibration, folds: &[FoldPairs], held: usi
             .collect();
         let drawn = calibrate(&others, held);
         for (h, &(f, a)) in folds[i].iter().enumerate() {
-            let e = if drawn.log { (a / f).ln() } else { a - f };
+            let e = error(drawn.log, f, a);
             let row = drawn.quantiles[(h / drawn.bucket.max(1)).min(drawn.quantiles.len() - 1)];
             needed80.push(scale_needed(e, row[1], row[2]));
             needed95.push(scale_needed(e, row[0], row[3]));

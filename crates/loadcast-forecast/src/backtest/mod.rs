@@ -175,15 +175,9 @@ pub fn select(
         let mut fold_pairs = Vec::with_capacity(folds.len());
         let mut ok = true;
         for &o in &folds {
-            let h = held.min(n - o);
-            match model.forecast(&y[..o], h) {
-                Ok(forecast) if forecast.iter().all(|v| v.is_finite()) => fold_pairs.push(
-                    forecast
-                        .into_iter()
-                        .zip(y[o..o + h].iter().copied())
-                        .collect(),
-                ),
-                _ => {
+            match fold_pairs_of(&model, y, o, held) {
+                Some(pairs) => fold_pairs.push(pairs),
+                None => {
                     ok = false;
                     break;
                 }
@@ -320,6 +314,19 @@ pub fn select(
         accuracy,
         notes,
         unsupported,
+    })
+}
+
+/// `model`'s `(forecast, actual)` pairs on the fold from origin `o`, holding out up to `held`
+/// samples; `None` when it cannot be fitted there or forecasts a non-finite value.
+fn fold_pairs_of(model: &Model, y: &[f64], o: usize, held: usize) -> Option<FoldPairs> {
+    let h = held.min(y.len() - o);
+    let forecast = model.forecast(&y[..o], h).ok()?;
+    forecast.iter().all(|v| v.is_finite()).then(|| {
+        forecast
+            .into_iter()
+            .zip(y[o..o + h].iter().copied())
+            .collect()
     })
 }
 
