@@ -103,7 +103,7 @@ impl History {
         }
         let names: Vec<&str> = hit.iter().map(|&e| events[e].name.as_str()).collect();
         self.notes.push(format!(
-            "{} events ({}) cover {count} samples: replaced by the same slot's median in the cycles around them before fitting",
+            "{} events ({}) cover {count} samples: replaced by the trend of the same slot in the cycles around them before fitting",
             hit.len(),
             names.join(", ")
         ));
@@ -305,8 +305,8 @@ fn one_off_note(
     })
 }
 
-/// How many robust standard deviations from its slot's median a sample must be to count as a
-/// one-off: far beyond a season's noise, where a load test against production, a broken
+/// How many robust standard deviations from what its slot's samples around it say a sample
+/// must be to count as a one-off: far beyond a season's noise, where a load test against production, a broken
 /// scrape or a day the service all but stopped lands (Christmas Day in the taxi rides of
 /// bench/forecast: 379k where the same weekday holds 745k).
 pub const OUTLIER_SDS: f64 = 10.0;

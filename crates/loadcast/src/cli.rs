@@ -176,7 +176,7 @@ pub struct ForecastArgs {
     #[arg(long, default_value = "auto")]
     pub seasonality: loadcast_forecast::Seasonality,
     /// One-off events and holidays to keep out of the fit: a CSV of `start[,end][,name]`
-    /// lines; their samples are replaced by the same slot's median in the cycles around them.
+    /// lines; their samples are replaced by the trend of the same slot in the cycles around them.
     /// A traffic series' gross one-off spikes (10 robust deviations off their slot) and a data
     /// series' one-off jumps (a bulk load or delete) are kept out without being listed, each
     /// named in a note.
