@@ -1,7 +1,8 @@
 //! Every file loadcast writes for itself or for another command — run results, projections,
 //! capacity studies — is a versioned JSON document: one `format` and `version` header checked
 //! before anything else is read, errors that name the file, line and column, and atomic writes
-//! (a reader never sees half a file). [`unbounded`] lets an infinite figure (a headroom with no
+//! (a reader never sees half a file) that replace only an earlier document of the same kind,
+//! never a file of the user's that has the default name. [`unbounded`] lets an infinite figure (a headroom with no
 //! demand, an interval with no upper end) be written and read back.
 
 use std::fs;
@@ -43,6 +44,15 @@ pub enum DocumentError {
         what: &'static str,
         found: Option<u32>,
         supported: u32,
+    },
+    #[error(
+        "{}: exists and is not a loadcast {what} ({found}): loadcast replaces only the files it wrote; move it, or write elsewhere with -o",
+        path.display()
+    )]
+    NotOurs {
+        path: PathBuf,
+        what: &'static str,
+        found: String,
     },
     #[error("{first}; the {what} is saved in {} instead", rescued.display())]
     Rescued {
@@ -117,8 +127,36 @@ pub trait Document: Serialize + DeserializeOwned {
         Self::from_json(&text, &path.display().to_string())
     }
 
-    /// Writes atomically: a temporary file beside it, then a rename.
+    /// Whether a document of this kind may be written at `path`: nothing is there, or what is
+    /// there is a document of this kind (an earlier run's), never a file of the user's that
+    /// happens to have the default name.
+    fn check_replaceable(path: &Path) -> Result<(), DocumentError> {
+        let found = match fs::read(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(DocumentError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+            Ok(bytes) => std::str::from_utf8(&bytes).ok().and_then(format_of),
+        };
+        if found.as_deref() == Some(Self::FORMAT) {
+            return Ok(());
+        }
+        Err(DocumentError::NotOurs {
+            path: path.to_path_buf(),
+            what: Self::WHAT,
+            found: found.map_or("no loadcast format field".to_string(), |f| {
+                format!("its format is {f:?}")
+            }),
+        })
+    }
+
+    /// Writes atomically: a temporary file beside it, then a rename; over an earlier document
+    /// of this kind only ([`Document::check_replaceable`]).
     fn save(&self, path: &Path) -> Result<(), DocumentError> {
+        Self::check_replaceable(path)?;
         let io_err = |source| DocumentError::Io {
             path: path.to_path_buf(),
             source,

@@ -43,6 +43,10 @@ pub fn run(args: RunArgs, store: &StoreArgs) -> Result<u8, Failure> {
             ))
         })?;
     }
+    if let Some(out) = local_out {
+        RunResult::check_replaceable(out)
+            .map_err(|e| Failure::usage(format!("{e}; nothing was run")))?;
+    }
     let stop = Cancel::new();
     crate::interrupt::cancel_on_ctrl_c("stopping the load and saving a partial result", &stop)?;
     let mut display = Display::new(args.progress, plan.duration());

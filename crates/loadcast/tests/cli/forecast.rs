@@ -97,6 +97,80 @@ fn forecast_reads_history_writes_a_projection_and_names_bad_lines() {
     assert_has(&text(&out.stderr), "yearly seasonality needs 548 samples");
 }
 
+/// `projection.json`, `capacity.json` and `<plan>.result.json` are common names: a file of the
+/// user's by that name is left as it was, with an error naming it (before any load for `run`
+/// and `capacity`), while loadcast's own earlier document is replaced.
+#[test]
+fn outputs_replace_loadcasts_own_documents_and_never_a_users_file() {
+    let _alone = measuring_alone();
+    let dir = workdir("forecast-own-files");
+    std::fs::write(dir.join("history.csv"), daily_history(50_000.0)).unwrap();
+    let theirs = "{\"mine\": true}\n";
+    std::fs::write(dir.join("projection.json"), theirs).unwrap();
+    let forecast = [
+        "forecast",
+        "history.csv",
+        "--traffic",
+        "requests",
+        "--horizon",
+        "30d",
+    ];
+    let out = run_in(&dir, &forecast);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_has(
+        &text(&out.stderr),
+        "projection.json: exists and is not a loadcast projection (no loadcast format field)",
+    );
+    let kept = std::fs::read_to_string(dir.join("projection.json")).unwrap_or_default();
+    assert_eq!(kept, theirs, "the user's file is untouched");
+    assert!(!dir.join("projection.json.partial").exists());
+
+    std::fs::remove_file(dir.join("projection.json")).unwrap();
+    for attempt in ["first", "over its own"] {
+        let out = run_in(&dir, &forecast);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{attempt}: {}",
+            text(&out.stderr)
+        );
+    }
+    let written = std::fs::read_to_string(dir.join("projection.json")).unwrap_or_default();
+    assert_has(&written, "\"format\": \"loadcast-projection\"");
+
+    // A run and a study find the file in their way before they send a request (the target
+    // here, port 9, is never reached); a loadcast document of another kind is not theirs
+    // to replace either.
+    write_plan(
+        &dir,
+        "http://127.0.0.1:9",
+        "[slo]\np99 = \"1s\"\n[load]\nmodel = \"open\"\nrate = \"1/s\"\nduration = \"1s\"",
+    );
+    for (file, content, command, refused) in [
+        (
+            "smoke.result.json",
+            theirs,
+            "run",
+            "smoke.result.json: exists and is not a loadcast run result (no loadcast format field)",
+        ),
+        (
+            "capacity.json",
+            written.as_str(),
+            "capacity",
+            "capacity.json: exists and is not a loadcast capacity study (its format is \"loadcast-projection\")",
+        ),
+    ] {
+        std::fs::write(dir.join(file), content).unwrap();
+        let out = run_in(&dir, &[command, "smoke.toml"]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert_has(&stderr, refused);
+        assert_has(&stderr, "nothing was");
+        let kept = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        assert_eq!(kept, content, "{command} left the user's {file} untouched");
+    }
+}
+
 #[test]
 fn a_plans_history_and_horizon_drive_forecast_and_grow() {
     // Every CLI test runs alone: a load or a growth beside a measurement is its noise.
