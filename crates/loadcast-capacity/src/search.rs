@@ -100,7 +100,7 @@ pub struct Step {
     pub valid: bool,
     /// Why the step failed or was invalid.
     pub note: Option<String>,
-    /// `geometric`, `confirm` or `bisect`.
+    /// `geometric`, `confirm`, `descend` (below a start that broke) or `bisect`.
     pub phase: String,
     /// Seconds of light probing before this step until the target held the SLO again (after a
     /// broken step); `None` when the step before it held.
@@ -297,6 +297,10 @@ fn recover(
     Ok((waited.as_secs_f64(), false))
 }
 
+/// Steps a search takes below a start that broke, at most: a start 5× (factor 1.5) to 16×
+/// (factor 2) above the capacity is still found.
+const DESCENT_STEPS: usize = 4;
+
 /// Finds the highest arrival rate at which every threshold holds.
 pub fn search(
     probe: &mut dyn Probe,
@@ -386,6 +390,36 @@ pub fn search_with(
         }
         bad = Some(rate);
         break;
+    }
+    // The start already broke: the limit lies below it (a `--from` set too high, a busier
+    // machine than the one it was chosen on). Step down by the same factor, a few steps at
+    // most, until a rate holds; the bisection then closes the bracket. A step that began before
+    // the target recovered from the one above says nothing of its own rate, so it does not
+    // lower the bracket's top. A target that failed every request and did not recover even at
+    // the recovery rate is down: searching lower would only wait for it again.
+    let down = |s: &Step| s.unrecovered && s.error_rate >= 1.0;
+    if let (None, Some(mut high)) = (good, bad) {
+        let mut rate = high;
+        for _ in 0..DESCENT_STEPS {
+            if steps.len() >= options.max_steps || steps.last().is_some_and(down) {
+                break;
+            }
+            rate /= options.factor;
+            // Recovery probes at a quarter of the rate about to be tried, not of the start.
+            let step = run(rate, "descend", &mut steps, Some(rate), &mut needs_recovery)?;
+            if !step.valid {
+                generator_limited = true;
+                break;
+            }
+            if step.passed {
+                good = Some(rate);
+                break;
+            }
+            if !step.unrecovered {
+                high = rate;
+            }
+        }
+        bad = Some(high);
     }
     // Bisection between the last good and the first bad rate.
     if let (Some(mut low), Some(mut high)) = (good, bad) {

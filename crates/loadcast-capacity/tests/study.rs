@@ -93,6 +93,71 @@ fn the_found_capacity_of_a_known_target_does_not_move_with_the_factor() {
     assert!(hi / lo < 1.05, "capacities by factor: {found:?}");
 }
 
+/// A search that starts above the capacity (a `--from` chosen on a faster machine) steps down
+/// and finds it, instead of reporting that the target holds nothing; a target that holds
+/// nothing near the start (down) is not searched lower, so it costs no more waiting.
+#[test]
+fn a_search_that_starts_above_the_capacity_steps_down_to_it() {
+    let rows = Rc::new(Cell::new(10_000.0));
+    let truth = 1000.0 * 96.0 / (96.0 + 4.6);
+    for from in [1_500.0, 3_000.0] {
+        let mut target = ScanTarget::new(4.0, 0.004, 0.0, rows.clone());
+        let start = SearchOptions {
+            from,
+            ..options(1.5)
+        };
+        let point = search(&mut target, &slo_p99(100), &start)
+            .unwrap_or_else(|e| panic!("from {from}: {e}"));
+        let phases: Vec<(f64, bool, &str)> = point
+            .steps
+            .iter()
+            .map(|s| (s.rate, s.passed, s.phase.as_str()))
+            .collect();
+        assert!(
+            (point.capacity() / truth - 1.0).abs() < 0.04,
+            "from {from}/s: found {:.1}/s, truth {truth:.1}/s; steps {phases:?}",
+            point.capacity()
+        );
+        assert!(
+            phases.iter().any(|(_, _, phase)| *phase == "descend"),
+            "{phases:?}"
+        );
+    }
+    // A target that refuses every request is down: not searched lower.
+    let _ = rows;
+    let mut down = Refusing;
+    let start = SearchOptions {
+        from: 1_500.0,
+        ..options(1.5)
+    };
+    let point = search(&mut down, &slo_p99(100), &start).unwrap_or_else(|e| panic!("{e}"));
+    let phases: Vec<(f64, bool, &str)> = point
+        .steps
+        .iter()
+        .map(|s| (s.rate, s.passed, s.phase.as_str()))
+        .collect();
+    assert_eq!(point.capacity(), 0.0, "{phases:?}");
+    assert_eq!(
+        phases.len(),
+        2,
+        "the step and its confirmation only: {phases:?}"
+    );
+}
+
+/// A target that answers every request with an error: down.
+struct Refusing;
+
+impl loadcast_capacity::Probe for Refusing {
+    fn measure(
+        &mut self,
+        rate: f64,
+        hold: Duration,
+    ) -> Result<loadcast_stats::RunResult, loadcast_capacity::ProbeError> {
+        let sent = (rate * hold.as_secs_f64()).round() as u64;
+        Ok(support::result(rate, hold, 0, sent, 1.0, 1.0))
+    }
+}
+
 /// One figure: the capacity is the highest rate measured to hold the SLO, and the SLO the
 /// search quotes is the one that broke at the bracket's upper end.
 #[test]
