@@ -124,7 +124,6 @@ fn a_search_that_starts_above_the_capacity_steps_down_to_it() {
         );
     }
     // A target that refuses every request is down: not searched lower.
-    let _ = rows;
     let mut down = Refusing;
     let start = SearchOptions {
         from: 1_500.0,

@@ -2,8 +2,8 @@
 //! capacity studies — is a versioned JSON document: one `format` and `version` header checked
 //! before anything else is read, errors that name the file, line and column, and atomic writes
 //! (a reader never sees half a file) that replace only an earlier document of the same kind,
-//! never a file of the user's that has the default name. [`unbounded`] lets an infinite figure (a headroom with no
-//! demand, an interval with no upper end) be written and read back.
+//! never a file of the user's that has the default name. [`unbounded`] lets an infinite figure
+//! (a headroom with no demand, an interval with no upper end) be written and read back.
 
 use std::fs;
 use std::io::Write as _;
