@@ -136,7 +136,7 @@ fn one_offs(values: &[f64], period: Option<usize>, alike: bool) -> Vec<(usize, f
     // spike does not make its neighbours look like spikes too.
     let expected: Vec<Option<f64>> = (0..n)
         .map(|i| match period {
-            Some(p) => same_slot_line(&read, i, p, |_| true),
+            Some(p) => slot_line(&same_slot(&read, i, p, |_| true)),
             None => {
                 let near: Vec<f64> = (i.saturating_sub(3)..(i + 4).min(n))
                     .filter(|j| *j != i)
@@ -168,23 +168,28 @@ fn one_offs(values: &[f64], period: Option<usize>, alike: bool) -> Vec<(usize, f
     found
 }
 
-/// The Theil–Sen line through sample `i`'s slot in up to four cycles either side, at `i`, over
-/// the `usable` samples; `None` without one on each side and four in all (too few for one
-/// spike among them not to move the line).
-fn same_slot_line(
+/// Sample `i`'s slot in up to four cycles either side, over the `usable` samples: `(cycles
+/// from i, value)`.
+fn same_slot(
     values: &[f64],
     i: usize,
     period: usize,
     usable: impl Fn(usize) -> bool,
-) -> Option<f64> {
+) -> Vec<(f64, f64)> {
     let n = values.len();
-    let points: Vec<(f64, f64)> = (-4i64..=4)
+    (-4i64..=4)
         .filter(|k| *k != 0)
         .filter_map(|k| {
             let j = usize::try_from(i as i64 + k * period as i64).ok()?;
             (j < n && usable(j)).then(|| (k as f64, values[j]))
         })
-        .collect();
+        .collect()
+}
+
+/// The Theil–Sen line through a slot's `points` ([`same_slot`]), at the sample they surround;
+/// `None` without one on each side and four in all (too few for one spike among them not to
+/// move the line).
+fn slot_line(points: &[(f64, f64)]) -> Option<f64> {
     let before = points.iter().filter(|(k, _)| *k < 0.0).count();
     if before == 0 || before == points.len() || points.len() < 4 {
         return None;
@@ -306,8 +311,8 @@ fn one_off_note(
 }
 
 /// How many robust standard deviations from what its slot's samples around it say a sample
-/// must be to count as a one-off: far beyond a season's noise, where a load test against production, a broken
-/// scrape or a day the service all but stopped lands (Christmas Day in the taxi rides of
+/// must be to count as a one-off: far beyond a season's noise, where a load test against
+/// production, a broken scrape or a day the service all but stopped lands (Christmas Day in the taxi rides of
 /// bench/forecast: 379k where the same weekday holds 745k).
 pub const OUTLIER_SDS: f64 = 10.0;
 
@@ -326,21 +331,18 @@ fn kept_out(values: &[f64], inside: &[bool], period: Option<usize>) -> Vec<f64> 
 }
 
 /// What the `usable` samples around sample `i` say it would be: the line through the same slot
-/// in up to four cycles either side ([`same_slot_line`], so that a growing series is not
+/// in up to four cycles either side ([`slot_line`], so that a growing series is not
 /// filled in at an old level), else those samples' median; without a season, the line between
 /// the nearest ones.
 fn around(values: &[f64], i: usize, period: Option<usize>, usable: impl Fn(usize) -> bool) -> f64 {
     let n = values.len();
     match period {
-        Some(p) => same_slot_line(values, i, p, &usable).unwrap_or_else(|| {
-            let same_slot: Vec<f64> = (1..=4)
-                .flat_map(|k| [i.checked_sub(k * p), Some(i + k * p)])
-                .flatten()
-                .filter(|j| *j < n && usable(*j))
-                .map(|j| values[j])
-                .collect();
-            median(same_slot).unwrap_or(values[i])
-        }),
+        Some(p) => {
+            let points = same_slot(values, i, p, &usable);
+            slot_line(&points)
+                .or_else(|| median(points.iter().map(|(_, v)| *v).collect()))
+                .unwrap_or(values[i])
+        }
         None => {
             let before = (0..i).rev().find(|j| usable(*j));
             let after = (i + 1..n).find(|j| usable(*j));
