@@ -5,12 +5,13 @@
 //! A search brackets the limit between the highest rate that held and the lowest that broke; a
 //! capacity only moved when the brackets do not overlap (B held a rate A broke at, or broke at a
 //! rate A held). Anything inside the brackets is the search's resolution, not the service's
-//! change, however large the two figures' ratio looks.
+//! change, however large the two figures' ratio looks. A scale searched several times
+//! (`--repeat`) is judged by the span of all its searches: every one of B's held a rate every
+//! one of A's broke at, or the reverse.
 
 use serde::Serialize;
 
-use crate::search::BreakingPoint;
-use crate::study::CapacityStudy;
+use crate::study::{CapacityStudy, ScaleResult};
 
 /// How one scale's capacity moved from A to B.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -32,10 +33,14 @@ pub struct ScaleChange {
     pub scale: String,
     pub volume_a: Option<f64>,
     pub volume_b: Option<f64>,
-    /// `[held, broke]` of each search (`broke` = `held` when no break was found).
+    /// Each study's capacity at this scale ([`ScaleResult::capacity`]).
+    pub capacity_a: f64,
+    pub capacity_b: f64,
+    /// `[held, broke]` of each study's searches at this scale (`broke` = `held` when no break
+    /// was found; several searches: the lowest held and the highest broke).
     pub a: (f64, f64),
     pub b: (f64, f64),
-    /// `b.held / a.held − 1`.
+    /// `capacity_b / capacity_a − 1`.
     pub change: f64,
     pub verdict: Verdict,
 }
@@ -80,14 +85,16 @@ impl StudyComparison {
     }
 }
 
-fn judge(a: &BreakingPoint, b: &BreakingPoint) -> Verdict {
-    let complete = |p: &BreakingPoint| !p.interrupted && !p.generator_limited;
-    if !complete(a) || !complete(b) {
+fn judge(a: &ScaleResult, b: &ScaleResult) -> Verdict {
+    if a.lower_bound() || b.lower_bound() {
         return Verdict::Unjudged;
     }
-    match (a.broke_at, b.broke_at) {
-        (Some(broke_a), _) if b.capacity() >= broke_a => Verdict::Higher,
-        (_, Some(broke_b)) if broke_b <= a.capacity() => Verdict::Lower,
+    let broke = |s: &ScaleResult| s.breaking_point.broke_at.map(|_| s.interval().1);
+    let (held_a, _) = a.interval();
+    let (held_b, _) = b.interval();
+    match (broke(a), broke(b)) {
+        (Some(broke_a), _) if held_b >= broke_a => Verdict::Higher,
+        (_, Some(broke_b)) if broke_b <= held_a => Verdict::Lower,
         _ => Verdict::Within,
     }
 }
@@ -121,19 +128,20 @@ pub fn compare(a: &CapacityStudy, b: &CapacityStudy) -> StudyComparison {
                 ));
             }
         }
-        let (pa, pb) = (&sa.breaking_point, &sb.breaking_point);
         scales.push(ScaleChange {
             scale: sa.scale.clone(),
             volume_a: sa.volume,
             volume_b: sb.volume,
-            a: pa.interval(),
-            b: pb.interval(),
-            change: if pa.capacity() > 0.0 {
-                pb.capacity() / pa.capacity() - 1.0
+            capacity_a: sa.capacity(),
+            capacity_b: sb.capacity(),
+            a: sa.interval(),
+            b: sb.interval(),
+            change: if sa.capacity() > 0.0 {
+                sb.capacity() / sa.capacity() - 1.0
             } else {
                 f64::NAN
             },
-            verdict: judge(pa, pb),
+            verdict: judge(sa, sb),
         });
     }
     unmatched.extend(
@@ -162,6 +170,7 @@ pub fn compare(a: &CapacityStudy, b: &CapacityStudy) -> StudyComparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::search::BreakingPoint;
     use crate::study::ScaleResult;
 
     fn point(held: f64, broke: Option<f64>) -> BreakingPoint {
@@ -185,6 +194,7 @@ mod tests {
                 volume: Some(*volume),
                 bytes: None,
                 breaking_point: bp.clone(),
+                searches: Vec::new(),
                 plans: Vec::new(),
             })
             .collect();

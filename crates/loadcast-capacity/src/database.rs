@@ -201,6 +201,7 @@ mod tests {
             volume: None,
             bytes: None,
             breaking_point: bp,
+            searches: Vec::new(),
             plans,
         }
     }

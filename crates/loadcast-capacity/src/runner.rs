@@ -97,6 +97,9 @@ pub struct StudySpec {
     pub runway: Option<RunwayInput>,
     /// Today's search, already done by the caller: not searched twice.
     pub today: Option<ScaleResult>,
+    /// Searches at each scale (at least one): its capacity is their median, and the spread
+    /// between them is what a change must leave to count (`compare`, the runway's interval).
+    pub repeat: usize,
 }
 
 /// A study's volumes may drift this far from a scale's target (batches, concurrent writers).
@@ -105,10 +108,21 @@ const REACHED_TOLERANCE: f64 = 0.01;
 /// What the study is doing, for the terminal.
 #[derive(Debug)]
 pub enum StudyEvent<'a> {
-    Growing { label: &'a str, rows: f64 },
-    Searching { label: &'a str, rows: Option<f64> },
+    Growing {
+        label: &'a str,
+        rows: f64,
+    },
+    /// A search begins: `round` is `(this one, of how many)` at this scale.
+    Searching {
+        label: &'a str,
+        rows: Option<f64>,
+        round: (usize, usize),
+    },
     Step(&'a Step),
-    Sweep { users: u32, throughput: f64 },
+    Sweep {
+        users: u32,
+        throughput: f64,
+    },
 }
 
 /// Receives a study's progress.
@@ -232,6 +246,7 @@ pub fn run_study(
             observer.event(StudyEvent::Searching {
                 label: &today_label,
                 rows: today_volume.map(|v| v.rows),
+                round: (1, spec.repeat.max(1)),
             });
             let today = search_scale(
                 &mut probe,
@@ -280,6 +295,7 @@ pub fn run_study(
         observer.event(StudyEvent::Searching {
             label,
             rows: Some(reached.rows),
+            round: (1, spec.repeat.max(1)),
         });
         let searched = search_scale(
             &mut probe,
@@ -301,9 +317,10 @@ pub fn run_study(
     Ok(finish(study, spec, &mut probe, observer))
 }
 
-/// One scale's search. When the user stops it, the steps measured so far are kept as an
-/// interrupted breaking point (the highest rate they held, a lower bound) and the study says so;
-/// `None` when no step had ended.
+/// One scale's searches (`spec.repeat` of them; the median stands for the scale). When the
+/// user stops one, the searches that ended stand; when none had, the steps measured so far are
+/// kept as an interrupted breaking point (the highest rate they held, a lower bound) and the
+/// study says so; `None` when no step had ended.
 fn search_scale(
     probe: &mut Cancellable<'_>,
     observer: &mut dyn StudyObserver,
@@ -312,32 +329,62 @@ fn search_scale(
     volume: Option<Volume>,
     warnings: &mut Vec<String>,
 ) -> Result<Option<ScaleResult>, CapacityError> {
-    let mut seen: Vec<Step> = Vec::new();
-    let searched = search::search_with(probe, &spec.thresholds, &spec.search, &mut |step| {
-        seen.push(step.clone());
-        observer.event(StudyEvent::Step(step))
-    });
-    let point = match searched {
-        Ok(point) => point,
-        Err(e) if e.is_interrupted() && seen.is_empty() => return Ok(None),
-        Err(e) if e.is_interrupted() => {
-            let point = BreakingPoint::interrupted(seen);
-            warnings.push(format!(
-                "interrupted during the search at {label} after {} steps: {:.1}/s held so far is a lower bound of the capacity, not the capacity",
-                point.steps.len(),
-                point.max_rate
-            ));
-            point
+    let repeat = spec.repeat.max(1);
+    let mut points: Vec<BreakingPoint> = Vec::new();
+    for round in 1..=repeat {
+        if round > 1 {
+            observer.event(StudyEvent::Searching {
+                label,
+                rows: volume.map(|v| v.rows),
+                round: (round, repeat),
+            });
+            // The last search ended on a broken step: its backlog is not the next one's start.
+            let broke_last = points
+                .last()
+                .and_then(|p| p.steps.last())
+                .is_some_and(|s| !s.passed);
+            if broke_last {
+                match search::recover(probe, &spec.thresholds, &spec.search, None) {
+                    Ok(_) => {}
+                    Err(ProbeError::Interrupted) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
-        Err(e) => return Err(e),
-    };
-    let mut scale = ScaleResult {
-        scale: label.to_string(),
-        volume: volume.map(|v| v.rows),
-        bytes: volume.and_then(|v| v.bytes),
-        breaking_point: point,
-        plans: Vec::new(),
-    };
+        let mut seen: Vec<Step> = Vec::new();
+        let searched = search::search_with(probe, &spec.thresholds, &spec.search, &mut |step| {
+            seen.push(step.clone());
+            observer.event(StudyEvent::Step(step))
+        });
+        match searched {
+            Ok(point) => points.push(point),
+            Err(e) if e.is_interrupted() && !points.is_empty() => {
+                warnings.push(format!(
+                    "interrupted during search {round} of {repeat} at {label}: its capacity is the median of the {} searches that ended",
+                    points.len()
+                ));
+                break;
+            }
+            Err(e) if e.is_interrupted() && seen.is_empty() => return Ok(None),
+            Err(e) if e.is_interrupted() => {
+                let point = BreakingPoint::interrupted(seen);
+                warnings.push(format!(
+                    "interrupted during the search at {label} after {} steps: {:.1}/s held so far is a lower bound of the capacity, not the capacity",
+                    point.steps.len(),
+                    point.max_rate
+                ));
+                points.push(point);
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let mut scale = ScaleResult::of_searches(
+        label,
+        volume.map(|v| v.rows),
+        volume.and_then(|v| v.bytes),
+        points,
+    );
     // Asked at this volume, before the data grows again: the plans of this scale.
     let top: Vec<String> = scale
         .knee()
@@ -358,13 +405,13 @@ fn fit_data(
         .scales
         .iter()
         // Lower bounds are not capacities: a fit through them would move the runway.
-        .filter(|s| !s.breaking_point.generator_limited && !s.breaking_point.interrupted)
+        .filter(|s| !s.lower_bound())
         .filter_map(|s| {
             Some(DataPoint {
                 volume: s.volume?,
-                capacity: s.breaking_point.capacity(),
+                capacity: s.capacity(),
                 bytes: s.bytes,
-                bracket: Some(s.breaking_point.interval()),
+                bracket: Some(s.interval()),
             })
         })
         .collect();
@@ -441,7 +488,7 @@ fn finish(
         }
     }
     // No runway from a search that was stopped: its figure is only a lower bound.
-    let today = study.today().filter(|t| !t.interrupted);
+    let today = study.today().filter(|t| !t.breaking_point.interrupted);
     if let (Some(input), Some(today)) = (&spec.runway, today) {
         let (low, high) = today.interval();
         let today_capacity = Prediction {

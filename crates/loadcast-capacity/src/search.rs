@@ -278,7 +278,7 @@ pub fn judge(
 /// Light probes after a broken step until the target holds the SLO again: the rate a quarter
 /// of the last good one (or of the start), each `recovery_hold` long. Returns the seconds it
 /// took and whether it recovered within `max_recovery`.
-fn recover(
+pub(crate) fn recover(
     probe: &mut dyn Probe,
     thresholds: &[Threshold],
     options: &SearchOptions,

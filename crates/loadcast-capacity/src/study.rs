@@ -18,6 +18,28 @@ impl loadcast_stats::Document for CapacityStudy {
     const WHAT: &'static str = "capacity study";
 }
 
+/// One of several searches at a scale, by its bracket: what `compare` and the runway judge the
+/// spread between repeated searches by.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchBracket {
+    /// The highest rate that held every SLO.
+    pub held: f64,
+    /// The lowest rate that broke one (none found: `None`).
+    pub broke_at: Option<f64>,
+    /// A lower bound only: the generator fell behind, or the user stopped the search.
+    pub lower_bound: bool,
+}
+
+impl SearchBracket {
+    pub fn of(point: &BreakingPoint) -> Self {
+        Self {
+            held: point.capacity(),
+            broke_at: point.broke_at,
+            lower_bound: point.generator_limited || point.interrupted,
+        }
+    }
+}
+
 /// The breaking point at one data scale.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScaleResult {
@@ -27,13 +49,79 @@ pub struct ScaleResult {
     pub volume: Option<f64>,
     /// Size of the database on disk at this scale.
     pub bytes: Option<f64>,
+    /// The search whose capacity is the scale's: the median of the searches when the scale
+    /// was searched more than once (the lower middle one of an even number), else the one.
     pub breaking_point: BreakingPoint,
+    /// Every search at this scale, in the order run, when there were several (`--repeat`);
+    /// empty for a single search.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub searches: Vec<SearchBracket>,
     /// How the database planned the top statements at this scale.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plans: Vec<loadcast_stats::StatementPlan>,
 }
 
 impl ScaleResult {
+    /// A scale measured by one search or more (`points` in the order run, at least one): the
+    /// median one stands for the scale; each one's bracket is kept when there were several.
+    pub fn of_searches(
+        label: &str,
+        volume: Option<f64>,
+        bytes: Option<f64>,
+        mut points: Vec<BreakingPoint>,
+    ) -> Self {
+        let searches = if points.len() > 1 {
+            points.iter().map(SearchBracket::of).collect()
+        } else {
+            Vec::new()
+        };
+        let mut order: Vec<usize> = (0..points.len()).collect();
+        order.sort_by(|&a, &b| points[a].capacity().total_cmp(&points[b].capacity()));
+        let median = order[(order.len().max(1) - 1) / 2];
+        Self {
+            scale: label.to_string(),
+            volume,
+            bytes,
+            breaking_point: points.swap_remove(median),
+            searches,
+            plans: Vec::new(),
+        }
+    }
+
+    /// **The** capacity at this scale: [`BreakingPoint::capacity`] of the search that stands
+    /// for it (the median of several).
+    pub fn capacity(&self) -> f64 {
+        self.breaking_point.capacity()
+    }
+
+    /// Where the true limit lies, by every search: from the lowest rate a search held to the
+    /// highest at which one broke (one search: its bracket). Repeated searches of one target
+    /// land apart by more than one search's bracket (the machine's load, the target's caches);
+    /// this is the spread a change must leave to be one.
+    pub fn interval(&self) -> (f64, f64) {
+        if self.searches.is_empty() {
+            return self.breaking_point.interval();
+        }
+        let held = self
+            .searches
+            .iter()
+            .map(|s| s.held)
+            .fold(f64::MAX, f64::min);
+        let broke = self
+            .searches
+            .iter()
+            .map(|s| s.broke_at.unwrap_or(s.held))
+            .fold(0.0, f64::max);
+        (held, broke)
+    }
+
+    /// Every search at this scale was a lower bound (the generator fell behind, or the user
+    /// stopped it).
+    pub fn lower_bound(&self) -> bool {
+        let point = &self.breaking_point;
+        point.generator_limited || point.interrupted
+    }
+
     /// The step at the knee: the one that broke at the lowest rate, else the highest that
     /// held — where the database's view says why capacity ends here.
     pub fn knee(&self) -> Option<&crate::search::Step> {
@@ -108,7 +196,7 @@ impl CapacityStudy {
     }
 
     /// Today's capacity: the first scale's.
-    pub fn today(&self) -> Option<&BreakingPoint> {
-        self.scales.first().map(|s| &s.breaking_point)
+    pub fn today(&self) -> Option<&ScaleResult> {
+        self.scales.first()
     }
 }

@@ -59,6 +59,10 @@ pub struct WatchSpec {
     pub interval: Duration,
 }
 
+/// Searches a scale may repeat, at most: each repeats every step, so a typo's 30 would hold a
+/// study for hours.
+pub const MAX_REPEAT: usize = 9;
+
 /// `[capacity]`: the breaking-point search, the data scales and the concurrency sweep.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CapacitySpec {
@@ -72,6 +76,8 @@ pub struct CapacitySpec {
     pub table: Option<String>,
     /// Concurrency levels for the USL sweep.
     pub users: Vec<u32>,
+    /// Searches at each scale; the capacity is their median.
+    pub repeat: Option<usize>,
 }
 
 /// A data scale of the capacity study.

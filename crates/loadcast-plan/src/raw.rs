@@ -53,6 +53,7 @@ pub(crate) struct RawCapacity {
     pub table: Option<Spanned<String>>,
     #[serde(default)]
     pub users: Vec<Spanned<i64>>,
+    pub repeat: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -27,6 +27,8 @@ pub struct StudySettings {
     pub allow_database: Option<String>,
     /// Today's search, done already.
     pub today: Option<ScaleResult>,
+    /// Searches at each scale [default: capacity.repeat, else 1].
+    pub repeat: Option<usize>,
 }
 
 /// A forecast's path as the runway reads it.
@@ -54,6 +56,7 @@ pub fn study_spec(resolved: &ResolvedPlan<'_>, settings: &StudySettings) -> Stud
         data_scales: Vec::new(),
         table: None,
         users: Vec::new(),
+        repeat: None,
     });
     let search = SearchOptions {
         from: settings.from.or(c.from).unwrap_or(50.0),
@@ -116,5 +119,6 @@ pub fn study_spec(resolved: &ResolvedPlan<'_>, settings: &StudySettings) -> Stud
         },
         runway,
         today: settings.today.clone(),
+        repeat: settings.repeat.or(c.repeat).unwrap_or(1),
     }
 }

@@ -115,6 +115,24 @@ fn a_good_plan_becomes_typed() {
 }
 
 #[test]
+fn capacity_searches_repeat_a_bounded_whole_number_of_times() {
+    let with = |repeat: &str| format!("{GOOD}\n[capacity]\nrepeat = {repeat}\n");
+    let plan = parse(&with("3"), Path::new("plan.toml")).unwrap();
+    assert_eq!(plan.capacity.and_then(|c| c.repeat), Some(3));
+    for bad in ["0", "30", "-1"] {
+        let text = with(bad);
+        let e = err(&text);
+        let line = text.lines().position(|l| l.starts_with("repeat")).unwrap() + 1;
+        assert!(
+            e.starts_with(&format!(
+                "plan.toml:{line}:10: `capacity.repeat`: {bad} is not a number of searches"
+            )),
+            "{e}"
+        );
+    }
+}
+
+#[test]
 fn a_bad_rate_names_line_column_key_value_and_expectation() {
     let text = GOOD.replace(
         r#"{ rate = "1200/s", over = "2m" }"#,

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use loadcast_capacity::runway::RunwayView;
-use loadcast_capacity::{BreakingPoint, CapacityStudy, Step};
+use loadcast_capacity::{BreakingPoint, CapacityStudy, ScaleResult, Step};
 use loadcast_stats::time::format_date;
 
 use crate::si;
@@ -32,8 +32,29 @@ fn view_line(name: &str, v: &RunwayView) -> String {
 }
 
 /// **The** capacity figure, written the same way in the terminal, the HTML and the run store:
-/// the highest rate measured to hold every SLO, with the bracket the true limit lies in.
-pub fn capacity_figure(b: &BreakingPoint) -> String {
+/// the highest rate measured to hold every SLO, with the bracket the true limit lies in, and
+/// the span of the searches when the scale was searched more than once.
+pub fn capacity_figure(scale: &ScaleResult) -> String {
+    let figure = search_figure(&scale.breaking_point);
+    match scale.searches.as_slice() {
+        [] | [_] => figure,
+        searches => {
+            let (low, high) = searches
+                .iter()
+                .map(|s| s.held)
+                .fold((f64::MAX, 0.0_f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+            format!(
+                "{figure}, the median of {} searches (they held {}–{}/s)",
+                searches.len(),
+                si(low),
+                si(high)
+            )
+        }
+    }
+}
+
+/// One search's figure: what it held and where it broke.
+fn search_figure(b: &BreakingPoint) -> String {
     let figure = format!("{}/s", si(b.capacity()));
     if b.interrupted {
         return format!("{figure} (held so far; interrupted before a break)");
@@ -107,7 +128,7 @@ pub fn capacity_summary(s: &CapacityStudy) -> String {
             scale
                 .volume
                 .map_or(String::new(), |v| format!(", {} rows", si(v))),
-            capacity_figure(b),
+            capacity_figure(scale),
             if b.generator_limited {
                 " — GENERATOR-LIMITED: a lower bound, not the target's capacity"
             } else {
@@ -116,6 +137,26 @@ pub fn capacity_summary(s: &CapacityStudy) -> String {
         );
         if let Some(first) = &b.first_broken {
             let _ = writeln!(out, "  what broke at the upper end: {first}");
+        }
+        if !scale.searches.is_empty() {
+            for (i, search) in scale.searches.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "  search {} of {}: held {}/s{}{}",
+                    i + 1,
+                    scale.searches.len(),
+                    si(search.held),
+                    search
+                        .broke_at
+                        .map_or(String::new(), |r| format!(", broke at {}/s", si(r))),
+                    if search.lower_bound {
+                        " (a lower bound)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            let _ = writeln!(out, "  the steps of the median search:");
         }
         let _ = writeln!(out, "{STEP_HEADER}");
         for st in &b.steps {
@@ -234,9 +275,11 @@ pub fn study_comparison_text(
     let _ = writeln!(
         out,
         "{:<10} {:>9} {:>24} {:>24} {:>8}  judged",
-        "scale", "rows", "A held [broke at]", "B held [broke at]", "change"
+        "scale", "rows", "A capacity [limit in]", "B capacity [limit in]", "change"
     );
-    let bracket = |(held, broke): (f64, f64)| format!("{}/s [{}/s]", si(held), si(broke));
+    let bracket = |capacity: f64, (held, broke): (f64, f64)| {
+        format!("{}/s [{}–{}]", si(capacity), si(held), si(broke))
+    };
     let rows = |v: Option<f64>| v.map_or("-".to_string(), si);
     for s in &c.scales {
         let verdict = match s.verdict {
@@ -254,8 +297,8 @@ pub fn study_comparison_text(
             } else {
                 format!("{}→{}", rows(s.volume_a), rows(s.volume_b))
             },
-            bracket(s.a),
-            bracket(s.b),
+            bracket(s.capacity_a, s.a),
+            bracket(s.capacity_b, s.b),
             s.change * 100.0
         );
     }

@@ -282,7 +282,7 @@ fn capacity_section(out: &mut String, s: &CapacityStudy) {
             ),
             &format!(
                 "{}{}",
-                crate::capacity::capacity_figure(b),
+                crate::capacity::capacity_figure(scale),
                 if b.generator_limited {
                     " (≥, generator-limited)"
                 } else {

@@ -308,6 +308,10 @@ pub struct CapacityArgs {
     /// Bisection stops when the bracket is narrower than this share.
     #[arg(long, default_value_t = 0.05)]
     pub precision: f64,
+    /// Searches at each scale: the capacity is their median, and `compare` judges a change by
+    /// the spread between them [default: capacity.repeat, else 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=loadcast_plan::MAX_REPEAT as i64))]
+    pub repeat: Option<u8>,
     /// Most search steps per scale.
     #[arg(long, default_value_t = 20)]
     pub max_steps: usize,

@@ -26,6 +26,7 @@ impl From<&CapacityArgs> for StudySettings {
             usl: args.usl,
             allow_database: args.allow_database.clone(),
             today: None,
+            repeat: args.repeat.map(usize::from),
         }
     }
 }
@@ -41,10 +42,14 @@ impl StudyObserver for StudyPrinter {
             StudyEvent::Growing { label, rows } => {
                 eprintln!("loadcast: growing the data to {label} ({rows:.0} rows)")
             }
-            StudyEvent::Searching { label, rows } => {
+            StudyEvent::Searching { label, rows, round } => {
                 eprintln!(
-                    "loadcast: searching the breaking point at {label}{}",
-                    rows.map_or(String::new(), |v| format!(" ({v:.0} rows)"))
+                    "loadcast: searching the breaking point at {label}{}{}",
+                    rows.map_or(String::new(), |v| format!(" ({v:.0} rows)")),
+                    match round {
+                        (_, 1) => String::new(),
+                        (i, n) => format!(", search {i} of {n}"),
+                    }
                 );
                 // Each search's steps under the headings the final table uses.
                 if self.verbose {

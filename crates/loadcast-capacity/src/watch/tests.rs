@@ -29,6 +29,7 @@ fn scale(label: &str, volume: f64, capacity: f64, p99: f64) -> ScaleResult {
             steps_after_break: 1,
             interrupted: false,
         },
+        searches: Vec::new(),
         plans: Vec::new(),
     }
 }

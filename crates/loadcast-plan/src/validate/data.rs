@@ -179,6 +179,22 @@ impl Validator<'_> {
                 }
             }
         }
+        let repeat = match &c.repeat {
+            None => None,
+            Some(r) => match usize::try_from(*r.get_ref()) {
+                Ok(n) if (1..=MAX_REPEAT).contains(&n) => Some(n),
+                _ => {
+                    self.error(
+                        r,
+                        "capacity.repeat",
+                        format!("{} is not a number of searches", r.get_ref()),
+                        Some(&format!("a whole number from 1 to {MAX_REPEAT}, such as 3")),
+                    );
+                    ok = false;
+                    None
+                }
+            },
+        };
         let (hold, warmup) = (hold?, warmup?);
         ok.then(|| CapacitySpec {
             from,
@@ -188,6 +204,7 @@ impl Validator<'_> {
             data_scales,
             table: c.table.as_ref().map(|t| t.get_ref().clone()),
             users,
+            repeat,
         })
     }
 

@@ -252,6 +252,7 @@ fn two_capacity_studies_compare_by_their_searches_brackets_and_gate_ci() {
                     steps_after_break: 2,
                     interrupted: false,
                 },
+                searches: Vec::new(),
                 plans: Vec::new(),
             })
             .collect();

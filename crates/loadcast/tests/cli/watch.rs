@@ -108,6 +108,7 @@ fn write_study(dir: &Path, plan: &Path) -> PathBuf {
                 steps_after_break: 1,
                 interrupted: false,
             },
+            searches: Vec::new(),
             plans: Vec::new(),
         });
     }
