@@ -392,6 +392,20 @@ impl DataModel {
         }
     }
 
+    /// Capacity fell faster than the data grew: `1/C = a + b·V` with `a < 0`, the per-request
+    /// work more than proportional to the rows. A scan's cost grows with the rows; more than
+    /// that is a step between the scales (the working set outgrew a cache), and the fit carries
+    /// that step's pace on to the horizon. `(smallest, largest)` measured points when it did.
+    pub fn superlinear(&self) -> Option<(DataPoint, DataPoint)> {
+        if self.form != Form::Inverse || self.a >= 0.0 {
+            return None;
+        }
+        let by_volume = |x: &&DataPoint, y: &&DataPoint| x.volume.total_cmp(&y.volume);
+        let first = self.points.iter().min_by(by_volume)?;
+        let last = self.points.iter().max_by(by_volume)?;
+        Some((*first, *last))
+    }
+
     /// The largest measured volume.
     pub fn measured_up_to(&self) -> f64 {
         self.points.iter().map(|p| p.volume).fold(0.0, f64::max)
@@ -437,6 +451,19 @@ mod tests {
 
     fn point(volume: f64, capacity: f64) -> DataPoint {
         DataPoint::new(volume, capacity)
+    }
+
+    #[test]
+    fn capacity_falling_faster_than_the_data_grows_is_told_apart_from_a_scan() {
+        // Twice the rows: a scan with a fixed cost keeps more than half its capacity.
+        let scan = fit(&[point(1e5, 200.0), point(2e5, 110.0)]).unwrap();
+        assert_eq!(scan.form, Form::Inverse);
+        assert!(scan.superlinear().is_none(), "a = {}", scan.a);
+        // 200/s → 80/s: less than half, a negative intercept; named by its two ends.
+        let step = fit(&[point(2e5, 80.0), point(1e5, 200.0)]).unwrap();
+        assert_eq!(step.form, Form::Inverse);
+        let (first, last) = step.superlinear().expect("a < 0");
+        assert_eq!((first.volume, last.volume), (1e5, 2e5), "a = {}", step.a);
     }
 
     #[test]

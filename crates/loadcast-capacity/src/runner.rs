@@ -433,6 +433,17 @@ fn fit_data(
             model.quality()
         ));
     }
+    if let Some((first, last)) = model.superlinear() {
+        study.warnings.push(format!(
+            "capacity fell faster than the data grew: {:.1}/s at {:.0} rows, {:.1}/s at {:.0} ({:.2}× the rows, {:.2}× the capacity). A scan's cost grows in proportion to the rows; more than that is a step between the scales (the working set outgrowing a cache), and the fit carries that pace on to the horizon: measure a scale between them, or at the horizon",
+            first.capacity,
+            first.volume,
+            last.capacity,
+            last.volume,
+            last.volume / first.volume,
+            last.capacity / first.capacity
+        ));
+    }
     if let Some(h) = spec.horizon_volume {
         study.at_horizon = Some(model.predict(h));
         study.horizon_volume = Some(h);
