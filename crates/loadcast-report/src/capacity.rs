@@ -13,7 +13,33 @@ pub(crate) fn when(t: Option<i64>) -> String {
     t.map_or("not within the horizon".into(), format_date)
 }
 
+/// Today's traffic is already above the capacity: the runway has no date ahead to give. The
+/// forecast's first step would be its "date", and that is the history's next step, which may
+/// lie days before today.
+pub(crate) fn short_now(v: &RunwayView) -> bool {
+    v.headroom_now < 1.0
+}
+
+/// When the headroom runs out, in words: a date, "not within the horizon", or "now" when
+/// today's traffic is already above the capacity ([`short_now`]).
+pub(crate) fn runs_out_when(headroom_now: f64, runs_out: Option<i64>) -> String {
+    if headroom_now < 1.0 {
+        "now: today's traffic is already above the capacity".into()
+    } else {
+        when(runs_out)
+    }
+}
+
 fn view_line(name: &str, v: &RunwayView) -> String {
+    if short_now(v) {
+        return format!(
+            "{name:<14} headroom now {:>5.2}×, at the peak {:>5.2}×, at the horizon {:>5.2}×; runs out {}",
+            v.headroom_now,
+            v.headroom_at_peak,
+            v.headroom_at_horizon,
+            runs_out_when(v.headroom_now, v.runs_out)
+        );
+    }
     format!(
         "{name:<14} headroom now {:>5.2}×, at the peak {:>5.2}×, at the horizon {:>5.2}×; runs out {}{}",
         v.headroom_now,
@@ -232,7 +258,7 @@ pub(crate) fn runway_lines(r: &loadcast_capacity::runway::Runway) -> String {
     );
     let _ = writeln!(out, "  {}", view_line("data-aware", &r.data_aware));
     let _ = writeln!(out, "  {}", view_line("traffic-only", &r.traffic_only));
-    if let Some(d) = r.days_earlier {
+    if let Some(d) = r.days_earlier.filter(|_| !short_now(&r.traffic_only)) {
         let _ = writeln!(
             out,
             "  the data-aware runway ends {d:.0} days earlier than the traffic-only one"
@@ -315,9 +341,56 @@ pub fn study_comparison_text(
             "runway (data-aware): headroom now {:.2}× → {:.2}×; runs out {} → {}",
             r.headroom_now_a,
             r.headroom_now_b,
-            when(r.runs_out_a),
-            when(r.runs_out_b)
+            runs_out_when(r.headroom_now_a, r.runs_out_a),
+            runs_out_when(r.headroom_now_b, r.runs_out_b),
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use loadcast_capacity::runway::Runway;
+
+    use super::*;
+
+    fn view(headroom_now: f64, runs_out: Option<i64>) -> RunwayView {
+        RunwayView {
+            headroom_now,
+            headroom_at_peak: headroom_now * 0.8,
+            headroom_at_horizon: headroom_now,
+            runs_out,
+            runs_out_p10: runs_out,
+            runs_out_p90: runs_out,
+            chance_within_horizon: f64::from(u8::from(runs_out.is_some())),
+        }
+    }
+
+    #[test]
+    fn a_runway_already_short_says_now_not_the_forecasts_first_date() {
+        // The history ended on 2026-12-04: the forecast's first step, where a service already
+        // short "runs out", is 2026-12-05, days before the study ran.
+        let first_step = 1_796_428_800;
+        let mut study = CapacityStudy::new("p", "h", "http://127.0.0.1:1", "now");
+        study.runway = Some(Runway {
+            now: first_step,
+            horizon: first_step + 180 * 86_400,
+            data_aware: view(0.69, Some(first_step)),
+            traffic_only: view(0.69, Some(first_step)),
+            days_earlier: Some(0.0),
+        });
+        let text = capacity_summary(&study);
+        assert!(
+            text.contains("runs out now: today's traffic is already above the capacity")
+                && !text.contains("runs out 2026-12-05")
+                && !text.contains("days earlier"),
+            "{text}"
+        );
+        // With headroom today, the date stands.
+        let ahead = view(1.3, Some(first_step + 40 * 86_400));
+        assert_eq!(
+            runs_out_when(ahead.headroom_now, ahead.runs_out),
+            "2027-01-14"
+        );
+    }
 }

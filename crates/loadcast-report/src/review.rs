@@ -330,7 +330,12 @@ pub fn review_markdown(
     if let Some(c) = capacity {
         risks.extend(c.warnings.iter().cloned());
         if let Some(r) = &c.runway {
-            if let Some(t) = r.data_aware.runs_out {
+            if crate::capacity::short_now(&r.data_aware) {
+                risks.push(format!(
+                    "The last capacity study found today's traffic already above the capacity (headroom now {:.2}×).",
+                    r.data_aware.headroom_now
+                ));
+            } else if let Some(t) = r.data_aware.runs_out {
                 risks.push(format!(
                     "The last capacity study says the headroom runs out on {} with growing data{}.",
                     format_date(t),
