@@ -71,6 +71,9 @@ pub struct StudyComparison {
     /// What differs between the studies beside the service (plan, target, the horizon's
     /// volume): their changes may be that, not the service's.
     pub differences: Vec<String>,
+    /// A scale compared was searched once in either study: its bracket is one search's
+    /// resolution, and how far a repeat of it lands (the run-to-run spread) is unknown.
+    pub single_searches: bool,
 }
 
 impl StudyComparison {
@@ -104,6 +107,7 @@ pub fn compare(a: &CapacityStudy, b: &CapacityStudy) -> StudyComparison {
     let mut scales = Vec::new();
     let mut unmatched = Vec::new();
     let mut differences = Vec::new();
+    let mut single_searches = false;
     if a.plan_hash != b.plan_hash {
         let short = |h: &str| h.get(..12).unwrap_or(h).to_string();
         differences.push(format!(
@@ -128,6 +132,7 @@ pub fn compare(a: &CapacityStudy, b: &CapacityStudy) -> StudyComparison {
                 ));
             }
         }
+        single_searches |= sa.searches.is_empty() || sb.searches.is_empty();
         scales.push(ScaleChange {
             scale: sa.scale.clone(),
             volume_a: sa.volume,
@@ -164,6 +169,7 @@ pub fn compare(a: &CapacityStudy, b: &CapacityStudy) -> StudyComparison {
         unmatched,
         runway,
         differences,
+        single_searches,
     }
 }
 
@@ -233,6 +239,10 @@ mod tests {
         assert_eq!(c.regressions(0.10), ["horizon: capacity -20.0%"]);
         assert!(c.regressions(0.25).is_empty());
         assert!(c.differences.is_empty(), "{:?}", c.differences);
+        assert!(
+            c.single_searches,
+            "one search per scale: the spread is unknown"
+        );
     }
 
     #[test]

@@ -691,6 +691,7 @@ fn repeated_searches_stand_by_their_median_and_compare_by_their_span() {
     let again = study(&[1.2, 0.85, 1.0]);
     let same = loadcast_capacity::compare::compare(&a, &again);
     assert_eq!(same.scales[0].verdict, Verdict::Within, "{:?}", same.scales);
+    assert!(!same.single_searches, "both measured their spread");
     // Every search of B below A's lowest: lower, whatever one search of A said.
     let slower = study(&[0.5, 0.55, 0.6]);
     let worse = loadcast_capacity::compare::compare(&a, &slower);

@@ -335,6 +335,12 @@ pub fn study_comparison_text(
             c.unmatched.join(", ")
         );
     }
+    if c.single_searches {
+        let _ = writeln!(
+            out,
+            "note: a scale searched once has only that search's bracket, and a repeat of it can land tens of percent away on a busy machine; `loadcast capacity --repeat 3` measures that spread, and compare then judges by it"
+        );
+    }
     if let Some(r) = &c.runway {
         let _ = writeln!(
             out,
