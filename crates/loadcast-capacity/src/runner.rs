@@ -360,7 +360,7 @@ fn search_scale(
             Ok(point) => points.push(point),
             Err(e) if e.is_interrupted() && !points.is_empty() => {
                 warnings.push(format!(
-                    "interrupted during search {round} of {repeat} at {label}: its capacity is the median of the {} searches that ended",
+                    "interrupted during search {round} of {repeat} at {label}: the capacity there is the median of the {} searches that ended",
                     points.len()
                 ));
                 break;
@@ -379,12 +379,14 @@ fn search_scale(
             Err(e) => return Err(e),
         }
     }
-    let mut scale = ScaleResult::of_searches(
+    let Some(mut scale) = ScaleResult::of_searches(
         label,
         volume.map(|v| v.rows),
         volume.and_then(|v| v.bytes),
         points,
-    );
+    ) else {
+        return Ok(None);
+    };
     // Asked at this volume, before the data grows again: the plans of this scale.
     let top: Vec<String> = scale
         .knee()

@@ -62,14 +62,15 @@ pub struct ScaleResult {
 }
 
 impl ScaleResult {
-    /// A scale measured by one search or more (`points` in the order run, at least one): the
-    /// median one stands for the scale; each one's bracket is kept when there were several.
+    /// A scale measured by one search or more (`points` in the order run): the median one
+    /// stands for the scale; each one's bracket is kept when there were several. `None`
+    /// without a search.
     pub fn of_searches(
         label: &str,
         volume: Option<f64>,
         bytes: Option<f64>,
         mut points: Vec<BreakingPoint>,
-    ) -> Self {
+    ) -> Option<Self> {
         let searches = if points.len() > 1 {
             points.iter().map(SearchBracket::of).collect()
         } else {
@@ -77,15 +78,15 @@ impl ScaleResult {
         };
         let mut order: Vec<usize> = (0..points.len()).collect();
         order.sort_by(|&a, &b| points[a].capacity().total_cmp(&points[b].capacity()));
-        let median = order[(order.len().max(1) - 1) / 2];
-        Self {
+        let median = *order.get(order.len().checked_sub(1)? / 2)?;
+        Some(Self {
             scale: label.to_string(),
             volume,
             bytes,
             breaking_point: points.swap_remove(median),
             searches,
             plans: Vec::new(),
-        }
+        })
     }
 
     /// **The** capacity at this scale: [`BreakingPoint::capacity`] of the search that stands
@@ -97,26 +98,29 @@ impl ScaleResult {
     /// Where the true limit lies, by every search: from the lowest rate a search held to the
     /// highest at which one broke (one search: its bracket). Repeated searches of one target
     /// land apart by more than one search's bracket (the machine's load, the target's caches);
-    /// this is the spread a change must leave to be one.
+    /// this is the spread a change must leave to be one. A search that is only a lower bound
+    /// (its generator fell behind) says nothing of where the limit is, unless all are.
     pub fn interval(&self) -> (f64, f64) {
-        if self.searches.is_empty() {
+        let complete: Vec<&SearchBracket> =
+            self.searches.iter().filter(|s| !s.lower_bound).collect();
+        let searches = if complete.is_empty() {
+            self.searches.iter().collect()
+        } else {
+            complete
+        };
+        if searches.is_empty() {
             return self.breaking_point.interval();
         }
-        let held = self
-            .searches
-            .iter()
-            .map(|s| s.held)
-            .fold(f64::MAX, f64::min);
-        let broke = self
-            .searches
+        let held = searches.iter().map(|s| s.held).fold(f64::MAX, f64::min);
+        let broke = searches
             .iter()
             .map(|s| s.broke_at.unwrap_or(s.held))
             .fold(0.0, f64::max);
         (held, broke)
     }
 
-    /// Every search at this scale was a lower bound (the generator fell behind, or the user
-    /// stopped it).
+    /// The search that stands for this scale is a lower bound (the generator fell behind, or
+    /// the user stopped it): not a capacity to fit or compare.
     pub fn lower_bound(&self) -> bool {
         let point = &self.breaking_point;
         point.generator_limited || point.interrupted
