@@ -16,14 +16,14 @@ pub(crate) fn when(t: Option<i64>) -> String {
 /// Today's traffic is already above the capacity: the runway has no date ahead to give. The
 /// forecast's first step would be its "date", and that is the history's next step, which may
 /// lie days before today.
-pub(crate) fn short_now(v: &RunwayView) -> bool {
-    v.headroom_now < 1.0
+pub(crate) fn short_now(headroom_now: f64) -> bool {
+    headroom_now < 1.0
 }
 
 /// When the headroom runs out, in words: a date, "not within the horizon", or "now" when
 /// today's traffic is already above the capacity ([`short_now`]).
 pub(crate) fn runs_out_when(headroom_now: f64, runs_out: Option<i64>) -> String {
-    if headroom_now < 1.0 {
+    if short_now(headroom_now) {
         "now: today's traffic is already above the capacity".into()
     } else {
         when(runs_out)
@@ -31,29 +31,21 @@ pub(crate) fn runs_out_when(headroom_now: f64, runs_out: Option<i64>) -> String 
 }
 
 fn view_line(name: &str, v: &RunwayView) -> String {
-    if short_now(v) {
-        return format!(
-            "{name:<14} headroom now {:>5.2}×, at the peak {:>5.2}×, at the horizon {:>5.2}×; runs out {}",
-            v.headroom_now,
-            v.headroom_at_peak,
-            v.headroom_at_horizon,
-            runs_out_when(v.headroom_now, v.runs_out)
-        );
-    }
+    let interval = match (v.runs_out_p10, v.runs_out_p90) {
+        _ if short_now(v.headroom_now) => String::new(),
+        (Some(a), Some(b)) => format!(" (80%: {} – {})", format_date(a), format_date(b)),
+        (Some(a), None) => format!(" (80%: {} – beyond the horizon)", format_date(a)),
+        _ => format!(
+            " ({:.0}% chance within the horizon)",
+            v.chance_within_horizon * 100.0
+        ),
+    };
     format!(
-        "{name:<14} headroom now {:>5.2}×, at the peak {:>5.2}×, at the horizon {:>5.2}×; runs out {}{}",
+        "{name:<14} headroom now {:>5.2}×, at the peak {:>5.2}×, at the horizon {:>5.2}×; runs out {}{interval}",
         v.headroom_now,
         v.headroom_at_peak,
         v.headroom_at_horizon,
-        when(v.runs_out),
-        match (v.runs_out_p10, v.runs_out_p90) {
-            (Some(a), Some(b)) => format!(" (80%: {} – {})", format_date(a), format_date(b)),
-            (Some(a), None) => format!(" (80%: {} – beyond the horizon)", format_date(a)),
-            _ => format!(
-                " ({:.0}% chance within the horizon)",
-                v.chance_within_horizon * 100.0
-            ),
-        }
+        runs_out_when(v.headroom_now, v.runs_out),
     )
 }
 
@@ -258,7 +250,10 @@ pub(crate) fn runway_lines(r: &loadcast_capacity::runway::Runway) -> String {
     );
     let _ = writeln!(out, "  {}", view_line("data-aware", &r.data_aware));
     let _ = writeln!(out, "  {}", view_line("traffic-only", &r.traffic_only));
-    if let Some(d) = r.days_earlier.filter(|_| !short_now(&r.traffic_only)) {
+    if let Some(d) = r
+        .days_earlier
+        .filter(|_| !short_now(r.traffic_only.headroom_now))
+    {
         let _ = writeln!(
             out,
             "  the data-aware runway ends {d:.0} days earlier than the traffic-only one"

@@ -363,14 +363,14 @@ fn runway_table(out: &mut String, r: &loadcast_capacity::runway::Runway) {
             v.headroom_now,
             v.headroom_at_peak,
             v.headroom_at_horizon,
-            if v.runs_out.is_some() || crate::capacity::short_now(v) {
+            if v.runs_out.is_some() || crate::capacity::short_now(v.headroom_now) {
                 "fail"
             } else {
                 "pass"
             },
             crate::capacity::runs_out_when(v.headroom_now, v.runs_out),
             match (v.runs_out_p10, v.runs_out_p90) {
-                _ if crate::capacity::short_now(v) => "—".to_string(),
+                _ if crate::capacity::short_now(v.headroom_now) => "—".to_string(),
                 (Some(a), Some(b)) => format!("{} – {}", format_date(a), format_date(b)),
                 (Some(a), None) => format!("{} – beyond the horizon", format_date(a)),
                 _ => format!(

@@ -330,7 +330,7 @@ pub fn review_markdown(
     if let Some(c) = capacity {
         risks.extend(c.warnings.iter().cloned());
         if let Some(r) = &c.runway {
-            if crate::capacity::short_now(&r.data_aware) {
+            if crate::capacity::short_now(r.data_aware.headroom_now) {
                 risks.push(format!(
                     "The last capacity study found today's traffic already above the capacity (headroom now {:.2}×).",
                     r.data_aware.headroom_now
