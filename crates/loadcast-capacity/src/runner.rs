@@ -359,9 +359,12 @@ fn search_scale(
         match searched {
             Ok(point) => points.push(point),
             Err(e) if e.is_interrupted() && !points.is_empty() => {
+                let ended = match points.len() {
+                    1 => "the one search that ended".to_string(),
+                    n => format!("the median of the {n} searches that ended"),
+                };
                 warnings.push(format!(
-                    "interrupted during search {round} of {repeat} at {label}: the capacity there is the median of the {} searches that ended",
-                    points.len()
+                    "interrupted during search {round} of {repeat} at {label}: the capacity there is {ended}"
                 ));
                 break;
             }

@@ -8,46 +8,14 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use loadcast_capacity::compare::Verdict;
 use loadcast_capacity::data::Form;
 use loadcast_capacity::runway::PathPoint;
 use loadcast_capacity::{
-    CapacityError, CapacityStudy, RunwayInput, ScaleTarget, SearchOptions, StudySpec, run_study,
-    search,
+    CapacityError, CapacityStudy, RunwayInput, ScaleTarget, SearchOptions, run_study, search,
 };
 use loadcast_stats::{Cancel, Document};
 use proptest::prelude::*;
-use support::{ScanTarget, Table, slo_p99};
-
-fn options(factor: f64) -> SearchOptions {
-    SearchOptions {
-        from: 20.0,
-        factor,
-        hold: Duration::from_secs(10),
-        warmup: Duration::from_secs(2),
-        precision: 0.02,
-        max_steps: 40,
-        ..SearchOptions::default()
-    }
-}
-
-fn spec(scales: Vec<ScaleTarget>, horizon: Option<f64>) -> StudySpec {
-    StudySpec {
-        plan_name: "synthetic".into(),
-        plan_hash: "0".into(),
-        target: "synthetic://queue".into(),
-        started_at: "2026-12-01T00:00:00Z".into(),
-        thresholds: slo_p99(100),
-        search: options(1.5),
-        table: Some("orders".into()),
-        scales,
-        horizon_volume: horizon,
-        usl_users: Vec::new(),
-        runway: None,
-        today: None,
-        repeat: 1,
-    }
-}
+use support::{ScanTarget, Table, options, slo_p99, spec};
 
 /// The found capacity must not depend on how the search steps: a step past capacity leaves a
 /// backlog, and the target is let recover before the next step is judged.
@@ -613,98 +581,5 @@ fn a_runway_from_an_unsupported_forecast_carries_the_caveat() {
             .any(|w| w.contains(why) && w.contains("read them as a range, not a date")),
         "the caveat stands beside the runway: {:?}",
         study.warnings
-    );
-}
-
-/// The target's capacity moved by a factor at each search (the machine's load, the target's
-/// caches): each warm-up at the search's first rate starts the next search.
-struct NoisyBySearch<'a> {
-    target: &'a mut ScanTarget,
-    noise: Rc<Cell<f64>>,
-    by_search: &'a [f64],
-    warmup: Duration,
-    searches: usize,
-}
-
-impl loadcast_capacity::Probe for NoisyBySearch<'_> {
-    fn measure(
-        &mut self,
-        rate: f64,
-        hold: Duration,
-    ) -> Result<loadcast_stats::RunResult, loadcast_capacity::ProbeError> {
-        if hold == self.warmup {
-            self.noise
-                .set(self.by_search[self.searches % self.by_search.len()]);
-            self.searches += 1;
-        }
-        self.target.measure(rate, hold)
-    }
-}
-
-/// A scale searched three times stands for its median search, keeps every search's bracket,
-/// and is compared by their span: a study inside it is within, one below it is lower, though
-/// each is tens of percent from the other's median.
-#[test]
-fn repeated_searches_stand_by_their_median_and_compare_by_their_span() {
-    let study = |by_search: &[f64]| -> CapacityStudy {
-        let mut target = ScanTarget::new(4.0, 0.004, 0.0, Rc::new(Cell::new(10_000.0)));
-        let noise = target.noise.clone();
-        let mut spec = spec(Vec::new(), None);
-        spec.repeat = by_search.len();
-        let mut probe = NoisyBySearch {
-            target: &mut target,
-            noise,
-            by_search,
-            warmup: spec.search.warmup,
-            searches: 0,
-        };
-        run_study(&spec, &mut probe, None, &mut (), &Cancel::new())
-            .unwrap_or_else(|e| panic!("{by_search:?}: {e}"))
-    };
-    // ρ ≤ 0.954 of 1000/s holds the 100 ms p99 (see the factor test).
-    let truth = 1000.0 * 96.0 / (96.0 + 4.6);
-    let a = study(&[0.8, 1.0, 1.25]);
-    let scale = &a.scales[0];
-    let held: Vec<f64> = scale.searches.iter().map(|s| s.held).collect();
-    eprintln!(
-        "searches held {held:?}; capacity {:.1}/s, span {:?}",
-        scale.capacity(),
-        scale.interval()
-    );
-    assert_eq!(held.len(), 3, "{:?}", scale.searches);
-    assert!(
-        (held[0] / (0.8 * truth) - 1.0).abs() < 0.05
-            && (held[2] / (1.25 * truth) - 1.0).abs() < 0.05,
-        "each search finds its own capacity: {held:?}, truth {truth:.1}/s × 0.8, 1, 1.25"
-    );
-    assert_eq!(scale.capacity(), held[1], "the median search stands");
-    assert!(scale.breaking_point.steps.iter().all(|s| !s.unrecovered));
-    let (low, high) = scale.interval();
-    assert!(low == held[0] && high > held[2], "span {low}..{high}");
-    let json = serde_json::to_value(&a).unwrap_or_default();
-    assert_eq!(
-        json["scales"][0]["searches"].as_array().map(Vec::len),
-        Some(3)
-    );
-    // Two of the same spread, in another order: the medians differ by a few percent at most,
-    // the spans overlap.
-    let again = study(&[1.2, 0.85, 1.0]);
-    let same = loadcast_capacity::compare::compare(&a, &again);
-    assert_eq!(same.scales[0].verdict, Verdict::Within, "{:?}", same.scales);
-    assert!(!same.single_searches, "both measured their spread");
-    // Every search of B below A's lowest: lower, whatever one search of A said.
-    let slower = study(&[0.5, 0.55, 0.6]);
-    let worse = loadcast_capacity::compare::compare(&a, &slower);
-    assert_eq!(
-        worse.scales[0].verdict,
-        Verdict::Lower,
-        "{:?}",
-        worse.scales
-    );
-    // The change is the medians': 0.55 / 1.0.
-    assert!(
-        (worse.scales[0].change + 0.45).abs() < 0.05,
-        "{:?}",
-        worse.scales
     );
 }

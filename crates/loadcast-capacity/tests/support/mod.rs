@@ -12,7 +12,9 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use loadcast_capacity::{Grower, GrowerError, Probe, ProbeError, Volume};
+use loadcast_capacity::{
+    Grower, GrowerError, Probe, ProbeError, ScaleTarget, SearchOptions, StudySpec, Volume,
+};
 use loadcast_stats::{
     ErrorKind, GeneratorStats, Metric, RequestStats, RunMeta, RunResult, RunStatus, Threshold,
 };
@@ -181,5 +183,37 @@ impl Grower for Table {
             self.rows.set(rows.max(self.rows.get()));
         }
         self.current()
+    }
+}
+
+/// The searches' options: 20/s first, 10 s steps, a 2% bracket.
+pub fn options(factor: f64) -> SearchOptions {
+    SearchOptions {
+        from: 20.0,
+        factor,
+        hold: Duration::from_secs(10),
+        warmup: Duration::from_secs(2),
+        precision: 0.02,
+        max_steps: 40,
+        ..SearchOptions::default()
+    }
+}
+
+/// A study of the synthetic queue at these scales after today's, one search each.
+pub fn spec(scales: Vec<ScaleTarget>, horizon: Option<f64>) -> StudySpec {
+    StudySpec {
+        plan_name: "synthetic".into(),
+        plan_hash: "0".into(),
+        target: "synthetic://queue".into(),
+        started_at: "2026-12-01T00:00:00Z".into(),
+        thresholds: slo_p99(100),
+        search: options(1.5),
+        table: Some("orders".into()),
+        scales,
+        horizon_volume: horizon,
+        usl_users: Vec::new(),
+        runway: None,
+        today: None,
+        repeat: 1,
     }
 }
