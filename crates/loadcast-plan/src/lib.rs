@@ -302,10 +302,14 @@ impl Plan {
                 .collect();
             let _ = writeln!(
                 out,
-                "capacity  from {}, ×{} per step, {} each; data scales {}{}",
+                "capacity  from {}, ×{} per step, {} each{}; data scales {}{}",
                 c.from.map_or("50/s".into(), |r| format!("{r}/s")),
                 c.factor.unwrap_or(1.5),
                 humantime::format_duration(c.hold.unwrap_or(std::time::Duration::from_secs(10))),
+                match c.repeat {
+                    Some(n) if n > 1 => format!("; {n} searches per scale, their median"),
+                    _ => String::new(),
+                },
                 scales.join(", "),
                 c.table
                     .as_ref()

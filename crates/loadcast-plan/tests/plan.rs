@@ -118,6 +118,11 @@ fn a_good_plan_becomes_typed() {
 fn capacity_searches_repeat_a_bounded_whole_number_of_times() {
     let with = |repeat: &str| format!("{GOOD}\n[capacity]\nrepeat = {repeat}\n");
     let plan = parse(&with("3"), Path::new("plan.toml")).unwrap();
+    let description = plan.describe();
+    assert!(
+        description.contains("3 searches per scale, their median"),
+        "{description}"
+    );
     assert_eq!(plan.capacity.and_then(|c| c.repeat), Some(3));
     for bad in ["0", "30", "-1"] {
         let text = with(bad);
