@@ -394,8 +394,11 @@ impl DataModel {
 
     /// Capacity fell faster than the data grew: `1/C = a + b·V` with `a < 0`, the per-request
     /// work more than proportional to the rows. A scan's cost grows with the rows; more than
-    /// that is a step between the scales (the working set outgrew a cache), and the fit carries
-    /// that step's pace on to the horizon. `(smallest, largest)` measured points when it did.
+    /// that is a step between the scales (the working set outgrew a cache), and a fit carries
+    /// that step's pace on past them. Only when the searches' brackets agree: the largest
+    /// scale's upper end still fell further than the rows grew from the smallest's lower end
+    /// (within the brackets, a fit's intercept is the searches' resolution). `(smallest,
+    /// largest)` measured points when it did.
     pub fn superlinear(&self) -> Option<(DataPoint, DataPoint)> {
         if self.form != Form::Inverse || self.a >= 0.0 {
             return None;
@@ -403,7 +406,9 @@ impl DataModel {
         let by_volume = |x: &&DataPoint, y: &&DataPoint| x.volume.total_cmp(&y.volume);
         let first = self.points.iter().min_by(by_volume)?;
         let last = self.points.iter().max_by(by_volume)?;
-        Some((*first, *last))
+        let low = first.bracket.map_or(first.capacity, |(held, _)| held);
+        let high = last.bracket.map_or(last.capacity, |(_, broke)| broke);
+        (high / low < first.volume / last.volume).then_some((*first, *last))
     }
 
     /// The largest measured volume.
@@ -464,6 +469,17 @@ mod tests {
         assert_eq!(step.form, Form::Inverse);
         let (first, last) = step.superlinear().expect("a < 0");
         assert_eq!((first.volume, last.volume), (1e5, 2e5), "a = {}", step.a);
+        // 200/s → 90/s, but the larger scale broke only at 105/s: within the brackets, a
+        // scan's half is not ruled out.
+        let bracketed = |volume: f64, held: f64, broke: f64| DataPoint {
+            bracket: Some((held, broke)),
+            ..point(volume, held)
+        };
+        let close = fit(&[bracketed(1e5, 200.0, 210.0), bracketed(2e5, 90.0, 105.0)]).unwrap();
+        assert!(close.a < 0.0, "a = {}", close.a);
+        assert!(close.superlinear().is_none());
+        let clear = fit(&[bracketed(1e5, 200.0, 210.0), bracketed(2e5, 80.0, 88.0)]).unwrap();
+        assert!(clear.superlinear().is_some());
     }
 
     #[test]

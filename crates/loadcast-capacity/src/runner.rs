@@ -439,14 +439,20 @@ fn fit_data(
         ));
     }
     if let Some((first, last)) = model.superlinear() {
+        let beyond = spec.horizon_volume.is_some_and(|h| h > last.volume * 1.01);
         study.warnings.push(format!(
-            "capacity fell faster than the data grew: {:.1}/s at {:.0} rows, {:.1}/s at {:.0} ({:.2}× the rows, {:.2}× the capacity). A scan's cost grows in proportion to the rows; more than that is a step between the scales (the working set outgrowing a cache), and the fit carries that pace on to the horizon: measure a scale between them, or at the horizon",
+            "capacity fell faster than the data grew, beyond the searches' brackets: {:.1}/s at {:.0} rows, {:.1}/s at {:.0} ({:.2}× the rows, {:.2}× the capacity). A scan's cost grows in proportion to the rows; more than that is a step between the scales (the working set outgrowing a cache){}",
             first.capacity,
             first.volume,
             last.capacity,
             last.volume,
             last.volume / first.volume,
-            last.capacity / first.capacity
+            last.capacity / first.capacity,
+            if beyond {
+                ", and the fit carries that pace on to the horizon: measure a scale between them, or at the horizon"
+            } else {
+                ": a scale between them would show where"
+            }
         ));
     }
     if let Some(h) = spec.horizon_volume {
