@@ -92,13 +92,14 @@ fn judge(a: &ScaleResult, b: &ScaleResult) -> Verdict {
     if a.lower_bound() || b.lower_bound() {
         return Verdict::Unjudged;
     }
-    let broke = |s: &ScaleResult| s.breaking_point.broke_at.map(|_| s.interval().1);
-    let (held_a, _) = a.interval();
-    let (held_b, _) = b.interval();
-    match (broke(a), broke(b)) {
-        (Some(broke_a), _) if held_b >= broke_a => Verdict::Higher,
-        (_, Some(broke_b)) if broke_b <= held_a => Verdict::Lower,
-        _ => Verdict::Within,
+    let ((held_a, broke_a), (held_b, broke_b)) = (a.interval(), b.interval());
+    let broke = |s: &ScaleResult| s.breaking_point.broke_at.is_some();
+    if broke(a) && held_b >= broke_a {
+        Verdict::Higher
+    } else if broke(b) && broke_b <= held_a {
+        Verdict::Lower
+    } else {
+        Verdict::Within
     }
 }
 

@@ -243,11 +243,6 @@ pub fn run_study(
     match spec.today.clone() {
         Some(today) => study.scales.push(today),
         None => {
-            observer.event(StudyEvent::Searching {
-                label: &today_label,
-                rows: today_volume.map(|v| v.rows),
-                round: (1, spec.repeat.max(1)),
-            });
             let today = search_scale(
                 &mut probe,
                 observer,
@@ -292,11 +287,6 @@ pub fn run_study(
                 reached: reached.rows,
             });
         }
-        observer.event(StudyEvent::Searching {
-            label,
-            rows: Some(reached.rows),
-            round: (1, spec.repeat.max(1)),
-        });
         let searched = search_scale(
             &mut probe,
             observer,
@@ -332,12 +322,12 @@ fn search_scale(
     let repeat = spec.repeat.max(1);
     let mut points: Vec<BreakingPoint> = Vec::new();
     for round in 1..=repeat {
+        observer.event(StudyEvent::Searching {
+            label,
+            rows: volume.map(|v| v.rows),
+            round: (round, repeat),
+        });
         if round > 1 {
-            observer.event(StudyEvent::Searching {
-                label,
-                rows: volume.map(|v| v.rows),
-                round: (round, repeat),
-            });
             // The last search ended on a broken step: its backlog is not the next one's start.
             let broke_last = points
                 .last()

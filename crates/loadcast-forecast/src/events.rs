@@ -312,8 +312,8 @@ fn one_off_note(
 
 /// How many robust standard deviations from what its slot's samples around it say a sample
 /// must be to count as a one-off: far beyond a season's noise, where a load test against
-/// production, a broken scrape or a day the service all but stopped lands (Christmas Day in the taxi rides of
-/// bench/forecast: 379k where the same weekday holds 745k).
+/// production, a broken scrape or a day the service all but stopped lands (Christmas Day in the
+/// taxi rides of bench/forecast: 379k where the same weekday holds 745k).
 pub const OUTLIER_SDS: f64 = 10.0;
 
 /// `values` with the samples marked `inside` replaced by what the samples outside say of them
