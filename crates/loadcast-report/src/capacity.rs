@@ -61,11 +61,14 @@ pub fn capacity_figure(scale: &ScaleResult) -> String {
                 .iter()
                 .map(|s| s.held)
                 .fold((f64::MAX, 0.0_f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+            let held = if si(low) == si(high) {
+                format!("each held {}/s", si(low))
+            } else {
+                format!("they held {}–{}/s", si(low), si(high))
+            };
             format!(
-                "{figure}, the median of {} searches (they held {}–{}/s)",
-                searches.len(),
-                si(low),
-                si(high)
+                "{figure}, the median of {} searches ({held})",
+                searches.len()
             )
         }
     }
