@@ -316,10 +316,10 @@ pub fn study_comparison_text(
             out,
             "{:<10} {:>9} {:>24} {:>24} {:>+7.1}%  {verdict}",
             s.scale,
-            if s.volume_a == s.volume_b {
-                rows(s.volume_a)
-            } else {
-                format!("{}→{}", rows(s.volume_a), rows(s.volume_b))
+            // Volumes that round alike read as one, not "250k→250k".
+            match (rows(s.volume_a), rows(s.volume_b)) {
+                (a, b) if a == b => a,
+                (a, b) => format!("{a}→{b}"),
             },
             bracket(s.capacity_a, s.a),
             bracket(s.capacity_b, s.b),
@@ -396,5 +396,38 @@ mod tests {
             runs_out_when(ahead.headroom_now, ahead.runs_out),
             "2027-01-14"
         );
+    }
+
+    #[test]
+    fn compared_volumes_that_round_alike_read_as_one() {
+        use loadcast_capacity::compare::{ScaleChange, StudyComparison, Verdict};
+        let scale = |name: &str, a: f64, b: f64| ScaleChange {
+            scale: name.into(),
+            volume_a: Some(a),
+            volume_b: Some(b),
+            capacity_a: 100.0,
+            capacity_b: 101.0,
+            a: (98.0, 104.0),
+            b: (99.0, 105.0),
+            change: 0.01,
+            verdict: Verdict::Within,
+        };
+        let c = StudyComparison {
+            scales: vec![
+                scale("today", 250_102.0, 250_311.0),
+                scale("horizon", 250_000.0, 706_000.0),
+            ],
+            unmatched: vec![],
+            runway: None,
+            differences: vec![],
+            single_searches: false,
+        };
+        let text = study_comparison_text(&c, "1", "2");
+        let row = |name: &str| text.lines().find(|l| l.starts_with(name)).unwrap_or("");
+        assert!(
+            row("today").contains(" 250k ") && !row("today").contains('→'),
+            "{text}"
+        );
+        assert!(row("horizon").contains("250k→706k"), "{text}");
     }
 }
