@@ -203,4 +203,63 @@ impl CapacityStudy {
     pub fn today(&self) -> Option<&ScaleResult> {
         self.scales.first()
     }
+
+    /// The scale searched at the horizon's data volume (within 0.5%), when one was.
+    pub fn measured_at_horizon(&self) -> Option<&ScaleResult> {
+        let horizon = self.horizon_volume?;
+        self.scales.iter().find(|s| {
+            s.volume
+                .is_some_and(|v| (v - horizon).abs() <= 0.005 * horizon.abs())
+        })
+    }
+
+    /// The capacity at the horizon's data volume: the one a search measured there, else the
+    /// fit's prediction. A measured figure stands over the curve through it, so a story
+    /// quoting "the capacity at the horizon" names the figure the scale's table shows.
+    pub fn capacity_at_horizon(&self) -> Option<f64> {
+        self.measured_at_horizon()
+            .map(ScaleResult::capacity)
+            .or(self.at_horizon.map(|p| p.capacity))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scale(label: &str, volume: f64, held: f64) -> ScaleResult {
+        let point = BreakingPoint {
+            max_rate: held,
+            broke_at: Some(held * 1.06),
+            first_broken: Some("p99".into()),
+            generator_limited: false,
+            steps: Vec::new(),
+            steps_after_break: 1,
+            interrupted: false,
+        };
+        ScaleResult::of_searches(label, Some(volume), None, vec![point])
+            .unwrap_or_else(|| panic!("one search makes a scale"))
+    }
+
+    #[test]
+    fn the_capacity_at_the_horizon_is_the_one_measured_there_before_the_fit() {
+        let mut study = CapacityStudy::new("p", "h", "http://127.0.0.1:1", "now");
+        study.scales = vec![scale("1x", 250_000.0, 153.6), scale("2x", 500_762.0, 78.6)];
+        study.horizon_volume = Some(706_037.0);
+        study.at_horizon = Some(Prediction {
+            capacity: 59.4,
+            low: 38.6,
+            high: 128.6,
+        });
+        // Beyond the scales: only the fit knows.
+        assert!(study.measured_at_horizon().is_none());
+        assert_eq!(study.capacity_at_horizon(), Some(59.4));
+        // Searched at the horizon's volume: that search's figure, not the curve through it.
+        study.scales.push(scale("horizon", 706_036.8, 60.2));
+        assert_eq!(
+            study.measured_at_horizon().map(|s| s.scale.as_str()),
+            Some("horizon")
+        );
+        assert_eq!(study.capacity_at_horizon(), Some(60.2));
+    }
 }

@@ -286,7 +286,7 @@ impl Facts {
         let orders = projection.series(orders_series)?;
         Some(Self {
             capacity_today: study.today().map_or(0.0, |b| b.capacity()),
-            capacity_at_horizon: study.at_horizon.map_or(0.0, |p| p.capacity),
+            capacity_at_horizon: study.capacity_at_horizon().unwrap_or(0.0),
             orders_today: orders_today as f64,
             orders_at_horizon: orders.at_horizon.point,
             traffic_peak_today: traffic.current_peak,
@@ -352,7 +352,7 @@ pub fn story(f: &Facts) -> Vec<String> {
             Some(t) => {
                 let days_before_peak = ((f.traffic_peak_at - t) as f64 / 86_400.0).round();
                 format!(
-                    "The headroom runs out on {} (80% between {} and {}), {}",
+                    "The headroom runs out on {} (80%: {} – {}), {}",
                     format_date(t),
                     f.data_aware_runs_out_p10.map_or("now".into(), format_date),
                     f.data_aware_runs_out_p90.map_or("beyond the horizon".into(), format_date),

@@ -30,16 +30,22 @@ pub(crate) fn runs_out_when(headroom_now: f64, runs_out: Option<i64>) -> String 
     }
 }
 
-fn view_line(name: &str, v: &RunwayView) -> String {
-    let interval = match (v.runs_out_p10, v.runs_out_p90) {
-        _ if short_now(v.headroom_now) => String::new(),
-        (Some(a), Some(b)) => format!(" (80%: {} – {})", format_date(a), format_date(b)),
-        (Some(a), None) => format!(" (80%: {} – beyond the horizon)", format_date(a)),
+/// The runway's 80% range of dates ("2026-12-27 – beyond the horizon"), or its chance of
+/// running out within the horizon; `None` when it runs out now.
+pub(crate) fn runs_out_range(v: &RunwayView) -> Option<String> {
+    Some(match (v.runs_out_p10, v.runs_out_p90) {
+        _ if short_now(v.headroom_now) => return None,
+        (Some(a), Some(b)) => format!("80%: {} – {}", format_date(a), format_date(b)),
+        (Some(a), None) => format!("80%: {} – beyond the horizon", format_date(a)),
         _ => format!(
-            " ({:.0}% chance within the horizon)",
+            "{:.0}% chance within the horizon",
             v.chance_within_horizon * 100.0
         ),
-    };
+    })
+}
+
+fn view_line(name: &str, v: &RunwayView) -> String {
+    let interval = runs_out_range(v).map_or(String::new(), |r| format!(" ({r})"));
     format!(
         "{name:<14} headroom now {:>5.2}×, at the peak {:>5.2}×, at the horizon {:>5.2}×; runs out {}{interval}",
         v.headroom_now,
@@ -216,8 +222,12 @@ pub fn capacity_summary(s: &CapacityStudy) -> String {
         if let (Some(h), Some(p)) = (s.horizon_volume, s.at_horizon) {
             let _ = writeln!(
                 out,
-                "at the horizon's {} rows: {}/s (95%: {} – {})",
+                "at the horizon's {} rows: {}{}/s (95%: {} – {})",
                 si(h),
+                s.measured_at_horizon().map_or(String::new(), |m| format!(
+                    "measured {}/s; the fit ",
+                    si(m.capacity())
+                )),
                 si(p.capacity),
                 si(p.low),
                 if p.high.is_finite() {

@@ -351,7 +351,7 @@ fn capacity_section(out: &mut String, s: &CapacityStudy) {
 fn runway_table(out: &mut String, r: &loadcast_capacity::runway::Runway) {
     let _ = writeln!(
         out,
-        "<table><tr><th>view</th><th>headroom now</th><th>at the traffic peak</th><th>at the horizon</th><th>runs out</th><th>10–90%</th></tr>"
+        "<table><tr><th>view</th><th>headroom now</th><th>at the traffic peak</th><th>at the horizon</th><th>runs out</th><th>likely range</th></tr>"
     );
     for (name, v) in [
         ("traffic-only (today's data)", &r.traffic_only),
@@ -369,15 +369,7 @@ fn runway_table(out: &mut String, r: &loadcast_capacity::runway::Runway) {
                 "pass"
             },
             crate::capacity::runs_out_when(v.headroom_now, v.runs_out),
-            match (v.runs_out_p10, v.runs_out_p90) {
-                _ if crate::capacity::short_now(v.headroom_now) => "—".to_string(),
-                (Some(a), Some(b)) => format!("{} – {}", format_date(a), format_date(b)),
-                (Some(a), None) => format!("{} – beyond the horizon", format_date(a)),
-                _ => format!(
-                    "{:.0}% chance within the horizon",
-                    v.chance_within_horizon * 100.0
-                ),
-            }
+            crate::capacity::runs_out_range(v).unwrap_or_else(|| "—".to_string())
         );
     }
     let _ = writeln!(out, "</table>");

@@ -45,6 +45,18 @@ fn the_quick_demo_tells_the_data_growth_story_from_its_own_measurements() {
         );
         assert_eq!(pair[1]["generator_limited"], false, "{summary}");
     }
+    // The capacity the story gives at the horizon is the one searched at the horizon's
+    // volume, the figure the report's scale table shows, not the curve fitted through it.
+    let last = capacities.last().unwrap();
+    assert!(
+        (figure(&last["volume"], "volume") / number("orders_at_horizon") - 1.0).abs() < 0.005,
+        "the quick demo searches at the horizon's volume: {summary}"
+    );
+    assert_eq!(
+        number("capacity_at_horizon"),
+        figure(&last["capacity"], "capacity"),
+        "{summary}"
+    );
 
     // The data-aware view runs out by the seasonal peak (on a busy machine the measured
     // capacity is lower, and the first day demand passes it can be the peak day itself); the
