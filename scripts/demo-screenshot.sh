@@ -11,7 +11,7 @@ TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 cargo build --release -q -p loadcast
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$TARGET_DIR/release/loadcast" demo --quiet --dir "$work/demo"
+"$TARGET_DIR/release/loadcast" --no-store demo --quiet --dir "$work/demo"
 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
   --disable-background-networking --disable-component-update --disable-sync --hide-scrollbars \
   --user-data-dir="$work/profile" --window-size="$WIDTH,$HEIGHT" \

@@ -48,6 +48,7 @@ th, td { border-bottom: 1px solid #eee; padding: .3rem .7rem; text-align: right;
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(760px, 1fr)); gap: 1rem; }
 figure { margin: 0; } figcaption { color: #666; font-size: .85rem; margin-top: .2rem; }
 .pass { color: #2ca02c; } .fail { color: #d62728; font-weight: bold; }
+.date { white-space: nowrap; }
 ";
 
 /// Counts what each chart drew and marks the page: `data-charts` (charts with content) and
@@ -359,7 +360,7 @@ fn runway_table(out: &mut String, r: &loadcast_capacity::runway::Runway) {
     ] {
         let _ = writeln!(
             out,
-            "<tr><td>{name}</td><td>{:.2}×</td><td>{:.2}×</td><td>{:.2}×</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+            "<tr><td>{name}</td><td>{:.2}×</td><td>{:.2}×</td><td>{:.2}×</td><td class=\"{} date\">{}</td><td class=\"date\">{}</td></tr>",
             v.headroom_now,
             v.headroom_at_peak,
             v.headroom_at_horizon,
@@ -422,7 +423,7 @@ fn runway_section(out: &mut String, input: &HtmlInput<'_>) {
     for s in &p.series {
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} [{}]</td><td>{}</td><td>{} [{}–{}]</td><td>{}</td><td>{}{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"date\">{} [{}]</td><td class=\"date\">{}</td><td class=\"date\">{} [{}–{}]</td><td>{}</td><td>{}{}</td></tr>",
             escape(&s.name),
             s.kind.name(),
             si(s.today()),
