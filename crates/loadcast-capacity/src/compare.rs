@@ -52,9 +52,11 @@ impl ScaleChange {
     }
 }
 
-/// The runway's data-aware date and headroom now, in each study.
+/// The runway's date and headroom now, in each study: the data-aware view's when both
+/// studies' capacity followed the data, else the traffic-only view's.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunwayChange {
+    pub data_aware: bool,
     pub runs_out_a: Option<i64>,
     pub runs_out_b: Option<i64>,
     pub headroom_now_a: f64,
@@ -156,13 +158,22 @@ pub fn compare(a: &CapacityStudy, b: &CapacityStudy) -> StudyComparison {
             .filter(|s| !a.scales.iter().any(|x| x.scale == s.scale))
             .map(|s| s.scale.clone()),
     );
+    // Data-aware when both studies' capacity followed the data; else what both measured
+    // alike, the traffic-only view.
     let runway = match (&a.runway, &b.runway) {
-        (Some(ra), Some(rb)) => Some(RunwayChange {
-            runs_out_a: ra.data_aware.runs_out,
-            runs_out_b: rb.data_aware.runs_out,
-            headroom_now_a: ra.data_aware.headroom_now,
-            headroom_now_b: rb.data_aware.headroom_now,
-        }),
+        (Some(ra), Some(rb)) => {
+            let (va, vb) = match (ra.data_view(), rb.data_view()) {
+                (Some(va), Some(vb)) => (va, vb),
+                _ => (&ra.traffic_only, &rb.traffic_only),
+            };
+            Some(RunwayChange {
+                data_aware: ra.data_view().is_some() && rb.data_view().is_some(),
+                runs_out_a: va.runs_out,
+                runs_out_b: vb.runs_out,
+                headroom_now_a: va.headroom_now,
+                headroom_now_b: vb.headroom_now,
+            })
+        }
         _ => None,
     };
     StudyComparison {

@@ -517,22 +517,38 @@ fn finish(
                 hi95: 1.0,
             }]
         });
-        let curve: &dyn runway::CapacityCurve = match (&study.data_model, &input.data) {
-            (Some(m), Some(_)) => m,
-            _ => &flat,
+        let (curve, not_data_aware): (&dyn runway::CapacityCurve, _) = match (
+            &study.data_model,
+            &input.data,
+        ) {
+            (Some(m), Some(_)) => (m, None),
+            (None, _) => (
+                &flat,
+                Some(
+                    "capacity was not fitted against data volume: that takes searches at two data volumes or more (--scales 1x,2x,horizon)",
+                ),
+            ),
+            (Some(_), None) => (
+                &flat,
+                Some("the forecast has no data series for the capacity to follow"),
+            ),
         };
         for caveat in &input.caveats {
             study.warnings.push(format!(
                 "the runway's dates rest on a forecast its history does not support ({caveat}): read them as a range, not a date"
             ));
         }
-        study.runway = Some(runway::runway(
+        let runway = runway::runway(
             &input.traffic,
             &data_path,
             curve,
             today_capacity,
             input.today,
-        ));
+        );
+        study.runway = Some(match not_data_aware {
+            Some(why) => runway.without_data(why.into()),
+            None => runway,
+        });
     }
     study
 }

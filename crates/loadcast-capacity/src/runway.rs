@@ -83,6 +83,25 @@ pub struct Runway {
     pub traffic_only: RunwayView,
     /// How many days earlier the data-aware runway ends (horizon when one never ends).
     pub days_earlier: Option<f64>,
+    /// Why capacity could not follow the data forecast (no fit of capacity against data
+    /// volume, no data series): `data_aware` then holds today's capacity, the traffic-only
+    /// view again, and is not to be shown as a view of growing data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_data_aware: Option<String>,
+}
+
+impl Runway {
+    /// The data-aware view, when capacity followed the data forecast.
+    pub fn data_view(&self) -> Option<&RunwayView> {
+        self.not_data_aware.is_none().then_some(&self.data_aware)
+    }
+
+    /// Marks a runway whose capacity could not follow the data, and why.
+    pub fn without_data(mut self, why: String) -> Self {
+        self.not_data_aware = Some(why);
+        self.days_earlier = None;
+        self
+    }
 }
 
 fn ratio(capacity: f64, demand: f64) -> f64 {
@@ -217,6 +236,7 @@ pub fn runway(
         data_aware,
         traffic_only,
         days_earlier,
+        not_data_aware: None,
     }
 }
 

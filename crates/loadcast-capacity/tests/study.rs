@@ -358,7 +358,10 @@ fn a_study_with_a_runway_reads_back_exactly() {
     });
     let study = run_study(&s, &mut target, Some(&mut table), &mut (), &Cancel::new()).unwrap();
     let runway = study.runway.as_ref().expect("a runway");
-    assert!(runway.data_aware.runs_out.is_some(), "{runway:?}");
+    assert!(
+        runway.data_view().and_then(|v| v.runs_out).is_some(),
+        "{runway:?}"
+    );
     let back = CapacityStudy::from_json(&study.to_json(), "study.json").unwrap();
     assert_eq!(back, study);
     // An empty study too, and one with an unbounded interval.
@@ -582,4 +585,66 @@ fn a_runway_from_an_unsupported_forecast_carries_the_caveat() {
         "the caveat stands beside the runway: {:?}",
         study.warnings
     );
+}
+
+/// A runway whose capacity cannot follow the data (one data volume searched, or no data
+/// series) has no data-aware view: it is not the traffic-only one under another name, nor
+/// "0 days earlier".
+#[test]
+fn a_runway_that_cannot_follow_the_data_has_no_data_aware_view() {
+    let day = 86_400;
+    let path = |from: f64, by: f64| -> Vec<PathPoint> {
+        (0..=90)
+            .map(|d| PathPoint {
+                t: d * day,
+                point: from + by * d as f64,
+                lo95: from + 0.8 * by * d as f64,
+                hi95: from + 1.2 * by * d as f64,
+            })
+            .collect()
+    };
+    for (scales, data, why) in [
+        (
+            vec![],
+            Some(path(20_000.0, 500.0)),
+            "two data volumes or more",
+        ),
+        (
+            vec![ScaleTarget::Times(2.0)],
+            None,
+            "the forecast has no data series",
+        ),
+    ] {
+        let rows = Rc::new(Cell::new(20_000.0));
+        let mut target = ScanTarget::new(4.0, 0.002, 0.0000005, rows.clone());
+        let mut table = Table {
+            rows,
+            fail_to_grow: false,
+            bytes_per_row: 100.0,
+        };
+        let mut s = spec(scales, None);
+        let traffic = path(300.0, 3.0);
+        s.runway = Some(RunwayInput {
+            today: traffic[0].point,
+            traffic,
+            data,
+            caveats: Vec::new(),
+        });
+        let study = run_study(&s, &mut target, Some(&mut table), &mut (), &Cancel::new())
+            .unwrap_or_else(|e| panic!("the study ran: {e}"));
+        let runway = study.runway.as_ref().expect("a runway");
+        assert!(
+            runway.data_view().is_none()
+                && runway.days_earlier.is_none()
+                && runway
+                    .not_data_aware
+                    .as_deref()
+                    .is_some_and(|w| w.contains(why)),
+            "{} scales: {runway:?}",
+            study.scales.len()
+        );
+        let back = CapacityStudy::from_json(&study.to_json(), "study.json")
+            .unwrap_or_else(|e| panic!("the study reads back: {e}"));
+        assert_eq!(back, study);
+    }
 }

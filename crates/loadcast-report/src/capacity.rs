@@ -261,7 +261,18 @@ pub(crate) fn runway_lines(r: &loadcast_capacity::runway::Runway) -> String {
         format_date(r.now),
         format_date(r.horizon)
     );
-    let _ = writeln!(out, "  {}", view_line("data-aware", &r.data_aware));
+    match r.data_view() {
+        Some(v) => {
+            let _ = writeln!(out, "  {}", view_line("data-aware", v));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "  no data-aware view: {}",
+                r.not_data_aware.as_deref().unwrap_or_default()
+            );
+        }
+    }
     let _ = writeln!(out, "  {}", view_line("traffic-only", &r.traffic_only));
     if let Some(d) = r
         .days_earlier
@@ -352,7 +363,12 @@ pub fn study_comparison_text(
     if let Some(r) = &c.runway {
         let _ = writeln!(
             out,
-            "runway (data-aware): headroom now {:.2}× → {:.2}×; runs out {} → {}",
+            "runway ({}): headroom now {:.2}× → {:.2}×; runs out {} → {}",
+            if r.data_aware {
+                "data-aware"
+            } else {
+                "traffic-only: a study's capacity did not follow the data"
+            },
             r.headroom_now_a,
             r.headroom_now_b,
             runs_out_when(r.headroom_now_a, r.runs_out_a),
@@ -392,6 +408,7 @@ mod tests {
             data_aware: view(0.69, Some(first_step)),
             traffic_only: view(0.69, Some(first_step)),
             days_earlier: Some(0.0),
+            not_data_aware: None,
         });
         let text = capacity_summary(&study);
         assert!(
@@ -405,6 +422,28 @@ mod tests {
         assert_eq!(
             runs_out_when(ahead.headroom_now, ahead.runs_out),
             "2027-01-14"
+        );
+    }
+
+    #[test]
+    fn a_runway_without_a_data_aware_view_shows_only_the_traffic_only_one() {
+        let now = 1_796_428_800;
+        let runway = Runway {
+            now,
+            horizon: now + 180 * 86_400,
+            data_aware: view(1.4, Some(now + 80 * 86_400)),
+            traffic_only: view(1.4, Some(now + 80 * 86_400)),
+            days_earlier: Some(0.0),
+            not_data_aware: None,
+        }
+        .without_data("capacity was not fitted against data volume".into());
+        let text = runway_lines(&runway);
+        assert!(
+            text.contains("no data-aware view: capacity was not fitted against data volume")
+                && text.contains("traffic-only")
+                && !text.contains("data-aware     headroom")
+                && !text.contains("days earlier"),
+            "{text}"
         );
     }
 

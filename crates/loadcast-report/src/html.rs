@@ -354,10 +354,9 @@ fn runway_table(out: &mut String, r: &loadcast_capacity::runway::Runway) {
         out,
         "<table><tr><th>view</th><th>headroom now</th><th>at the traffic peak</th><th>at the horizon</th><th>runs out</th><th>likely range</th></tr>"
     );
-    for (name, v) in [
-        ("traffic-only (today's data)", &r.traffic_only),
-        ("data-aware (growing data)", &r.data_aware),
-    ] {
+    let views = std::iter::once(("traffic-only (today's data)", &r.traffic_only))
+        .chain(r.data_view().map(|v| ("data-aware (growing data)", v)));
+    for (name, v) in views {
         let _ = writeln!(
             out,
             "<tr><td>{name}</td><td>{:.2}×</td><td>{:.2}×</td><td>{:.2}×</td><td class=\"{} date\">{}</td><td class=\"date\">{}</td></tr>",
@@ -374,6 +373,13 @@ fn runway_table(out: &mut String, r: &loadcast_capacity::runway::Runway) {
         );
     }
     let _ = writeln!(out, "</table>");
+    if let Some(why) = &r.not_data_aware {
+        let _ = writeln!(
+            out,
+            "<p class=\"warning\">No data-aware view: {}.</p>",
+            escape(why)
+        );
+    }
 }
 
 fn runway_section(out: &mut String, input: &HtmlInput<'_>) {

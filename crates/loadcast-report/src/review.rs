@@ -335,7 +335,7 @@ pub fn review_markdown(
                     "The last capacity study found today's traffic already above the capacity (headroom now {:.2}×).",
                     r.data_aware.headroom_now
                 ));
-            } else if let Some(t) = r.data_aware.runs_out {
+            } else if let Some(t) = r.data_view().and_then(|v| v.runs_out) {
                 risks.push(format!(
                     "The last capacity study says the headroom runs out on {} with growing data{}.",
                     format_date(t),
@@ -343,6 +343,11 @@ pub fn review_markdown(
                         " (traffic alone: not within the horizon)".to_string(),
                         |t| format!(" (traffic alone: {})", format_date(t))
                     )
+                ));
+            } else if let (Some(why), Some(t)) = (&r.not_data_aware, r.traffic_only.runs_out) {
+                risks.push(format!(
+                    "The last capacity study says the headroom runs out on {} on today's data, and has no data-aware view ({why}).",
+                    format_date(t)
                 ));
             }
         }

@@ -84,10 +84,12 @@ pub fn forecast_fan(
             ));
         }
         if let Some(r) = runway {
-            for (view, color, name) in [
-                (&r.data_aware, RED_, "runs out (data-aware)"),
-                (&r.traffic_only, GREEN, "runs out (traffic-only)"),
-            ] {
+            let data_aware = r.data_view().map(|v| (v, RED_, "runs out (data-aware)"));
+            for (view, color, name) in
+                data_aware
+                    .into_iter()
+                    .chain([(&r.traffic_only, GREEN, "runs out (traffic-only)")])
+            {
                 if let Some(t) = view.runs_out {
                     let at = x(t);
                     chart.draw_series(std::iter::once(PathElement::new(
@@ -110,28 +112,26 @@ pub fn runway_comparison(runway: &Runway) -> Option<String> {
         return None;
     }
     let days = |t: Option<i64>| t.map_or(horizon_days, |t| (t - runway.now) as f64 / 86_400.0);
-    let views = [
-        ("traffic-only", &runway.traffic_only, GREEN),
-        ("data-aware", &runway.data_aware, RED_),
-    ];
+    let views: Vec<_> = std::iter::once(("traffic-only", &runway.traffic_only, GREEN))
+        .chain(runway.data_view().map(|v| ("data-aware", v, RED_)))
+        .collect();
+    let rows = views.len() as f64;
     svg(|area| {
         let mut chart = chart_on(
             area,
             "Runway: days until projected peak traffic exceeds capacity",
         )
         .y_label_area_size(110)
-        .build_cartesian_2d(0f64..horizon_days * 1.05, 0f64..2f64)?;
+        .build_cartesian_2d(0f64..horizon_days * 1.05, 0f64..rows)?;
         grid(&mut chart.configure_mesh())
             .disable_y_mesh()
             .y_labels(5)
             .y_label_formatter(&|v| {
-                if (*v - 0.5).abs() < 0.3 {
-                    "traffic-only".into()
-                } else if (*v - 1.5).abs() < 0.3 {
-                    "data-aware".into()
-                } else {
-                    String::new()
-                }
+                views
+                    .iter()
+                    .enumerate()
+                    .find(|(i, _)| (*v - (*i as f64 + 0.5)).abs() < 0.3)
+                    .map_or(String::new(), |(_, (name, _, _))| name.to_string())
             })
             .x_desc("days from now (the horizon is the right end)")
             .draw()?;
