@@ -15,7 +15,7 @@ use loadcast_capacity::{
 };
 use loadcast_stats::{Cancel, Document};
 use proptest::prelude::*;
-use support::{ScanTarget, Table, options, slo_p99, spec};
+use support::{ScanTarget, Table, options, scan_of_20k_rows, slo_p99, spec};
 
 /// The found capacity must not depend on how the search steps: a step past capacity leaves a
 /// backlog, and the target is let recover before the next step is judged.
@@ -245,13 +245,8 @@ impl loadcast_capacity::Probe for NoisyByScale<'_> {
 /// A scale the data did not reach is an error, never a label on today's capacity.
 #[test]
 fn a_scale_that_was_not_reached_is_an_error() {
-    let rows = Rc::new(Cell::new(20_000.0));
-    let mut target = ScanTarget::new(4.0, 0.002, 0.0000005, rows.clone());
-    let mut table = Table {
-        rows,
-        fail_to_grow: true,
-        bytes_per_row: 100.0,
-    };
+    let (mut target, mut table) = scan_of_20k_rows();
+    table.fail_to_grow = true;
     let err = run_study(
         &spec(vec![ScaleTarget::Times(2.0)], None),
         &mut target,
@@ -286,13 +281,7 @@ fn a_scale_that_was_not_reached_is_an_error() {
 /// Two scales: the fit says it has no degrees of freedom, and its interval is the brackets'.
 #[test]
 fn a_two_scale_study_says_its_fit_has_no_degrees_of_freedom() {
-    let rows = Rc::new(Cell::new(20_000.0));
-    let mut target = ScanTarget::new(4.0, 0.002, 0.0000005, rows.clone());
-    let mut table = Table {
-        rows,
-        fail_to_grow: false,
-        bytes_per_row: 100.0,
-    };
+    let (mut target, mut table) = scan_of_20k_rows();
     let study = run_study(
         &spec(vec![ScaleTarget::Times(2.0)], Some(80_000.0)),
         &mut target,
@@ -322,13 +311,7 @@ fn a_two_scale_study_says_its_fit_has_no_degrees_of_freedom() {
 /// (a headroom with no demand, an interval with no upper bound).
 #[test]
 fn a_study_with_a_runway_reads_back_exactly() {
-    let rows = Rc::new(Cell::new(20_000.0));
-    let mut target = ScanTarget::new(4.0, 0.002, 0.0000005, rows.clone());
-    let mut table = Table {
-        rows,
-        fail_to_grow: false,
-        bytes_per_row: 100.0,
-    };
+    let (mut target, mut table) = scan_of_20k_rows();
     let day = 86_400;
     let traffic: Vec<PathPoint> = (0..=180)
         .map(|d| PathPoint {
@@ -550,13 +533,7 @@ fn late_arrivals_void_a_break_but_not_a_pass_and_dropped_ones_void_both() {
 /// A runway drawn from a forecast its history does not support says so beside the dates.
 #[test]
 fn a_runway_from_an_unsupported_forecast_carries_the_caveat() {
-    let rows = Rc::new(Cell::new(20_000.0));
-    let mut target = ScanTarget::new(4.0, 0.002, 0.0000005, rows.clone());
-    let mut table = Table {
-        rows,
-        fail_to_grow: false,
-        bytes_per_row: 100.0,
-    };
+    let (mut target, mut table) = scan_of_20k_rows();
     let day = 86_400;
     let traffic: Vec<PathPoint> = (0..=90)
         .map(|d| PathPoint {
@@ -615,13 +592,7 @@ fn a_runway_that_cannot_follow_the_data_has_no_data_aware_view() {
             "the forecast has no data series",
         ),
     ] {
-        let rows = Rc::new(Cell::new(20_000.0));
-        let mut target = ScanTarget::new(4.0, 0.002, 0.0000005, rows.clone());
-        let mut table = Table {
-            rows,
-            fail_to_grow: false,
-            bytes_per_row: 100.0,
-        };
+        let (mut target, mut table) = scan_of_20k_rows();
         let mut s = spec(scales, None);
         let traffic = path(300.0, 3.0);
         s.runway = Some(RunwayInput {

@@ -170,6 +170,19 @@ pub struct Table {
     pub bytes_per_row: f64,
 }
 
+/// The studies' usual shop: a scan over 20,000 rows of 100 bytes (4 workers, 2 ms plus 0.5 µs
+/// a row), and the table that grows it.
+pub fn scan_of_20k_rows() -> (ScanTarget, Table) {
+    let rows = Rc::new(Cell::new(20_000.0));
+    let target = ScanTarget::new(4.0, 0.002, 0.0000005, rows.clone());
+    let table = Table {
+        rows,
+        fail_to_grow: false,
+        bytes_per_row: 100.0,
+    };
+    (target, table)
+}
+
 impl Grower for Table {
     fn current(&mut self) -> Result<Volume, GrowerError> {
         Ok(Volume {
