@@ -525,7 +525,7 @@ fn finish(
             (None, _) => (
                 &flat,
                 Some(
-                    "capacity was not fitted against data volume: that takes searches at two data volumes or more (--scales 1x,2x,horizon)",
+                    "capacity was not fitted against data volume: that takes two data volumes or more whose searches measured a capacity (--scales 1x,2x,horizon)",
                 ),
             ),
             (Some(_), None) => (
