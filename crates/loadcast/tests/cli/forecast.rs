@@ -323,7 +323,7 @@ fn a_monthly_history_is_forecast_in_months_and_a_wrong_pin_is_named() {
     // The page's table carries the projection's own peak date, as the terminal does.
     let day = &peak_at[..10];
     assert!(
-        html.contains(&format!("<td>{day}</td>")) && stdout.contains(day),
+        html.contains(&format!("<td class=\"date\">{day}</td>")) && stdout.contains(day),
         "the peak {peak_at} on the page and in the terminal"
     );
 }
