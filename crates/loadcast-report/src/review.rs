@@ -329,28 +329,7 @@ pub fn review_markdown(
     }
     if let Some(c) = capacity {
         risks.extend(c.warnings.iter().cloned());
-        if let Some(r) = &c.runway {
-            if crate::capacity::short_now(r.data_aware.headroom_now) {
-                risks.push(format!(
-                    "The last capacity study found today's traffic already above the capacity (headroom now {:.2}×).",
-                    r.data_aware.headroom_now
-                ));
-            } else if let Some(t) = r.data_view().and_then(|v| v.runs_out) {
-                risks.push(format!(
-                    "The last capacity study says the headroom runs out on {} with growing data{}.",
-                    format_date(t),
-                    r.traffic_only.runs_out.map_or(
-                        " (traffic alone: not within the horizon)".to_string(),
-                        |t| format!(" (traffic alone: {})", format_date(t))
-                    )
-                ));
-            } else if let (Some(why), Some(t)) = (&r.not_data_aware, r.traffic_only.runs_out) {
-                risks.push(format!(
-                    "The last capacity study says the headroom runs out on {} on today's data, and has no data-aware view ({why}).",
-                    format_date(t)
-                ));
-            }
-        }
+        risks.extend(c.runway.as_ref().and_then(runway_risk));
     }
     if risks.is_empty() {
         let _ = writeln!(out, "None found.\n");
@@ -411,4 +390,91 @@ pub fn review_html(markdown: &str, title: &str, projection: Option<&Projection>)
 
 fn one_line(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The last study's runway as a risk: already short, or when the headroom runs out, with
+/// growing data beside traffic alone, or on today's data with why there is no data-aware view.
+fn runway_risk(r: &loadcast_capacity::runway::Runway) -> Option<String> {
+    if crate::capacity::short_now(r.traffic_only.headroom_now) {
+        return Some(format!(
+            "The last capacity study found today's traffic already above the capacity (headroom now {:.2}×).",
+            r.traffic_only.headroom_now
+        ));
+    }
+    let alone = r.traffic_only.runs_out;
+    match (r.data_view().and_then(|v| v.runs_out), &r.not_data_aware) {
+        (Some(t), _) => Some(format!(
+            "The last capacity study says the headroom runs out on {} with growing data{}.",
+            format_date(t),
+            alone.map_or(" (traffic alone: not within the horizon)".to_string(), |t| {
+                format!(" (traffic alone: {})", format_date(t))
+            })
+        )),
+        (None, Some(why)) => alone.map(|t| {
+            format!(
+                "The last capacity study says the headroom runs out on {} on today's data, and has no data-aware view ({why}).",
+                format_date(t)
+            )
+        }),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use loadcast_capacity::runway::{Runway, RunwayView};
+
+    use super::*;
+
+    fn view(headroom_now: f64, runs_out: Option<i64>) -> RunwayView {
+        RunwayView {
+            headroom_now,
+            headroom_at_peak: headroom_now * 0.8,
+            headroom_at_horizon: headroom_now,
+            runs_out,
+            runs_out_p10: runs_out,
+            runs_out_p90: runs_out,
+            chance_within_horizon: f64::from(u8::from(runs_out.is_some())),
+        }
+    }
+
+    #[test]
+    fn the_runway_risk_names_the_view_it_comes_from() {
+        let now = 1_796_428_800; // 2026-12-05
+        let runway = |data_aware, traffic_only| Runway {
+            now,
+            horizon: now + 180 * 86_400,
+            data_aware,
+            traffic_only,
+            days_earlier: None,
+            not_data_aware: None,
+        };
+        let growing = runway(view(1.4, Some(now + 40 * 86_400)), view(1.4, None));
+        assert_eq!(
+            runway_risk(&growing).as_deref(),
+            Some(
+                "The last capacity study says the headroom runs out on 2027-01-14 with growing data (traffic alone: not within the horizon)."
+            )
+        );
+        let today_only = runway(
+            view(1.4, Some(now + 80 * 86_400)),
+            view(1.4, Some(now + 80 * 86_400)),
+        )
+        .without_data("one data scale".into());
+        let risk = runway_risk(&today_only).unwrap_or_default();
+        assert!(
+            risk.contains("runs out on 2027-02-23 on today's data")
+                && risk.contains("no data-aware view (one data scale)")
+                && !risk.contains("growing data"),
+            "{risk}"
+        );
+        let calm = runway(view(2.0, None), view(2.0, None)).without_data("x".into());
+        assert_eq!(runway_risk(&calm), None);
+        let short = runway(view(0.7, Some(now)), view(0.7, Some(now)));
+        assert!(
+            runway_risk(&short).is_some_and(|r| r.contains("already above the capacity")),
+            "{:?}",
+            runway_risk(&short)
+        );
+    }
 }
