@@ -90,6 +90,22 @@ pub struct Runway {
     pub not_data_aware: Option<String>,
 }
 
+impl RunwayView {
+    /// A view that runs out on `runs_out` for certain (its 10–90% range is that date), with
+    /// headroom 0.8× today's at the peak: the shape of a synthetic runway (tests, examples).
+    pub fn certain(headroom_now: f64, runs_out: Option<i64>) -> Self {
+        Self {
+            headroom_now,
+            headroom_at_peak: headroom_now * 0.8,
+            headroom_at_horizon: headroom_now,
+            runs_out,
+            runs_out_p10: runs_out,
+            runs_out_p90: runs_out,
+            chance_within_horizon: f64::from(u8::from(runs_out.is_some())),
+        }
+    }
+}
+
 impl Runway {
     /// The data-aware view, when capacity followed the data forecast.
     pub fn data_view(&self) -> Option<&RunwayView> {

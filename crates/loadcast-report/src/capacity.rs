@@ -384,18 +384,6 @@ mod tests {
 
     use super::*;
 
-    fn view(headroom_now: f64, runs_out: Option<i64>) -> RunwayView {
-        RunwayView {
-            headroom_now,
-            headroom_at_peak: headroom_now * 0.8,
-            headroom_at_horizon: headroom_now,
-            runs_out,
-            runs_out_p10: runs_out,
-            runs_out_p90: runs_out,
-            chance_within_horizon: f64::from(u8::from(runs_out.is_some())),
-        }
-    }
-
     #[test]
     fn a_runway_already_short_says_now_not_the_forecasts_first_date() {
         // The history ended on 2026-12-04: the forecast's first step, where a service already
@@ -405,8 +393,8 @@ mod tests {
         study.runway = Some(Runway {
             now: first_step,
             horizon: first_step + 180 * 86_400,
-            data_aware: view(0.69, Some(first_step)),
-            traffic_only: view(0.69, Some(first_step)),
+            data_aware: RunwayView::certain(0.69, Some(first_step)),
+            traffic_only: RunwayView::certain(0.69, Some(first_step)),
             days_earlier: Some(0.0),
             not_data_aware: None,
         });
@@ -418,7 +406,7 @@ mod tests {
             "{text}"
         );
         // With headroom today, the date stands.
-        let ahead = view(1.3, Some(first_step + 40 * 86_400));
+        let ahead = RunwayView::certain(1.3, Some(first_step + 40 * 86_400));
         assert_eq!(
             runs_out_when(ahead.headroom_now, ahead.runs_out),
             "2027-01-14"
@@ -431,8 +419,8 @@ mod tests {
         let runway = Runway {
             now,
             horizon: now + 180 * 86_400,
-            data_aware: view(1.4, Some(now + 80 * 86_400)),
-            traffic_only: view(1.4, Some(now + 80 * 86_400)),
+            data_aware: RunwayView::certain(1.4, Some(now + 80 * 86_400)),
+            traffic_only: RunwayView::certain(1.4, Some(now + 80 * 86_400)),
             days_earlier: Some(0.0),
             not_data_aware: None,
         }

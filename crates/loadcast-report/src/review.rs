@@ -426,18 +426,6 @@ mod tests {
 
     use super::*;
 
-    fn view(headroom_now: f64, runs_out: Option<i64>) -> RunwayView {
-        RunwayView {
-            headroom_now,
-            headroom_at_peak: headroom_now * 0.8,
-            headroom_at_horizon: headroom_now,
-            runs_out,
-            runs_out_p10: runs_out,
-            runs_out_p90: runs_out,
-            chance_within_horizon: f64::from(u8::from(runs_out.is_some())),
-        }
-    }
-
     #[test]
     fn the_runway_risk_names_the_view_it_comes_from() {
         let now = 1_796_428_800; // 2026-12-05
@@ -449,7 +437,10 @@ mod tests {
             days_earlier: None,
             not_data_aware: None,
         };
-        let growing = runway(view(1.4, Some(now + 40 * 86_400)), view(1.4, None));
+        let growing = runway(
+            RunwayView::certain(1.4, Some(now + 40 * 86_400)),
+            RunwayView::certain(1.4, None),
+        );
         assert_eq!(
             runway_risk(&growing).as_deref(),
             Some(
@@ -457,8 +448,8 @@ mod tests {
             )
         );
         let today_only = runway(
-            view(1.4, Some(now + 80 * 86_400)),
-            view(1.4, Some(now + 80 * 86_400)),
+            RunwayView::certain(1.4, Some(now + 80 * 86_400)),
+            RunwayView::certain(1.4, Some(now + 80 * 86_400)),
         )
         .without_data("one data scale".into());
         let risk = runway_risk(&today_only).unwrap_or_default();
@@ -468,9 +459,16 @@ mod tests {
                 && !risk.contains("growing data"),
             "{risk}"
         );
-        let calm = runway(view(2.0, None), view(2.0, None)).without_data("x".into());
+        let calm = runway(
+            RunwayView::certain(2.0, None),
+            RunwayView::certain(2.0, None),
+        )
+        .without_data("x".into());
         assert_eq!(runway_risk(&calm), None);
-        let short = runway(view(0.7, Some(now)), view(0.7, Some(now)));
+        let short = runway(
+            RunwayView::certain(0.7, Some(now)),
+            RunwayView::certain(0.7, Some(now)),
+        );
         assert!(
             runway_risk(&short).is_some_and(|r| r.contains("already above the capacity")),
             "{:?}",
