@@ -338,6 +338,18 @@ pub fn judge(input: WatchInput<'_>) -> WatchCycle {
         capacity_now,
         input.observed.traffic,
     );
+    // Its figures stay for the metrics' data_aware view (alerts keep a series); its text shows
+    // the traffic-only view alone, as a study's does.
+    let runway = match model {
+        Some(_) => runway,
+        None if study.data_model.is_none() => runway.without_data(
+            "the study measured one data scale only, so its capacity does not follow the data"
+                .into(),
+        ),
+        None => {
+            runway.without_data("the forecast has no data series for the capacity to follow".into())
+        }
+    };
     let peak = input
         .traffic
         .iter()

@@ -224,9 +224,20 @@ fn a_study_of_one_scale_warns_and_one_of_another_plan_file_notes_it() {
         "{:?}",
         cycle.notes
     );
-    // Capacity does not fall with the data: both views agree.
+    // Capacity does not fall with the data: both views agree, for the metrics, and the
+    // runway says it has no data-aware view.
     assert_eq!(
         cycle.runway.data_aware.runs_out,
         cycle.runway.traffic_only.runs_out
+    );
+    assert!(
+        cycle.runway.data_view().is_none()
+            && cycle
+                .runway
+                .not_data_aware
+                .as_deref()
+                .is_some_and(|w| w.contains("one data scale")),
+        "{:?}",
+        cycle.runway
     );
 }
