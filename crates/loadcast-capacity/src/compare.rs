@@ -162,12 +162,12 @@ pub fn compare(a: &CapacityStudy, b: &CapacityStudy) -> StudyComparison {
     // alike, the traffic-only view.
     let runway = match (&a.runway, &b.runway) {
         (Some(ra), Some(rb)) => {
-            let (va, vb) = match (ra.data_view(), rb.data_view()) {
-                (Some(va), Some(vb)) => (va, vb),
-                _ => (&ra.traffic_only, &rb.traffic_only),
+            let (data_aware, (va, vb)) = match (ra.data_view(), rb.data_view()) {
+                (Some(va), Some(vb)) => (true, (va, vb)),
+                _ => (false, (&ra.traffic_only, &rb.traffic_only)),
             };
             Some(RunwayChange {
-                data_aware: ra.data_view().is_some() && rb.data_view().is_some(),
+                data_aware,
                 runs_out_a: va.runs_out,
                 runs_out_b: vb.runs_out,
                 headroom_now_a: va.headroom_now,

@@ -517,22 +517,12 @@ fn finish(
                 hi95: 1.0,
             }]
         });
-        let (curve, not_data_aware): (&dyn runway::CapacityCurve, _) = match (
-            &study.data_model,
-            &input.data,
-        ) {
-            (Some(m), Some(_)) => (m, None),
-            (None, _) => (
-                &flat,
-                Some(
-                    "capacity was not fitted against data volume: that takes two data volumes or more whose searches measured a capacity (--scales 1x,2x,horizon)",
-                ),
-            ),
-            (Some(_), None) => (
-                &flat,
-                Some("the forecast has no data series for the capacity to follow"),
-            ),
+        let curve: &dyn runway::CapacityCurve = match (&study.data_model, &input.data) {
+            (Some(m), Some(_)) => m,
+            _ => &flat,
         };
+        let not_data_aware =
+            runway::not_data_aware(study.data_model.is_some(), input.data.is_some());
         for caveat in &input.caveats {
             study.warnings.push(format!(
                 "the runway's dates rest on a forecast its history does not support ({caveat}): read them as a range, not a date"

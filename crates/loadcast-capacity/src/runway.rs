@@ -90,6 +90,20 @@ pub struct Runway {
     pub not_data_aware: Option<String>,
 }
 
+/// Why capacity cannot follow the data forecast, when it cannot: no fit of capacity against
+/// data volume, or no data series to follow. The study and each watch cycle say it alike.
+pub fn not_data_aware(fitted: bool, data_series: bool) -> Option<&'static str> {
+    if !fitted {
+        Some(
+            "capacity was not fitted against data volume: that takes two data volumes or more whose searches measured a capacity (--scales 1x,2x,horizon)",
+        )
+    } else if !data_series {
+        Some("the forecast has no data series for the capacity to follow")
+    } else {
+        None
+    }
+}
+
 impl RunwayView {
     /// A view that runs out on `runs_out` for certain (its 10–90% range is that date), with
     /// headroom 0.8× today's at the peak: the shape of a synthetic runway (tests, examples).

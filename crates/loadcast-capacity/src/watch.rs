@@ -340,15 +340,9 @@ pub fn judge(input: WatchInput<'_>) -> WatchCycle {
     );
     // Its figures stay for the metrics' data_aware view (alerts keep a series); its text shows
     // the traffic-only view alone, as a study's does.
-    let runway = match model {
-        Some(_) => runway,
-        None if study.data_model.is_none() => runway.without_data(
-            "the study measured one data scale only, so its capacity does not follow the data"
-                .into(),
-        ),
-        None => {
-            runway.without_data("the forecast has no data series for the capacity to follow".into())
-        }
+    let runway = match runway::not_data_aware(study.data_model.is_some(), input.data.is_some()) {
+        Some(why) => runway.without_data(why.into()),
+        None => runway,
     };
     let peak = input
         .traffic

@@ -236,7 +236,7 @@ fn a_study_of_one_scale_warns_and_one_of_another_plan_file_notes_it() {
                 .runway
                 .not_data_aware
                 .as_deref()
-                .is_some_and(|w| w.contains("one data scale")),
+                .is_some_and(|w| w.contains("not fitted against data volume")),
         "{:?}",
         cycle.runway
     );
