@@ -8,7 +8,9 @@
 //!   are by design, not missing data: the series is modelled on the slots it has, its day and
 //!   week counted in those slots.
 //!
-//! Samples a little off their grid ("about daily") are snapped to it, and said so.
+//! Samples a little off their grid ("about daily") are snapped to it, and said so. Samples
+//! further off (an export run at a different hour each day) are refused with the way out:
+//! `--resample` counts each in the step its time falls in ([`crate::resample`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -258,7 +260,9 @@ const USUAL_STEPS: [i64; 16] = [
 ];
 
 /// The most common spacing between consecutive samples, rounded to a usual step when it is
-/// within a tenth of one (or to whole days, or to weeks).
+/// within a tenth of one (or to whole days, or to weeks); else the mean spacing so rounded
+/// (samples taken at a different hour each day are 21 hours apart one day and 30 the next,
+/// and daily all the same); else the most common spacing as it is.
 fn infer_step(times: &[i64]) -> Option<i64> {
     if times.len() < 3 {
         return None;
@@ -266,15 +270,16 @@ fn infer_step(times: &[i64]) -> Option<i64> {
     let mut diffs: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
     diffs.sort_unstable();
     let median = diffs[diffs.len() / 2];
-    let near = |usual: i64| (median - usual).abs() * 10 <= usual;
-    let days = (median as f64 / 86_400.0).round() as i64 * 86_400;
-    Some(
+    let mean = (times[times.len() - 1] - times[0]) / diffs.len() as i64;
+    let usual = |spacing: i64| {
+        let near = |usual: i64| (spacing - usual).abs() * 10 <= usual;
+        let days = (spacing as f64 / 86_400.0).round() as i64 * 86_400;
         USUAL_STEPS
             .into_iter()
             .find(|s| near(*s))
             .or((days > 0 && near(days)).then_some(days))
-            .unwrap_or(median),
-    )
+    };
+    Some(usual(median).or(usual(mean)).unwrap_or(median))
 }
 
 fn fixed(times: &[i64], first: i64, step: i64) -> Result<Placement, String> {
@@ -315,10 +320,11 @@ fn fixed(times: &[i64], first: i64, step: i64) -> Result<Placement, String> {
         let off = offset - k * step;
         if off.abs() > tolerance {
             return Err(format!(
-                "a sample at {} is not on the {step}-second grid that starts at {} ({} s off; samples up to {tolerance} s off are snapped)",
+                "a sample at {} is not on the {step}-second grid that starts at {} ({} s off; samples up to {tolerance} s off are snapped); `--resample {}` counts each sample in the step its time falls in",
                 format_time(t),
                 format_time(start),
-                off.abs()
+                off.abs(),
+                humantime::format_duration(Duration::from_secs(step as u64))
             ));
         }
         if off != 0 {

@@ -92,12 +92,7 @@ impl History {
         series: Vec<NamedPoints>,
     ) -> Result<Self, ForecastError> {
         let (series, started_late) = start_together(series);
-        let mut all_times: Vec<i64> = series
-            .iter()
-            .flat_map(|(_, _, points)| points.iter().map(|(t, _)| *t))
-            .collect();
-        all_times.sort_unstable();
-        all_times.dedup();
+        let all_times = distinct_times(&series);
         if step.is_none() && all_times.len() < 3 {
             return Err(ForecastError::TooShort {
                 series: series.first().map_or_else(String::new, |s| s.0.clone()),
@@ -172,6 +167,17 @@ impl History {
 /// Series that start on different days (a table created after the others, a metric added
 /// later) are read from the day the last of them starts: they share one grid, and the samples
 /// before that day exist for some series only. The note says what was set aside.
+/// Every time any series has a sample at, once, in order.
+pub(crate) fn distinct_times(series: &[NamedPoints]) -> Vec<i64> {
+    let mut times: Vec<i64> = series
+        .iter()
+        .flat_map(|(_, _, points)| points.iter().map(|(t, _)| *t))
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    times
+}
+
 fn start_together(mut series: Vec<NamedPoints>) -> (Vec<NamedPoints>, Option<String>) {
     let first = |points: &[(i64, f64)]| points.iter().map(|(t, _)| *t).min();
     let starts: Vec<Option<i64>> = series.iter().map(|(_, _, p)| first(p)).collect();
@@ -308,15 +314,30 @@ pub struct CsvSpec {
 
 /// Reads a CSV history: a timestamp column and one column per declared series.
 pub fn read_csv(path: &Path, spec: &CsvSpec) -> Result<History, ForecastError> {
+    let origin = path.display().to_string();
+    History::from_points(&origin, None, read_csv_points(path, spec)?)
+}
+
+/// A CSV history's samples, series by series, before they are placed on a grid.
+pub fn read_csv_points(path: &Path, spec: &CsvSpec) -> Result<Vec<NamedPoints>, ForecastError> {
     let text = std::fs::read_to_string(path).map_err(|e| ForecastError::Io {
         path: path.to_path_buf(),
         cause: e.to_string(),
     })?;
-    parse_csv(&text, &path.display().to_string(), spec)
+    parse_csv_points(&text, &path.display().to_string(), spec)
 }
 
 /// Parses CSV text; `origin` names it in errors.
 pub fn parse_csv(text: &str, origin: &str, spec: &CsvSpec) -> Result<History, ForecastError> {
+    History::from_points(origin, None, parse_csv_points(text, origin, spec)?)
+}
+
+/// Parses CSV text into its samples, series by series, sorted by time.
+pub fn parse_csv_points(
+    text: &str,
+    origin: &str,
+    spec: &CsvSpec,
+) -> Result<Vec<NamedPoints>, ForecastError> {
     let input_error =
         |line: Option<usize>, series: Option<&str>, cause: String| ForecastError::Input {
             origin: origin.to_string(),
@@ -436,17 +457,13 @@ pub fn parse_csv(text: &str, origin: &str, spec: &CsvSpec) -> Result<History, Fo
             points.push((t, value));
         }
     }
-    History::from_points(
-        origin,
-        None,
-        wanted
-            .into_iter()
-            .map(|(name, kind, _, mut points)| {
-                points.sort_by_key(|p| p.0);
-                (name, kind, points)
-            })
-            .collect(),
-    )
+    Ok(wanted
+        .into_iter()
+        .map(|(name, kind, _, mut points)| {
+            points.sort_by_key(|p| p.0);
+            (name, kind, points)
+        })
+        .collect())
 }
 
 /// A cell's number: plain (`1234.5`, `1_234`), with thousands separators in a comma-separated

@@ -102,79 +102,126 @@ impl Resample {
 impl History {
     /// This history on the coarser step `to`.
     pub fn resample(&self, to: Resample, origin: &str) -> Result<History, ForecastError> {
-        let nominal = to
+        let from = self.grid.describe(self.step);
+        to.check_coarser(self.step.as_secs(), &from)?;
+        let series = self
+            .series
+            .iter()
+            .map(|s| {
+                let points = (0..s.values.len())
+                    .map(|i| (self.time_of(i), s.values[i]))
+                    .collect();
+                (s.name.clone(), s.kind, points)
+            })
+            .collect();
+        bucketed(series, to, origin, &from, self.notes.clone())
+    }
+}
+
+/// Samples that fit no grid of their own (read "about daily" at whatever hour someone ran the
+/// export) on the step `to`: the user named the step, so each sample is counted in the bucket
+/// its time falls in, however far it is from the others' time of day.
+pub fn resample_points(
+    series: Vec<NamedPoints>,
+    to: Resample,
+    origin: &str,
+) -> Result<History, ForecastError> {
+    let times = crate::history::distinct_times(&series);
+    // The mean spacing, not the median: samples an hour apart one day and a day and a half
+    // the next are still daily.
+    let span = times.last().zip(times.first()).map_or(0, |(b, a)| b - a);
+    let average = (span / times.len().saturating_sub(1).max(1) as i64 / 60 * 60).max(1) as u64;
+    let from = format!(
+        "irregular samples (on average {} apart)",
+        humantime::format_duration(Duration::from_secs(average))
+    );
+    // Samples about as far apart as the step are what it snaps; only a step clearly finer
+    // than their spacing would invent samples.
+    to.check_coarser(average * 9 / 10, &from)?;
+    bucketed(series, to, origin, &from, Vec::new())
+}
+
+impl Resample {
+    /// Resampling to a step no coarser than the samples' own would invent samples.
+    fn check_coarser(&self, own_seconds: u64, own: &str) -> Result<(), ForecastError> {
+        let nominal = self
             .months()
-            .map_or(to.step.as_secs() as i64, |m| m * NOMINAL_MONTH);
-        if (nominal as u64) <= self.step.as_secs() {
+            .map_or(self.step.as_secs() as i64, |m| m * NOMINAL_MONTH);
+        if (nominal as u64) <= own_seconds {
             return Err(ForecastError::Options(format!(
-                "--resample {}: not coarser than the history's own step ({})",
-                humantime::format_duration(to.step),
-                self.grid.describe(self.step)
+                "--resample {}: not coarser than the history's own step ({own})",
+                humantime::format_duration(self.step),
             )));
         }
-        let mut notes = self.notes.clone();
-        let mut series: Vec<NamedPoints> = Vec::new();
-        let mut resampled = Vec::new();
-        for s in &self.series {
-            let how = to.how.unwrap_or(match s.kind {
-                crate::history::SeriesKind::Traffic => Aggregate::Mean,
-                crate::history::SeriesKind::Data => Aggregate::Last,
-            });
-            let mut buckets: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
-            for (i, v) in s.values.iter().enumerate() {
-                buckets
-                    .entry(to.bucket(self.time_of(i)))
-                    .or_default()
-                    .push(*v);
-            }
-            let mut sizes: Vec<usize> = buckets.values().map(Vec::len).collect();
-            sizes.sort_unstable();
-            let usual = sizes.get(sizes.len() / 2).copied().unwrap_or(0);
-            let partial = |b: Option<(&i64, &Vec<f64>)>| {
-                b.filter(|(_, v)| v.len() * 2 < usual).map(|(t, _)| *t)
-            };
-            let ends = [
-                partial(buckets.iter().next()),
-                partial(buckets.iter().next_back()),
-            ];
-            for t in ends.into_iter().flatten() {
-                buckets.remove(&t);
-                notes.push(format!(
-                    "{}: the bucket of {} holds part of a period only and was left out",
-                    s.name,
-                    loadcast_stats::time::format_date(t)
-                ));
-            }
-            let points = buckets
-                .into_iter()
-                .map(|(t, v)| {
-                    let value = match how {
-                        Aggregate::Mean => v.iter().sum::<f64>() / v.len() as f64,
-                        Aggregate::Sum => v.iter().sum(),
-                        Aggregate::Max => v.iter().copied().fold(f64::MIN, f64::max),
-                        Aggregate::Last => v[v.len() - 1],
-                    };
-                    (t, value)
-                })
-                .collect();
-            resampled.push((s.name.clone(), how, usual));
-            series.push((s.name.clone(), s.kind, points));
+        Ok(())
+    }
+}
+
+/// Each series' points aggregated by bucket of `to`, placed on that step's grid; `from`
+/// describes the samples' own step in the note.
+fn bucketed(
+    series: Vec<NamedPoints>,
+    to: Resample,
+    origin: &str,
+    from: &str,
+    mut notes: Vec<String>,
+) -> Result<History, ForecastError> {
+    let mut aggregated: Vec<NamedPoints> = Vec::new();
+    let mut resampled = Vec::new();
+    for (name, kind, points) in series {
+        let how = to.how.unwrap_or(match kind {
+            crate::history::SeriesKind::Traffic => Aggregate::Mean,
+            crate::history::SeriesKind::Data => Aggregate::Last,
+        });
+        let mut buckets: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+        for (t, v) in points {
+            buckets.entry(to.bucket(t)).or_default().push(v);
         }
-        // Months are placed by the calendar; fixed steps on their own grid.
-        let step = to.months().is_none().then_some(to.step);
-        let mut out = History::from_points(origin, step, series)?;
-        for (name, how, usual) in resampled {
+        let mut sizes: Vec<usize> = buckets.values().map(Vec::len).collect();
+        sizes.sort_unstable();
+        let usual = sizes.get(sizes.len() / 2).copied().unwrap_or(0);
+        let partial =
+            |b: Option<(&i64, &Vec<f64>)>| b.filter(|(_, v)| v.len() * 2 < usual).map(|(t, _)| *t);
+        let ends = [
+            partial(buckets.iter().next()),
+            partial(buckets.iter().next_back()),
+        ];
+        for t in ends.into_iter().flatten() {
+            buckets.remove(&t);
             notes.push(format!(
-                "{name}: resampled from {} to {} by {} (about {usual} samples a bucket)",
-                self.grid.describe(self.step),
-                out.grid.describe(out.step),
-                how.name()
+                "{name}: the bucket of {} holds part of a period only and was left out",
+                loadcast_stats::time::format_date(t)
             ));
         }
-        notes.append(&mut out.notes);
-        out.notes = notes;
-        Ok(out)
+        let points = buckets
+            .into_iter()
+            .map(|(t, v)| {
+                let value = match how {
+                    Aggregate::Mean => v.iter().sum::<f64>() / v.len() as f64,
+                    Aggregate::Sum => v.iter().sum(),
+                    Aggregate::Max => v.iter().copied().fold(f64::MIN, f64::max),
+                    Aggregate::Last => v[v.len() - 1],
+                };
+                (t, value)
+            })
+            .collect();
+        resampled.push((name.clone(), how, usual));
+        aggregated.push((name, kind, points));
     }
+    // Months are placed by the calendar; fixed steps on their own grid.
+    let step = to.months().is_none().then_some(to.step);
+    let mut out = History::from_points(origin, step, aggregated)?;
+    for (name, how, usual) in resampled {
+        notes.push(format!(
+            "{name}: resampled from {from} to {} by {} (about {usual} sample{} a bucket)",
+            out.grid.describe(out.step),
+            how.name(),
+            if usual == 1 { "" } else { "s" }
+        ));
+    }
+    notes.append(&mut out.notes);
+    out.notes = notes;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -223,5 +270,40 @@ mod tests {
         let e = hourly.resample("1m".parse().unwrap(), "h.csv").unwrap_err();
         assert!(e.to_string().contains("not coarser"), "{e}");
         assert!("1d:median".parse::<Resample>().is_err());
+    }
+
+    #[test]
+    fn samples_at_a_different_hour_each_day_are_counted_by_the_day_they_fall_in() {
+        // An export run once a day at whatever hour: 02:00 one day, 21:00 the next. No grid
+        // of their own holds them, and a daily step the user names does.
+        let hours = [2, 21, 9, 23, 0, 14, 5];
+        let mut csv = String::from("time,orders\n");
+        let day0 = loadcast_stats::time::parse_time("2026-11-02").unwrap();
+        for day in 0..60i64 {
+            let t = day0 + day * 86_400 + hours[day as usize % hours.len()] * 3600;
+            csv.push_str(&format!("{t},{}\n", 100 + day));
+        }
+        let spec = CsvSpec {
+            timestamp: None,
+            series: vec![SeriesSpec::new("orders", "orders", SeriesKind::Traffic)],
+        };
+        let e = parse_csv(&csv, "export.csv", &spec)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`--resample 1day` counts each sample"), "{e}");
+        let points = crate::history::parse_csv_points(&csv, "export.csv", &spec).unwrap();
+        let daily = resample_points(points.clone(), "1d".parse().unwrap(), "export.csv").unwrap();
+        assert_eq!(daily.len(), 60, "{:?}", daily.notes);
+        assert_eq!(daily.start, day0, "buckets start at midnight");
+        let expected: Vec<f64> = (0..60).map(|d| 100.0 + d as f64).collect();
+        assert_eq!(daily.series[0].values, expected, "each day its own sample");
+        assert!(
+            daily.notes.iter().any(|n| n
+                == "orders: resampled from irregular samples (on average 1day 21m apart) to 1 day by mean (about 1 sample a bucket)"),
+            "{:?}",
+            daily.notes
+        );
+        let e = resample_points(points, "1h".parse().unwrap(), "export.csv").unwrap_err();
+        assert!(e.to_string().contains("not coarser"), "{e}");
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::ForecastError;
 use crate::history::{CsvSpec, History, SeriesSpec};
+use crate::resample::{Resample, resample_points};
 
 /// How much of Prometheus' history to read, and at what resolution.
 #[derive(Clone, Copy, Debug)]
@@ -55,6 +56,24 @@ impl HistorySource {
                     PROMETHEUS_TIMEOUT,
                 )
             }
+        }
+    }
+
+    /// The history on the coarser step `to` (`--resample`). A CSV whose samples fit no grid
+    /// of their own (an export run at a different hour each day) is bucketed by that step
+    /// directly: the user named the step, so the samples need not agree on one.
+    pub fn read_resampled(&self, to: Resample) -> Result<History, ForecastError> {
+        let origin = self.name();
+        match self {
+            HistorySource::Csv { path, spec } => {
+                let points = crate::history::read_csv_points(path, spec)?;
+                match History::from_points(&origin, None, points.clone()) {
+                    Ok(history) => history.resample(to, &origin),
+                    Err(ForecastError::Input { .. }) => resample_points(points, to, &origin),
+                    Err(e) => Err(e),
+                }
+            }
+            HistorySource::Prometheus { .. } => self.read()?.resample(to, &origin),
         }
     }
 

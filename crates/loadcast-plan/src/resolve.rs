@@ -204,10 +204,10 @@ pub struct ForecastInputs {
 impl ForecastInputs {
     /// The history read, resampled and with its events kept out, ready to forecast.
     pub fn history(&self) -> Result<History, ForecastError> {
-        let mut history = self.source.read()?;
-        if let Some(to) = self.resample {
-            history = history.resample(to, &self.source.name())?;
-        }
+        let mut history = match self.resample {
+            Some(to) => self.source.read_resampled(to)?,
+            None => self.source.read()?,
+        };
         if let Some(path) = &self.events {
             history.exclude_events(&loadcast_forecast::events::read_events(path)?);
         }

@@ -327,3 +327,73 @@ fn a_monthly_history_is_forecast_in_months_and_a_wrong_pin_is_named() {
         "the peak {peak_at} on the page and in the terminal"
     );
 }
+
+#[test]
+fn samples_at_a_wandering_hour_are_refused_with_the_way_out_and_resampled_by_day() {
+    let _alone = measuring_alone();
+    let dir = workdir("forecast-irregular");
+    // A daily export run by hand: between 06:00 and 20:00, whenever someone got to it.
+    let mut csv = String::from("time,orders\n");
+    for day in 0..120u32 {
+        let hour = 6 + (day * 5) % 15;
+        let weekday = day % 7; // 2026-06-01 is a Monday: 5 and 6 are the weekend
+        let orders = 1000.0 + 4.0 * f64::from(day) + if weekday >= 5 { -300.0 } else { 0.0 };
+        // Unix seconds: 2026-06-01T00:00:00Z is 1780272000.
+        let t = 1_780_272_000 + u64::from(day) * 86_400 + u64::from(hour) * 3600;
+        csv.push_str(&format!("{t},{orders}\n"));
+    }
+    std::fs::write(dir.join("export.csv"), csv).unwrap();
+    let plain = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "forecast",
+            "export.csv",
+            "--traffic",
+            "orders",
+        ],
+    );
+    let stderr = text(&plain.stderr);
+    assert_eq!(plain.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("export.csv: a sample at ") && stderr.contains("`--resample 1day`"),
+        "{stderr}"
+    );
+    let out = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "forecast",
+            "export.csv",
+            "--traffic",
+            "orders",
+            "--resample",
+            "1day",
+            "--horizon",
+            "30d",
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{stdout}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("orders: resampled from irregular samples (on average ")
+            && stdout.contains(" to 1 day by mean (about 1 sample a bucket)"),
+        "{stdout}"
+    );
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("projection.json")).unwrap())
+            .unwrap();
+    let at_horizon = p["series"][0]["at_horizon"]["point"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    // Four more orders a day: about 1,600 a month after the last of 1,476 (weekends lower).
+    assert!(
+        (1_350.0..1_800.0).contains(&at_horizon),
+        "at the horizon: {at_horizon}\n{stdout}"
+    );
+}
