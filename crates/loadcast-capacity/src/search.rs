@@ -185,6 +185,12 @@ impl BreakingPoint {
         self.max_rate
     }
 
+    /// Its capacity is only a lower bound: its generator fell behind the schedule, or the
+    /// user stopped it before a break.
+    pub fn lower_bound(&self) -> bool {
+        self.generator_limited || self.interrupted
+    }
+
     /// `[max_rate, broke_at]`: the true limit lies in between (the upper end is `max_rate` when
     /// no break was found).
     pub fn interval(&self) -> (f64, f64) {

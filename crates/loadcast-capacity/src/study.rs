@@ -35,7 +35,7 @@ impl SearchBracket {
         Self {
             held: point.capacity(),
             broke_at: point.broke_at,
-            lower_bound: point.generator_limited || point.interrupted,
+            lower_bound: point.lower_bound(),
         }
     }
 }
@@ -49,8 +49,10 @@ pub struct ScaleResult {
     pub volume: Option<f64>,
     /// Size of the database on disk at this scale.
     pub bytes: Option<f64>,
-    /// The search whose capacity is the scale's: the median of the searches when the scale
-    /// was searched more than once (the lower middle one of an even number), else the one.
+    /// The search whose capacity is the scale's: the median of the complete searches when the
+    /// scale was searched more than once (the lower middle one of an even number; a search
+    /// whose generator fell behind is a lower bound and counts only when all are, as the
+    /// highest of them), else the one.
     pub breaking_point: BreakingPoint,
     /// Every search at this scale, in the order run, when there were several (`--repeat`);
     /// empty for a single search.
@@ -76,14 +78,27 @@ impl ScaleResult {
         } else {
             Vec::new()
         };
+        // A search whose generator fell behind (or that was stopped) measured a lower bound
+        // of the capacity, not a draw of it: counted in a median, one such search on a busy
+        // machine made a scale's capacity 0/s beside a search that held 150/s. The median is
+        // of the complete searches; with none, the highest lower bound stands, since each is
+        // a rate the target was measured to hold.
         let mut order: Vec<usize> = (0..points.len()).collect();
         order.sort_by(|&a, &b| points[a].capacity().total_cmp(&points[b].capacity()));
-        let median = *order.get(order.len().checked_sub(1)? / 2)?;
+        let complete: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&i| !points[i].lower_bound())
+            .collect();
+        let stands = match complete.len() {
+            0 => *order.last()?,
+            n => complete[(n - 1) / 2],
+        };
         Some(Self {
             scale: label.to_string(),
             volume,
             bytes,
-            breaking_point: points.swap_remove(median),
+            breaking_point: points.swap_remove(stands),
             searches,
             plans: Vec::new(),
         })
@@ -99,15 +114,11 @@ impl ScaleResult {
     /// highest at which one broke (one search: its bracket). Repeated searches of one target
     /// land apart by more than one search's bracket (the machine's load, the target's caches);
     /// this is the spread a change must leave to be one. A search that is only a lower bound
-    /// (its generator fell behind) says nothing of where the limit is, unless all are.
+    /// (its generator fell behind) says nothing of where the limit is; when all are, the
+    /// highest of them, which stands, is all that is known.
     pub fn interval(&self) -> (f64, f64) {
-        let complete: Vec<&SearchBracket> =
+        let searches: Vec<&SearchBracket> =
             self.searches.iter().filter(|s| !s.lower_bound).collect();
-        let searches = if complete.is_empty() {
-            self.searches.iter().collect()
-        } else {
-            complete
-        };
         if searches.is_empty() {
             return self.breaking_point.interval();
         }
@@ -122,8 +133,7 @@ impl ScaleResult {
     /// The search that stands for this scale is a lower bound (the generator fell behind, or
     /// the user stopped it): not a capacity to fit or compare.
     pub fn lower_bound(&self) -> bool {
-        let point = &self.breaking_point;
-        point.generator_limited || point.interrupted
+        self.breaking_point.lower_bound()
     }
 
     /// The step at the knee: the one that broke at the lowest rate, else the highest that
@@ -227,18 +237,50 @@ impl CapacityStudy {
 mod tests {
     use super::*;
 
-    fn scale(label: &str, volume: f64, held: f64) -> ScaleResult {
-        let point = BreakingPoint {
+    /// A search that held `held` and broke just above it, or (`generator_limited`) one whose
+    /// generator fell behind above `held`, with no break found.
+    fn search(held: f64, generator_limited: bool) -> BreakingPoint {
+        BreakingPoint {
             max_rate: held,
-            broke_at: Some(held * 1.06),
-            first_broken: Some("p99".into()),
-            generator_limited: false,
+            broke_at: (!generator_limited).then_some(held * 1.06),
+            first_broken: (!generator_limited).then(|| "p99".into()),
+            generator_limited,
             steps: Vec::new(),
             steps_after_break: 1,
             interrupted: false,
-        };
-        ScaleResult::of_searches(label, Some(volume), None, vec![point])
+        }
+    }
+
+    fn scale(label: &str, volume: f64, held: f64) -> ScaleResult {
+        ScaleResult::of_searches(label, Some(volume), None, vec![search(held, false)])
             .unwrap_or_else(|| panic!("one search makes a scale"))
+    }
+
+    #[test]
+    fn a_search_whose_generator_fell_behind_is_a_lower_bound_not_a_draw_of_the_median() {
+        let of = |points: Vec<BreakingPoint>| {
+            ScaleResult::of_searches("1x", None, None, points)
+                .unwrap_or_else(|| panic!("searches make a scale"))
+        };
+        // A CI run on a busy machine: one search held 150/s, the other's generator fell
+        // behind at its first rate. Counted as a draw, the lower "0/s" stood.
+        let busy = of(vec![search(150.0, true), search(0.0, true)]);
+        assert_eq!(busy.capacity(), 150.0, "the highest lower bound stands");
+        assert!(busy.lower_bound());
+        assert_eq!(busy.interval(), (150.0, 150.0));
+        // One complete search beside a late one: the complete one stands, and is a capacity.
+        let one = of(vec![search(0.0, true), search(120.0, false)]);
+        assert_eq!(one.capacity(), 120.0);
+        assert!(!one.lower_bound());
+        assert_eq!(one.interval(), (120.0, 120.0 * 1.06));
+        // Of two complete searches the lower stands; the late one's 500/s is no draw.
+        let two = of(vec![
+            search(130.0, false),
+            search(500.0, true),
+            search(100.0, false),
+        ]);
+        assert_eq!(two.capacity(), 100.0);
+        assert_eq!(two.interval(), (100.0, 130.0 * 1.06));
     }
 
     #[test]

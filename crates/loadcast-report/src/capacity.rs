@@ -72,10 +72,15 @@ pub fn capacity_figure(scale: &ScaleResult) -> String {
             } else {
                 format!("they held {}–{}/s", si(low), si(high))
             };
-            format!(
-                "{figure}, the median of {} searches ({held})",
-                searches.len()
-            )
+            let n = searches.len();
+            // Which search stands, in the words of ScaleResult::of_searches' rule.
+            let stands = match searches.iter().filter(|s| !s.lower_bound).count() {
+                k if k == n => format!("the median of {n} searches"),
+                0 => format!("the highest of {n} searches, each a lower bound"),
+                1 => format!("the one of {n} searches whose generator kept up"),
+                k => format!("the median of the {k} of {n} searches whose generator kept up"),
+            };
+            format!("{figure}, {stands} ({held})")
         }
     }
 }
@@ -95,6 +100,8 @@ fn search_figure(b: &BreakingPoint) -> String {
             )
         }
         Some(bad) => format!("{figure} (held; broke at {}/s)", si(bad)),
+        // The generator fell behind at the first rate: no step says anything of the target.
+        None if b.capacity() <= 0.0 => format!("{figure} (no step measured validly)"),
         None => format!("{figure} (held; no break found)"),
     }
 }
@@ -432,6 +439,41 @@ mod tests {
                 && !text.contains("data-aware     headroom")
                 && !text.contains("days earlier"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn the_capacity_figure_says_which_search_stands() {
+        use loadcast_capacity::search::BreakingPoint;
+        let search = |held: f64, late: bool| BreakingPoint {
+            max_rate: held,
+            broke_at: (!late).then_some(held + 10.0),
+            first_broken: None,
+            generator_limited: late,
+            steps: Vec::new(),
+            steps_after_break: 1,
+            interrupted: false,
+        };
+        let figure = |points: Vec<BreakingPoint>| {
+            ScaleResult::of_searches("1x", None, None, points)
+                .map(|s| capacity_figure(&s))
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            figure(vec![search(150.0, true), search(0.0, true)]),
+            "150/s (held; no break found), the highest of 2 searches, each a lower bound (they held 0–150/s)"
+        );
+        assert_eq!(
+            figure(vec![search(0.0, true), search(120.0, false)]),
+            "120/s (held; broke at 130/s), the one of 2 searches whose generator kept up (they held 0–120/s)"
+        );
+        assert_eq!(
+            figure(vec![search(100.0, false), search(120.0, false)]),
+            "100/s (held; broke at 110/s), the median of 2 searches (they held 100–120/s)"
+        );
+        assert_eq!(
+            figure(vec![search(0.0, true)]),
+            "0/s (no step measured validly)"
         );
     }
 
