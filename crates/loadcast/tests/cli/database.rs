@@ -146,7 +146,10 @@ fn a_study_names_the_top_statement_and_its_sequential_scan_and_an_index_takes_it
     let _alone = measuring_alone();
     let server = PgServer::start(&["shared_preload_libraries=pg_stat_statements"]);
 
-    let (stdout, json, dom) = study(&server, "db-view-scan", false);
+    let (stdout, json, dom) = with_a_generator_that_kept_up(
+        |attempt| study(&server, &format!("db-view-scan-{attempt}"), false),
+        |(_, json, _)| json.clone(),
+    );
     let measured = capacities(&json);
     assert_eq!(measured.len(), 2, "{measured:?}\n{stdout}");
     assert!(
@@ -170,7 +173,10 @@ fn a_study_names_the_top_statement_and_its_sequential_scan_and_an_index_takes_it
         "the HTML report Chromium rendered lacks the database's findings"
     );
 
-    let (stdout, json, dom) = study(&server, "db-view-index", true);
+    let (stdout, json, dom) = with_a_generator_that_kept_up(
+        |attempt| study(&server, &format!("db-view-index-{attempt}"), true),
+        |(_, json, _)| json.clone(),
+    );
     assert_has(&stdout, &top);
     assert!(
         !stdout.contains("SEQUENTIAL SCAN") && !stdout.contains("PLAN CHANGE"),
