@@ -499,8 +499,19 @@ fn finish(
             Err(e) => study.warnings.push(format!("USL: {e}")),
         }
     }
-    // No runway from a search that was stopped: its figure is only a lower bound.
-    let today = study.today().filter(|t| !t.breaking_point.interrupted);
+    // No runway from a capacity that is only a lower bound (the search was stopped, or its
+    // generator fell behind): it would date a shortfall the target may not have ("runs out
+    // now" from a generator that topped out below today's traffic).
+    let bound = study
+        .today()
+        .filter(|t| t.lower_bound())
+        .map(|t| t.capacity());
+    if let (Some(_), Some(bound)) = (&spec.runway, bound) {
+        study.warnings.push(format!(
+            "no runway: today's capacity, {bound:.1}/s, is only a lower bound (the search was stopped, or its generator fell behind): a runway from it would date a shortfall the target may not have"
+        ));
+    }
+    let today = study.today().filter(|t| !t.lower_bound());
     if let (Some(input), Some(today)) = (&spec.runway, today) {
         let (low, high) = today.interval();
         let today_capacity = Prediction {

@@ -619,3 +619,71 @@ fn a_runway_that_cannot_follow_the_data_has_no_data_aware_view() {
         assert_eq!(back, study);
     }
 }
+
+/// A generator that cannot send more than `ceiling` arrivals a second: the rest are dropped.
+struct Ceiling<'a> {
+    target: &'a mut ScanTarget,
+    ceiling: f64,
+}
+
+impl loadcast_capacity::Probe for Ceiling<'_> {
+    fn measure(
+        &mut self,
+        rate: f64,
+        hold: Duration,
+    ) -> Result<loadcast_stats::RunResult, loadcast_capacity::ProbeError> {
+        let mut result = self.target.measure(rate, hold)?;
+        if rate > self.ceiling {
+            result.generator.dropped = ((rate - self.ceiling) * hold.as_secs_f64()) as u64;
+        }
+        Ok(result)
+    }
+}
+
+/// A capacity that is only a lower bound dates no runway: a generator that topped out at
+/// 100/s below today's 150/s of traffic said "runs out now" of a target that holds 333/s.
+#[test]
+fn a_capacity_that_is_only_a_lower_bound_dates_no_runway() {
+    let (mut target, _) = scan_of_20k_rows();
+    let truth = target.capacity();
+    let mut probe = Ceiling {
+        target: &mut target,
+        ceiling: 100.0,
+    };
+    let day = 86_400;
+    let traffic: Vec<PathPoint> = (0..=90)
+        .map(|d| PathPoint {
+            t: d * day,
+            point: 150.0 + d as f64,
+            lo95: 140.0 + d as f64,
+            hi95: 160.0 + d as f64,
+        })
+        .collect();
+    let mut s = spec(Vec::new(), None);
+    s.runway = Some(RunwayInput {
+        today: traffic[0].point,
+        traffic,
+        data: None,
+        caveats: Vec::new(),
+    });
+    let study = run_study(&s, &mut probe, None, &mut (), &Cancel::new())
+        .unwrap_or_else(|e| panic!("the study ran: {e}"));
+    let today = study
+        .today()
+        .unwrap_or_else(|| panic!("no scale: {study:?}"));
+    assert!(
+        today.lower_bound() && today.capacity() <= 100.0,
+        "the generator's ceiling, not the target's {truth:.0}/s: {:?}",
+        today.breaking_point
+    );
+    assert!(study.runway.is_none(), "{:?}", study.runway);
+    assert!(
+        study
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("no runway: today's capacity, ")
+                && w.contains("is only a lower bound")),
+        "{:?}",
+        study.warnings
+    );
+}

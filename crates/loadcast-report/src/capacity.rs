@@ -190,7 +190,7 @@ pub fn capacity_summary(s: &CapacityStudy) -> String {
                     }
                 );
             }
-            let _ = writeln!(out, "  the steps of the median search:");
+            let _ = writeln!(out, "  the steps of the search that stands:");
         }
         let _ = writeln!(out, "{STEP_HEADER}");
         for st in &b.steps {
