@@ -79,6 +79,10 @@ pub enum WatchWarning {
     },
     /// The study has one scale only: its capacity does not fall with the data.
     NoDataModel,
+    /// Today's capacity in the study is only a lower bound (its generator fell behind, or the
+    /// search was stopped): headroom and runway from it understate the real ones, and an
+    /// alert on them may be about the generator, not the service.
+    LowerBound { capacity: f64 },
 }
 
 impl WatchWarning {
@@ -89,15 +93,17 @@ impl WatchWarning {
             WatchWarning::LatencyWorse { .. } => "latency_worse",
             WatchWarning::ForecastDegraded { .. } => "forecast_degraded",
             WatchWarning::NoDataModel => "no_data_model",
+            WatchWarning::LowerBound { .. } => "lower_bound",
         }
     }
 
     /// Every kind, so the endpoint can show 0 for those that do not apply.
-    pub const KINDS: [&'static str; 4] = [
+    pub const KINDS: [&'static str; 5] = [
         "beyond_measured",
         "latency_worse",
         "forecast_degraded",
         "no_data_model",
+        "lower_bound",
     ];
 
     /// For people; `plan` is the plan file, for the command to run.
@@ -139,6 +145,9 @@ impl WatchWarning {
             },
             WatchWarning::NoDataModel => format!(
                 "the study measured one data scale only, so its capacity does not fall as the data grows: the data-aware runway is the traffic-only one; measure more scales — `loadcast capacity {plan} --scales 2x,4x`"
+            ),
+            WatchWarning::LowerBound { capacity } => format!(
+                "the study's capacity today, {capacity:.1}/s, is only a lower bound (its generator fell behind, or the search was stopped): the headroom and runway here understate the service's, so an alert on them may be about the generator; re-measure with enough load (load.max_in_flight) — `loadcast capacity {plan}`"
             ),
         }
     }
@@ -250,6 +259,11 @@ pub fn judge(input: WatchInput<'_>) -> WatchCycle {
     let model = study.data_model.as_ref().filter(|_| input.data.is_some());
     if study.data_model.is_none() {
         warnings.push(WatchWarning::NoDataModel);
+    }
+    if let Some(t) = today.filter(|t| t.lower_bound()) {
+        warnings.push(WatchWarning::LowerBound {
+            capacity: t.capacity(),
+        });
     }
     if study.plan_hash != input.plan_hash {
         // The hash covers the whole file, [watch] included: a note, not a stale study.

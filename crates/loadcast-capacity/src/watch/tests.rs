@@ -210,6 +210,26 @@ fn a_forecast_that_degraded_or_never_beat_naive_is_flagged() {
 }
 
 #[test]
+fn a_study_whose_capacity_is_a_lower_bound_says_so() {
+    let now = 1_800_000_000;
+    let mut s = study(now);
+    s.scales[0].breaking_point.generator_limited = true;
+    let cycle = judge(input(&s, now, 1e6, 12.0));
+    assert_eq!(
+        cycle.warnings,
+        [WatchWarning::LowerBound { capacity: 1000.0 }]
+    );
+    assert!(
+        cycle.warnings[0]
+            .message("shop.toml")
+            .contains("1000.0/s, is only a lower bound"),
+        "{:?}",
+        cycle.warnings
+    );
+    assert!(WatchWarning::KINDS.contains(&cycle.warnings[0].kind()));
+}
+
+#[test]
 fn a_study_of_one_scale_warns_and_one_of_another_plan_file_notes_it() {
     let now = 1_800_000_000;
     let mut s = study(now);
