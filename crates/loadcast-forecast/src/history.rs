@@ -139,10 +139,14 @@ impl History {
                         ),
                     });
                 }
+                let plural =
+                    |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
                 let longest = filled.longest as i64 * placement.step;
-                let longest = if longest >= 86_400 {
-                    let days = longest / 86_400;
-                    format!("{days} day{}", if days == 1 { "" } else { "s" })
+                // A month is not 30 days: a monthly history's gap is counted in its months.
+                let longest = if let crate::grid::Grid::Months { every, .. } = placement.grid {
+                    plural(filled.longest as i64 * i64::from(every), "month")
+                } else if longest >= 86_400 {
+                    plural(longest / 86_400, "day")
                 } else {
                     humantime::format_duration(Duration::from_secs(longest as u64)).to_string()
                 };
@@ -543,6 +547,20 @@ mod tests {
         assert_eq!(
             h.notes[0],
             "rps: 1 missing sample filled by linear interpolation (longest gap 1 day)"
+        );
+    }
+
+    #[test]
+    fn a_missing_month_is_a_month_not_thirty_days() {
+        let mut csv = String::from("month,requests,orders_rows\n");
+        for m in (1..=12).filter(|m| *m != 6) {
+            csv.push_str(&format!("2025-{m:02}-01,{},{}\n", 10 * m, 100 * m));
+        }
+        let h = parse_csv(&csv, "m.csv", &spec()).unwrap();
+        assert_eq!(h.series[0].values[5], 60.0);
+        assert_eq!(
+            h.notes[0],
+            "rps: 1 missing sample filled by linear interpolation (longest gap 1 month)"
         );
     }
 
