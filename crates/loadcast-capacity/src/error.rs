@@ -36,7 +36,9 @@ pub enum CapacityError {
         "the search needs a start rate above 0 and a factor above 1 (from {from}/s, factor {factor})"
     )]
     BadSearch { from: f64, factor: f64 },
-    #[error("data scales need a database with the tables to grow ([database] in the plan)")]
+    #[error(
+        "data scales need a database with the tables to grow ([database] in the plan); to measure today's data alone, --scales 1x"
+    )]
     NoDatabase,
     #[error(
         "the {label} scale is the horizon's volume, which needs a projection with the data series of {table:?} (--projection, or [history] in the plan)"

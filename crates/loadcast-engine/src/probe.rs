@@ -12,11 +12,22 @@ use crate::{Observer, Progress, RunOptions};
 /// Runs a plan's scenarios at the load each step asks for.
 #[derive(Debug)]
 pub struct EngineProbe<'a> {
-    pub plan: &'a Plan,
-    pub cancel: Cancel,
+    plan: &'a Plan,
+    cancel: Cancel,
+    /// The target and databases answered once: later steps do not ask again (a target that
+    /// refuses connections while it recovers from a broken step is a measurement, not an error).
+    reachable: std::cell::Cell<bool>,
 }
 
-impl EngineProbe<'_> {
+impl<'a> EngineProbe<'a> {
+    pub fn new(plan: &'a Plan, cancel: Cancel) -> Self {
+        Self {
+            plan,
+            cancel,
+            reachable: std::cell::Cell::new(false),
+        }
+    }
+
     fn run(&self, load: Load, early_stop: bool) -> Result<RunResult, ProbeError> {
         if self.cancel.is_cancelled() {
             return Err(ProbeError::Interrupted);
@@ -32,12 +43,15 @@ impl EngineProbe<'_> {
             rule: early_stop.then(|| EarlyStop::new(&self.plan.thresholds)),
             step: step.clone(),
         };
+        // The first step checks, as `run` does, that the target answers: a study of an
+        // unreachable target is an error, not a search through 100% errors.
         let options = RunOptions {
-            skip_preflight: true,
+            skip_preflight: self.reachable.get(),
             ..RunOptions::default()
         };
         let result = crate::run(&plan, &options, &step, &mut watch)
             .map_err(|e| ProbeError::Failed(Box::new(e)))?;
+        self.reachable.set(true);
         if self.cancel.is_cancelled() {
             return Err(ProbeError::Interrupted);
         }

@@ -77,10 +77,7 @@ pub fn study(
 ) -> Result<CapacityStudy, Failure> {
     let plan = resolved.plan;
     let spec = loadcast_plan::study_spec(resolved, settings);
-    let mut probe = loadcast_engine::EngineProbe {
-        plan,
-        cancel: cancel.clone(),
-    };
+    let mut probe = loadcast_engine::EngineProbe::new(plan, cancel.clone());
     let mut grower = match (&plan.database, &spec.table) {
         (Some(db), Some(table)) => Some(DatagenGrower::new(
             db,

@@ -95,9 +95,29 @@ fn an_unreachable_target_exits_1_with_a_clear_message() {
     let plan = write_plan(
         &dir,
         &format!("http://127.0.0.1:{port}"),
-        "[load]\nmodel = \"open\"\nrate = \"10/s\"\nduration = \"1s\"",
+        "[slo]\np99 = \"100ms\"\n[load]\nmodel = \"open\"\nrate = \"10/s\"\nduration = \"1s\"",
     );
     let out = run_in(&dir, &["run", plan.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert_has(&text(&out.stderr), "is unreachable: connection refused");
+    // A capacity study says the same before its first step, not after a search through
+    // 100% errors (it used to search, and wait for a recovery that never came).
+    let started = std::time::Instant::now();
+    let out = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "capacity",
+            plan.to_str().unwrap(),
+            "--scales",
+            "1x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert_has(&text(&out.stderr), "is unreachable: connection refused");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
 }
