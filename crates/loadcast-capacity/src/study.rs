@@ -117,8 +117,7 @@ impl ScaleResult {
     /// (its generator fell behind) says nothing of where the limit is; when all are, the
     /// highest of them, which stands, is all that is known.
     pub fn interval(&self) -> (f64, f64) {
-        let searches: Vec<&SearchBracket> =
-            self.searches.iter().filter(|s| !s.lower_bound).collect();
+        let searches: Vec<&SearchBracket> = self.complete_searches().collect();
         if searches.is_empty() {
             return self.breaking_point.interval();
         }
@@ -128,6 +127,11 @@ impl ScaleResult {
             .map(|s| s.broke_at.unwrap_or(s.held))
             .fold(0.0, f64::max);
         (held, broke)
+    }
+
+    /// The searches (of several) whose generator kept up and that ran to their end.
+    pub fn complete_searches(&self) -> impl Iterator<Item = &SearchBracket> {
+        self.searches.iter().filter(|s| !s.lower_bound)
     }
 
     /// The search that stands for this scale is a lower bound (the generator fell behind, or

@@ -74,7 +74,7 @@ pub fn capacity_figure(scale: &ScaleResult) -> String {
             };
             let n = searches.len();
             // Which search stands, in the words of ScaleResult::of_searches' rule.
-            let stands = match searches.iter().filter(|s| !s.lower_bound).count() {
+            let stands = match scale.complete_searches().count() {
                 k if k == n => format!("the median of {n} searches"),
                 0 => format!("the highest of {n} searches, each a lower bound"),
                 1 => format!("the one of {n} searches whose generator kept up"),
