@@ -85,7 +85,8 @@ impl History {
         // Which event (if any) holds each sample, found once.
         let holder: Vec<Option<usize>> = (0..n)
             .map(|i| {
-                let t = self.time_of(i);
+                // An event's dates are the days people lived it: on the history's own clock.
+                let t = self.wall_time(i);
                 events.iter().position(|e| e.start <= t && t < e.end)
             })
             .collect();

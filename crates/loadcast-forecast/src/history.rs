@@ -5,13 +5,16 @@
 //! the file, line and series. Short gaps (a missed scrape, an empty cell) are filled by linear
 //! interpolation and reported, never hidden.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ForecastError;
+use crate::clock::WallClock;
 use crate::grid::Grid;
+
+mod csv_file;
+pub use csv_file::{CsvPoints, CsvSpec, parse_csv, parse_csv_points, read_csv, read_csv_points};
 pub use loadcast_stats::time::{format_date, format_time, now, parse_time};
 
 /// What a series measures, which decides how it is modelled.
@@ -48,12 +51,14 @@ pub type NamedPoints = (String, SeriesKind, Vec<(i64, f64)>);
 /// Series that share a regular time grid: `start + i × step`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct History {
-    /// Unix seconds of the first sample.
+    /// Unix seconds of the first sample; on the wall clock when there is one.
     pub start: i64,
     /// The step; for calendar months their nominal length ([`crate::grid::NOMINAL_MONTH`]).
     pub step: Duration,
     /// How sample `i` maps to a time.
     pub grid: Grid,
+    /// The local clock the grid is kept on ([`crate::clock`]); `None`: UTC.
+    pub clock: Option<WallClock>,
     pub series: Vec<Series>,
     /// What was repaired on the way in (filled gaps), for the user to see.
     pub notes: Vec<String>,
@@ -68,9 +73,36 @@ impl History {
         self.len() == 0
     }
 
-    /// Unix seconds of sample `i` (past the end too: the projection's times).
+    /// Unix seconds of sample `i` (past the end too: the projection's times), an instant
+    /// whatever clock the history is kept on.
     pub fn time_of(&self, i: usize) -> i64 {
+        let wall = self.wall_time(i);
+        self.clock
+            .as_ref()
+            .map_or(wall, |clock| clock.instant(wall))
+    }
+
+    /// Sample `i`'s time on the history's own clock: what its days, weeks and events are
+    /// counted in.
+    pub fn wall_time(&self, i: usize) -> i64 {
         self.grid.time_of(self.start, self.step, i)
+    }
+
+    /// The history's step on its calendar and clock, in words ("1h on Europe/Berlin's wall
+    /// clock").
+    pub fn describe_grid(&self) -> String {
+        let grid = self.grid.describe(self.step);
+        match &self.clock {
+            Some(clock) => format!("{grid} on {}'s wall clock", clock.name()),
+            None => grid,
+        }
+    }
+
+    /// The history moved onto `clock`, as [`History::from_points`] places points read on it.
+    pub fn on_clock(mut self, clock: WallClock, note: String) -> Self {
+        self.clock = Some(clock);
+        self.notes.push(note);
+        self
     }
 
     /// Samples in `span` on this history's grid.
@@ -162,15 +194,13 @@ impl History {
             start: placement.start,
             step: Duration::from_secs(placement.step as u64),
             grid: placement.grid,
+            clock: None,
             series: out,
             notes,
         })
     }
 }
 
-/// Series that start on different days (a table created after the others, a metric added
-/// later) are read from the day the last of them starts: they share one grid, and the samples
-/// before that day exist for some series only. The note says what was set aside.
 /// Every time any series has a sample at, once, in order.
 pub(crate) fn distinct_times(series: &[NamedPoints]) -> Vec<i64> {
     let mut times: Vec<i64> = series
@@ -182,6 +212,9 @@ pub(crate) fn distinct_times(series: &[NamedPoints]) -> Vec<i64> {
     times
 }
 
+/// Series that start on different days (a table created after the others, a metric added
+/// later) are read from the day the last of them starts: they share one grid, and the samples
+/// before that day exist for some series only. The note says what was set aside.
 fn start_together(mut series: Vec<NamedPoints>) -> (Vec<NamedPoints>, Option<String>) {
     let first = |points: &[(i64, f64)]| points.iter().map(|(t, _)| *t).min();
     let starts: Vec<Option<i64>> = series.iter().map(|(_, _, p)| first(p)).collect();
@@ -308,200 +341,9 @@ impl SeriesSpec {
     }
 }
 
-/// Which CSV columns to read, and as what.
-#[derive(Clone, Debug, Default)]
-pub struct CsvSpec {
-    /// The timestamp column; the first column when `None`.
-    pub timestamp: Option<String>,
-    pub series: Vec<SeriesSpec>,
-}
-
-/// Reads a CSV history: a timestamp column and one column per declared series.
-pub fn read_csv(path: &Path, spec: &CsvSpec) -> Result<History, ForecastError> {
-    let origin = path.display().to_string();
-    History::from_points(&origin, None, read_csv_points(path, spec)?)
-}
-
-/// A CSV history's samples, series by series, before they are placed on a grid.
-pub fn read_csv_points(path: &Path, spec: &CsvSpec) -> Result<Vec<NamedPoints>, ForecastError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ForecastError::Io {
-        path: path.to_path_buf(),
-        cause: e.to_string(),
-    })?;
-    parse_csv_points(&text, &path.display().to_string(), spec)
-}
-
-/// Parses CSV text; `origin` names it in errors.
-pub fn parse_csv(text: &str, origin: &str, spec: &CsvSpec) -> Result<History, ForecastError> {
-    History::from_points(origin, None, parse_csv_points(text, origin, spec)?)
-}
-
-/// Parses CSV text into its samples, series by series, sorted by time.
-pub fn parse_csv_points(
-    text: &str,
-    origin: &str,
-    spec: &CsvSpec,
-) -> Result<Vec<NamedPoints>, ForecastError> {
-    let input_error =
-        |line: Option<usize>, series: Option<&str>, cause: String| ForecastError::Input {
-            origin: origin.to_string(),
-            line,
-            series: series.map(str::to_string),
-            cause,
-        };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let Some(header) = text.lines().find(|l| !l.trim().is_empty()) else {
-        return Err(input_error(None, None, "the file is empty".into()));
-    };
-    // Commas, else tabs or semicolons (spreadsheets in locales with a decimal comma), as the
-    // header shows.
-    let delimiter = [b',', b'\t', b';']
-        .into_iter()
-        .find(|d| header.as_bytes().contains(d))
-        .unwrap_or(b',');
-    // Quoted cells ("1,234,567", a name with a comma in it) are the csv crate's business:
-    // split by hand, they shifted every column after them.
-    let mut records = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes())
-        .into_records()
-        .filter(|r| r.as_ref().map_or(true, |r| r.iter().any(|c| !c.is_empty())));
-    let line_of = |r: &csv::StringRecord| r.position().map(|p| p.line() as usize);
-    let unreadable = |e: csv::Error| {
-        let line = e.position().map(|p| p.line() as usize);
-        input_error(line, None, format!("not a readable CSV line: {e}"))
-    };
-    let header = match records.next() {
-        Some(r) => r.map_err(unreadable)?,
-        None => return Err(input_error(None, None, "the file is empty".into())),
-    };
-    let columns: Vec<&str> = header.iter().collect();
-    let ts_col = match &spec.timestamp {
-        None => 0,
-        Some(name) => columns.iter().position(|c| c == name).ok_or_else(|| {
-            input_error(
-                Some(1),
-                None,
-                format!(
-                    "no timestamp column {name:?}; columns: {}",
-                    columns.join(", ")
-                ),
-            )
-        })?,
-    };
-    if spec.series.is_empty() {
-        return Err(input_error(
-            None,
-            None,
-            format!(
-                "no series declared; declare columns as traffic or data (columns: {})",
-                columns[1..].join(", ")
-            ),
-        ));
-    }
-    let mut wanted = Vec::new();
-    for SeriesSpec {
-        name,
-        source: column,
-        kind,
-        ..
-    } in &spec.series
-    {
-        let index = columns.iter().position(|c| c == column).ok_or_else(|| {
-            input_error(
-                Some(1),
-                Some(name),
-                format!("no column {column:?}; columns: {}", columns.join(", ")),
-            )
-        })?;
-        wanted.push((name.clone(), *kind, index, Vec::new()));
-    }
-    let mut seen: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
-    for record in records {
-        let record = record.map_err(unreadable)?;
-        let line_no = line_of(&record).unwrap_or(0);
-        let cells: Vec<&str> = record.iter().collect();
-        let stamp = cells.get(ts_col).copied().unwrap_or("");
-        let t = parse_time(stamp).ok_or_else(|| {
-            input_error(
-                Some(line_no),
-                None,
-                format!("{stamp:?} is not a timestamp (expected 2026-11-24, 2026-11-24 10:00:00, RFC 3339, or Unix seconds or milliseconds)"),
-            )
-        })?;
-        if let Some(first) = seen.insert(t, line_no) {
-            return Err(input_error(
-                Some(line_no),
-                None,
-                format!("timestamp {stamp} repeats the one on line {first}"),
-            ));
-        }
-        for (name, _, index, points) in &mut wanted {
-            let cell = cells.get(*index).copied().unwrap_or("");
-            if cell.is_empty() || cell.eq_ignore_ascii_case("nan") {
-                continue; // a gap: filled and reported later
-            }
-            let value: f64 = number(cell, delimiter).ok_or_else(|| {
-                input_error(
-                    Some(line_no),
-                    Some(name),
-                    format!("{cell:?} is not a number"),
-                )
-            })?;
-            if !value.is_finite() {
-                return Err(input_error(
-                    Some(line_no),
-                    Some(name),
-                    format!("{cell:?} is not a finite number"),
-                ));
-            }
-            points.push((t, value));
-        }
-    }
-    Ok(wanted
-        .into_iter()
-        .map(|(name, kind, _, mut points)| {
-            points.sort_by_key(|p| p.0);
-            (name, kind, points)
-        })
-        .collect())
-}
-
-/// A cell's number: plain (`1234.5`, `1_234`), with thousands separators in a comma-separated
-/// file (`"1,234,567"`, quoted), or with a decimal comma in a tab- or semicolon-separated one
-/// (`1234,5`).
-fn number(cell: &str, delimiter: u8) -> Option<f64> {
-    let plain = cell.replace('_', "");
-    if let Ok(v) = plain.parse() {
-        return Some(v);
-    }
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let unsigned = plain.strip_prefix('-').unwrap_or(&plain);
-    if delimiter == b',' {
-        let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
-        let groups: Vec<&str> = whole.split(',').collect();
-        let grouped = groups.len() > 1
-            && (1..=3).contains(&groups[0].len())
-            && groups[1..].iter().all(|g| g.len() == 3)
-            && groups.iter().all(|g| digits(g))
-            && digits(fraction);
-        return grouped
-            .then(|| plain.replace(',', "").parse().ok())
-            .flatten();
-    }
-    match unsigned.split_once(',') {
-        Some((whole, fraction)) if digits(whole) && digits(fraction) => {
-            plain.replace(',', ".").parse().ok()
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::csv_file::number;
     use super::*;
 
     #[test]

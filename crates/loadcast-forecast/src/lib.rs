@@ -8,6 +8,8 @@
 //!   seasonal ETS (fitted by likelihood), the Theta family and AutoETS on the seasonally
 //!   adjusted series, augurs' MSTL for several seasons; drift, linear, exponential, changepoint,
 //!   plateau and cumulative shapes for data volumes.
+//! * [`clock`]: the local wall clock a history's days follow, when it has one
+//!   (`--tz Europe/Berlin`): modelled on it, written out as instants.
 //! * [`seasons`]: which cycles a series is modelled with: detected and kept when the series
 //!   repeats at them, or requested.
 //! * [`backtest`]: every candidate is scored on rolling holdouts; the lowest MASE wins (with
@@ -27,6 +29,7 @@
 //! ```
 
 pub mod backtest;
+pub mod clock;
 pub mod events;
 pub mod grid;
 pub mod history;
@@ -278,7 +281,7 @@ pub fn project(history: &History, options: &Options) -> Result<Projection, Forec
     let steps = history.steps_in(options.horizon).max(1);
     // A history much shorter than the horizon cannot say where the series goes: far past
     // ten times its length a forecast is a guess with a date on it.
-    let span = (history.end() - history.start).max(0) as f64;
+    let span = (history.end() - history.time_of(0)).max(0) as f64;
     let horizon = options.horizon.as_secs_f64();
     let days = |s: f64| format!("{:.0} days", (s / 86_400.0).max(0.0));
     if span * 10.0 < horizon {
@@ -316,9 +319,9 @@ pub fn project(history: &History, options: &Options) -> Result<Projection, Forec
         version: PROJECTION_VERSION,
         as_of: format_time(end),
         as_of_unix: end,
-        history_start: format_time(history.start),
+        history_start: format_time(history.time_of(0)),
         step_seconds: history.step.as_secs(),
-        grid: history.grid.describe(history.step),
+        grid: history.describe_grid(),
         horizon_end: format_time(horizon_end),
         horizon_end_unix: horizon_end,
         series: out,
@@ -428,13 +431,16 @@ fn project_series(
         SeriesKind::Traffic => ratio(peak.point, current_peak),
         SeriesKind::Data => ratio(at_horizon.point, last),
     };
-    let path = downsample(&bands, options.path_points, series.kind, |b| b.point)
-        .into_iter()
-        .map(|i| PathPoint {
-            t: time_of(i),
-            band: bands[i],
-        })
-        .collect();
+    let mut path: Vec<PathPoint> =
+        downsample(&bands, options.path_points, series.kind, |b| b.point)
+            .into_iter()
+            .map(|i| PathPoint {
+                t: time_of(i),
+                band: bands[i],
+            })
+            .collect();
+    // On a wall clock, the hour it skips names the same instant as the hour after it.
+    path.dedup_by_key(|p| p.t);
     let tail_len = n.min(steps.max(4 * cycle));
     let tail = &y[n - tail_len..];
     let history_points = downsample(tail, options.path_points, series.kind, |v| *v)
@@ -583,6 +589,7 @@ pub fn backtest(
                 start: history.start,
                 step: history.step,
                 grid: history.grid.clone(),
+                clock: history.clock.clone(),
                 series: vec![Series {
                     name: series.name.clone(),
                     kind: series.kind,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::ForecastError;
-use crate::history::{History, SeriesSpec, format_time};
+use crate::history::{History, NamedPoints, SeriesSpec, format_time};
 
 /// A series to read is a [`SeriesSpec`] whose source is the PromQL query.
 pub use crate::history::SeriesSpec as PromSeries;
@@ -137,6 +137,24 @@ pub fn query_range(
     step: Duration,
     timeout: Duration,
 ) -> Result<History, ForecastError> {
+    let read = query_range_points(url, series, start, end, step, timeout)?;
+    History::from_points(&origin(url), Some(step), read)
+}
+
+/// How errors name a Prometheus server's history.
+pub fn origin(url: &str) -> String {
+    format!("Prometheus at {}", url.trim_end_matches('/'))
+}
+
+/// [`query_range`]'s samples, series by series, before they are placed on a grid.
+pub fn query_range_points(
+    url: &str,
+    series: &[SeriesSpec],
+    start: i64,
+    end: i64,
+    step: Duration,
+    timeout: Duration,
+) -> Result<Vec<NamedPoints>, ForecastError> {
     let base = url.trim_end_matches('/');
     let error = |cause: String| ForecastError::Prometheus {
         url: base.to_string(),
@@ -197,5 +215,5 @@ pub fn query_range(
         }
         read.push((s.name.clone(), s.kind, points));
     }
-    History::from_points(&format!("Prometheus at {base}"), Some(step), read)
+    Ok(read)
 }

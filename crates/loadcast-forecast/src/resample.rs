@@ -100,7 +100,7 @@ impl Resample {
 }
 
 impl History {
-    /// This history on the coarser step `to`.
+    /// This history on the coarser step `to`, bucketed on its own clock (a day is a local day).
     pub fn resample(&self, to: Resample, origin: &str) -> Result<History, ForecastError> {
         let from = self.grid.describe(self.step);
         to.check_coarser(self.step.as_secs(), &from)?;
@@ -109,12 +109,14 @@ impl History {
             .iter()
             .map(|s| {
                 let points = (0..s.values.len())
-                    .map(|i| (self.time_of(i), s.values[i]))
+                    .map(|i| (self.wall_time(i), s.values[i]))
                     .collect();
                 (s.name.clone(), s.kind, points)
             })
             .collect();
-        bucketed(series, to, origin, &from, self.notes.clone())
+        let mut coarser = bucketed(series, to, origin, &from, self.notes.clone())?;
+        coarser.clock = self.clock.clone();
+        Ok(coarser)
     }
 }
 
@@ -291,7 +293,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("`--resample 1day` counts each sample"), "{e}");
-        let points = crate::history::parse_csv_points(&csv, "export.csv", &spec).unwrap();
+        let points = crate::history::parse_csv_points(&csv, "export.csv", &spec, None)
+            .unwrap()
+            .series;
         let daily = resample_points(points.clone(), "1d".parse().unwrap(), "export.csv").unwrap();
         assert_eq!(daily.len(), 60, "{:?}", daily.notes);
         assert_eq!(daily.start, day0, "buckets start at midnight");

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::ForecastError;
-use crate::history::{CsvSpec, History, SeriesSpec};
+use crate::clock::WallClock;
+use crate::history::{CsvSpec, History, NamedPoints, SeriesSpec};
 use crate::resample::{Resample, resample_points};
 
 /// How much of Prometheus' history to read, and at what resolution.
@@ -31,13 +32,65 @@ pub enum HistorySource {
     },
 }
 
+/// What [`HistorySource::points`] read: origin, step, samples, clock hint.
+type SourcePoints = (String, Option<Duration>, Vec<NamedPoints>, Option<String>);
+
 /// How long Prometheus may take to answer one range query.
 const PROMETHEUS_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl HistorySource {
+    /// The history as its source holds it: on UTC's clock, at its own step.
     pub fn read(&self) -> Result<History, ForecastError> {
+        self.read_prepared(None, None)
+    }
+
+    /// The history to forecast: on `clock` when one is given ([`crate::clock`]), on the
+    /// coarser step `resample` when one is asked (`--resample`, bucketed on that clock). A CSV
+    /// whose samples fit no grid of their own (an export run at a different hour each day) is
+    /// bucketed by that step directly: the user named the step, so the samples need not agree
+    /// on one.
+    pub fn read_prepared(
+        &self,
+        resample: Option<Resample>,
+        clock: Option<&WallClock>,
+    ) -> Result<History, ForecastError> {
+        let (origin, step, points, hint) = self.points(clock)?;
+        let (points, on_clock) = match clock {
+            Some(clock) => {
+                let (points, note) = clock.settle(points);
+                (points, Some((clock.clone(), note)))
+            }
+            None => (points, None),
+        };
+        let attach = |mut history: History| {
+            history.notes.extend(hint.clone());
+            match &on_clock {
+                Some((clock, note)) => history.on_clock(clock.clone(), note.clone()),
+                None => history,
+            }
+        };
+        let buckets = resample.map(|to| (to, points.clone()));
+        let placed = match (History::from_points(&origin, step, points), buckets) {
+            (Ok(history), _) => attach(history),
+            (Err(ForecastError::Input { .. }), Some((to, points))) => {
+                return Ok(attach(resample_points(points, to, &origin)?));
+            }
+            (Err(e), _) => return Err(e),
+        };
+        match resample {
+            Some(to) => placed.resample(to, &origin),
+            None => Ok(placed),
+        }
+    }
+
+    /// What errors call the source, the step it was read at (Prometheus'), its samples (on
+    /// `clock`'s wall time when there is one), and a hint that it was kept on a local clock.
+    fn points(&self, clock: Option<&WallClock>) -> Result<SourcePoints, ForecastError> {
         match self {
-            HistorySource::Csv { path, spec } => crate::history::read_csv(path, spec),
+            HistorySource::Csv { path, spec } => {
+                let read = crate::history::read_csv_points(path, spec, clock)?;
+                Ok((self.name(), None, read.series, read.clock_hint))
+            }
             HistorySource::Prometheus {
                 url,
                 series,
@@ -47,33 +100,25 @@ impl HistorySource {
                 // On a whole step, so that reruns read the same samples.
                 let step = window.step.as_secs().max(1) as i64;
                 let end = end - end.rem_euclid(step);
-                crate::prometheus::query_range(
+                let points = crate::prometheus::query_range_points(
                     url,
                     series,
                     end - window.since.as_secs() as i64,
                     end,
                     window.step,
                     PROMETHEUS_TIMEOUT,
-                )
+                )?;
+                let points = match clock {
+                    Some(clock) => clock.from_instants(points),
+                    None => points,
+                };
+                Ok((
+                    crate::prometheus::origin(url),
+                    Some(window.step),
+                    points,
+                    None,
+                ))
             }
-        }
-    }
-
-    /// The history on the coarser step `to` (`--resample`). A CSV whose samples fit no grid
-    /// of their own (an export run at a different hour each day) is bucketed by that step
-    /// directly: the user named the step, so the samples need not agree on one.
-    pub fn read_resampled(&self, to: Resample) -> Result<History, ForecastError> {
-        let origin = self.name();
-        match self {
-            HistorySource::Csv { path, spec } => {
-                let points = crate::history::read_csv_points(path, spec)?;
-                match History::from_points(&origin, None, points.clone()) {
-                    Ok(history) => history.resample(to, &origin),
-                    Err(ForecastError::Input { .. }) => resample_points(points, to, &origin),
-                    Err(e) => Err(e),
-                }
-            }
-            HistorySource::Prometheus { .. } => self.read()?.resample(to, &origin),
         }
     }
 

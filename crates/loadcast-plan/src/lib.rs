@@ -268,6 +268,9 @@ impl Plan {
             if let Some(r) = &h.resample {
                 let _ = writeln!(out, "  resampled to {}", humantime::format_duration(r.step));
             }
+            if let Some(clock) = &h.clock {
+                let _ = writeln!(out, "  modelled on {}'s wall clock", clock.name());
+            }
             if let Some(e) = &h.events {
                 let _ = writeln!(out, "  events kept out of the fit: {}", e.display());
             }

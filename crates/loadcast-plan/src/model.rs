@@ -139,6 +139,8 @@ pub struct HistorySpec {
     /// One-off events and holidays to keep out of the fit.
     pub events: Option<PathBuf>,
     pub resample: Option<loadcast_forecast::resample::Resample>,
+    /// The wall clock the history's days follow (`tz = "Europe/Berlin"`).
+    pub clock: Option<loadcast_forecast::clock::WallClock>,
 }
 
 /// `[horizon]`: how far ahead, and which bound of the forecast the plan tests.

@@ -69,6 +69,8 @@ pub(crate) struct RawHistory {
     pub events: Option<Spanned<String>>,
     /// Aggregate to a coarser step first: `1d`, `1w:max`, `1month:sum`.
     pub resample: Option<Spanned<String>>,
+    /// The time zone whose wall clock the traffic's day follows: `Europe/Berlin`.
+    pub tz: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use loadcast_forecast::clock::WallClock;
 use loadcast_forecast::history::{CsvSpec, History, SeriesKind, SeriesSpec};
 use loadcast_forecast::resample::Resample;
 use loadcast_forecast::source::{HistorySource, PrometheusWindow};
@@ -187,6 +188,8 @@ pub struct ForecastAsk<'a> {
     pub horizon: Option<Duration>,
     pub events: Option<PathBuf>,
     pub resample: Option<Resample>,
+    /// `--tz`: the wall clock the history's days follow.
+    pub clock: Option<WallClock>,
 }
 
 /// The history to read, how to prepare it and how far ahead to forecast it.
@@ -199,15 +202,16 @@ pub struct ForecastInputs {
     /// Events and holidays kept out of the fit.
     pub events: Option<PathBuf>,
     pub resample: Option<Resample>,
+    /// The wall clock its days follow, when not UTC's.
+    pub clock: Option<WallClock>,
 }
 
 impl ForecastInputs {
     /// The history read, resampled and with its events kept out, ready to forecast.
     pub fn history(&self) -> Result<History, ForecastError> {
-        let mut history = match self.resample {
-            Some(to) => self.source.read_resampled(to)?,
-            None => self.source.read()?,
-        };
+        let mut history = self
+            .source
+            .read_prepared(self.resample, self.clock.as_ref())?;
         if let Some(path) = &self.events {
             history.exclude_events(&loadcast_forecast::events::read_events(path)?);
         }
@@ -280,6 +284,7 @@ pub fn forecast_inputs(ask: ForecastAsk<'_>) -> Result<ForecastInputs, ForecastE
             .events
             .or_else(|| history.and_then(|h| h.events.clone())),
         resample: ask.resample.or_else(|| history.and_then(|h| h.resample)),
+        clock: ask.clock.or_else(|| history.and_then(|h| h.clock.clone())),
     })
 }
 

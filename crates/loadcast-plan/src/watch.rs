@@ -69,6 +69,7 @@ pub fn watch_inputs(
         name: plan.name.clone(),
         events: plan.history.as_ref().and_then(|h| h.events.clone()),
         resample: None,
+        clock: plan.history.as_ref().and_then(|h| h.clock.clone()),
     }
 }
 

@@ -186,6 +186,12 @@ pub struct ForecastArgs {
     /// `:mean`, `:max` or `:last` [default: mean for traffic, last for data].
     #[arg(long, value_name = "STEP[:HOW]")]
     pub resample: Option<loadcast_forecast::resample::Resample>,
+    /// The time zone whose wall clock the traffic's day follows (`Europe/Berlin`): the history
+    /// is modelled on that clock, so a daily cycle does not move an hour when the clocks
+    /// change; timestamps without an offset are read as that clock's. Times written out stay
+    /// instants (UTC) [default: the plan's [history] tz, else UTC].
+    #[arg(long, value_name = "ZONE", value_parser = wall_clock)]
+    pub tz: Option<loadcast_forecast::clock::WallClock>,
     /// Where to write the projection (JSON) [default: projection.json].
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -619,6 +625,10 @@ fn traffic_series(text: &str) -> Result<SeriesSpec, String> {
 
 fn data_series(text: &str) -> Result<SeriesSpec, String> {
     SeriesSpec::parse(text, SeriesKind::Data)
+}
+
+fn wall_clock(text: &str) -> Result<loadcast_forecast::clock::WallClock, String> {
+    loadcast_forecast::clock::WallClock::new(text)
 }
 
 fn time(text: &str) -> Result<i64, String> {

@@ -231,6 +231,7 @@ pub fn forecast(args: ForecastArgs, store: &StoreArgs) -> Result<u8, Failure> {
         horizon: args.horizon,
         events: args.events.clone(),
         resample: args.resample,
+        clock: args.tz.clone(),
     })?;
     let history = inputs.history()?;
     if args.backtest {

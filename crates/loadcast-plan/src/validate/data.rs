@@ -80,6 +80,21 @@ impl Validator<'_> {
                 None
             }
         });
+        let clock = h.tz.as_ref().and_then(|tz| {
+            match loadcast_forecast::clock::WallClock::new(tz.get_ref()) {
+                Ok(clock) => Some(clock),
+                Err(message) => {
+                    self.error(
+                        tz,
+                        "history.tz",
+                        message,
+                        Some("an IANA time zone: \"Europe/Berlin\", \"America/New_York\""),
+                    );
+                    ok = false;
+                    None
+                }
+            }
+        });
         ok.then(|| HistorySpec {
             csv,
             timestamp: h.timestamp.as_ref().map(|t| t.get_ref().clone()),
@@ -88,6 +103,7 @@ impl Validator<'_> {
             shapes,
             events,
             resample,
+            clock,
         })
     }
 

@@ -397,3 +397,123 @@ fn samples_at_a_wandering_hour_are_refused_with_the_way_out_and_resampled_by_day
         "at the horizon: {at_horizon}\n{stdout}"
     );
 }
+
+/// A spreadsheet export in local time across the night the clocks go back: refused on UTC
+/// with the way out, read on the zone's wall clock with `--tz` or the plan's `[history] tz`.
+#[test]
+fn local_times_across_a_clock_change_are_read_on_the_zones_wall_clock() {
+    let _alone = measuring_alone();
+    let dir = workdir("forecast-tz");
+    // Six weeks of hourly Berlin times without an offset, 2026-10-04 to 2026-11-14: a noon
+    // peak every day, and 02:00 twice on 2026-10-25.
+    let mut csv = String::from("time,requests\n");
+    let first: i64 = 1_791_064_800; // 2026-10-03T22:00:00Z, midnight in Berlin
+    for k in 0..42 * 24 + 1 {
+        let t = first + k * 3_600;
+        let offset = if t < 1_792_890_000 { 7_200 } else { 3_600 };
+        let wall = t + offset;
+        let hour = wall.rem_euclid(86_400) / 3_600;
+        let requests = 100.0 + 400.0 * (-((hour - 12) as f64).powi(2) / 8.0).exp();
+        let stamp = loadcast_stats::time::format_time(wall)[..19].replace('T', " ");
+        csv.push_str(&format!("{stamp},{requests:.1}\n"));
+    }
+    std::fs::write(dir.join("local.csv"), csv).unwrap();
+    let plain = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "forecast",
+            "local.csv",
+            "--traffic",
+            "requests",
+        ],
+    );
+    let stderr = text(&plain.stderr);
+    assert_eq!(plain.status.code(), Some(2), "{stderr}");
+    assert_has(
+        &stderr,
+        "timestamp 2026-10-25 02:00:00 repeats the one on line",
+    );
+    assert_has(&stderr, "`--tz ZONE` reads them on that zone's clock");
+
+    let out = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "forecast",
+            "local.csv",
+            "--traffic",
+            "requests",
+            "--tz",
+            "Europe/Berlin",
+            "--horizon",
+            "7d",
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{stdout}",
+        text(&out.stderr)
+    );
+    assert_has(&stdout, "on Europe/Berlin's wall clock");
+    assert_has(&stdout, "the clock changed 1 time in the history");
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("projection.json")).unwrap())
+            .unwrap();
+    // Noon in Berlin in November is 11:00 UTC, and every time written is UTC.
+    let peak_at = p["series"][0]["peak_at"].as_str().unwrap_or_default();
+    assert!(
+        peak_at.ends_with("T11:00:00Z"),
+        "peak at {peak_at}\n{stdout}"
+    );
+    assert_eq!(
+        p["as_of"].as_str(),
+        Some("2026-11-14T22:00:00Z"),
+        "{stdout}"
+    );
+
+    let bad = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "forecast",
+            "local.csv",
+            "--traffic",
+            "requests",
+            "--tz",
+            "Europe/Berln",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert_has(&text(&bad.stderr), "\"Europe/Berln\" is not a time zone");
+
+    // The plan says it once for forecast, grow, capacity and watch.
+    let body = "[[scenario]]\n[[scenario.step]]\nget = \"/\"\n[load]\nmodel = \"open\"\nrate = \"1/s\"\nduration = \"1s\"\n";
+    let plan = |tz: &str| {
+        format!(
+            "name = \"local\"\ntarget = \"http://127.0.0.1:9\"\n[history]\ncsv = \"local.csv\"\ntraffic = [\"requests\"]\ntz = \"{tz}\"\n[horizon]\nuntil = \"7 days\"\n{body}"
+        )
+    };
+    std::fs::write(dir.join("plan.toml"), plan("Europe/Berlin")).unwrap();
+    let out = run_in(
+        &dir,
+        &[
+            "--no-store",
+            "forecast",
+            "--plan",
+            "plan.toml",
+            "-o",
+            "plan.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_has(&text(&out.stdout), "on Europe/Berlin's wall clock");
+    std::fs::write(dir.join("mars.toml"), plan("Mars/Olympus_Mons")).unwrap();
+    let out = run_in(&dir, &["plan", "check", "mars.toml"]);
+    let stderr = text(&out.stderr) + &text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_has(&stderr, "mars.toml:6");
+    assert_has(&stderr, "\"Mars/Olympus_Mons\" is not a time zone");
+}
