@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use loadcast_forecast::clock::WallClock;
 use loadcast_forecast::history::SeriesKind;
 use loadcast_forecast::prometheus::{PromSeries, query_range};
+use loadcast_forecast::source::{HistorySource, PrometheusWindow};
 use loadcast_forecast::{Options, project};
 use loadcast_testkit::prometheus::{Prometheus, openmetrics};
 
@@ -80,6 +82,26 @@ fn prometheus_history_round_trips_and_projects() {
     let orders = p.series("orders").unwrap();
     let expected = rows(end + 7 * 24 * HOUR, start);
     assert!((orders.at_horizon.point / expected - 1.0).abs() < 0.02);
+
+    // The same samples on a local wall clock (India's, +05:30 all year): the grid moves by
+    // the offset, the values do not, and the times written out are the same instants.
+    let kolkata = WallClock::new("Asia/Kolkata").unwrap();
+    let source = HistorySource::Prometheus {
+        url: prometheus.url(),
+        series: series.to_vec(),
+        window: PrometheusWindow {
+            since: Duration::from_secs((end - start) as u64),
+            until: Some(end),
+            step,
+        },
+    };
+    let local = source
+        .read_prepared(None, Some(&kolkata))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(local.len(), h.len());
+    assert_eq!(local.wall_time(0), start + 19_800);
+    assert_eq!((local.time_of(0), local.end()), (h.time_of(0), h.end()));
+    assert_eq!(local.series[0].values, h.series[0].values);
 
     let err = |query: &str| {
         query_range(
