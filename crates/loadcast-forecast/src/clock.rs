@@ -7,7 +7,9 @@
 //! the cycle stands still: samples are modelled at the wall time they were taken (a timestamp
 //! without an offset is read as that clock's), the hour the clock repeats is one sample (the
 //! mean of its two), the hour it skips is filled from its neighbours, and every time a
-//! forecast writes out is an instant again ([`WallClock::instant`]).
+//! forecast writes out is an instant again ([`WallClock::instant`]). A day is a day on any
+//! clock: days counted on it (`--resample 1d`) are dated by it, and a history sampled daily
+//! or coarser is read as its dates say ([`crate::source::HistorySource::read_prepared`]).
 //!
 //! Wall times are carried as the Unix seconds they would be if the wall clock were UTC, so
 //! the grids, calendars and seasons in [`crate::grid`] work on them unchanged.

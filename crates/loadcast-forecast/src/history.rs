@@ -98,10 +98,12 @@ impl History {
         }
     }
 
-    /// The history moved onto `clock`, as [`History::from_points`] places points read on it.
-    pub fn on_clock(mut self, clock: WallClock, note: String) -> Self {
-        self.clock = Some(clock);
-        self.notes.push(note);
+    /// The history placed ([`History::from_points`]) from points read on `clock`: a sub-daily
+    /// history keeps it, so that its times are written out as instants; one of days or longer
+    /// is dated by that clock's calendar (a local day's midnight is the evening before in UTC,
+    /// east of Greenwich), the clock only how its days were counted.
+    pub fn on_clock(mut self, clock: Option<WallClock>) -> Self {
+        self.clock = clock.filter(|_| self.step.as_secs() < 86_400);
         self
     }
 

@@ -100,7 +100,8 @@ impl Resample {
 }
 
 impl History {
-    /// This history on the coarser step `to`, bucketed on its own clock (a day is a local day).
+    /// This history on the coarser step `to`, bucketed on its own clock (a day is a local day,
+    /// and dated by it).
     pub fn resample(&self, to: Resample, origin: &str) -> Result<History, ForecastError> {
         let from = self.grid.describe(self.step);
         to.check_coarser(self.step.as_secs(), &from)?;
@@ -114,9 +115,7 @@ impl History {
                 (s.name.clone(), s.kind, points)
             })
             .collect();
-        let mut coarser = bucketed(series, to, origin, &from, self.notes.clone())?;
-        coarser.clock = self.clock.clone();
-        Ok(coarser)
+        Ok(bucketed(series, to, origin, &from, self.notes.clone())?.on_clock(self.clock.clone()))
     }
 }
 

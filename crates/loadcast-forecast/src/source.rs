@@ -64,13 +64,24 @@ impl HistorySource {
         };
         let attach = |mut history: History| {
             history.notes.extend(hint.clone());
-            match &on_clock {
-                Some((clock, note)) => history.on_clock(clock.clone(), note.clone()),
-                None => history,
-            }
+            history
+                .notes
+                .extend(on_clock.as_ref().map(|(_, note)| note.clone()));
+            history.on_clock(on_clock.as_ref().map(|(clock, _)| clock.clone()))
         };
         let buckets = resample.map(|to| (to, points.clone()));
         let placed = match (History::from_points(&origin, step, points), buckets) {
+            // A history sampled daily or coarser is dated as its timestamps date it: on a wall
+            // clock, a sample taken at midnight UTC would be the evening before in New York.
+            (Ok(history), _) if history.step.as_secs() >= 86_400 && clock.is_some() => {
+                let mut as_kept = self.read_prepared(resample, None)?;
+                as_kept.notes.push(format!(
+                    "--tz {}: not applied, as the history's step is {}: a wall clock matters within a day",
+                    clock.map_or("", WallClock::name),
+                    history.grid.describe(history.step)
+                ));
+                return Ok(as_kept);
+            }
             (Ok(history), _) => attach(history),
             (Err(ForecastError::Input { .. }), Some((to, points))) => {
                 return Ok(attach(resample_points(points, to, &origin)?));

@@ -217,3 +217,59 @@ fn local_timestamps_repeat_in_the_hour_the_clock_goes_back_and_are_read_as_one_s
         .to_string();
     assert!(e.contains("repeats the one on line"), "{e}");
 }
+
+#[test]
+fn days_are_counted_on_the_clock_and_dated_by_it() {
+    let berlin = WallClock::new("Europe/Berlin").unwrap();
+    // Three weeks of hourly samples (UTC) around the autumn change, each worth the day of the
+    // month it was in Berlin: a day counted on Berlin's clock has that figure as its mean.
+    let mut text = String::from("time,requests\n");
+    for t in (AUTUMN - 10 * 86_400..AUTUMN + 11 * 86_400).step_by(3_600) {
+        let day = format_time(berlin.wall(t))[8..10]
+            .parse::<u32>()
+            .unwrap_or(0);
+        text.push_str(&format!("{},{day}\n", format_time(t)));
+    }
+    let csv = Csv::write("days", &text);
+    let to = "1d".parse().unwrap_or_else(|e| panic!("{e}"));
+    let daily = csv
+        .source()
+        .read_prepared(Some(to), Some(&berlin))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(daily.clock, None, "days are dated, not kept on the clock");
+    for i in 0..daily.len() {
+        let date = format_time(daily.time_of(i));
+        let day: f64 = date[8..10].parse().unwrap_or(0.0);
+        let mean = daily.series[0].values[i];
+        // The first and last buckets may hold part of a day; each whole one is its own day.
+        if i > 0 && i + 1 < daily.len() {
+            assert_eq!(mean, day, "{date}: {mean}");
+            assert!(date.ends_with("T00:00:00Z"), "{date}");
+        }
+    }
+
+    // A history sampled daily is read as its dates say, whatever the clock: New York's would
+    // move each midnight UTC to the evening before.
+    let new_york = WallClock::new("America/New_York").unwrap();
+    let mut text = String::from("time,requests\n");
+    for d in 0..120 {
+        let t = AUTUMN - 60 * 86_400 - 3_600 + d * 86_400; // midnight UTC
+        text.push_str(&format!("{},{}\n", format_time(t), 1000 + d));
+    }
+    let csv = Csv::write("daily", &text);
+    let plain = csv.source().read().unwrap_or_else(|e| panic!("{e}"));
+    let local = csv
+        .source()
+        .read_prepared(None, Some(&new_york))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (local.time_of(0), local.end(), &local.series),
+        (plain.time_of(0), plain.end(), &plain.series)
+    );
+    assert!(
+        local.notes.iter().any(|n| n
+            == "--tz America/New_York: not applied, as the history's step is 1 day: a wall clock matters within a day"),
+        "{:?}",
+        local.notes
+    );
+}

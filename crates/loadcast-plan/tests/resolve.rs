@@ -219,5 +219,30 @@ until = "30d"
     .map(|e| e.to_string())
     .unwrap_or_default();
     assert!(e.contains("is not an aggregate"), "{e}");
+
+    // `tz` puts the hourly history on Berlin's clock for forecast, grow, capacity and watch.
+    let local = text.replace("resample = \"1d:last\"", "tz = \"Europe/Berlin\"")
+        + "[watch]\nprometheus = \"http://127.0.0.1:9\"\ntraffic = \"sum(rate(requests[5m]))\"\n";
+    std::fs::write(dir.join("local.toml"), local).unwrap();
+    let plan = loadcast_plan::load(&dir.join("local.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        plan.describe()
+            .contains("modelled on Europe/Berlin's wall clock"),
+        "{}",
+        plan.describe()
+    );
+    let projection = loadcast_plan::resolve::forecast_history(&plan)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("the plan has a history"));
+    assert_eq!(projection.grid, "1 hour on Europe/Berlin's wall clock");
+    let spec = plan
+        .watch
+        .clone()
+        .unwrap_or_else(|| panic!("the plan has [watch]"));
+    let inputs = loadcast_plan::watch::watch_inputs(&plan, &spec, None, start + 120 * DAY);
+    assert_eq!(
+        inputs.clock.as_ref().map(|c| c.name()),
+        Some("Europe/Berlin")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -189,7 +189,8 @@ pub struct ForecastArgs {
     /// The time zone whose wall clock the traffic's day follows (`Europe/Berlin`): the history
     /// is modelled on that clock, so a daily cycle does not move an hour when the clocks
     /// change; timestamps without an offset are read as that clock's. Times written out stay
-    /// instants (UTC) [default: the plan's [history] tz, else UTC].
+    /// instants (UTC); `--resample 1d` counts that clock's days. A daily or coarser history
+    /// is read as its dates say [default: the plan's [history] tz, else UTC].
     #[arg(long, value_name = "ZONE", value_parser = wall_clock)]
     pub tz: Option<loadcast_forecast::clock::WallClock>,
     /// Where to write the projection (JSON) [default: projection.json].
