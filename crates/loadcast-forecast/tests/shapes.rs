@@ -96,6 +96,22 @@ fn retention_makes_a_plateau_and_a_seasonal_write_rate_a_seasonal_volume() {
     let s = forecast(SeriesKind::Data, &plateau, 60, None);
     within(&s, 60, 180_000.0, 0.02, "plateau");
 
+    // The band of a plateau is the plateau's, not the growth's before it: nine months flat at
+    // 900k rows (±2k) after three months of growth had a 95% band up to 9.95M rows.
+    let plateau: Vec<f64> = (0..360)
+        .map(|d| 10_000.0 * d.min(90) as f64 + 2_000.0 * normal(&mut rng))
+        .collect();
+    let s = forecast(SeriesKind::Data, &plateau, 90, None);
+    let band = s.at_horizon;
+    assert!(
+        band.lo80 < 900_000.0
+            && 900_000.0 < band.hi80
+            && band.lo95 > 850_000.0
+            && band.hi95 < 950_000.0,
+        "a plateau at 900k: {band:?} ({})",
+        s.model
+    );
+
     // Three years of a write rate twice as high in the peak season as in the trough.
     let rate = |d: usize| 1000.0 * (1.0 + 0.5 * (std::f64::consts::TAU * d as f64 / 365.25).sin());
     let mut volume = 1e6;

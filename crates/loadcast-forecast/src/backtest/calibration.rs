@@ -92,11 +92,12 @@ impl Calibration {
 const CALIBRATION_FOLDS: usize = 24;
 
 /// The chosen model's `(forecast, actual)` pairs on the folds its intervals are calibrated on,
-/// oldest first: the earlier folds the selection did not use, then the selection's own
-/// (`pairs`). Only folds trained on at least half the history: a model fitted on a few cycles
-/// errs more than the one fitted on all of them will, and its errors over-widened the bands (a
-/// year of daily data: 90% of values inside the 80% band). A fold the model cannot fit is
-/// left out, not an error: the selection's folds are enough to calibrate on.
+/// by origin, oldest first: the earlier folds the selection did not use, then the selection's
+/// own (`pairs`, from the origins `selection`). Only folds trained on at least half the
+/// history: a model fitted on a few cycles errs more than the one fitted on all of them will,
+/// and its errors over-widened the bands (a year of daily data: 90% of values inside the 80%
+/// band). A fold the model cannot fit is left out, not an error: the selection's folds are
+/// enough to calibrate on.
 pub(super) fn calibration_folds(
     model: &Model,
     y: &[f64],
@@ -105,17 +106,43 @@ pub(super) fn calibration_folds(
     spacing: usize,
     min_train: usize,
     pairs: Vec<FoldPairs>,
-) -> Vec<FoldPairs> {
+) -> Vec<(usize, FoldPairs)> {
     let n = y.len();
     let first = selection.first().copied().unwrap_or(n);
     let min_train = min_train.max(n / 2);
-    let mut out: Vec<FoldPairs> = origins(n, held, spacing, min_train, CALIBRATION_FOLDS)
+    let mut out: Vec<(usize, FoldPairs)> = origins(n, held, spacing, min_train, CALIBRATION_FOLDS)
         .into_iter()
         .filter(|o| *o < first)
-        .filter_map(|o| fold_pairs_of(model, y, o, held))
+        .filter_map(|o| fold_pairs_of(model, y, o, held).map(|pairs| (o, pairs)))
         .collect();
-    out.extend(pairs);
+    out.extend(selection.iter().copied().zip(pairs));
     out
+}
+
+/// The folds of today's regime: a data volume whose trend changed inside the history (a table
+/// that stopped growing when a retention job began) is calibrated on the folds trained after
+/// the change, when there are two or more. A fold that ends in the growth before it errs by
+/// the change, not by how far today's regime wanders: a table flat at 900k rows for nine months
+/// had a 95% band up to 9.95M rows, from folds trained on its first weeks.
+pub(super) fn in_todays_regime(
+    folds: Vec<(usize, FoldPairs)>,
+    y: &[f64],
+    kind: SeriesKind,
+) -> Vec<FoldPairs> {
+    // A change that redraws the series (two lines leave under 5% of one line's error; a
+    // plateau after growth leaves 0.02%), not a curve's bend (a growing population's
+    // quarterly size, 13%; a rides table's row count, 42%). Each side of a change keeps at
+    // least eight samples: a fold from eight in has seen it.
+    let change = match kind {
+        SeriesKind::Data => crate::model::change_of_trend(y, 0.05).map(|c| c + 8),
+        SeriesKind::Traffic => None,
+    };
+    let after = |o: usize| change.is_none_or(|c| o >= c);
+    let mut folds = folds;
+    if folds.iter().filter(|(o, _)| after(*o)).count() >= 2 {
+        folds.retain(|(o, _)| after(*o));
+    }
+    folds.into_iter().map(|(_, pairs)| pairs).collect()
 }
 
 /// Empirical error quantiles by horizon bucket, with enough errors per bucket (≥ 60) for a

@@ -12,7 +12,7 @@ use crate::model::{Model, Seasons, Shape, candidates};
 mod calibration;
 
 pub use calibration::{Band, Calibration, quantile_sorted};
-use calibration::{calibrate, calibration_folds, conformal};
+use calibration::{calibrate, calibration_folds, conformal, in_todays_regime};
 
 /// Accuracy over holdouts.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -295,8 +295,11 @@ pub fn select(
         }
         None => (best.model, best.pairs),
     };
-    let calibrated_on =
-        calibration_folds(&model, y, &folds, held, spacing, min_train, pairs.clone());
+    let calibrated_on = in_todays_regime(
+        calibration_folds(&model, y, &folds, held, spacing, min_train, pairs.clone()),
+        y,
+        kind,
+    );
     let calibration = conformal(calibrate(&calibrated_on, held), &calibrated_on, held);
     let accuracy = score_folds(&pairs, &folds, y, season, &calibration, kind);
     let unsupported = nothing_shown.or_else(|| {

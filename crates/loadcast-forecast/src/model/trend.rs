@@ -40,6 +40,12 @@ pub(super) fn robust_line(y: &[f64]) -> (f64, f64) {
 /// (each side keeps at least 8 samples). `None` when one line fits about as well (the two
 /// lines must explain at least half of the one line's residual error).
 pub(super) fn changepoint(y: &[f64]) -> Option<usize> {
+    change_of_trend(y, 0.5)
+}
+
+/// A change of trend that two lines explain all but `left` of one line's residual error in
+/// ([`changepoint`]'s, with its own bar).
+pub(crate) fn change_of_trend(y: &[f64], left: f64) -> Option<usize> {
     let n = y.len();
     if n < 24 {
         return None;
@@ -83,5 +89,5 @@ pub(super) fn changepoint(y: &[f64]) -> Option<usize> {
     let (best, at) = (lo..hi)
         .map(|k| (sse(0, k) + sse(k, n), k))
         .min_by(|a, b| a.0.total_cmp(&b.0))?;
-    (best < 0.5 * whole).then_some(at)
+    (best < left * whole).then_some(at)
 }
