@@ -84,6 +84,29 @@ fn a_table_whose_growth_rate_changed_is_projected_from_the_new_rate() {
     within(&s, 60, truth(419), 0.03, "after the change of rate");
     // The pre-break trend (or a mix) would be far lower.
     assert!(s.path[59].band.point > 50_000.0 + 100.0 * 419.0 * 1.1);
+
+    // A horizon longer than the months since the launch: every fold of the whole horizon would
+    // start before it, where an exponential trend erred least by luck (6.45M rows at the
+    // horizon, 'does not support a forecast'); folds in today's regime find the new rate.
+    let truth =
+        |d: usize| 1e6 + 2_000.0 * d.min(250) as f64 + 9_000.0 * d.saturating_sub(250) as f64;
+    let values: Vec<f64> = (0..400)
+        .map(|d| truth(d) + 3_000.0 * normal(&mut rng))
+        .collect();
+    let s = forecast(SeriesKind::Data, &values, 180, None);
+    within(
+        &s,
+        180,
+        truth(579),
+        0.03,
+        "a launch five months ago, six months ahead",
+    );
+    assert!(s.unsupported.is_none(), "{:?}", s.unsupported);
+    assert!(
+        s.at_horizon.lo95 < truth(579) && truth(579) < s.at_horizon.hi95,
+        "{:?}",
+        s.at_horizon
+    );
 }
 
 #[test]

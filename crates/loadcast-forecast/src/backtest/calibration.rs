@@ -119,30 +119,33 @@ pub(super) fn calibration_folds(
     out
 }
 
-/// The folds of today's regime: a data volume whose trend changed inside the history (a table
-/// that stopped growing when a retention job began) is calibrated on the folds trained after
-/// the change, when there are two or more. A fold that ends in the growth before it errs by
-/// the change, not by how far today's regime wanders: a table flat at 900k rows for nine months
-/// had a 95% band up to 9.95M rows, from folds trained on its first weeks.
+/// The folds of today's regime, the series' samples from `regime` on ([`todays_regime`]), when
+/// there are two or more: a fold that ends in the growth before a change errs by the change,
+/// not by how far today's regime wanders (a table flat at 900k rows for nine months had a 95%
+/// band up to 9.95M rows, from folds trained on its first weeks).
 pub(super) fn in_todays_regime(
-    folds: Vec<(usize, FoldPairs)>,
-    y: &[f64],
-    kind: SeriesKind,
+    mut folds: Vec<(usize, FoldPairs)>,
+    regime: Option<usize>,
 ) -> Vec<FoldPairs> {
-    // A change that redraws the series (two lines leave under 5% of one line's error; a
-    // plateau after growth leaves 0.02%), not a curve's bend (a growing population's
-    // quarterly size, 13%; a rides table's row count, 42%). Each side of a change keeps at
-    // least eight samples: a fold from eight in has seen it.
-    let change = match kind {
-        SeriesKind::Data => crate::model::change_of_trend(y, 0.05).map(|c| c + 8),
-        SeriesKind::Traffic => None,
-    };
-    let after = |o: usize| change.is_none_or(|c| o >= c);
-    let mut folds = folds;
+    let after = |o: usize| regime.is_none_or(|start| o >= start);
     if folds.iter().filter(|(o, _)| after(*o)).count() >= 2 {
         folds.retain(|(o, _)| after(*o));
     }
     folds.into_iter().map(|(_, pairs)| pairs).collect()
+}
+
+/// Where today's regime of a data volume begins, when its trend broke inside the history
+/// ([`crate::model::break_in_trend`]: a table that stopped growing when a retention job began,
+/// or grew four times faster after a launch): far enough after the break that a fold from
+/// there has seen it, and that the line since the last change finds it in the fold's training
+/// data (eight samples on, and out of its last tenth).
+pub(super) fn todays_regime(y: &[f64], kind: SeriesKind) -> Option<usize> {
+    match kind {
+        SeriesKind::Data => {
+            crate::model::break_in_trend(y).map(|change| (change + 8).max(change * 10 / 9 + 2))
+        }
+        SeriesKind::Traffic => None,
+    }
 }
 
 /// Empirical error quantiles by horizon bucket, with enough errors per bucket (≥ 60) for a

@@ -22,7 +22,7 @@ mod trend;
 
 use adjusted::{ets, theta};
 use seasonal::{harmonic, median_profile, mstl_ets, seasonal_drift};
-pub(crate) use trend::change_of_trend;
+pub(crate) use trend::break_in_trend;
 use trend::{changepoint, robust_line};
 
 /// The seasonal cycles a series can be modelled with, in samples.
