@@ -111,7 +111,8 @@ impl WallClock {
     /// per step is a count per step), and the hour it skipped filled from its neighbours at the
     /// samples' own spacing; and the note that says so.
     pub fn settle(&self, series: Vec<NamedPoints>) -> (Vec<NamedPoints>, String) {
-        let merged: Vec<NamedPoints> = series
+        let (mut repeated, mut skipped) = (0usize, 0usize);
+        let settled: Vec<NamedPoints> = series
             .into_iter()
             .map(|(name, kind, points)| {
                 let mut at: BTreeMap<i64, (f64, u32)> = BTreeMap::new();
@@ -119,30 +120,56 @@ impl WallClock {
                     let slot = at.entry(t).or_insert((0.0, 0));
                     *slot = (slot.0 + v, slot.1 + 1);
                 }
+                repeated += at.values().filter(|(_, count)| *count > 1).count();
                 let points: Vec<(i64, f64)> = at
                     .into_iter()
                     .map(|(t, (sum, count))| (t, sum / f64::from(count)))
                     .collect();
-                (name, kind, self.fill_skipped(points))
+                let before = points.len();
+                let points = self.fill_skipped(points);
+                skipped += points.len() - before;
+                (name, kind, points)
             })
             .collect();
-        let times = crate::history::distinct_times(&merged);
+        let times = crate::history::distinct_times(&settled);
         let changes = match (times.first(), times.last()) {
             (Some(&first), Some(&last)) => self.changes_between(first, last),
             _ => 0,
         };
+        let mut undone = Vec::new();
+        if repeated > 0 {
+            undone.push(match repeated {
+                1 => "1 sample in the hour it repeats, the mean of its two".to_string(),
+                n => format!("{n} samples in the hour it repeats, each the mean of its two"),
+            });
+        }
+        if skipped > 0 {
+            undone.push(match skipped {
+                1 => "1 sample in the hour it skips, filled from its neighbours".to_string(),
+                n => format!("{n} samples in the hour it skips, filled from their neighbours"),
+            });
+        }
         let note = match changes {
             0 => format!(
                 "modelled on {}'s wall clock (the clock did not change in the history)",
                 self.name
             ),
             n => format!(
-                "modelled on {}'s wall clock, as its people keep the day: the clock changed {n} time{} in the history (each hour it repeats is one sample, the mean of its two; each hour it skips is filled from its neighbours)",
+                "modelled on {}'s wall clock, as its people keep the day: the clock changed {} in the history{}",
                 self.name,
-                if n == 1 { "" } else { "s" }
+                if n == 1 {
+                    "1 time".to_string()
+                } else {
+                    format!("{n} times")
+                },
+                if undone.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", undone.join("; "))
+                }
             ),
         };
-        (merged, note)
+        (settled, note)
     }
 
     /// Samples at most an hour apart whose wall times are further apart than their instants
@@ -233,7 +260,10 @@ mod tests {
             walls.iter().find(|(t, _)| *t == repeated),
             Some(&(repeated, -0.5))
         );
-        assert!(note.contains("changed 1 time in the history"), "{note}");
+        assert!(
+            note.contains("changed 1 time in the history (1 sample in the hour it repeats, the mean of its two)"),
+            "{note}"
+        );
         // Across the spring change, five-minute samples leave no hole in the wall clock.
         let points: Vec<(i64, f64)> = (-24..24).map(|k| (SPRING + k * 300, 1.0)).collect();
         let series = vec![("requests".to_string(), SeriesKind::Traffic, points)];
@@ -241,7 +271,10 @@ mod tests {
         let walls: Vec<i64> = settled[0].2.iter().map(|(t, _)| *t).collect();
         assert_eq!(walls.len(), 48 + 12, "an hour of twelve samples filled");
         assert!(walls.windows(2).all(|w| w[1] - w[0] == 300), "{walls:?}");
-        assert!(note.contains("changed 1 time"), "{note}");
+        assert!(
+            note.contains("(12 samples in the hour it skips, filled from their neighbours)"),
+            "{note}"
+        );
         let err = WallClock::new("Europe/Berln").unwrap_err();
         assert!(err.contains("\"Europe/Berln\" is not a time zone"), "{err}");
     }

@@ -450,13 +450,18 @@ fn week_slots(times: &[i64], step: i64) -> Option<Placement> {
     let g = |t: i64| position(t).map(|p| week_of(t) * k as i64 + p as i64);
     let g0 = g(times[0])?;
     let mut index = BTreeMap::new();
-    let mut strays = 0usize;
+    let (mut strays, mut an_hour_off) = (0usize, 0usize);
     for &t in times {
         match g(t) {
             Some(gt) => {
                 index.insert(t, (gt - g0) as usize);
             }
-            None => strays += 1,
+            None => {
+                strays += 1;
+                if position(t - 3_600).is_some() || position(t + 3_600).is_some() {
+                    an_hour_off += 1;
+                }
+            }
         }
     }
     let len = index.values().max().map_or(0, |m| m + 1);
@@ -467,8 +472,14 @@ fn week_slots(times: &[i64], step: i64) -> Option<Placement> {
         grid.describe(Duration::from_secs(step as u64))
     )];
     if strays > 0 {
+        // Business hours kept in UTC move an hour when the local clock changes.
+        let why = if an_hour_off == strays {
+            ", each an hour off it: if the day follows a local clock that changed, `--tz ZONE` models them on that clock"
+        } else {
+            ""
+        };
         notes.push(format!(
-            "{strays} samples outside that pattern were left out"
+            "{strays} samples outside that pattern were left out{why}"
         ));
     }
     Some(Placement {

@@ -273,3 +273,50 @@ fn days_are_counted_on_the_clock_and_dated_by_it() {
         local.notes
     );
 }
+
+#[test]
+fn business_hours_kept_in_utc_are_told_of_the_clock_and_kept_whole_on_it() {
+    let berlin = WallClock::new("Europe/Berlin").unwrap();
+    // Weekdays 09:00–17:00 in Berlin, written in UTC, from February to May: the office's
+    // hours are 08:00–16:00 UTC in winter and 07:00–15:00 in summer.
+    let mut text = String::from("time,requests\n");
+    let first = AUTUMN - 266 * 86_400 - 3_600; // 2026-02-01T00:00:00Z
+    for t in (first..first + 120 * 86_400).step_by(3_600) {
+        let wall = berlin.wall(t);
+        let (hour, weekday) = (
+            wall.rem_euclid(86_400) / 3_600,
+            (wall.div_euclid(86_400) + 3).rem_euclid(7),
+        );
+        if weekday < 5 && (9..17).contains(&hour) {
+            text.push_str(&format!("{},{}\n", format_time(t), 200 + 10 * hour));
+        }
+    }
+    let csv = Csv::write("office", &text);
+    let utc = csv.source().read().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        utc.notes.iter().any(|n| n.contains(
+            "samples outside that pattern were left out, each an hour off it: if the day follows a local clock that changed, `--tz ZONE` models them on that clock"
+        )),
+        "{:?}",
+        utc.notes
+    );
+    let local = csv
+        .source()
+        .read_prepared(None, Some(&berlin))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        local.describe_grid(),
+        "1 hour, only Mon–Fri 09:00–16:00 (40 slots a week) on Europe/Berlin's wall clock"
+    );
+    assert!(
+        !local
+            .notes
+            .iter()
+            .any(|n| n.contains("left out") || n.contains("filled")),
+        "{:?}",
+        local.notes
+    );
+    // Every sample is kept, each at its own instant.
+    assert_eq!(local.len(), text.lines().count() - 1);
+    assert_eq!(format_time(local.time_of(0)), "2026-02-02T08:00:00Z");
+}
