@@ -120,14 +120,15 @@ impl WallClock {
                     let slot = at.entry(t).or_insert((0.0, 0));
                     *slot = (slot.0 + v, slot.1 + 1);
                 }
-                repeated += at.values().filter(|(_, count)| *count > 1).count();
+                // Series share their times: the count is of one series' samples.
+                repeated = repeated.max(at.values().filter(|(_, count)| *count > 1).count());
                 let points: Vec<(i64, f64)> = at
                     .into_iter()
                     .map(|(t, (sum, count))| (t, sum / f64::from(count)))
                     .collect();
                 let before = points.len();
                 let points = self.fill_skipped(points);
-                skipped += points.len() - before;
+                skipped = skipped.max(points.len() - before);
                 (name, kind, points)
             })
             .collect();
