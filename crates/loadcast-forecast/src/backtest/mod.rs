@@ -166,8 +166,10 @@ fn folds_in_regime(n: usize, held: usize, start: usize) -> Option<(usize, usize,
     (folds.len() >= 2).then_some((held, spacing, folds))
 }
 
-/// Chooses a model for `y` by rolling backtests with holdouts of up to `horizon` steps, and
-/// calibrates its intervals from the same folds and up to as many earlier ones.
+/// Chooses a model for `y` by rolling backtests with holdouts of up to `horizon` steps (for a
+/// data volume whose trend broke inside the history, folds after the break:
+/// [`folds_in_regime`]), and calibrates its intervals from the same folds and up to as many
+/// earlier ones.
 pub fn select(
     y: &[f64],
     kind: SeriesKind,
