@@ -86,6 +86,26 @@ impl HistorySource {
             (Err(ForecastError::Input { .. }), Some((to, points))) => {
                 return Ok(attach(resample_points(points, to, &origin)?));
             }
+            // Grid errors print wall times as if UTC: say which clock they are on.
+            (
+                Err(ForecastError::Input {
+                    origin,
+                    line,
+                    series,
+                    cause,
+                }),
+                None,
+            ) if clock.is_some() => {
+                return Err(ForecastError::Input {
+                    origin,
+                    line,
+                    series,
+                    cause: format!(
+                        "{cause} (the times are on {}'s wall clock)",
+                        clock.map_or("", WallClock::name)
+                    ),
+                });
+            }
             (Err(e), _) => return Err(e),
         };
         match resample {

@@ -320,3 +320,32 @@ fn business_hours_kept_in_utc_are_told_of_the_clock_and_kept_whole_on_it() {
     assert_eq!(local.len(), text.lines().count() - 1);
     assert_eq!(format_time(local.time_of(0)), "2026-02-02T08:00:00Z");
 }
+
+#[test]
+fn samples_hours_apart_that_follow_utc_are_refused_on_the_clock_with_the_way_out() {
+    let berlin = WallClock::new("Europe/Berlin").unwrap();
+    // Every three hours on UTC's grid, across the spring change: on Berlin's clock they move
+    // from 01:00, 04:00, … to 02:00, 05:00, ….
+    let first = AUTUMN - 240 * 86_400 - 3_600; // 2026-02-27T00:00:00Z
+    let mut text = String::from("time,requests\n");
+    for t in (first..first + 60 * 86_400).step_by(3 * 3_600) {
+        text.push_str(&format!("{},{}\n", format_time(t), 100 + (t / 3_600) % 8));
+    }
+    let csv = Csv::write("three-hourly", &text);
+    let e = csv
+        .source()
+        .read_prepared(None, Some(&berlin))
+        .expect_err("off the wall clock's grid after the change")
+        .to_string();
+    assert!(
+        e.contains("`--resample 3h`")
+            && e.ends_with("(the times are on Europe/Berlin's wall clock)"),
+        "{e}"
+    );
+    let to = "3h".parse().unwrap_or_else(|e| panic!("{e}"));
+    let history = csv
+        .source()
+        .read_prepared(Some(to), Some(&berlin))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(history.len(), 60 * 8, "{:?}", history.notes);
+}
