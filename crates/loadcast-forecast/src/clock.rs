@@ -179,11 +179,13 @@ impl WallClock {
     /// Samples further apart (daily ones, taken at 01:00 one day and 02:00 the next) are left
     /// to the grid to snap.
     fn fill_skipped(&self, points: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+        // Each wall time's instant once: every one is the end of one pair and the start of the next.
+        let instants: Vec<i64> = points.iter().map(|(w, _)| self.instant(*w)).collect();
         let mut out = Vec::with_capacity(points.len());
-        for pair in points.windows(2) {
+        for (pair, at) in points.windows(2).zip(instants.windows(2)) {
             let ((w1, v1), (w2, v2)) = (pair[0], pair[1]);
             out.push((w1, v1));
-            let spacing = self.instant(w2) - self.instant(w1);
+            let spacing = at[1] - at[0];
             if spacing <= 0 || spacing > 3_600 || w2 - w1 <= spacing {
                 continue;
             }

@@ -119,7 +119,7 @@ pub(super) fn calibration_folds(
     out
 }
 
-/// The folds of today's regime, the series' samples from `regime` on ([`todays_regime`]), when
+/// The folds of today's regime, the series' samples from `regime` on (`backtest::todays_regime`), when
 /// there are two or more: a fold that ends in the growth before a change errs by the change,
 /// not by how far today's regime wanders (a table flat at 900k rows for nine months had a 95%
 /// band up to 9.95M rows, from folds trained on its first weeks).
@@ -132,20 +132,6 @@ pub(super) fn in_todays_regime(
         folds.retain(|(o, _)| after(*o));
     }
     folds.into_iter().map(|(_, pairs)| pairs).collect()
-}
-
-/// Where today's regime of a data volume begins, when its trend broke inside the history
-/// ([`crate::model::break_in_trend`]: a table that stopped growing when a retention job began,
-/// or grew four times faster after a launch): far enough after the break that a fold from
-/// there has seen it, and that the line since the last change finds it in the fold's training
-/// data (eight samples on, and out of its last tenth).
-pub(super) fn todays_regime(y: &[f64], kind: SeriesKind) -> Option<usize> {
-    match kind {
-        SeriesKind::Data => {
-            crate::model::break_in_trend(y).map(|change| (change + 8).max(change * 10 / 9 + 2))
-        }
-        SeriesKind::Traffic => None,
-    }
 }
 
 /// Empirical error quantiles by horizon bucket, with enough errors per bucket (≥ 60) for a

@@ -12,7 +12,7 @@ use crate::model::{Model, Seasons, Shape, candidates};
 mod calibration;
 
 pub use calibration::{Band, Calibration, quantile_sorted};
-use calibration::{calibrate, calibration_folds, conformal, in_todays_regime, todays_regime};
+use calibration::{calibrate, calibration_folds, conformal, in_todays_regime};
 
 /// Accuracy over holdouts.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -146,6 +146,20 @@ pub fn min_train(seasons: &Seasons, len: usize) -> usize {
     let cycle = seasons.main().unwrap_or(1);
     let year = seasons.year.map_or(0, |y| (1.2 * y) as usize);
     (4 * cycle).max(year).max(12).min(len * 2 / 3)
+}
+
+/// Where today's regime of a data volume begins, when its trend broke inside the history
+/// ([`crate::model::break_in_trend`]: a table that stopped growing when a retention job began,
+/// or grew four times faster after a launch): far enough after the break that a fold from
+/// there has seen it, and that the line since the last change finds it in the fold's training
+/// data (eight samples on, and out of its last tenth).
+fn todays_regime(y: &[f64], kind: SeriesKind) -> Option<usize> {
+    match kind {
+        SeriesKind::Data => {
+            crate::model::break_in_trend(y).map(|change| (change + 8).max(change * 10 / 9 + 2))
+        }
+        SeriesKind::Traffic => None,
+    }
 }
 
 /// The holdout, spacing and origins of folds that all train on today's regime (from `start`),
