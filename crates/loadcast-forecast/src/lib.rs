@@ -33,6 +33,7 @@ pub mod clock;
 pub mod events;
 pub mod grid;
 pub mod history;
+pub mod level_shift;
 pub mod model;
 pub mod prometheus;
 pub mod resample;
@@ -330,15 +331,16 @@ pub fn project(history: &History, options: &Options) -> Result<Projection, Forec
 }
 
 /// A series' fit, the same for a projection and for each fold of its backtest: gross one-offs
-/// kept out ([`events::without_one_offs`]: a rate's spikes, a volume's jumps; before the
+/// kept out ([`events::without_one_offs`]: a rate's spikes, a volume's jumps; a rate's lasting
+/// level shift read away, [`level_shift`]; before the
 /// seasons are tested, as a spike hides a season from that test too), the seasons the series
 /// shows, the model chosen by rolling backtests, and its forecast with calibrated bands.
 struct Fit {
     seasons: Seasons,
     selection: backtest::Selection,
     bands: Vec<Band>,
-    /// What was kept out as one-offs, when anything was.
-    one_offs: Option<String>,
+    /// What was kept out as one-offs or read at today's level, when anything was.
+    one_offs: Vec<String>,
 }
 
 fn fit(

@@ -1,0 +1,243 @@
+//! A rate's lasting level shift inside its history: traffic that stepped up by half when a new
+//! customer came on a month ago, or fell by a third when a client moved away. Every model fitted
+//! across such a step learns a level between the two, and every backtest fold that spans it errs
+//! by the step, so the backtest would call the series unforecastable though its new level is
+//! plain. The history before the step is read at today's level (scaled by the step, the seasons
+//! and trend kept), with a note that says so.
+//!
+//! Found on the means of whole cycles of the main season (weeks of hourly or daily traffic,
+//! years of monthly), where the season cancels: a line with a step must explain nearly all that
+//! a line leaves, far more than a bend in the trend does, and the step must stand far out of
+//! the cycle means' noise, with three cycles on each side of it.
+
+use nalgebra::{Matrix3, Vector3};
+
+/// A level shift: from sample `at` on, the series runs at `factor` times (or, when it is not
+/// positive throughout, `shift` plus) what its level was before.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LevelShift {
+    pub at: usize,
+    /// The step, in logs for a positive series (a ratio), else in the series' units.
+    step: f64,
+    log: bool,
+}
+
+impl LevelShift {
+    /// The step as a ratio (1.5: up by half), for a positive series.
+    pub fn factor(&self) -> Option<f64> {
+        self.log.then(|| self.step.exp())
+    }
+
+    /// The step in the series' units, at level `before`.
+    pub fn change_from(&self, before: f64) -> f64 {
+        if self.log {
+            before * (self.step.exp() - 1.0)
+        } else {
+            self.step
+        }
+    }
+
+    /// `values` with the samples before the step read at today's level.
+    pub fn level_out(&self, values: &[f64]) -> Vec<f64> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match (i < self.at, self.log) {
+                (false, _) => *v,
+                (true, true) => v * self.step.exp(),
+                (true, false) => v + self.step,
+            })
+            .collect()
+    }
+}
+
+/// Cycles of the main season (or samples, without one) the means are taken over: at least this
+/// many in the history, and [`SIDE_CYCLES`] on either side of a step.
+const MIN_CYCLES: usize = 10;
+const SIDE_CYCLES: usize = 3;
+/// A line with a step must leave at most this share of a line's residual error…
+const OF_LINE: f64 = 0.2;
+/// …and of a line that bends, wherever it bends (a growth rate that changed is not a step)…
+const OF_BEND: f64 = 0.5;
+/// …and the step must be this many standard deviations of the cycle means' residuals.
+const STEP_SDS: f64 = 8.0;
+
+/// The lasting level shift of `values`, whose main season repeats every `period` samples, if it
+/// has one.
+pub fn find(values: &[f64], period: Option<usize>) -> Option<LevelShift> {
+    let n = values.len();
+    let cycle = period.unwrap_or(1).max(1);
+    let cycles = n / cycle;
+    if cycles < MIN_CYCLES.max(2 * SIDE_CYCLES + 1) || values.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let log = values.iter().all(|v| *v > 0.0);
+    let read: Vec<f64> = if log {
+        values.iter().map(|v| v.ln()).collect()
+    } else {
+        values.to_vec()
+    };
+    // Whole cycles counted back from the end, so the last one is today's.
+    let offset = n - cycles * cycle;
+    let means: Vec<f64> = (0..cycles)
+        .map(|k| {
+            let start = offset + k * cycle;
+            read[start..start + cycle].iter().sum::<f64>() / cycle as f64
+        })
+        .collect();
+    let sums = Sums::new(&means);
+    let line = sums.line_error();
+    let (step_error, first) = (SIDE_CYCLES..=cycles - SIDE_CYCLES)
+        .filter_map(|j| sums.with(j, Regressor::Step).map(|e| (e, j)))
+        .min_by(|a, b| a.0.total_cmp(&b.0))?;
+    let bend = (SIDE_CYCLES..=cycles - SIDE_CYCLES)
+        .filter_map(|j| sums.with(j, Regressor::Bend))
+        .fold(line, f64::min);
+    if !(step_error < OF_LINE * line && step_error < OF_BEND * bend) {
+        return None;
+    }
+    // The sample it began at: where the change from one cycle to the next is largest over a
+    // whole cycle, within the cycles either side of the first one found at the new level.
+    let rough_step = fit(&means, first, None)?.0;
+    let sign = rough_step.signum();
+    let lo = (offset + (first - 1) * cycle).max(cycle);
+    let hi = (offset + (first + 1) * cycle).min(n - cycle);
+    // Prefix sums of the change from the cycle before, over the window's reach.
+    let mut changes = vec![0.0; hi + cycle - lo + 1];
+    for i in lo..hi + cycle {
+        changes[i - lo + 1] = changes[i - lo] + read[i] - read[i - cycle];
+    }
+    let across = |b: usize| sign * (changes[b - lo + cycle] - changes[b - lo]);
+    let at = (lo..=hi).max_by(|a, b| across(*a).total_cmp(&across(*b)))?;
+    // The step, refitted without the cycle the change fell inside (it is neither level).
+    let mixed = (at > offset && (at - offset) % cycle != 0).then(|| (at - offset) / cycle);
+    let first_after = (at.saturating_sub(offset)).div_ceil(cycle);
+    let (step, sd) = fit(&means, first_after, mixed)?;
+    (step.abs() > STEP_SDS * sd).then_some(LevelShift { at, step, log })
+}
+
+/// The step of a line with a step at cycle `first`, and the standard deviation of its
+/// residuals, leaving the cycle `skip` out.
+fn fit(means: &[f64], first: usize, skip: Option<usize>) -> Option<(f64, f64)> {
+    let rows: Vec<usize> = (0..means.len()).filter(|k| Some(*k) != skip).collect();
+    let mut xtx = Matrix3::zeros();
+    let mut xty = Vector3::zeros();
+    for &k in &rows {
+        let x = Vector3::new(1.0, k as f64, f64::from(u8::from(k >= first)));
+        xtx += x * x.transpose();
+        xty += x * means[k];
+    }
+    let beta = xtx.try_inverse()? * xty;
+    let error: f64 = rows
+        .iter()
+        .map(|&k| {
+            let fitted = beta[0] + beta[1] * k as f64 + beta[2] * f64::from(u8::from(k >= first));
+            (means[k] - fitted).powi(2)
+        })
+        .sum();
+    let freedom = rows.len().checked_sub(3).filter(|f| *f > 0)? as f64;
+    Some((beta[2], (error / freedom).sqrt()))
+}
+
+#[derive(Clone, Copy)]
+enum Regressor {
+    /// 1 from the cycle on: a step.
+    Step,
+    /// Cycles since it: a bend in the line.
+    Bend,
+}
+
+/// Prefix sums of the cycle means, so that each candidate step's least squares costs O(1).
+struct Sums {
+    /// Prefix sums of 1, k, k², y, k·y.
+    s: [Vec<f64>; 5],
+    yy: f64,
+}
+
+impl Sums {
+    fn new(y: &[f64]) -> Self {
+        let mut s: [Vec<f64>; 5] = std::array::from_fn(|_| vec![0.0; y.len() + 1]);
+        for (i, v) in y.iter().enumerate() {
+            let x = i as f64;
+            for (k, add) in [1.0, x, x * x, *v, x * v].into_iter().enumerate() {
+                s[k][i + 1] = s[k][i] + add;
+            }
+        }
+        Self {
+            yy: y.iter().map(|v| v * v).sum(),
+            s,
+        }
+    }
+
+    /// Sums over cycles `from..`: (n, Σk, Σk², Σy, Σk·y).
+    fn tail(&self, from: usize) -> [f64; 5] {
+        std::array::from_fn(|k| self.s[k][self.s[k].len() - 1] - self.s[k][from])
+    }
+
+    fn line_error(&self) -> f64 {
+        let [n, sx, sxx, sy, sxy] = self.tail(0);
+        let d = n * sxx - sx * sx;
+        if d <= 0.0 {
+            return self.yy - sy * sy / n;
+        }
+        let slope = (n * sxy - sx * sy) / d;
+        let intercept = (sy - slope * sx) / n;
+        (self.yy - intercept * sy - slope * sxy).max(0.0)
+    }
+
+    /// The residual error of a line plus `regressor` from cycle `j`.
+    fn with(&self, j: usize, regressor: Regressor) -> Option<f64> {
+        let [n, sx, sxx, sy, sxy] = self.tail(0);
+        let [m, tx, txx, ty, txy] = self.tail(j);
+        let jf = j as f64;
+        // Σr, Σr², Σk·r, Σy·r for r = 1 or k − j on cycles from j.
+        let (r, rr, xr, yr) = match regressor {
+            Regressor::Step => (m, m, tx, ty),
+            Regressor::Bend => (
+                tx - jf * m,
+                txx - 2.0 * jf * tx + jf * jf * m,
+                txx - jf * tx,
+                txy - jf * ty,
+            ),
+        };
+        let xtx = Matrix3::new(n, sx, r, sx, sxx, xr, r, xr, rr);
+        let xty = Vector3::new(sy, sxy, yr);
+        let beta = xtx.try_inverse()? * xty;
+        Some((self.yy - beta.dot(&xty)).max(0.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn weekly_traffic(days: usize, level: impl Fn(usize) -> f64, seed: u64) -> Vec<f64> {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        (0..days * 24)
+            .map(|h| {
+                let (d, hour) = (h / 24, h % 24);
+                let day = 100.0 + 80.0 * (std::f64::consts::TAU * (hour as f64 - 6.0) / 24.0).sin();
+                let week = if d % 7 >= 5 { 0.75 } else { 1.0 };
+                level(d) * week * day * (1.0 + 0.05 * (rng.f64() - 0.5) * 3.4)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_step_is_found_at_its_hour_and_a_ramp_or_a_flat_series_is_not_a_step() {
+        let up = weekly_traffic(180, |d| if d >= 150 { 1.5 } else { 1.0 }, 1);
+        let shift = find(&up, Some(168)).expect("a 50% step 30 days before the end");
+        assert_eq!(shift.at, 150 * 24, "{shift:?}");
+        let factor = shift.factor().unwrap_or(f64::NAN);
+        assert!((factor - 1.5).abs() < 0.03, "{factor}");
+        let down = weekly_traffic(180, |d| if d >= 140 { 0.6 } else { 1.0 }, 2);
+        let shift = find(&down, Some(168)).expect("a 40% fall 40 days before the end");
+        assert!(shift.at.abs_diff(140 * 24) <= 1, "{shift:?}");
+        let ramp = weekly_traffic(180, |d| 1.0 + d as f64 / 360.0, 3);
+        assert_eq!(find(&ramp, Some(168)), None);
+        let bend = weekly_traffic(180, |d| 1.0 + (d.max(120) - 120) as f64 / 60.0, 4);
+        assert_eq!(find(&bend, Some(168)), None);
+        let flat = weekly_traffic(180, |_| 1.0, 5);
+        assert_eq!(find(&flat, Some(168)), None);
+    }
+}
