@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::ForecastError;
 use crate::history::{History, Series, SeriesKind, parse_time};
-use crate::level_shift::LevelShift;
+use crate::regime::LevelShift;
 
 /// An event: `[start, end)` in Unix seconds.
 #[derive(Clone, Debug, PartialEq)]
@@ -233,7 +233,7 @@ pub fn without_one_offs(history: &History, series: &Series) -> (Vec<f64>, Vec<St
                 "far outside its usual range",
                 "the samples around it say",
             );
-            let Some(shift) = crate::level_shift::find(&values, calendar) else {
+            let Some(shift) = crate::regime::find(&values, calendar) else {
                 return (values, note.into_iter().collect());
             };
             let notes = note
@@ -302,7 +302,7 @@ fn shift_note(history: &History, values: &[f64], shift: &LevelShift) -> String {
     let direction = if after >= before { "up" } else { "down" };
     format!(
         "the level stepped {direction} by {change} at {} (a {cycle_name}'s mean: {} before, {} after) and stayed: the history before it is read at today's level, so that no model learns a level between the two",
-        crate::history::format_time(history.time_of(shift.at)),
+        history.describe_time(shift.at),
         figure(before),
         figure(after)
     )
@@ -318,21 +318,13 @@ fn one_off_note(
     around_says: &str,
 ) -> Option<String> {
     let figure = loadcast_stats::figure::si;
-    // A daily or coarser history's samples are days.
-    let when = |t: i64| {
-        if history.step.as_secs() >= 86_400 {
-            crate::history::format_date(t)
-        } else {
-            crate::history::format_time(t)
-        }
-    };
     let named: Vec<String> = found
         .iter()
         .take(3)
         .map(|&(i, expected)| {
             format!(
                 "{} {}, where {around_says} about {}",
-                when(history.time_of(i)),
+                history.describe_time(i),
                 figure(values[i]),
                 figure(expected)
             )

@@ -88,6 +88,17 @@ impl History {
         self.grid.time_of(self.start, self.step, i)
     }
 
+    /// When sample `i` was, as notes name it: its date for a daily or coarser history (its
+    /// samples are days), else its time.
+    pub fn describe_time(&self, i: usize) -> String {
+        let t = self.time_of(i);
+        if self.step.as_secs() >= 86_400 {
+            format_date(t)
+        } else {
+            format_time(t)
+        }
+    }
+
     /// The history's step on its calendar and clock, in words ("1h on Europe/Berlin's wall
     /// clock").
     pub fn describe_grid(&self) -> String {

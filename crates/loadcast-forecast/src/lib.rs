@@ -33,9 +33,9 @@ pub mod clock;
 pub mod events;
 pub mod grid;
 pub mod history;
-pub mod level_shift;
 pub mod model;
 pub mod prometheus;
+pub mod regime;
 pub mod resample;
 pub mod seasons;
 pub mod source;
@@ -332,7 +332,7 @@ pub fn project(history: &History, options: &Options) -> Result<Projection, Forec
 
 /// A series' fit, the same for a projection and for each fold of its backtest: gross one-offs
 /// kept out ([`events::without_one_offs`]: a rate's spikes, a volume's jumps; a rate's lasting
-/// level shift read away, [`level_shift`]; before the
+/// level shift read away, [`regime`]; before the
 /// seasons are tested, as a spike hides a season from that test too), the seasons the series
 /// shows, the model chosen by rolling backtests, and its forecast with calibrated bands.
 struct Fit {
@@ -472,7 +472,16 @@ fn project_series(
         path,
         history: history_points,
         unsupported: selection.unsupported,
-        notes: one_offs.into_iter().chain(selection.notes).collect(),
+        notes: one_offs
+            .into_iter()
+            .chain(selection.trend_changed.map(|change| {
+                format!(
+                    "its trend changed around {}: the model is chosen, and its band calibrated, on backtest folds after the change, not on the history before it",
+                    history.describe_time(change)
+                )
+            }))
+            .chain(selection.notes)
+            .collect(),
         seasons: seasons.describe(),
     })
 }

@@ -84,6 +84,8 @@ pub struct Selection {
     /// Why the history does not support a forecast, when it does not: no model beat its mean,
     /// or the backtest error is too large for a date.
     pub unsupported: Option<String>,
+    /// The sample the series' trend changed at, when the model was chosen on folds after it.
+    pub trend_changed: Option<usize>,
 }
 
 /// Backtest MASE beyond which no date is read from a forecast.
@@ -148,17 +150,22 @@ pub fn min_train(seasons: &Seasons, len: usize) -> usize {
     (4 * cycle).max(year).max(12).min(len * 2 / 3)
 }
 
-/// Where today's regime of a data volume begins, when its trend broke inside the history
+/// Where a series' trend broke inside the history, and where today's regime begins for a
+/// fold: far enough after the break that the fold has seen it. A data volume's break
 /// ([`crate::model::break_in_trend`]: a table that stopped growing when a retention job began,
-/// or grew four times faster after a launch): far enough after the break that a fold from
-/// there has seen it, and that the line since the last change finds it in the fold's training
-/// data (eight samples on, and out of its last tenth).
-fn todays_regime(y: &[f64], kind: SeriesKind) -> Option<usize> {
+/// or grew four times faster after a launch) must be in the fold's training data for the line
+/// since the last change to find it (eight samples on, and out of its last tenth); a rate's
+/// ([`crate::regime::bend`]: flat for months, growing since a launch) two cycles of its season
+/// on, for the seasonal models to see the new trend.
+fn todays_regime(y: &[f64], kind: SeriesKind, seasons: &Seasons) -> Option<(usize, usize)> {
     match kind {
-        SeriesKind::Data => {
-            crate::model::break_in_trend(y).map(|change| (change + 8).max(change * 10 / 9 + 2))
+        SeriesKind::Data => crate::model::break_in_trend(y)
+            .map(|change| (change, (change + 8).max(change * 10 / 9 + 2))),
+        SeriesKind::Traffic => {
+            let cycle = seasons.main().unwrap_or(1);
+            crate::regime::bend(y, seasons.main())
+                .map(|change| (change, change + (2 * cycle).max(8)))
         }
-        SeriesKind::Traffic => None,
     }
 }
 
@@ -196,9 +203,12 @@ pub fn select(
     // Hold out as much of the horizon as the history allows while keeping training data.
     let held = horizon.min(n.saturating_sub(min_train)).max(1);
     let spacing = (held / 2).max(1);
-    let regime = todays_regime(y, kind);
-    let (held, spacing, folds) = match regime.and_then(|start| folds_in_regime(n, held, start)) {
-        Some(in_regime) => in_regime,
+    let regime = todays_regime(y, kind, seasons);
+    let in_regime =
+        regime.and_then(|(change, start)| Some((change, folds_in_regime(n, held, start)?)));
+    let trend_changed = in_regime.as_ref().map(|(change, _)| *change);
+    let (held, spacing, folds) = match in_regime {
+        Some((_, in_regime)) => in_regime,
         None => (held, spacing, origins(n, held, spacing, min_train, 12)),
     };
     if folds.is_empty() {
@@ -335,7 +345,7 @@ pub fn select(
     };
     let calibrated_on = in_todays_regime(
         calibration_folds(&model, y, &folds, held, spacing, min_train, pairs.clone()),
-        regime,
+        regime.map(|(_, start)| start),
     );
     let calibration = conformal(calibrate(&calibrated_on, held), &calibrated_on, held);
     let accuracy = score_folds(&pairs, &folds, y, season, &calibration, kind);
@@ -354,6 +364,7 @@ pub fn select(
         accuracy,
         notes,
         unsupported,
+        trend_changed,
     })
 }
 

@@ -1,19 +1,22 @@
-//! A rate's lasting level shift inside its history: traffic that stepped up by half when a new
-//! customer came on a month ago, or fell by a third when a client moved away. Every model fitted
-//! across such a step learns a level between the two, and every backtest fold that spans it errs
-//! by the step, so the backtest would call the series unforecastable though its new level is
-//! plain. The history before the step is read at today's level (scaled by the step, the seasons
-//! and trend kept), with a note that says so.
+//! Where a rate's regime changed inside its history, found on the means of whole cycles of its
+//! main season (weeks of hourly or daily traffic, years of monthly), where the season cancels;
+//! three cycles on each side of the change.
 //!
-//! Found on the means of whole cycles of the main season (weeks of hourly or daily traffic,
-//! years of monthly), where the season cancels: a line with a step must explain nearly all that
-//! a line leaves, far more than a bend in the trend does, and the step must stand far out of
-//! the cycle means' noise, with three cycles on each side of it.
+//! * A lasting level shift ([`find`]): traffic that stepped up by half when a new customer came
+//!   on a month ago, or fell by a third when a client moved away. Every model fitted across
+//!   such a step learns a level between the two, and every backtest fold that spans it errs by
+//!   the step, so the backtest would call the series unforecastable though its new level is
+//!   plain. The history before the step is read at today's level (scaled by the step, the
+//!   seasons and trend kept), with a note that says so. A line with a step must explain nearly
+//!   all that a line leaves, far more than a bend does, and the step must stand far out of the
+//!   cycle means' noise.
+//! * A bend in the trend ([`bend`]): flat for months, growing 3% a week since a launch. The
+//!   backtest then chooses the model on folds after the bend, as for a data volume's break.
 
 use nalgebra::{Matrix3, Vector3};
 
-/// A level shift: from sample `at` on, the series runs at `factor` times (or, when it is not
-/// positive throughout, `shift` plus) what its level was before.
+/// A level shift: from sample `at` on, the series runs at [`LevelShift::factor`] times (or, when
+/// it is not positive throughout, [`LevelShift::change_from`] plus) what its level was before.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LevelShift {
     pub at: usize,
@@ -59,47 +62,84 @@ const SIDE_CYCLES: usize = 3;
 const OF_LINE: f64 = 0.2;
 /// …and of a line that bends, wherever it bends (a growth rate that changed is not a step)…
 const OF_BEND: f64 = 0.5;
-/// …and the step must be this many standard deviations of the cycle means' residuals.
+/// …and the step must be this many standard deviations of the cycle means' residuals. A bend
+/// must leave at most [`OF_LINE`] of a line's error, [`OF_BEND`] of a step's and this share of
+/// a curve's, and have moved the level by [`STEP_SDS`] since.
 const STEP_SDS: f64 = 8.0;
+const OF_CURVE: f64 = 0.25;
+
+/// A series' means over whole cycles of its main season, counted back from the end so that the
+/// last is today's; in logs when the series is positive (a change is then a ratio).
+struct Cycles {
+    cycle: usize,
+    /// Samples before the first whole cycle.
+    offset: usize,
+    means: Vec<f64>,
+    /// The series as the means read it.
+    read: Vec<f64>,
+    log: bool,
+}
+
+impl Cycles {
+    fn of(values: &[f64], period: Option<usize>) -> Option<Self> {
+        let n = values.len();
+        let cycle = period.unwrap_or(1).max(1);
+        let cycles = n / cycle;
+        if cycles < MIN_CYCLES.max(2 * SIDE_CYCLES + 1) || values.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let log = values.iter().all(|v| *v > 0.0);
+        let read: Vec<f64> = if log {
+            values.iter().map(|v| v.ln()).collect()
+        } else {
+            values.to_vec()
+        };
+        let offset = n - cycles * cycle;
+        let means = (0..cycles)
+            .map(|k| {
+                let start = offset + k * cycle;
+                read[start..start + cycle].iter().sum::<f64>() / cycle as f64
+            })
+            .collect();
+        Some(Self {
+            cycle,
+            offset,
+            means,
+            read,
+            log,
+        })
+    }
+
+    /// The candidate cycles a change may begin at: three whole cycles on either side.
+    fn candidates(&self) -> std::ops::RangeInclusive<usize> {
+        SIDE_CYCLES..=self.means.len() - SIDE_CYCLES
+    }
+
+    /// The residual error of the best line plus `regressor` over the candidates, and where.
+    fn best(&self, sums: &Sums, regressor: Regressor) -> Option<(f64, usize)> {
+        self.candidates()
+            .filter_map(|j| sums.with(j, regressor).map(|e| (e, j)))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+    }
+}
 
 /// The lasting level shift of `values`, whose main season repeats every `period` samples, if it
 /// has one.
 pub fn find(values: &[f64], period: Option<usize>) -> Option<LevelShift> {
-    let n = values.len();
-    let cycle = period.unwrap_or(1).max(1);
-    let cycles = n / cycle;
-    if cycles < MIN_CYCLES.max(2 * SIDE_CYCLES + 1) || values.iter().any(|v| !v.is_finite()) {
-        return None;
-    }
-    let log = values.iter().all(|v| *v > 0.0);
-    let read: Vec<f64> = if log {
-        values.iter().map(|v| v.ln()).collect()
-    } else {
-        values.to_vec()
-    };
-    // Whole cycles counted back from the end, so the last one is today's.
-    let offset = n - cycles * cycle;
-    let means: Vec<f64> = (0..cycles)
-        .map(|k| {
-            let start = offset + k * cycle;
-            read[start..start + cycle].iter().sum::<f64>() / cycle as f64
-        })
-        .collect();
-    let sums = Sums::new(&means);
+    let c = Cycles::of(values, period)?;
+    let (n, cycle, offset, read) = (values.len(), c.cycle, c.offset, &c.read);
+    let sums = Sums::new(&c.means);
     let line = sums.line_error();
-    let (step_error, first) = (SIDE_CYCLES..=cycles - SIDE_CYCLES)
-        .filter_map(|j| sums.with(j, Regressor::Step).map(|e| (e, j)))
-        .min_by(|a, b| a.0.total_cmp(&b.0))?;
-    let bend = (SIDE_CYCLES..=cycles - SIDE_CYCLES)
-        .filter_map(|j| sums.with(j, Regressor::Bend))
-        .fold(line, f64::min);
+    let (step_error, first) = c.best(&sums, Regressor::Step)?;
+    let bend = c
+        .best(&sums, Regressor::Bend)
+        .map_or(line, |b| b.0.min(line));
     if !(step_error < OF_LINE * line && step_error < OF_BEND * bend) {
         return None;
     }
     // The sample it began at: where the change from one cycle to the next is largest over a
     // whole cycle, within the cycles either side of the first one found at the new level.
-    let rough_step = fit(&means, first, None)?.0;
-    let sign = rough_step.signum();
+    let sign = fit(&c.means, first, Regressor::Step, None)?.0.signum();
     let lo = (offset + (first - 1) * cycle).max(cycle);
     let hi = (offset + (first + 1) * cycle).min(n - cycle);
     // Prefix sums of the change from the cycle before, over the window's reach.
@@ -112,28 +152,71 @@ pub fn find(values: &[f64], period: Option<usize>) -> Option<LevelShift> {
     // The step, refitted without the cycle the change fell inside (it is neither level).
     let mixed = (at > offset && (at - offset) % cycle != 0).then(|| (at - offset) / cycle);
     let first_after = (at.saturating_sub(offset)).div_ceil(cycle);
-    let (step, sd) = fit(&means, first_after, mixed)?;
-    (step.abs() > STEP_SDS * sd).then_some(LevelShift { at, step, log })
+    let (step, sd) = fit(&c.means, first_after, Regressor::Step, mixed)?;
+    (step.abs() > STEP_SDS * sd).then_some(LevelShift {
+        at,
+        step,
+        log: c.log,
+    })
 }
 
-/// The step of a line with a step at cycle `first`, and the standard deviation of its
-/// residuals, leaving the cycle `skip` out.
-fn fit(means: &[f64], first: usize, skip: Option<usize>) -> Option<(f64, f64)> {
+/// Where a rate's trend bent inside its history (traffic flat for months that has grown 3% a
+/// week since a launch), if it did: the first sample of the first whole cycle on the new
+/// trend. A line that bends there must explain nearly all that a line leaves, far more than a
+/// step or a curve (a parabola) does, and its trend since must have moved the level well out
+/// of the cycle means' noise.
+pub fn bend(values: &[f64], period: Option<usize>) -> Option<usize> {
+    let c = Cycles::of(values, period)?;
+    let sums = Sums::new(&c.means);
+    let line = sums.line_error();
+    let (bend_error, j) = c.best(&sums, Regressor::Bend)?;
+    let step = c.best(&sums, Regressor::Step).map_or(line, |s| s.0);
+    let curve = parabola_error(&c.means);
+    let (change, sd) = fit(&c.means, j, Regressor::Bend, None)?;
+    let since = (c.means.len() - 1 - j) as f64;
+    (bend_error < OF_LINE * line
+        && bend_error < OF_BEND * step
+        && bend_error < OF_CURVE * curve
+        && (change * since).abs() > STEP_SDS * sd)
+        .then_some(c.offset + j * c.cycle)
+}
+
+/// The residual sum of squares of the least-squares parabola through `y`.
+fn parabola_error(y: &[f64]) -> f64 {
+    let n = y.len();
+    let x = |i: usize| 2.0 * i as f64 / (n.max(2) - 1) as f64 - 1.0;
+    let design = nalgebra::DMatrix::from_fn(n, 3, |i, j| x(i).powi(j as i32));
+    let target = nalgebra::DVector::from_column_slice(y);
+    match design.clone().svd(true, true).solve(&target, 1e-12) {
+        Ok(coefficients) => (design * coefficients - target).norm_squared(),
+        Err(_) => f64::INFINITY,
+    }
+}
+
+/// The coefficient of `regressor` from cycle `first` in a line plus it, and the standard
+/// deviation of the residuals, leaving the cycle `skip` out.
+fn fit(
+    means: &[f64],
+    first: usize,
+    regressor: Regressor,
+    skip: Option<usize>,
+) -> Option<(f64, f64)> {
     let rows: Vec<usize> = (0..means.len()).filter(|k| Some(*k) != skip).collect();
+    let r = |k: usize| match regressor {
+        Regressor::Step => f64::from(u8::from(k >= first)),
+        Regressor::Bend => k.saturating_sub(first) as f64,
+    };
     let mut xtx = Matrix3::zeros();
     let mut xty = Vector3::zeros();
     for &k in &rows {
-        let x = Vector3::new(1.0, k as f64, f64::from(u8::from(k >= first)));
+        let x = Vector3::new(1.0, k as f64, r(k));
         xtx += x * x.transpose();
         xty += x * means[k];
     }
     let beta = xtx.try_inverse()? * xty;
     let error: f64 = rows
         .iter()
-        .map(|&k| {
-            let fitted = beta[0] + beta[1] * k as f64 + beta[2] * f64::from(u8::from(k >= first));
-            (means[k] - fitted).powi(2)
-        })
+        .map(|&k| (means[k] - beta[0] - beta[1] * k as f64 - beta[2] * r(k)).powi(2))
         .sum();
     let freedom = rows.len().checked_sub(3).filter(|f| *f > 0)? as f64;
     Some((beta[2], (error / freedom).sqrt()))
@@ -239,5 +322,21 @@ mod tests {
         assert_eq!(find(&bend, Some(168)), None);
         let flat = weekly_traffic(180, |_| 1.0, 5);
         assert_eq!(find(&flat, Some(168)), None);
+    }
+
+    #[test]
+    fn a_bend_is_found_near_its_week_and_a_line_a_curve_or_a_step_is_not_a_bend() {
+        let week_of = |at: Option<usize>| at.map(|a| a as f64 / 168.0);
+        let bent = weekly_traffic(180, |d| 1.03f64.powf(d.saturating_sub(120) as f64 / 7.0), 6);
+        let at = week_of(bend(&bent, Some(168)));
+        // Day 120 is week 17.1; the first whole week on the new trend starts at most a week
+        // either side of it.
+        assert!(at.is_some_and(|w| (w - 17.1).abs() <= 1.0), "{at:?}");
+        let line = weekly_traffic(180, |d| 1.002f64.powi(d as i32), 7);
+        assert_eq!(bend(&line, Some(168)), None);
+        let curve = weekly_traffic(180, |d| 1.0 + (d as f64 / 180.0).powi(2), 8);
+        assert_eq!(bend(&curve, Some(168)), None);
+        let step = weekly_traffic(180, |d| if d >= 120 { 1.3 } else { 1.0 }, 9);
+        assert_eq!(bend(&step, Some(168)), None);
     }
 }
