@@ -339,4 +339,30 @@ mod tests {
         let step = weekly_traffic(180, |d| if d >= 120 { 1.3 } else { 1.0 }, 9);
         assert_eq!(bend(&step, Some(168)), None);
     }
+
+    #[test]
+    fn any_series_is_read_without_a_panic_and_a_change_lies_inside_it() {
+        let mut rng = fastrand::Rng::with_seed(10);
+        for _ in 0..2_000 {
+            let n = rng.usize(0..400);
+            let period = [None, Some(1), Some(2), Some(7), Some(12), Some(24)][rng.usize(0..6)];
+            let kind = rng.u8(0..4);
+            let values: Vec<f64> = (0..n)
+                .map(|i| match kind {
+                    0 => 5.0,
+                    1 => rng.f64() * 100.0 - 50.0,
+                    2 => f64::from(u8::from(i > n / 2)) * 1e6,
+                    _ => (i as f64).powi(3) * rng.f64(),
+                })
+                .collect();
+            if let Some(shift) = find(&values, period) {
+                assert!(shift.at > 0 && shift.at < n, "{shift:?} in {n}");
+                let leveled = shift.level_out(&values);
+                assert!(leveled.iter().all(|v| v.is_finite()), "{shift:?}");
+            }
+            if let Some(at) = bend(&values, period) {
+                assert!(at < n, "{at} in {n}");
+            }
+        }
+    }
 }
