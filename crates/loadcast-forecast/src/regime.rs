@@ -1,6 +1,6 @@
 //! Where a rate's regime changed inside its history, found on the means of whole cycles of its
 //! main season (weeks of hourly or daily traffic, years of monthly), where the season cancels;
-//! three cycles on each side of the change.
+//! three cycles on each side of the change (two after a step).
 //!
 //! * A lasting level shift ([`find`]): traffic that stepped up by half when a new customer came
 //!   on a month ago, or fell by a third when a client moved away. Every model fitted across
@@ -55,9 +55,12 @@ impl LevelShift {
 }
 
 /// Cycles of the main season (or samples, without one) the means are taken over: at least this
-/// many in the history, and [`SIDE_CYCLES`] on either side of a step.
+/// many in the history, and [`SIDE_CYCLES`] on either side of a change, except that a step
+/// needs only [`STEP_AFTER`] after it: two weeks at a new level is a level to forecast from
+/// (a bend takes longer to tell from noise).
 const MIN_CYCLES: usize = 10;
 const SIDE_CYCLES: usize = 3;
+const STEP_AFTER: usize = 2;
 /// A line with a step must leave at most this share of a line's residual error…
 const OF_LINE: f64 = 0.2;
 /// …and of a line that bends, wherever it bends (a growth rate that changed is not a step)…
@@ -110,14 +113,14 @@ impl Cycles {
         })
     }
 
-    /// The candidate cycles a change may begin at: three whole cycles on either side.
-    fn candidates(&self) -> std::ops::RangeInclusive<usize> {
-        SIDE_CYCLES..=self.means.len() - SIDE_CYCLES
-    }
-
-    /// The residual error of the best line plus `regressor` over the candidates, and where.
+    /// The residual error of the best line plus `regressor` over the cycles a change may begin
+    /// at, and where.
     fn best(&self, sums: &Sums, regressor: Regressor) -> Option<(f64, usize)> {
-        self.candidates()
+        let after = match regressor {
+            Regressor::Step => STEP_AFTER,
+            Regressor::Bend => SIDE_CYCLES,
+        };
+        (SIDE_CYCLES..=self.means.len() - after)
             .filter_map(|j| sums.with(j, regressor).map(|e| (e, j)))
             .min_by(|a, b| a.0.total_cmp(&b.0))
     }

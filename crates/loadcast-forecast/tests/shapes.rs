@@ -251,6 +251,8 @@ fn traffic_that_stepped_to_a_new_level_is_projected_from_it_with_a_supported_ban
     for (factor, from_day, said) in [
         (1.5, 150, "stepped up by 50%"),
         (0.6, 140, "stepped down by 40%"),
+        // Two weeks at the new level: enough to forecast from.
+        (1.5, 166, "stepped up by 50%"),
     ] {
         let s = hourly_traffic(|d| if d >= from_day { factor } else { 1.0 }, &mut rng);
         let peak = factor * day_shape(12);
