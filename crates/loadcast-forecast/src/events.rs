@@ -217,7 +217,8 @@ fn slot_line(points: &[(f64, f64)]) -> Option<f64> {
 pub fn without_one_offs(history: &History, series: &Series) -> (Vec<f64>, Vec<String>) {
     let y = &series.values;
     let n = y.len();
-    let calendar = history.grid.seasons(history.step, n).main();
+    let seasons = history.grid.seasons(history.step, n);
+    let calendar = seasons.main();
     match series.kind {
         SeriesKind::Traffic => {
             let found = one_offs(y, calendar, false);
@@ -233,7 +234,7 @@ pub fn without_one_offs(history: &History, series: &Series) -> (Vec<f64>, Vec<St
                 "far outside its usual range",
                 "the samples around it say",
             );
-            let Some(shift) = crate::regime::find(&values, calendar) else {
+            let Some(shift) = crate::regime::find(&values, &seasons) else {
                 return (values, note.into_iter().collect());
             };
             let notes = note

@@ -1,6 +1,7 @@
 //! Where a rate's regime changed inside its history, found on the means of whole cycles of its
-//! main season (weeks of hourly or daily traffic, years of monthly), where the season cancels;
-//! three cycles on each side of the change (two after a step).
+//! main season (weeks of hourly or daily traffic, years of monthly), where the season cancels,
+//! beside the year's own rise and fall when the history has a year of weeks (a spring peak is
+//! not a step); three cycles on each side of the change (two after a step).
 //!
 //! * A lasting level shift ([`find`]): traffic that stepped up by half when a new customer came
 //!   on a month ago, or fell by a third when a client moved away. Every model fitted across
@@ -13,7 +14,9 @@
 //! * A bend in the trend ([`bend`]): flat for months, growing 3% a week since a launch. The
 //!   backtest then chooses the model on folds after the bend, as for a data volume's break.
 
-use nalgebra::{Matrix3, Vector3};
+use nalgebra::{DMatrix, DVector};
+
+use crate::model::Seasons;
 
 /// A level shift: from sample `at` on, the series runs at [`LevelShift::factor`] times (or, when
 /// it is not positive throughout, [`LevelShift::change_from`] plus) what its level was before.
@@ -59,12 +62,15 @@ impl LevelShift {
 /// needs only [`STEP_AFTER`] after it: two weeks at a new level is a level to forecast from
 /// (a bend takes longer to tell from noise).
 const MIN_CYCLES: usize = 10;
+/// Beyond this many cycles (years of samples without a season) the search is not made: each
+/// candidate costs a pass over the means.
+const MAX_CYCLES: usize = 2_000;
 const SIDE_CYCLES: usize = 3;
 const STEP_AFTER: usize = 2;
 /// A line with a step must leave at most this share of a line's residual error…
 const OF_LINE: f64 = 0.2;
 /// …and of a line that bends, wherever it bends (a growth rate that changed is not a step)…
-const OF_BEND: f64 = 0.5;
+const OF_BEND: f64 = 0.6;
 /// …and the step must be this many standard deviations of the cycle means' residuals. A bend
 /// must leave at most [`OF_LINE`] of a line's error, [`OF_BEND`] of a step's and this share of
 /// a curve's, and have moved the level by [`STEP_SDS`] since.
@@ -81,14 +87,17 @@ struct Cycles {
     /// The series as the means read it.
     read: Vec<f64>,
     log: bool,
+    design: Design,
 }
 
 impl Cycles {
-    fn of(values: &[f64], period: Option<usize>) -> Option<Self> {
+    fn of(values: &[f64], seasons: &Seasons) -> Option<Self> {
         let n = values.len();
-        let cycle = period.unwrap_or(1).max(1);
+        let cycle = seasons.main().unwrap_or(1).max(1);
         let cycles = n / cycle;
-        if cycles < MIN_CYCLES.max(2 * SIDE_CYCLES + 1) || values.iter().any(|v| !v.is_finite()) {
+        if !(MIN_CYCLES.max(2 * SIDE_CYCLES + 1)..=MAX_CYCLES).contains(&cycles)
+            || values.iter().any(|v| !v.is_finite())
+        {
             return None;
         }
         let log = values.iter().all(|v| *v > 0.0);
@@ -98,51 +107,51 @@ impl Cycles {
             values.to_vec()
         };
         let offset = n - cycles * cycle;
-        let means = (0..cycles)
+        let means: Vec<f64> = (0..cycles)
             .map(|k| {
                 let start = offset + k * cycle;
                 read[start..start + cycle].iter().sum::<f64>() / cycle as f64
             })
             .collect();
+        // A year of weeks still rises and falls with the seasons: its harmonics join the line.
+        let year = seasons.year.map(|y| y / cycle as f64).filter(|y| *y >= 4.0);
+        let design = Design::new(&means, year);
         Some(Self {
             cycle,
             offset,
             means,
             read,
             log,
+            design,
         })
     }
 
-    /// The residual error of the best line plus `regressor` over the cycles a change may begin
-    /// at, and where.
-    fn best(&self, sums: &Sums, regressor: Regressor) -> Option<(f64, usize)> {
-        let after = match regressor {
-            Regressor::Step => STEP_AFTER,
-            Regressor::Bend => SIDE_CYCLES,
+    /// The residual error of the best fit with `change` added, over the cycles a change may
+    /// begin at, and where.
+    fn best(&self, change: fn(usize) -> Extra) -> Option<(f64, usize)> {
+        let after = match change(0) {
+            Extra::Step(_) => STEP_AFTER,
+            _ => SIDE_CYCLES,
         };
         (SIDE_CYCLES..=self.means.len() - after)
-            .filter_map(|j| sums.with(j, regressor).map(|e| (e, j)))
+            .filter_map(|j| self.design.error(Some(change(j))).map(|e| (e, j)))
             .min_by(|a, b| a.0.total_cmp(&b.0))
     }
 }
 
-/// The lasting level shift of `values`, whose main season repeats every `period` samples, if it
-/// has one.
-pub fn find(values: &[f64], period: Option<usize>) -> Option<LevelShift> {
-    let c = Cycles::of(values, period)?;
+/// The lasting level shift of `values`, modelled with `seasons`, if it has one.
+pub fn find(values: &[f64], seasons: &Seasons) -> Option<LevelShift> {
+    let c = Cycles::of(values, seasons)?;
     let (n, cycle, offset, read) = (values.len(), c.cycle, c.offset, &c.read);
-    let sums = Sums::new(&c.means);
-    let line = sums.line_error();
-    let (step_error, first) = c.best(&sums, Regressor::Step)?;
-    let bend = c
-        .best(&sums, Regressor::Bend)
-        .map_or(line, |b| b.0.min(line));
+    let line = c.design.error(None)?;
+    let (step_error, first) = c.best(Extra::Step)?;
+    let bend = c.best(Extra::Bend).map_or(line, |b| b.0.min(line));
     if !(step_error < OF_LINE * line && step_error < OF_BEND * bend) {
         return None;
     }
     // The sample it began at: where the change from one cycle to the next is largest over a
     // whole cycle, within the cycles either side of the first one found at the new level.
-    let sign = fit(&c.means, first, Regressor::Step, None)?.0.signum();
+    let sign = c.design.fit(Extra::Step(first), None)?.0.signum();
     let lo = (offset + (first - 1) * cycle).max(cycle);
     let hi = (offset + (first + 1) * cycle).min(n - cycle);
     // Prefix sums of the change from the cycle before, over the window's reach.
@@ -155,7 +164,7 @@ pub fn find(values: &[f64], period: Option<usize>) -> Option<LevelShift> {
     // The step, refitted without the cycle the change fell inside (it is neither level).
     let mixed = (at > offset && (at - offset) % cycle != 0).then(|| (at - offset) / cycle);
     let first_after = (at.saturating_sub(offset)).div_ceil(cycle);
-    let (step, sd) = fit(&c.means, first_after, Regressor::Step, mixed)?;
+    let (step, sd) = c.design.fit(Extra::Step(first_after), mixed)?;
     (step.abs() > STEP_SDS * sd).then_some(LevelShift {
         at,
         step,
@@ -168,134 +177,144 @@ pub fn find(values: &[f64], period: Option<usize>) -> Option<LevelShift> {
 /// trend. A line that bends there must explain nearly all that a line leaves, far more than a
 /// step or a curve (a parabola) does, and its trend since must have moved the level well out
 /// of the cycle means' noise.
-pub fn bend(values: &[f64], period: Option<usize>) -> Option<usize> {
-    let c = Cycles::of(values, period)?;
-    let sums = Sums::new(&c.means);
-    let line = sums.line_error();
-    let (bend_error, j) = c.best(&sums, Regressor::Bend)?;
-    let step = c.best(&sums, Regressor::Step).map_or(line, |s| s.0);
-    let curve = parabola_error(&c.means);
-    let (change, sd) = fit(&c.means, j, Regressor::Bend, None)?;
-    let since = (c.means.len() - 1 - j) as f64;
+pub fn bend(values: &[f64], seasons: &Seasons) -> Option<usize> {
+    let c = Cycles::of(values, seasons)?;
+    let line = c.design.error(None)?;
+    let (bend_error, j) = c.best(Extra::Bend)?;
+    let step = c.best(Extra::Step).map_or(line, |s| s.0);
+    let curve = c.design.error(Some(Extra::Curve))?;
+    let (change, sd) = c.design.fit(Extra::Bend(j), None)?;
+    // The bend's regressor counts cycles over the history's length.
+    let moved = change * (c.means.len() - 1 - j) as f64 / c.means.len() as f64;
     (bend_error < OF_LINE * line
         && bend_error < OF_BEND * step
         && bend_error < OF_CURVE * curve
-        && (change * since).abs() > STEP_SDS * sd)
+        && moved.abs() > STEP_SDS * sd)
         .then_some(c.offset + j * c.cycle)
 }
 
-/// The residual sum of squares of the least-squares parabola through `y`.
-fn parabola_error(y: &[f64]) -> f64 {
-    let n = y.len();
-    let x = |i: usize| 2.0 * i as f64 / (n.max(2) - 1) as f64 - 1.0;
-    let design = nalgebra::DMatrix::from_fn(n, 3, |i, j| x(i).powi(j as i32));
-    let target = nalgebra::DVector::from_column_slice(y);
-    match design.clone().svd(true, true).solve(&target, 1e-12) {
-        Ok(coefficients) => (design * coefficients - target).norm_squared(),
-        Err(_) => f64::INFINITY,
-    }
-}
-
-/// The coefficient of `regressor` from cycle `first` in a line plus it, and the standard
-/// deviation of the residuals, leaving the cycle `skip` out.
-fn fit(
-    means: &[f64],
-    first: usize,
-    regressor: Regressor,
-    skip: Option<usize>,
-) -> Option<(f64, f64)> {
-    let rows: Vec<usize> = (0..means.len()).filter(|k| Some(*k) != skip).collect();
-    let r = |k: usize| match regressor {
-        Regressor::Step => f64::from(u8::from(k >= first)),
-        Regressor::Bend => k.saturating_sub(first) as f64,
-    };
-    let mut xtx = Matrix3::zeros();
-    let mut xty = Vector3::zeros();
-    for &k in &rows {
-        let x = Vector3::new(1.0, k as f64, r(k));
-        xtx += x * x.transpose();
-        xty += x * means[k];
-    }
-    let beta = xtx.try_inverse()? * xty;
-    let error: f64 = rows
-        .iter()
-        .map(|&k| (means[k] - beta[0] - beta[1] * k as f64 - beta[2] * r(k)).powi(2))
-        .sum();
-    let freedom = rows.len().checked_sub(3).filter(|f| *f > 0)? as f64;
-    Some((beta[2], (error / freedom).sqrt()))
-}
-
+/// What is added to the line (and the year's harmonics) through the cycle means.
 #[derive(Clone, Copy)]
-enum Regressor {
-    /// 1 from the cycle on: a step.
-    Step,
-    /// Cycles since it: a bend in the line.
-    Bend,
+enum Extra {
+    /// 1 from cycle `j` on: a step.
+    Step(usize),
+    /// Cycles since `j` (over the history's length): a bend in the line.
+    Bend(usize),
+    /// Time squared: a curve.
+    Curve,
 }
 
-/// Prefix sums of the cycle means, so that each candidate step's least squares costs O(1).
-struct Sums {
-    /// Prefix sums of 1, k, k², y, k·y.
-    s: [Vec<f64>; 5],
+/// Least squares through the cycle means: a line, two yearly harmonics when a year spans
+/// several cycles, and one [`Extra`] column; by normal equations, so that each candidate costs
+/// one pass over the means.
+struct Design {
+    /// The base columns, cycle by cycle.
+    rows: Vec<Vec<f64>>,
+    y: Vec<f64>,
+    xtx: DMatrix<f64>,
+    xty: DVector<f64>,
     yy: f64,
 }
 
-impl Sums {
-    fn new(y: &[f64]) -> Self {
-        let mut s: [Vec<f64>; 5] = std::array::from_fn(|_| vec![0.0; y.len() + 1]);
-        for (i, v) in y.iter().enumerate() {
-            let x = i as f64;
-            for (k, add) in [1.0, x, x * x, *v, x * v].into_iter().enumerate() {
-                s[k][i + 1] = s[k][i] + add;
+impl Design {
+    fn new(y: &[f64], year: Option<f64>) -> Self {
+        let k = y.len() as f64;
+        let rows: Vec<Vec<f64>> = (0..y.len())
+            .map(|i| {
+                let mut row = vec![1.0, i as f64 / k];
+                if let Some(year) = year {
+                    for h in 1..=2 {
+                        let angle = std::f64::consts::TAU * h as f64 * i as f64 / year;
+                        row.extend([angle.sin(), angle.cos()]);
+                    }
+                }
+                row
+            })
+            .collect();
+        let q = rows[0].len();
+        let mut xtx = DMatrix::zeros(q, q);
+        let mut xty = DVector::zeros(q);
+        for (row, v) in rows.iter().zip(y) {
+            for a in 0..q {
+                xty[a] += row[a] * v;
+                for b in 0..q {
+                    xtx[(a, b)] += row[a] * row[b];
+                }
             }
         }
         Self {
+            rows,
+            y: y.to_vec(),
+            xtx,
+            xty,
             yy: y.iter().map(|v| v * v).sum(),
-            s,
         }
     }
 
-    /// Sums over cycles `from..`: (n, Σk, Σk², Σy, Σk·y).
-    fn tail(&self, from: usize) -> [f64; 5] {
-        std::array::from_fn(|k| self.s[k][self.s[k].len() - 1] - self.s[k][from])
-    }
-
-    fn line_error(&self) -> f64 {
-        let [n, sx, sxx, sy, sxy] = self.tail(0);
-        let d = n * sxx - sx * sx;
-        if d <= 0.0 {
-            return self.yy - sy * sy / n;
+    fn extra(&self, extra: Extra, i: usize) -> f64 {
+        let k = self.y.len() as f64;
+        match extra {
+            Extra::Step(j) => f64::from(u8::from(i >= j)),
+            Extra::Bend(j) => i.saturating_sub(j) as f64 / k,
+            Extra::Curve => (i as f64 / k).powi(2),
         }
-        let slope = (n * sxy - sx * sy) / d;
-        let intercept = (sy - slope * sx) / n;
-        (self.yy - intercept * sy - slope * sxy).max(0.0)
     }
 
-    /// The residual error of a line plus `regressor` from cycle `j`.
-    fn with(&self, j: usize, regressor: Regressor) -> Option<f64> {
-        let [n, sx, sxx, sy, sxy] = self.tail(0);
-        let [m, tx, txx, ty, txy] = self.tail(j);
-        let jf = j as f64;
-        // Σr, Σr², Σk·r, Σy·r for r = 1 or k − j on cycles from j.
-        let (r, rr, xr, yr) = match regressor {
-            Regressor::Step => (m, m, tx, ty),
-            Regressor::Bend => (
-                tx - jf * m,
-                txx - 2.0 * jf * tx + jf * jf * m,
-                txx - jf * tx,
-                txy - jf * ty,
-            ),
+    /// The residual sum of squares of the base columns and `extra`.
+    fn error(&self, extra: Option<Extra>) -> Option<f64> {
+        let Some(extra) = extra else {
+            let beta = self.xtx.clone().cholesky()?.solve(&self.xty);
+            return Some((self.yy - beta.dot(&self.xty)).max(0.0));
         };
-        let xtx = Matrix3::new(n, sx, r, sx, sxx, xr, r, xr, rr);
-        let xty = Vector3::new(sy, sxy, yr);
-        let beta = xtx.try_inverse()? * xty;
+        let q = self.xtx.nrows();
+        let mut xtx = self.xtx.clone().insert_row(q, 0.0).insert_column(q, 0.0);
+        let mut xty = self.xty.clone().insert_row(q, 0.0);
+        for (i, (row, v)) in self.rows.iter().zip(&self.y).enumerate() {
+            let r = self.extra(extra, i);
+            for (a, x) in row.iter().enumerate() {
+                xtx[(a, q)] += x * r;
+            }
+            xtx[(q, q)] += r * r;
+            xty[q] += r * v;
+        }
+        for a in 0..q {
+            xtx[(q, a)] = xtx[(a, q)];
+        }
+        let beta = xtx.cholesky()?.solve(&xty);
         Some((self.yy - beta.dot(&xty)).max(0.0))
+    }
+
+    /// The coefficient of `extra` and the standard deviation of the residuals, leaving the
+    /// cycle `skip` out.
+    fn fit(&self, extra: Extra, skip: Option<usize>) -> Option<(f64, f64)> {
+        let kept: Vec<usize> = (0..self.y.len()).filter(|i| Some(*i) != skip).collect();
+        let q = self.rows[0].len() + 1;
+        let x = DMatrix::from_fn(kept.len(), q, |r, c| {
+            let i = kept[r];
+            self.rows[i]
+                .get(c)
+                .copied()
+                .unwrap_or_else(|| self.extra(extra, i))
+        });
+        let y = DVector::from_iterator(kept.len(), kept.iter().map(|i| self.y[*i]));
+        let beta = (x.transpose() * &x)
+            .cholesky()?
+            .solve(&(x.transpose() * &y));
+        let freedom = kept.len().checked_sub(q).filter(|f| *f > 0)? as f64;
+        let error = (x * &beta - y).norm_squared();
+        Some((beta[q - 1], (error / freedom).sqrt()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const WEEKS: Seasons = Seasons {
+        day: Some(24),
+        week: Some(168),
+        year: None,
+    };
 
     fn weekly_traffic(days: usize, level: impl Fn(usize) -> f64, seed: u64) -> Vec<f64> {
         let mut rng = fastrand::Rng::with_seed(seed);
@@ -312,35 +331,35 @@ mod tests {
     #[test]
     fn a_step_is_found_at_its_hour_and_a_ramp_or_a_flat_series_is_not_a_step() {
         let up = weekly_traffic(180, |d| if d >= 150 { 1.5 } else { 1.0 }, 1);
-        let shift = find(&up, Some(168)).expect("a 50% step 30 days before the end");
+        let shift = find(&up, &WEEKS).expect("a 50% step 30 days before the end");
         assert_eq!(shift.at, 150 * 24, "{shift:?}");
         let factor = shift.factor().unwrap_or(f64::NAN);
         assert!((factor - 1.5).abs() < 0.03, "{factor}");
         let down = weekly_traffic(180, |d| if d >= 140 { 0.6 } else { 1.0 }, 2);
-        let shift = find(&down, Some(168)).expect("a 40% fall 40 days before the end");
+        let shift = find(&down, &WEEKS).expect("a 40% fall 40 days before the end");
         assert!(shift.at.abs_diff(140 * 24) <= 1, "{shift:?}");
         let ramp = weekly_traffic(180, |d| 1.0 + d as f64 / 360.0, 3);
-        assert_eq!(find(&ramp, Some(168)), None);
+        assert_eq!(find(&ramp, &WEEKS), None);
         let bend = weekly_traffic(180, |d| 1.0 + (d.max(120) - 120) as f64 / 60.0, 4);
-        assert_eq!(find(&bend, Some(168)), None);
+        assert_eq!(find(&bend, &WEEKS), None);
         let flat = weekly_traffic(180, |_| 1.0, 5);
-        assert_eq!(find(&flat, Some(168)), None);
+        assert_eq!(find(&flat, &WEEKS), None);
     }
 
     #[test]
     fn a_bend_is_found_near_its_week_and_a_line_a_curve_or_a_step_is_not_a_bend() {
         let week_of = |at: Option<usize>| at.map(|a| a as f64 / 168.0);
         let bent = weekly_traffic(180, |d| 1.03f64.powf(d.saturating_sub(120) as f64 / 7.0), 6);
-        let at = week_of(bend(&bent, Some(168)));
+        let at = week_of(bend(&bent, &WEEKS));
         // Day 120 is week 17.1; the first whole week on the new trend starts at most a week
         // either side of it.
         assert!(at.is_some_and(|w| (w - 17.1).abs() <= 1.0), "{at:?}");
         let line = weekly_traffic(180, |d| 1.002f64.powi(d as i32), 7);
-        assert_eq!(bend(&line, Some(168)), None);
+        assert_eq!(bend(&line, &WEEKS), None);
         let curve = weekly_traffic(180, |d| 1.0 + (d as f64 / 180.0).powi(2), 8);
-        assert_eq!(bend(&curve, Some(168)), None);
+        assert_eq!(bend(&curve, &WEEKS), None);
         let step = weekly_traffic(180, |d| if d >= 120 { 1.3 } else { 1.0 }, 9);
-        assert_eq!(bend(&step, Some(168)), None);
+        assert_eq!(bend(&step, &WEEKS), None);
     }
 
     #[test]
@@ -358,12 +377,17 @@ mod tests {
                     _ => (i as f64).powi(3) * rng.f64(),
                 })
                 .collect();
-            if let Some(shift) = find(&values, period) {
+            let seasons = Seasons {
+                day: None,
+                week: period,
+                year: rng.bool().then(|| rng.f64() * 400.0),
+            };
+            if let Some(shift) = find(&values, &seasons) {
                 assert!(shift.at > 0 && shift.at < n, "{shift:?} in {n}");
                 let leveled = shift.level_out(&values);
                 assert!(leveled.iter().all(|v| v.is_finite()), "{shift:?}");
             }
-            if let Some(at) = bend(&values, period) {
+            if let Some(at) = bend(&values, &seasons) {
                 assert!(at < n, "{at} in {n}");
             }
         }

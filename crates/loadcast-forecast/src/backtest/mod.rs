@@ -163,8 +163,7 @@ fn todays_regime(y: &[f64], kind: SeriesKind, seasons: &Seasons) -> Option<(usiz
             .map(|change| (change, (change + 8).max(change * 10 / 9 + 2))),
         SeriesKind::Traffic => {
             let cycle = seasons.main().unwrap_or(1);
-            crate::regime::bend(y, seasons.main())
-                .map(|change| (change, change + (2 * cycle).max(8)))
+            crate::regime::bend(y, seasons).map(|change| (change, change + (2 * cycle).max(8)))
         }
     }
 }
