@@ -74,6 +74,9 @@ pub struct RunwayInput {
     /// Why a forecast the runway rests on is not supported by its history, when one is not:
     /// the study says so beside the dates.
     pub caveats: Vec<String>,
+    /// What changed inside the histories the forecast was read from (a lasting step in
+    /// traffic, a trend that broke), each naming its series: the dates hold only if it lasts.
+    pub changes: Vec<String>,
 }
 
 /// Everything a study needs to know.
@@ -537,6 +540,11 @@ fn finish(
         for caveat in &input.caveats {
             study.warnings.push(format!(
                 "the runway's dates rest on a forecast its history does not support ({caveat}): read them as a range, not a date"
+            ));
+        }
+        for change in &input.changes {
+            study.warnings.push(format!(
+                "the runway's forecast rests on a change inside its history ({change}): its dates hold only if that change lasts"
             ));
         }
         let runway = runway::runway(

@@ -338,6 +338,7 @@ fn a_study_with_a_runway_reads_back_exactly() {
         traffic,
         data: Some(data),
         caveats: Vec::new(),
+        changes: Vec::new(),
     });
     let study = run_study(&s, &mut target, Some(&mut table), &mut (), &Cancel::new()).unwrap();
     let runway = study.runway.as_ref().expect("a runway");
@@ -421,6 +422,7 @@ fn a_search_stopped_midway_keeps_its_steps_as_a_lower_bound_and_draws_no_runway(
         }],
         data: None,
         caveats: Vec::new(),
+        changes: Vec::new(),
     });
     let study = run_study(&s, &mut probe, None, &mut (), &cancel).unwrap();
     assert_eq!(study.scales.len(), 1, "{study:?}");
@@ -530,7 +532,8 @@ fn late_arrivals_void_a_break_but_not_a_pass_and_dropped_ones_void_both() {
     assert!(judge(&short, 100.0, &slo, &options, "geometric").valid);
 }
 
-/// A runway drawn from a forecast its history does not support says so beside the dates.
+/// A runway drawn from a forecast its history does not support says so beside the dates, as
+/// does one whose forecast rests on a change inside its history (the dates hold if it lasts).
 #[test]
 fn a_runway_from_an_unsupported_forecast_carries_the_caveat() {
     let (mut target, mut table) = scan_of_20k_rows();
@@ -545,11 +548,13 @@ fn a_runway_from_an_unsupported_forecast_carries_the_caveat() {
         .collect();
     let mut s = spec(vec![ScaleTarget::Times(2.0)], None);
     let why = "requests: the history does not support a forecast at this horizon: backtest MASE 2.3 (above 2)";
+    let change = "requests: the level stepped up by 40% at 2026-10-21";
     s.runway = Some(RunwayInput {
         today: traffic[0].point,
         traffic,
         data: None,
         caveats: vec![why.to_string()],
+        changes: vec![change.to_string()],
     });
     let study = run_study(&s, &mut target, Some(&mut table), &mut (), &Cancel::new())
         .unwrap_or_else(|e| panic!("the study ran: {e}"));
@@ -560,6 +565,14 @@ fn a_runway_from_an_unsupported_forecast_carries_the_caveat() {
             .iter()
             .any(|w| w.contains(why) && w.contains("read them as a range, not a date")),
         "the caveat stands beside the runway: {:?}",
+        study.warnings
+    );
+    assert!(
+        study
+            .warnings
+            .iter()
+            .any(|w| w.contains(change) && w.contains("its dates hold only if that change lasts")),
+        "the change the forecast rests on stands beside the runway: {:?}",
         study.warnings
     );
 }
@@ -600,6 +613,7 @@ fn a_runway_that_cannot_follow_the_data_has_no_data_aware_view() {
             traffic,
             data,
             caveats: Vec::new(),
+            changes: Vec::new(),
         });
         let study = run_study(&s, &mut target, Some(&mut table), &mut (), &Cancel::new())
             .unwrap_or_else(|e| panic!("the study ran: {e}"));
@@ -665,6 +679,7 @@ fn a_capacity_that_is_only_a_lower_bound_dates_no_runway() {
         traffic,
         data: None,
         caveats: Vec::new(),
+        changes: Vec::new(),
     });
     let study = run_study(&s, &mut probe, None, &mut (), &Cancel::new())
         .unwrap_or_else(|e| panic!("the study ran: {e}"));

@@ -9,7 +9,6 @@ use std::path::Path;
 
 use crate::ForecastError;
 use crate::history::{History, Series, SeriesKind, parse_time};
-use crate::regime::LevelShift;
 
 /// An event: `[start, end)` in Unix seconds.
 #[derive(Clone, Debug, PartialEq)]
@@ -214,11 +213,10 @@ fn slot_line(points: &[(f64, f64)]) -> Option<f64> {
 /// change from one sample to the next) that is a one-off among the steps and five typical
 /// steps or more, a bulk load or delete; the history before it is read as if it had not
 /// happened, so today's volume stands and the growth around the jump is one line.
-pub fn without_one_offs(history: &History, series: &Series) -> (Vec<f64>, Vec<String>) {
+pub fn without_one_offs(history: &History, series: &Series) -> (Vec<f64>, Option<String>) {
     let y = &series.values;
     let n = y.len();
-    let seasons = history.grid.seasons(history.step, n);
-    let calendar = seasons.main();
+    let calendar = history.grid.seasons(history.step, n).main();
     match series.kind {
         SeriesKind::Traffic => {
             let found = one_offs(y, calendar, false);
@@ -234,14 +232,7 @@ pub fn without_one_offs(history: &History, series: &Series) -> (Vec<f64>, Vec<St
                 "far outside its usual range",
                 "the samples around it say",
             );
-            let Some(shift) = crate::regime::find(&values, &seasons) else {
-                return (values, note.into_iter().collect());
-            };
-            let notes = note
-                .into_iter()
-                .chain(Some(shift_note(history, &values, &shift)))
-                .collect();
-            (shift.level_out(&values), notes)
+            (values, note)
         }
         SeriesKind::Data => {
             let steps: Vec<f64> = std::iter::once(0.0)
@@ -253,7 +244,7 @@ pub fn without_one_offs(history: &History, series: &Series) -> (Vec<f64>, Vec<St
                 .filter(|(i, _)| *i > 0 && steps[*i].abs() > 5.0 * typical)
                 .collect();
             if found.is_empty() {
-                return (y.clone(), Vec::new());
+                return (y.clone(), None);
             }
             let mut kept = steps.clone();
             for &(i, usual) in &found {
@@ -271,42 +262,12 @@ pub fn without_one_offs(history: &History, series: &Series) -> (Vec<f64>, Vec<St
                 "far outside its usual growth (a bulk load or delete)",
                 "the steps around it add",
             );
-            let note =
-                note.map(|n| n + "; the history before it is read as if it had not happened");
-            (values, note.into_iter().collect())
+            (
+                values,
+                note.map(|n| n + "; the history before it is read as if it had not happened"),
+            )
         }
     }
-}
-
-/// What a rate's lasting level shift is and what was done about it, for its notes: "the level
-/// stepped up by 50% at 2025-05-31 00:00 (a cycle's mean 95.2 before, 143 after) …".
-fn shift_note(history: &History, values: &[f64], shift: &LevelShift) -> String {
-    let figure = loadcast_stats::figure::si;
-    let seasons = history.grid.seasons(history.step, values.len());
-    let cycle = seasons.main().unwrap_or(1);
-    let cycle_name = if seasons.week == Some(cycle) {
-        "week"
-    } else if seasons.day == Some(cycle) {
-        "day"
-    } else if seasons.main().is_some() {
-        "year"
-    } else {
-        "sample"
-    };
-    let mean = |r: std::ops::Range<usize>| values[r.clone()].iter().sum::<f64>() / r.len() as f64;
-    let before = mean(shift.at.saturating_sub(cycle)..shift.at);
-    let after = mean(shift.at..(shift.at + cycle).min(values.len()));
-    let change = match shift.factor() {
-        Some(f) => format!("{:.0}%", (f - 1.0).abs() * 100.0),
-        None => figure(shift.change_from(before).abs()),
-    };
-    let direction = if after >= before { "up" } else { "down" };
-    format!(
-        "the level stepped {direction} by {change} at {} (a {cycle_name}'s mean: {} before, {} after) and stayed: the history before it is read at today's level, so that no model learns a level between the two",
-        history.describe_time(shift.at),
-        figure(before),
-        figure(after)
-    )
 }
 
 /// What was kept out of a series' fit as one-offs, for its notes.

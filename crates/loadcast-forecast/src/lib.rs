@@ -176,6 +176,11 @@ pub struct SeriesProjection {
     /// How the model was chosen, when the user should know (a pin followed or refused).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What changed inside the history that the forecast rests on (also among the notes): a
+    /// lasting step in a rate's level, a trend that broke. A runway dated from this forecast
+    /// holds only if the change lasts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
 }
 
 impl SeriesProjection {
@@ -339,8 +344,11 @@ struct Fit {
     seasons: Seasons,
     selection: backtest::Selection,
     bands: Vec<Band>,
-    /// What was kept out as one-offs or read at today's level, when anything was.
-    one_offs: Vec<String>,
+    /// What was kept out as one-offs, when anything was.
+    one_offs: Option<String>,
+    /// What changed inside the history that the forecast rests on, in words: a lasting step in
+    /// a rate's level, read away; a trend that broke, modelled from after the break.
+    changes: Vec<String>,
 }
 
 fn fit(
@@ -355,6 +363,15 @@ fn fit(
         cause,
     };
     let (values, one_offs) = events::without_one_offs(history, series);
+    let mut changes = Vec::new();
+    let calendar = history.grid.seasons(history.step, values.len());
+    let values = match (series.kind, regime::find(&values, &calendar)) {
+        (SeriesKind::Traffic, Some(shift)) => {
+            changes.push(shift.describe(history, &values));
+            shift.level_out(&values)
+        }
+        _ => values,
+    };
     let cleaned = Series {
         name: series.name.clone(),
         kind: series.kind,
@@ -372,11 +389,18 @@ fn fit(
         .enumerate()
         .map(|(h, p)| selection.calibration.band(*p, h, series.kind))
         .collect();
+    changes.extend(selection.trend_changed.map(|change| {
+        format!(
+            "its trend changed around {}: the model is chosen, and its band calibrated, on backtest folds after the change, not on the history before it",
+            history.describe_time(change)
+        )
+    }));
     Ok(Fit {
         seasons,
         selection,
         bands,
         one_offs,
+        changes,
     })
 }
 
@@ -406,6 +430,7 @@ fn project_series(
         selection,
         bands,
         one_offs,
+        changes,
     } = fit(history, series, options.seasons.as_deref(), steps, pin)?;
     let time_of = |h: usize| history.time_of(n + h);
     let (peak_index, _) = bands
@@ -474,14 +499,10 @@ fn project_series(
         unsupported: selection.unsupported,
         notes: one_offs
             .into_iter()
-            .chain(selection.trend_changed.map(|change| {
-                format!(
-                    "its trend changed around {}: the model is chosen, and its band calibrated, on backtest folds after the change, not on the history before it",
-                    history.describe_time(change)
-                )
-            }))
+            .chain(changes.iter().cloned())
             .chain(selection.notes)
             .collect(),
+        changes,
         seasons: seasons.describe(),
     })
 }

@@ -16,6 +16,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
+use crate::history::History;
 use crate::model::Seasons;
 
 /// A level shift: from sample `at` on, the series runs at [`LevelShift::factor`] times (or, when
@@ -41,6 +42,38 @@ impl LevelShift {
         } else {
             self.step
         }
+    }
+
+    /// What the step is and what was done about it, for the series' notes: "the level stepped
+    /// up by 50% at 2025-05-31T00:00:00Z (a week's mean: 95.2 before, 143 after) …".
+    pub fn describe(&self, history: &History, values: &[f64]) -> String {
+        let figure = loadcast_stats::figure::si;
+        let seasons = history.grid.seasons(history.step, values.len());
+        let cycle = seasons.main().unwrap_or(1);
+        let cycle_name = if seasons.week == Some(cycle) {
+            "week"
+        } else if seasons.day == Some(cycle) {
+            "day"
+        } else if seasons.main().is_some() {
+            "year"
+        } else {
+            "sample"
+        };
+        let mean =
+            |r: std::ops::Range<usize>| values[r.clone()].iter().sum::<f64>() / r.len() as f64;
+        let before = mean(self.at.saturating_sub(cycle)..self.at);
+        let after = mean(self.at..(self.at + cycle).min(values.len()));
+        let change = match self.factor() {
+            Some(f) => format!("{:.0}%", (f - 1.0).abs() * 100.0),
+            None => figure(self.change_from(before).abs()),
+        };
+        let direction = if after >= before { "up" } else { "down" };
+        format!(
+            "the level stepped {direction} by {change} at {} (a {cycle_name}'s mean: {} before, {} after) and stayed: the history before it is read at today's level, so that no model learns a level between the two",
+            history.describe_time(self.at),
+            figure(before),
+            figure(after)
+        )
     }
 
     /// `values` with the samples before the step read at today's level.

@@ -257,9 +257,10 @@ fn traffic_that_stepped_to_a_new_level_is_projected_from_it_with_a_supported_ban
         let s = hourly_traffic(|d| if d >= from_day { factor } else { 1.0 }, &mut rng);
         let peak = factor * day_shape(12);
         assert!(
-            s.notes.iter().any(|n| n.contains(said)),
-            "the note says what happened ({said}): {:?}",
-            s.notes
+            s.notes.iter().any(|n| n.contains(said)) && s.changes.iter().any(|n| n.contains(said)),
+            "the note says what happened ({said}), and so does the list of changes a runway rests on: {:?} {:?}",
+            s.notes,
+            s.changes
         );
         assert!(s.unsupported.is_none(), "{:?}", s.unsupported);
         assert!(

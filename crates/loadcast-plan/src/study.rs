@@ -99,6 +99,10 @@ pub fn study_spec(resolved: &ResolvedPlan<'_>, settings: &StudySettings) -> Stud
                 .chain(data_series)
                 .filter_map(|s| Some(format!("{}: {}", s.name, s.unsupported.as_deref()?)))
                 .collect(),
+            changes: std::iter::once(traffic)
+                .chain(data_series)
+                .flat_map(|s| s.changes.iter().map(|c| format!("{}: {c}", s.name)))
+                .collect(),
         });
     StudySpec {
         plan_name: plan.name.clone(),
