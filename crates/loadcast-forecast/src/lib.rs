@@ -336,10 +336,11 @@ pub fn project(history: &History, options: &Options) -> Result<Projection, Forec
 }
 
 /// A series' fit, the same for a projection and for each fold of its backtest: gross one-offs
-/// kept out ([`events::without_one_offs`]: a rate's spikes, a volume's jumps; a rate's lasting
-/// level shift read away, [`regime`]; before the
-/// seasons are tested, as a spike hides a season from that test too), the seasons the series
-/// shows, the model chosen by rolling backtests, and its forecast with calibrated bands.
+/// kept out ([`events::without_one_offs`]: a rate's spikes, a volume's jumps; before the
+/// seasons are tested, as a spike hides a season from that test too), a rate's lasting step in
+/// level read away ([`regime::find`]), the seasons the series shows, the model chosen by
+/// rolling backtests (on folds after a break in its trend, when it has one), and its forecast
+/// with calibrated bands.
 struct Fit {
     seasons: Seasons,
     selection: backtest::Selection,
@@ -365,12 +366,16 @@ fn fit(
     let (values, one_offs) = events::without_one_offs(history, series);
     let mut changes = Vec::new();
     let calendar = history.grid.seasons(history.step, values.len());
-    let values = match (series.kind, regime::find(&values, &calendar)) {
-        (SeriesKind::Traffic, Some(shift)) => {
+    let shift = match series.kind {
+        SeriesKind::Traffic => regime::find(&values, &calendar),
+        SeriesKind::Data => None,
+    };
+    let values = match shift {
+        Some(shift) => {
             changes.push(shift.describe(history, &values));
             shift.level_out(&values)
         }
-        _ => values,
+        None => values,
     };
     let cleaned = Series {
         name: series.name.clone(),

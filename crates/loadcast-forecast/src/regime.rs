@@ -67,7 +67,7 @@ impl LevelShift {
             Some(f) => format!("{:.0}%", (f - 1.0).abs() * 100.0),
             None => figure(self.change_from(before).abs()),
         };
-        let direction = if after >= before { "up" } else { "down" };
+        let direction = if self.step >= 0.0 { "up" } else { "down" };
         format!(
             "the level stepped {direction} by {change} at {} (a {cycle_name}'s mean: {} before, {} after) and stayed: the history before it is read at today's level, so that no model learns a level between the two",
             history.describe_time(self.at),
