@@ -46,6 +46,10 @@ pub struct ForecastHealth {
     /// Why the history does not support a date, when it does not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsupported: Option<String>,
+    /// What changed inside the history that the forecast rests on (a lasting step in traffic,
+    /// a trend that broke).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
 }
 
 /// Where production has left the study (or its forecast) behind.
@@ -77,6 +81,9 @@ pub enum WatchWarning {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         unsupported: Option<String>,
     },
+    /// The forecast of production's history rests on a change inside it (traffic that stepped
+    /// to a new level, a trend that broke): the runway holds only if the change lasts.
+    ForecastChange { series: String, change: String },
     /// The study has one scale only: its capacity does not fall with the data.
     NoDataModel,
     /// Today's capacity in the study is only a lower bound (its generator fell behind, or the
@@ -92,16 +99,18 @@ impl WatchWarning {
             WatchWarning::BeyondMeasured { .. } => "beyond_measured",
             WatchWarning::LatencyWorse { .. } => "latency_worse",
             WatchWarning::ForecastDegraded { .. } => "forecast_degraded",
+            WatchWarning::ForecastChange { .. } => "forecast_change",
             WatchWarning::NoDataModel => "no_data_model",
             WatchWarning::LowerBound { .. } => "lower_bound",
         }
     }
 
     /// Every kind, so the endpoint can show 0 for those that do not apply.
-    pub const KINDS: [&'static str; 5] = [
+    pub const KINDS: [&'static str; 6] = [
         "beyond_measured",
         "latency_worse",
         "forecast_degraded",
+        "forecast_change",
         "no_data_model",
         "lower_bound",
     ];
@@ -143,6 +152,9 @@ impl WatchWarning {
                     previous.map_or(String::new(), |p| format!(" (last cycle {p:.2})"))
                 ),
             },
+            WatchWarning::ForecastChange { series, change } => format!(
+                "the forecast of {series} rests on a change inside production's history ({change}): the runway holds only if that change lasts"
+            ),
             WatchWarning::NoDataModel => format!(
                 "the study measured one data scale only, so its capacity does not fall as the data grows: the data-aware runway is the traffic-only one; measure more scales — `loadcast capacity {plan} --scales 2x,4x`"
             ),
@@ -329,6 +341,10 @@ pub fn judge(input: WatchInput<'_>) -> WatchCycle {
                 unsupported: f.unsupported.clone(),
             });
         }
+        warnings.extend(f.changes.iter().map(|change| WatchWarning::ForecastChange {
+            series: f.series.clone(),
+            change: change.clone(),
+        }));
     }
     let data_path = input.data.clone().unwrap_or_else(|| {
         vec![PathPoint {

@@ -124,6 +124,7 @@ pub fn watch_cycle(ask: &CycleAsk<'_>) -> Result<WatchCycle, ForecastError> {
             model: s.model.clone(),
             mase: s.backtest.mase,
             unsupported: s.unsupported.clone(),
+            changes: s.changes.clone(),
         })
         .collect();
     Ok(judge(WatchInput {

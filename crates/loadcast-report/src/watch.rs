@@ -291,7 +291,7 @@ pub fn exposition(plan: &str, state: &WatchState, now: i64) -> String {
     e.family(
         "loadcast_watch_warning",
         "gauge",
-        "1 where production has left the study behind: beyond_measured, latency_worse, forecast_degraded, no_data_model, lower_bound.",
+        "1 where production has left the study behind: beyond_measured, latency_worse, forecast_degraded, forecast_change, no_data_model, lower_bound.",
     );
     for kind in WatchWarning::KINDS {
         let on = c.warnings.iter().any(|w| w.kind() == kind);

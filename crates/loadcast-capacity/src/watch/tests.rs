@@ -94,6 +94,7 @@ fn input<'a>(study: &'a CapacityStudy, now: i64, volume: f64, p99_ms: f64) -> Wa
             model: "linear".into(),
             mase: 0.4,
             unsupported: None,
+            changes: Vec::new(),
         }],
         previous: None,
         latency_tolerance: 1.5,
@@ -207,6 +208,31 @@ fn a_forecast_that_degraded_or_never_beat_naive_is_flagged() {
     steady.forecasts[0].mase = 0.45;
     steady.previous = Some(&good);
     assert!(judge(steady).warnings.is_empty());
+}
+
+#[test]
+fn a_forecast_resting_on_a_change_in_production_says_so() {
+    let now = 1_800_000_000;
+    let s = study(now);
+    let mut stepped = input(&s, now, 1e6, 12.0);
+    let change = "the level stepped up by 40% at 2026-10-21";
+    stepped.forecasts[0].changes = vec![change.into()];
+    let cycle = judge(stepped);
+    assert_eq!(
+        cycle.warnings,
+        [WatchWarning::ForecastChange {
+            series: "traffic".into(),
+            change: change.into(),
+        }]
+    );
+    assert!(
+        cycle.warnings[0]
+            .message("shop.toml")
+            .contains("(the level stepped up by 40% at 2026-10-21): the runway holds only if that change lasts"),
+        "{:?}",
+        cycle.warnings[0].message("shop.toml")
+    );
+    assert!(WatchWarning::KINDS.contains(&cycle.warnings[0].kind()));
 }
 
 #[test]
