@@ -372,7 +372,7 @@ fn fit(
     };
     let values = match shift {
         Some(shift) => {
-            changes.push(shift.describe(history, &values));
+            changes.push(shift.describe(history, &values, &calendar));
             shift.level_out(&values)
         }
         None => values,

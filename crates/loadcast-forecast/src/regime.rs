@@ -46,9 +46,9 @@ impl LevelShift {
 
     /// What the step is and what was done about it, for the series' notes: "the level stepped
     /// up by 50% at 2025-05-31T00:00:00Z (a week's mean: 95.2 before, 143 after) …".
-    pub fn describe(&self, history: &History, values: &[f64]) -> String {
+    /// `seasons` are those it was found with.
+    pub fn describe(&self, history: &History, values: &[f64], seasons: &Seasons) -> String {
         let figure = loadcast_stats::figure::si;
-        let seasons = history.grid.seasons(history.step, values.len());
         let cycle = seasons.main().unwrap_or(1);
         let cycle_name = if seasons.week == Some(cycle) {
             "week"

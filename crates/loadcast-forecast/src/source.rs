@@ -32,8 +32,47 @@ pub enum HistorySource {
     },
 }
 
-/// What [`HistorySource::points`] read: origin, step, samples, clock hint.
+/// What [`Fetched::points`] placed: origin, step, samples, clock hint.
 type SourcePoints = (String, Option<Duration>, Vec<NamedPoints>, Option<String>);
+
+/// What a source holds, fetched once however often it is placed on a clock: a CSV's text, or
+/// Prometheus' samples (instants) at its step.
+enum Fetched {
+    Csv {
+        text: String,
+        origin: String,
+        spec: CsvSpec,
+    },
+    Prometheus {
+        points: Vec<NamedPoints>,
+        origin: String,
+        step: Duration,
+    },
+}
+
+impl Fetched {
+    /// What errors call the source, the step it was read at (Prometheus'), its samples (on
+    /// `clock`'s wall time when there is one), and a hint that it was kept on a local clock.
+    fn points(&self, clock: Option<&WallClock>) -> Result<SourcePoints, ForecastError> {
+        match self {
+            Fetched::Csv { text, origin, spec } => {
+                let read = crate::history::parse_csv_points(text, origin, spec, clock)?;
+                Ok((origin.clone(), None, read.series, read.clock_hint))
+            }
+            Fetched::Prometheus {
+                points,
+                origin,
+                step,
+            } => {
+                let points = match clock {
+                    Some(clock) => clock.from_instants(points.clone()),
+                    None => points.clone(),
+                };
+                Ok((origin.clone(), Some(*step), points, None))
+            }
+        }
+    }
+}
 
 /// How long Prometheus may take to answer one range query.
 const PROMETHEUS_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,7 +93,17 @@ impl HistorySource {
         resample: Option<Resample>,
         clock: Option<&WallClock>,
     ) -> Result<History, ForecastError> {
-        let (origin, step, points, hint) = self.points(clock)?;
+        Self::prepare(&self.fetch()?, resample, clock)
+    }
+
+    /// [`HistorySource::read_prepared`] on what the source held: a history sampled daily or
+    /// coarser is placed again without the clock from the same text or samples, not read twice.
+    fn prepare(
+        fetched: &Fetched,
+        resample: Option<Resample>,
+        clock: Option<&WallClock>,
+    ) -> Result<History, ForecastError> {
+        let (origin, step, points, hint) = fetched.points(clock)?;
         let (points, on_clock) = match clock {
             Some(clock) => {
                 let (points, note) = clock.settle(points);
@@ -74,7 +123,7 @@ impl HistorySource {
             // A history sampled daily or coarser is dated as its timestamps date it: on a wall
             // clock, a sample taken at midnight UTC would be the evening before in New York.
             (Ok(history), _) if history.step.as_secs() >= 86_400 && clock.is_some() => {
-                let mut as_kept = self.read_prepared(resample, None)?;
+                let mut as_kept = Self::prepare(fetched, resample, None)?;
                 as_kept.notes.push(format!(
                     "--tz {}: not applied, as the history's step is {}: a wall clock matters within a day",
                     clock.map_or("", WallClock::name),
@@ -114,13 +163,19 @@ impl HistorySource {
         }
     }
 
-    /// What errors call the source, the step it was read at (Prometheus'), its samples (on
-    /// `clock`'s wall time when there is one), and a hint that it was kept on a local clock.
-    fn points(&self, clock: Option<&WallClock>) -> Result<SourcePoints, ForecastError> {
+    /// The source's samples as it holds them: the file's text, or one range query per series.
+    fn fetch(&self) -> Result<Fetched, ForecastError> {
         match self {
             HistorySource::Csv { path, spec } => {
-                let read = crate::history::read_csv_points(path, spec, clock)?;
-                Ok((self.name(), None, read.series, read.clock_hint))
+                let text = std::fs::read_to_string(path).map_err(|e| ForecastError::Io {
+                    path: path.clone(),
+                    cause: e.to_string(),
+                })?;
+                Ok(Fetched::Csv {
+                    text,
+                    origin: self.name(),
+                    spec: spec.clone(),
+                })
             }
             HistorySource::Prometheus {
                 url,
@@ -139,16 +194,11 @@ impl HistorySource {
                     window.step,
                     PROMETHEUS_TIMEOUT,
                 )?;
-                let points = match clock {
-                    Some(clock) => clock.from_instants(points),
-                    None => points,
-                };
-                Ok((
-                    crate::prometheus::origin(url),
-                    Some(window.step),
+                Ok(Fetched::Prometheus {
                     points,
-                    None,
-                ))
+                    origin: crate::prometheus::origin(url),
+                    step: window.step,
+                })
             }
         }
     }
