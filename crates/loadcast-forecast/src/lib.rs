@@ -245,20 +245,43 @@ impl Projection {
         }
     }
 
-    /// What the reports' "today" column holds, for the kinds of series this projection has:
-    /// a traffic series' figure is the peak of its last cycle, not its last sample, and a
-    /// reader comparing it with the history's last line must be told so.
-    pub fn today_legend(&self) -> &'static str {
-        let has = |kind| self.series.iter().any(|s| s.kind == kind);
-        match (has(SeriesKind::Traffic), has(SeriesKind::Data)) {
-            (true, true) => {
-                "today: a traffic series' highest value over its last cycle, a data series' last value; growth is the forecast peak (traffic) or the value at the horizon (data) against it"
-            }
-            (true, false) => {
-                "today: the highest value over the last cycle; growth is the forecast peak against it"
-            }
-            _ => "today: the last value; growth is the value at the horizon against it",
+    /// What the reports' "today" column holds, for the series this projection has: a seasonal
+    /// traffic series' figure is the peak of its last cycle, not its last sample, and a reader
+    /// comparing it with the history's last line must be told so; a traffic series without a
+    /// season (yearly samples) has no cycle, and its figure is its last value.
+    pub fn today_legend(&self) -> String {
+        let traffic: Vec<&SeriesProjection> = self
+            .series
+            .iter()
+            .filter(|s| s.kind == SeriesKind::Traffic)
+            .collect();
+        let cyclic = traffic.iter().filter(|s| !s.seasons.is_empty()).count();
+        let acyclic = traffic.len() - cyclic;
+        if traffic.is_empty() {
+            return "today: the last value; growth is the value at the horizon against it".into();
         }
+        if traffic.len() == self.series.len() {
+            let today = match (cyclic, acyclic) {
+                (_, 0) => "the highest value over the last cycle",
+                (0, _) => "the last value",
+                _ => {
+                    "the highest value over the last cycle (the last value of a series without a season)"
+                }
+            };
+            return format!("today: {today}; growth is the forecast peak against it");
+        }
+        let today = match (cyclic, acyclic) {
+            (_, 0) => {
+                "a traffic series' highest value over its last cycle, a data series' last value"
+            }
+            (0, _) => "each series' last value",
+            _ => {
+                "a traffic series' highest value over its last cycle (its last value without a season), a data series' last value"
+            }
+        };
+        format!(
+            "today: {today}; growth is the forecast peak (traffic) or the value at the horizon (data) against it"
+        )
     }
 
     /// "traffic +35% by the peak on 2027-03-14, orders +140%".
@@ -445,7 +468,13 @@ fn project_series(
             if b.point > bv { (i, b.point) } else { (bi, bv) }
         });
     let last = y[n - 1];
-    let cycle = seasons.main().unwrap_or(1).min(n);
+    // Every season listed in the projection has a cycle to take today's peak over: a long
+    // year with no other season (hourly data pinned to `yearly`) takes the year's.
+    let cycle = seasons
+        .main()
+        .or(seasons.year.map(|y| y.round() as usize))
+        .unwrap_or(1)
+        .min(n);
     let current_peak = match series.kind {
         SeriesKind::Traffic => y[n - cycle..].iter().copied().fold(f64::MIN, f64::max),
         SeriesKind::Data => last,

@@ -64,6 +64,17 @@ fn a_monthly_history_peaks_in_the_right_month_at_the_right_level() {
     assert_eq!(format_date(p.horizon_end_unix), "2025-12-01");
     assert_eq!(month_of(s.peak_at_unix), (2025, 7), "peak on {}", s.peak_at);
     assert_eq!(s.seasons, ["yearly (12.0 samples)"]);
+    // "Today" is the peak of the last year, as the legend says.
+    let last_year = csv
+        .lines()
+        .rev()
+        .take(12)
+        .filter_map(|l| l.split(',').nth(1)?.parse().ok());
+    assert_eq!(s.current_peak, last_year.fold(f64::MIN, f64::max));
+    assert_eq!(
+        p.today_legend(),
+        "today: the highest value over the last cycle; growth is the forecast peak against it"
+    );
     let truth = monthly_truth(96 + 6);
     assert!(
         (s.peak.point / truth - 1.0).abs() < 0.05,
@@ -89,6 +100,12 @@ fn a_monthly_history_that_does_not_repeat_each_year_is_given_no_yearly_season() 
     assert!(p.grid.starts_with("monthly"), "{}", p.grid);
     assert!(s.seasons.is_empty(), "seasons {:?}", s.seasons);
     assert!(!s.model.contains("season"), "model {}", s.model);
+    // Without a cycle, "today" is the last value, and the legend says so.
+    assert_eq!(s.current_peak, s.last);
+    assert_eq!(
+        p.today_legend(),
+        "today: the last value; growth is the forecast peak against it"
+    );
 }
 
 #[test]

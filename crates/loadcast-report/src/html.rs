@@ -450,7 +450,7 @@ fn runway_section(out: &mut String, input: &HtmlInput<'_>) {
         );
     }
     let _ = writeln!(out, "</table>");
-    let _ = writeln!(out, "<p class=\"meta\">{}</p>", escape(p.today_legend()));
+    let _ = writeln!(out, "<p class=\"meta\">{}</p>", escape(&p.today_legend()));
     // The forecast's notes, as the terminal prints them (the unsupported verdicts are beside
     // their series already).
     let verdicts: Vec<String> = p
