@@ -306,6 +306,34 @@ pub struct GrowthGoals {
     pub tables: Vec<TableSpec>,
     /// Row counts at the horizon by data series.
     pub horizon: BTreeMap<String, f64>,
+    /// What a data series' forecast carries that whoever grows a table to it must know, by
+    /// series: [`forecast_cautions`].
+    pub cautions: BTreeMap<String, Vec<String>>,
+}
+
+/// A table's `"horizon"` target resolved: the series it follows, its row count there, and
+/// that forecast's cautions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HorizonTarget<'a> {
+    pub table: &'a str,
+    pub series: &'a str,
+    pub rows: f64,
+    pub cautions: &'a [String],
+}
+
+/// Why a series' forecast should not be taken at its word: the history does not support a
+/// forecast at the horizon, or the forecast rests on a change inside the history (a step in
+/// the level, a trend that broke) that must last for it to hold. What the capacity study says
+/// beside a runway, for whatever else reads the projection (a table grown to the horizon).
+pub fn forecast_cautions(series: &SeriesProjection) -> Vec<String> {
+    series
+        .unsupported
+        .iter()
+        .cloned()
+        .chain(series.changes.iter().map(|change| {
+            format!("it rests on a change inside its history ({change}), and holds only if that change lasts")
+        }))
+        .collect()
 }
 
 impl GrowthGoals {
@@ -323,6 +351,7 @@ impl GrowthGoals {
         Ok(Self {
             tables,
             horizon: BTreeMap::new(),
+            cautions: BTreeMap::new(),
         })
     }
 
@@ -333,19 +362,31 @@ impl GrowthGoals {
             .any(|g| matches!(g.rows, RowsTarget::Horizon { .. }))
     }
 
-    /// Resolves the horizon targets against `volumes` ([`ResolvedPlan::horizon_volumes`], or
-    /// [`horizon_volumes`] of a projection alone).
-    pub fn at_horizon(mut self, volumes: BTreeMap<String, f64>) -> Result<Self, GoalError> {
+    /// Resolves the horizon targets against `projection`'s data series at `bound` (the plan's,
+    /// or the one given): [`horizon_volumes`], each with its forecast's cautions.
+    pub fn at_horizon(
+        mut self,
+        projection: Option<&Projection>,
+        bound: Bound,
+    ) -> Result<Self, GoalError> {
+        let volumes = projection.map_or_else(BTreeMap::new, |p| horizon_volumes(p, bound));
         if self.needs_horizon() && volumes.is_empty() {
             return Err(GoalError::NoForecast);
         }
         self.horizon = volumes;
+        self.cautions = projection
+            .into_iter()
+            .flat_map(|p| &p.series)
+            .filter(|s| s.kind == SeriesKind::Data)
+            .map(|s| (s.name.clone(), forecast_cautions(s)))
+            .filter(|(_, cautions)| !cautions.is_empty())
+            .collect();
         Ok(self)
     }
 
-    /// What "horizon" means for each table that grows to it: (table, series, rows), an
-    /// absolute count that replaces (never adds to) today's.
-    pub fn horizon_targets(&self) -> Vec<(&str, &str, f64)> {
+    /// What "horizon" means for each table that grows to it: an absolute count that replaces
+    /// (never adds to) today's, with its forecast's cautions.
+    pub fn horizon_targets(&self) -> Vec<HorizonTarget<'_>> {
         self.tables
             .iter()
             .filter_map(|goal| {
@@ -353,8 +394,13 @@ impl GrowthGoals {
                     return None;
                 };
                 let name = series.as_deref().unwrap_or(&goal.name);
-                let rows = *self.horizon.get(name)?;
-                Some((goal.name.as_str(), name, rows))
+                let (series, rows) = self.horizon.get_key_value(name)?;
+                Some(HorizonTarget {
+                    table: goal.name.as_str(),
+                    series,
+                    rows: *rows,
+                    cautions: self.cautions.get(name).map_or(&[], Vec::as_slice),
+                })
             })
             .collect()
     }

@@ -246,3 +246,70 @@ until = "30d"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `grow` resolves a table's "horizon" through [`loadcast_plan::resolve::GrowthGoals`]: the
+/// same volume as `capacity`, and what the forecast of it carries (a trend that broke inside
+/// the history) beside it, so that a table is not grown to a guess without a word.
+#[test]
+fn a_table_grown_to_the_horizon_carries_its_forecasts_cautions() {
+    use loadcast_plan::resolve::GrowthGoals;
+    let dir = std::env::temp_dir().join(format!("loadcast-cautions-{}", std::process::id()));
+    let plan = plan(&dir, "p80");
+    let tables = &plan.database.as_ref().unwrap().tables;
+
+    let steady = projection();
+    let goals = GrowthGoals::new(tables, [])
+        .and_then(|g| g.at_horizon(Some(&steady), Bound::Upper80))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let targets = goals.horizon_targets();
+    let resolved = ResolvedPlan::with_projection(&plan, Some(steady.clone()));
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    assert_eq!(
+        (targets[0].table, targets[0].series, targets[0].rows),
+        (
+            "orders",
+            "orders_rows",
+            resolved.horizon_volumes()["orders_rows"]
+        )
+    );
+    assert!(targets[0].cautions.is_empty(), "{targets:?}");
+
+    // 2,000 rows a day for 250 days, then 9,000 a day after a launch.
+    let start = 1_730_000_000 / DAY * DAY;
+    let orders = (0..400)
+        .map(|d: i64| {
+            let rows = 1e6 + 2_000.0 * d.min(250) as f64 + 9_000.0 * (d - 250).max(0) as f64;
+            (
+                start + d * DAY,
+                rows * (1.0 + 0.001 * ((d as f64) * 1.7).sin()),
+            )
+        })
+        .collect();
+    let history = History::from_points(
+        "test",
+        None,
+        vec![("orders_rows".into(), SeriesKind::Data, orders)],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let launched = project(
+        &history,
+        &Options::horizon(Duration::from_secs(90 * DAY as u64)),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let goals = GrowthGoals::new(tables, [])
+        .and_then(|g| g.at_horizon(Some(&launched), Bound::Upper80))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let targets = goals.horizon_targets();
+    let cautions = targets.first().map_or(&[][..], |t| t.cautions);
+    assert!(
+        cautions
+            .iter()
+            .any(|c| c.contains("its trend changed around")
+                && c.contains("holds only if that change lasts")),
+        "{targets:?}"
+    );
+
+    // No forecast at all: a table that grows to the horizon is refused, as before.
+    let refused = GrowthGoals::new(tables, []).and_then(|g| g.at_horizon(None, Bound::Point));
+    assert!(refused.is_err(), "{refused:?}");
+}

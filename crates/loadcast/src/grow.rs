@@ -36,27 +36,35 @@ pub fn grow(args: GrowArgs) -> Result<u8, Failure> {
     let plan_tables = database.as_ref().map_or(&[][..], |d| &d.tables[..]);
     let goals = GrowthGoals::new(plan_tables, args.rows.iter().cloned())?;
     // The horizon's volumes with the plan's bound (or --bound): what `capacity` aims at too.
-    let volumes = match (&plan, &args.projection) {
+    let goals = match (&plan, &args.projection) {
         (Some(plan), _) if goals.needs_horizon() || args.projection.is_some() => {
-            let mut resolved = crate::resolve::resolve(plan, args.projection.as_deref())?;
-            resolved.data_bound = args.bound.unwrap_or(resolved.data_bound);
-            resolved.horizon_volumes()
+            let resolved = crate::resolve::resolve(plan, args.projection.as_deref())?;
+            let bound = args.bound.unwrap_or(resolved.data_bound);
+            goals.at_horizon(resolved.projection.as_ref(), bound)?
         }
-        (None, Some(path)) => loadcast_plan::resolve::horizon_volumes(
-            &loadcast_forecast::Projection::load(path)?,
+        (None, Some(path)) => goals.at_horizon(
+            Some(&loadcast_forecast::Projection::load(path)?),
             args.bound.unwrap_or(loadcast_plan::Bound::Point),
-        ),
-        _ => Default::default(),
+        )?,
+        _ => goals.at_horizon(None, loadcast_plan::Bound::Point)?,
     };
-    let goals = goals.at_horizon(volumes)?;
     let bound = args
         .bound
         .or(plan.as_ref().and_then(|p| p.horizon).map(|h| h.data));
-    for (table, series, rows) in goals.horizon_targets() {
+    for target in goals.horizon_targets() {
         eprintln!(
-            "loadcast: {table} grows to the horizon: the forecast of {series} there is {rows:.0} rows{}",
+            "loadcast: {} grows to the horizon: the forecast of {} there is {:.0} rows{}",
+            target.table,
+            target.series,
+            target.rows,
             bound.map_or(String::new(), |b| format!(" ({b})"))
         );
+        for caution in target.cautions {
+            eprintln!(
+                "loadcast: warning: the forecast of {}: {caution}",
+                target.series
+            );
+        }
     }
     let options = GrowOptions {
         allow_database: args.allow_database.clone(),

@@ -226,7 +226,15 @@ fn a_plans_history_and_horizon_drive_forecast_and_grow() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = run_in(&dir, &["grow", "plan.toml", "--progress", "off"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_has(&text(&out.stderr), "forecast from the plan's [history]");
+    let stderr = text(&out.stderr);
+    assert_has(&stderr, "forecast from the plan's [history]");
+    assert_has(
+        &stderr,
+        "orders grows to the horizon: the forecast of orders there is",
+    );
+    // A steady history's forecast carries no caution (one that does: the plan crate's
+    // a_table_grown_to_the_horizon_carries_its_forecasts_cautions).
+    assert!(!stderr.contains("warning"), "{stderr}");
     let rows = db.number("SELECT count(*) FROM orders");
     assert!((rows / at - 1.0).abs() < 0.01, "{rows} rows vs {at}");
 
