@@ -323,8 +323,8 @@ pub struct HorizonTarget<'a> {
 
 /// Why a series' forecast should not be taken at its word: the history does not support a
 /// forecast at the horizon, or the forecast rests on a change inside the history (a step in
-/// the level, a trend that broke) that must last for it to hold. What the capacity study says
-/// beside a runway, for whatever else reads the projection (a table grown to the horizon).
+/// the level, a trend that broke) that must last for it to hold: the two the capacity study
+/// warns of beside its runway, said where a table is grown to the horizon.
 pub fn forecast_cautions(series: &SeriesProjection) -> Vec<String> {
     series
         .unsupported
