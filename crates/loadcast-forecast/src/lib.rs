@@ -255,7 +255,12 @@ impl Projection {
             .iter()
             .filter(|s| s.kind == SeriesKind::Traffic)
             .collect();
-        let cyclic = traffic.iter().filter(|s| !s.seasons.is_empty()).count();
+        // A projection written before seasons were listed has none: a peak above the last
+        // value still shows it was taken over a cycle.
+        let cyclic = traffic
+            .iter()
+            .filter(|s| !s.seasons.is_empty() || s.current_peak != s.last)
+            .count();
         let acyclic = traffic.len() - cyclic;
         if traffic.is_empty() {
             return "today: the last value; growth is the value at the horizon against it".into();

@@ -75,6 +75,10 @@ fn a_monthly_history_peaks_in_the_right_month_at_the_right_level() {
         p.today_legend(),
         "today: the highest value over the last cycle; growth is the forecast peak against it"
     );
+    // A projection file written before seasons were listed says the same.
+    let mut older = p.clone();
+    older.series[0].seasons.clear();
+    assert_eq!(older.today_legend(), p.today_legend());
     let truth = monthly_truth(96 + 6);
     assert!(
         (s.peak.point / truth - 1.0).abs() < 0.05,
